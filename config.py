@@ -1,0 +1,97 @@
+"""Settings, read from the environment.
+
+SQLite under ``instance/`` is the embedded default so `make run` works anywhere;
+``DATABASE_URL`` switches to PostgreSQL (psycopg 3).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = Path(os.environ.get("STAPPENPLAN_INSTANCE", ROOT / "instance"))
+
+
+def normalise_database_url(url: str) -> str:
+    """Make plain ``postgres://`` URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
+
+
+class Config:
+    """Default (development) configuration."""
+
+    ENV_NAME = os.environ.get("STAPPENPLAN_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'stappenplan.db'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    BABEL_DEFAULT_LOCALE = "nl"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
+    LANGUAGES = ("nl", "en")
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+    REMEMBER_COOKIE_DURATION = 30 * 24 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    # Mail: "console" prints and keeps a copy under instance/mail; "smtp" sends.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Stappenplan <noreply@stappenplan.local>")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
+    MAIL_DIR = str(INSTANCE / "mail")
+    BASE_URL = os.environ.get("BASE_URL", "")
+
+    INVITATION_DAYS = 14
+    PASSWORD_RESET_SECONDS = 3600
+    STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
+
+    # Argon2id parameters (argon2-cffi defaults: RFC 9106 low-memory profile).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+
+class ProductionConfig(Config):
+    """Production: secure cookies; SECRET_KEY and DATABASE_URL are required."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+
+
+class TestConfig(Config):
+    """Tests: cheap password hashing, mail kept in memory."""
+
+    TESTING = True
+    MAIL_BACKEND = "memory"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
+    SERVER_NAME = None
+    # Unexpected exceptions fail the test instead of becoming a friendly 500 page.
+    PROPAGATE_EXCEPTIONS_IN_TESTS = True
+
+
+def config_for_env() -> type[Config]:
+    """Pick the configuration class from STAPPENPLAN_ENV."""
+    env = os.environ.get("STAPPENPLAN_ENV", "development")
+    return ProductionConfig if env == "production" else Config

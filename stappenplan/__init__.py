@@ -1,0 +1,128 @@
+"""Stappenplan: a Flask + HTMX application for the 8-step plan of cooperation
+between public libraries and childcare organisations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import ROOT, Config, config_for_env
+
+from .extensions import babel, csrf, db, htmx, login_manager, migrate
+
+
+def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flask:
+    """Application factory."""
+    app = Flask(
+        __name__,
+        instance_path=str(Path(Config.MAIL_DIR).parent),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(config_for_env())
+    if isinstance(test_config, dict):
+        app.config.update(test_config)
+    elif test_config is not None:
+        app.config.from_object(test_config)
+    _check_production(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Amsterdam")
+    _init_login(app)
+
+    from . import models  # noqa: F401 - register every table
+
+    _register_blueprints(app)
+    from .core import errors_web, templating
+
+    errors_web.register(app)
+    templating.register(app)
+
+    from . import access
+
+    app.before_request(access.enforce)
+    app.after_request(_vary_on_htmx)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _check_production(app: Flask) -> None:
+    """Refuse to start in production without real secrets."""
+    if app.config.get("ENV_NAME") != "production" or app.config.get("TESTING"):
+        return
+    import os
+
+    missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+    if missing:
+        raise RuntimeError(
+            "STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing)
+        )
+
+
+def _select_locale() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    return "nl"
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import select
+
+    from .accounts.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Log in om verder te gaan.")
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> User | None:
+        public_id, _sep, version = session_id.partition(".")
+        user = db.session.scalar(select(User).where(User.public_id == public_id))
+        if user is None or str(user.session_version) != version or user.membership is None:
+            return None
+        return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.routes import bp as accounts_bp
+    from .core.routes import bp as core_bp
+    from .organisations.routes import bp as organisations_bp
+    from .partnerships.routes import bp as partnerships_bp
+
+    for bp in (core_bp, accounts_bp, organisations_bp, partnerships_bp):
+        app.register_blueprint(bp)
+
+
+def _vary_on_htmx(response: Response) -> Response:
+    """One URL may answer with a page or a partial: caches must key on HX-Request."""
+    if response.mimetype == "text/html":
+        response.vary.add("HX-Request")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Enforce foreign keys on SQLite and let readers work while one writer writes."""
+    module = type(dbapi_connection).__module__
+    if module.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

@@ -1,0 +1,81 @@
+"""Account forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import EqualTo
+
+from ..core.forms import StrongPassword, email_field, max_length, required
+
+TEAM_CHOICES = [
+    SelectChoice("", _l("Geen team")),
+    SelectChoice("jeugd", _l("Jeugd & educatie")),
+    SelectChoice("taalhuis", _l("Taalhuis / basisvaardigheden")),
+]
+
+
+def new_password_fields() -> tuple[PasswordField, PasswordField]:
+    password = PasswordField(
+        _l("Wachtwoord"),
+        validators=[required(), StrongPassword()],
+        description=_l("Minstens 10 tekens. Een zin van een paar woorden werkt goed."),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Herhaal het wachtwoord"),
+        validators=[required(), EqualTo("password", message=_l("De wachtwoorden zijn niet gelijk."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+class LoginForm(FlaskForm):
+    email = email_field()
+    password = PasswordField(
+        _l("Wachtwoord"), validators=[required(), max_length(128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Ingelogd blijven op dit apparaat"))
+
+
+class RegisterForm(FlaskForm):
+    org_name = StringField(
+        _l("Naam van de bibliotheekvestiging"),
+        validators=[required(), max_length(200)],
+        description=_l("Bijvoorbeeld: Bibliotheek Rivierenland, vestiging Tiel"),
+    )
+    name = StringField(_l("Je naam"), validators=[required(), max_length(120)],
+                       render_kw={"autocomplete": "name"})
+    email = email_field()
+    team = SelectField(_l("Je team"), choices=TEAM_CHOICES, default="")
+    password, confirm = new_password_fields()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = new_password_fields()
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Huidig wachtwoord"), validators=[required(), max_length(128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = new_password_fields()
+
+
+class AccountForm(FlaskForm):
+    """New account when accepting an invitation (the email is fixed by the invitation)."""
+
+    name = StringField(_l("Je naam"), validators=[required(), max_length(120)],
+                       render_kw={"autocomplete": "name"})
+    password, confirm = new_password_fields()
+
+
+class NewOrganisationAccountForm(AccountForm):
+    org_name = StringField(_l("Naam van je organisatie"), validators=[required(), max_length(200)])

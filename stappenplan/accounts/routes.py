@@ -1,0 +1,103 @@
+"""Log in and out, register a library branch, passwords."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..access import policy
+from ..core.errors import ServiceError, attach
+from ..core.web import safe_next
+from ..extensions import db
+from . import services
+from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.route("/inloggen", methods=["GET", "POST"])
+@policy("public")
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            return redirect(safe_next(url_for("core.home")))
+        # One message for unknown email and wrong password: reveals nothing.
+        form.password.errors.append(_("Het e-mailadres of het wachtwoord klopt niet."))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/uitloggen")
+@policy("login")
+def logout():
+    services.end_all_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    flash(_("Je bent uitgelogd."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/registreren", methods=["GET", "POST"])
+@policy("public")
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_library(
+                form.org_name.data, form.name.data, form.email.data, form.password.data, form.team.data
+            )
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            login_user(user)
+            flash(_("Welkom! Je bibliotheekvestiging is aangemaakt. Nodig nu je eerste "
+                    "kinderopvangpartner uit."), "success")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])
+@policy("public")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        return render_template("accounts/forgot_sent.html", email=form.email.data)
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/wachtwoord-herstellen/<token>", methods=["GET", "POST"])
+@policy("public")
+def reset_password(token: str):
+    req, problem = services.reset_request_for(token)
+    if req is None:
+        return render_template("accounts/reset_invalid.html", problem=problem), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.reset_password(req, form.password.data)
+        logout_user()
+        flash(_("Je wachtwoord is gewijzigd. Log in met je nieuwe wachtwoord."), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@policy("login")
+def account():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.password.data)
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            # The version bump ended every session; start a fresh one here.
+            login_user(current_user._get_current_object())
+            flash(_("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/account.html", form=form)

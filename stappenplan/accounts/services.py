@@ -1,0 +1,133 @@
+"""Account operations: registration, authentication, passwords."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..audit.services import record
+from ..core.errors import ServiceError
+from ..core.tokens import sign, unsign
+from ..core.web import external_url
+from ..extensions import db, new_public_id, utcnow
+from ..mail import send_mail
+from ..organisations.models import Membership, Organisation
+from .models import PasswordResetRequest, User
+from .passwords import dummy_verify, hash_password, verify_password
+
+RESET_SALT = "password-reset"
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(email: str, name: str, password: str) -> User:
+    """A new user (not committed); refuses an email that is already taken."""
+    email = email.strip().lower()
+    if user_by_email(email) is not None:
+        raise ServiceError(
+            _("Er is al een account met dit e-mailadres. Log in of vraag een nieuw wachtwoord aan."),
+            field="email",
+        )
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    db.session.add(user)
+    return user
+
+
+def register_library(org_name: str, name: str, email: str, password: str, team: str | None) -> User:
+    """Create a library branch with its first admin, in one transaction."""
+    user = create_user(email, name, password)
+    org = Organisation(name=org_name.strip(), kind="library")
+    db.session.add(org)
+    db.session.add(Membership(user=user, organisation=org, role="admin", team=team or None))
+    db.session.flush()
+    record("organisation_registered", actor_id=user.id, organisation_id=org.id, name=org.name)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; same work whether or not the email exists."""
+    user = user_by_email(email)
+    if user is None or user.membership is None:
+        dummy_verify()
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Invalidate every session and remember-me cookie of this user."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise ServiceError(_("Dit is niet je huidige wachtwoord."), field="current")
+    user.password_hash = hash_password(new)
+    end_all_sessions(user)
+    record("password_changed", actor_id=user.id, organisation_id=user.organisation.id)
+    db.session.commit()
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the account exists; silent otherwise (reveals nothing)."""
+    user = user_by_email(email)
+    if user is None:
+        return
+    nonce = new_public_id()
+    db.session.add(PasswordResetRequest(user_id=user.id, nonce=nonce))
+    db.session.commit()
+    token = sign({"u": user.public_id, "n": nonce}, RESET_SALT)
+    link = external_url("accounts.reset_password", token=token)
+    minutes = current_app.config["PASSWORD_RESET_SECONDS"] // 60
+    send_mail(
+        user.email,
+        _("Nieuw wachtwoord instellen voor Stappenplan"),
+        _(
+            "Hallo %(name)s,\n\nJe hebt gevraagd om een nieuw wachtwoord. Via deze link kies je "
+            "een nieuw wachtwoord:\n\n%(link)s\n\nDe link werkt %(minutes)d minuten en één keer. "
+            "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
+            name=user.name, link=link, minutes=minutes,
+        ),
+    )
+
+
+def reset_request_for(token: str) -> tuple[PasswordResetRequest | None, str | None]:
+    """The open reset request behind a link, or None and why ('expired'/'invalid'/'used')."""
+    payload, problem = unsign(token, RESET_SALT, current_app.config["PASSWORD_RESET_SECONDS"])
+    if payload is None:
+        return None, problem
+    if not isinstance(payload, dict):
+        return None, "invalid"
+    req = db.session.scalar(
+        select(PasswordResetRequest).where(PasswordResetRequest.nonce == str(payload.get("n")))
+    )
+    if req is None:
+        return None, "invalid"
+    if req.used_at is not None:
+        return None, "used"
+    return req, None
+
+
+def reset_password(req: PasswordResetRequest, password: str) -> User:
+    user = db.session.get(User, req.user_id)
+    assert user is not None
+    user.password_hash = hash_password(password)
+    end_all_sessions(user)
+    req.used_at = utcnow()
+    # Any other outstanding links for this user stop working too.
+    for other in db.session.scalars(
+        select(PasswordResetRequest).where(
+            PasswordResetRequest.user_id == user.id, PasswordResetRequest.used_at.is_(None)
+        )
+    ):
+        other.used_at = req.used_at
+    record("password_reset", actor_id=user.id, organisation_id=user.organisation.id)
+    db.session.commit()
+    return user

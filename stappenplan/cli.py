@@ -1,0 +1,57 @@
+"""Flask CLI commands: demo data, regions and coordinators."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from .extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the demo data once and print the demo logins."""
+        from . import demo
+
+        created = demo.seed()
+        click.echo("Demodata geladen." if created else "Demodata stond er al.")
+        click.echo("")
+        click.echo(f"Demo-logins (wachtwoord voor allemaal: {demo.PASSWORD}):")
+        for login in demo.LOGINS:
+            click.echo(f"  {login.email:<38} {login.role}")
+        click.echo("")
+
+    @app.cli.command("create-region")
+    @click.argument("name")
+    @click.option("--coordination", "coordination", required=True,
+                  help="Naam van de coördinerende organisatie (wordt aangemaakt als die niet bestaat).")
+    def create_region(name: str, coordination: str) -> None:
+        """Create a region and its coordination organisation."""
+        from .organisations.models import Region
+        from .organisations.services import create_region as create
+
+        if db.session.scalar(select(Region).where(Region.name == name)):
+            raise click.ClickException(f"Regio '{name}' bestaat al.")
+        region = create(name, coordination)
+        click.echo(f"Regio '{region.name}' aangemaakt, coördinatie: {region.coordination.name}.")
+
+    @app.cli.command("invite-coordinator")
+    @click.argument("region_name")
+    @click.argument("email")
+    @click.option("--admin/--member", default=True, help="Rol in de coördinerende organisatie.")
+    def invite_coordinator(region_name: str, email: str, admin: bool) -> None:
+        """Invite a coordinator (a user of the region's coordination organisation)."""
+        from .core.forms import check_email
+        from .organisations.models import Region
+        from .partnerships.invitations import create_coordinator_invitation
+
+        region = db.session.scalar(select(Region).where(Region.name == region_name))
+        if region is None:
+            raise click.ClickException(f"Regio '{region_name}' bestaat niet.")
+        address = check_email(email)
+        if address is None:
+            raise click.ClickException(f"'{email}' is geen geldig e-mailadres.")
+        link = create_coordinator_invitation(region, address, "admin" if admin else "member")
+        click.echo(f"Uitnodiging verstuurd naar {address}.\nLink: {link}")

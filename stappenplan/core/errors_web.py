@@ -1,0 +1,76 @@
+"""Dutch error pages, for full pages and for htmx requests alike."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import db
+
+MESSAGES = {
+    400: ("Dat lukte niet", "Het verzoek klopt niet. Probeer het opnieuw vanaf de vorige pagina."),
+    401: ("Log opnieuw in", "Je bent niet (meer) ingelogd. Log in en probeer het opnieuw."),
+    403: ("Geen toegang", "Je hebt geen toegang tot deze pagina. Denk je dat dit niet klopt? "
+          "Vraag het aan een beheerder van je organisatie."),
+    404: ("Pagina niet gevonden", "Deze pagina bestaat niet, of je hebt er geen toegang toe."),
+    405: ("Dat kan zo niet", "Deze actie kan op deze manier niet worden uitgevoerd."),
+    413: ("Te groot", "Wat je verstuurde is te groot. Probeer een kleiner bestand of minder tekst."),
+    429: ("Te veel pogingen", "Je hebt het te vaak geprobeerd. Wacht even en probeer het dan opnieuw."),
+    500: ("Er ging iets mis", "Er ging bij ons iets mis. Je wijziging is niet opgeslagen. "
+          "Probeer het over een paar minuten opnieuw."),
+    503: ("Even niet bereikbaar", "Stappenplan kan de gegevens nu niet bereiken. Er is niets "
+          "half opgeslagen. Probeer het over een minuut opnieuw."),
+}
+
+
+def _same_site_referrer() -> str | None:
+    ref = request.referrer or ""
+    return ref if ref.startswith(request.host_url) and ref != request.url else None
+
+
+def error_page(code: int, title: str | None = None, message: str | None = None) -> tuple[str, int]:
+    default_title, default_message = MESSAGES.get(code, MESSAGES[500])
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    return (
+        render_template(
+            template, code=code, title=title or _(default_title),
+            message=message or _(default_message),
+            back=_same_site_referrer(),
+        ),
+        code,
+    )
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return error_page(
+            400,
+            _("Formulier verlopen"),
+            _("Dit formulier is verlopen of niet compleet verstuurd. Ga terug, laad de pagina "
+              "opnieuw en probeer het nog eens. Er is niets opgeslagen."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> object:
+        code = error.code or 500
+        if code < 400:  # routing redirects are exceptions too
+            return error
+        return error_page(code if code in MESSAGES else 400)
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: OperationalError) -> tuple[str, int]:
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", error.__class__.__name__)
+        return error_page(503)
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        if app.config.get("PROPAGATE_EXCEPTIONS_IN_TESTS"):
+            raise error
+        return error_page(500)

@@ -1,0 +1,65 @@
+"""Shared form fields and validators (Dutch messages)."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from wtforms import Field, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..accounts.passwords import password_problem
+
+
+def normalise_email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def check_email(value: str) -> str | None:
+    """The normalised address, or None when it is not a valid address."""
+    value = normalise_email(value)
+    if not value or len(value) > 254:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+class ValidEmail:
+    """Validator: a syntactically valid email address."""
+
+    def __call__(self, form: object, field: Field) -> None:
+        if field.data and check_email(field.data) is None:
+            raise ValidationError(_l("Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."))
+
+
+class StrongPassword:
+    """Validator: the password rules of accounts.passwords."""
+
+    def __init__(self, email_field: str | None = "email") -> None:
+        self.email_field = email_field
+
+    def __call__(self, form: object, field: Field) -> None:
+        email = ""
+        if self.email_field and hasattr(form, self.email_field):
+            email = getattr(form, self.email_field).data or ""
+        problem = password_problem(field.data or "", email)
+        if problem:
+            raise ValidationError(problem)
+
+
+def required() -> DataRequired:
+    return DataRequired(message=_l("Dit veld is verplicht."))
+
+
+def max_length(n: int) -> Length:
+    return Length(max=n, message=_l("Maximaal %(max)d tekens.", max=n))
+
+
+def email_field(label: str | None = None) -> StringField:
+    return StringField(
+        label or _l("E-mailadres"),
+        validators=[required(), max_length(254), ValidEmail()],
+        filters=[normalise_email],
+        render_kw={"autocomplete": "email", "type": "email", "inputmode": "email"},
+    )

@@ -1,0 +1,33 @@
+"""Entry points: the start page per role and health checks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
+
+from ..access import current_org, policy
+from ..core.templating import render
+from . import home as home_data
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+@policy("public")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/start")
+@policy("login")
+def home():
+    org = current_org()
+    return render(f"home/{org.kind}.html", **home_data.context_for(org))
+
+
+@bp.get("/healthz")
+@policy("public")
+def healthz():
+    return {"status": "ok"}

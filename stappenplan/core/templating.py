@@ -1,0 +1,69 @@
+"""Template helpers: filters, globals and the page-or-partial renderer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, render_template, request, url_for
+from flask_babel import format_date, format_datetime
+from flask_babel import gettext as _
+from jinja2_fragments.flask import render_block
+
+from ..extensions import htmx
+
+KIND_LABELS = {
+    "library": "Bibliotheekvestiging",
+    "childcare": "Kinderopvang",
+    "coordination": "Regionale ondersteuning",
+}
+
+
+def render(template: str, block: str | None = None, **context: Any) -> str:
+    """Render the page, or only ``block`` of the same template for an htmx request.
+
+    Boosted navigation (hx-boost) gets the whole page, like a normal visit.
+    """
+    if block and htmx and not htmx.boosted:
+        return render_block(template, block, **context)
+    return render_template(template, **context)
+
+
+def _static_url(filename: str) -> str:
+    """Static URL with a version query so browsers may cache it for long."""
+    version = current_app.config.get("STATIC_VERSION")
+    if version is None:
+        import hashlib
+        from pathlib import Path
+
+        digest = hashlib.sha1()
+        root = Path(current_app.static_folder or "")
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                digest.update(path.read_bytes())
+        version = digest.hexdigest()[:10]
+        current_app.config["STATIC_VERSION"] = version
+    return url_for("static", filename=filename, v=version)
+
+
+def _date(value: datetime | None, fmt: str = "d MMMM yyyy") -> str:
+    return format_date(value, fmt) if value else ""
+
+
+def _datetime(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
+    return format_datetime(value, fmt) if value else ""
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["date"] = _date
+    app.jinja_env.filters["datetime"] = _datetime
+    app.jinja_env.globals["static_url"] = _static_url
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "kind_label": lambda kind: _(KIND_LABELS.get(kind, kind)),
+            "current_path": request.path,
+        }

@@ -1,0 +1,18 @@
+"""Imports every model so metadata is complete (Alembic, tests, create_app)."""
+
+from .accounts.models import PasswordResetRequest, User
+from .audit.models import AuditEvent
+from .organisations.models import Membership, Organisation, Region, RegionMembership
+from .partnerships.models import Invitation, Partnership
+
+__all__ = [
+    "AuditEvent",
+    "Invitation",
+    "Membership",
+    "Organisation",
+    "PasswordResetRequest",
+    "Partnership",
+    "Region",
+    "RegionMembership",
+    "User",
+]

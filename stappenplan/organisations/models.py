@@ -1,0 +1,89 @@
+"""Organisations, their members, and regions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db, new_public_id, utcnow
+
+if TYPE_CHECKING:
+    from ..accounts.models import User
+
+KINDS = ("library", "childcare", "coordination")
+ROLES = ("admin", "member")
+TEAMS = ("jeugd", "taalhuis")
+
+
+class Organisation(db.Model):
+    """A library branch (the tenant), a childcare location or a coordination body."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint("kind IN ('library','childcare','coordination')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+
+class Membership(db.Model):
+    """Links a user to their organisation with a role (and a team in libraries)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','member')", name="role"),
+        CheckConstraint("team IS NULL OR team IN ('jeugd','taalhuis')", name="team"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    team: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="membership")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
+
+
+class Region(db.Model):
+    """A set of library branches that opted in to a coordination organisation's oversight."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    coordination_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    coordination: Mapped[Organisation] = relationship()
+
+
+class RegionMembership(db.Model):
+    """A library branch's opt-in to a region; deleting the row ends coordinator access."""
+
+    __tablename__ = "region_memberships"
+    __table_args__ = (UniqueConstraint("library_id", name="uq_region_memberships_library"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), index=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+    library: Mapped[Organisation] = relationship()

@@ -1,0 +1,147 @@
+"""Members of the own organisation, and the library's region opt-in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from ..access import current_org, member_or_404, policy
+from ..core.errors import ServiceError, attach
+from ..core.templating import render
+from ..extensions import db, utcnow
+from ..partnerships import invitations
+from ..partnerships.models import Invitation
+from . import services
+from .forms import InviteMemberForm, RegionForm, RoleForm
+from .models import Organisation, Region
+
+bp = Blueprint("organisations", __name__, url_prefix="/organisatie")
+
+
+def _without_team(form: FlaskForm, org: Organisation) -> FlaskForm:
+    """Only library members carry a team."""
+    if org.kind != "library":
+        del form.team
+    return form
+
+
+def _team(form: FlaskForm) -> str | None:
+    return form.team.data or None if "team" in form else None
+
+
+def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
+    org = current_org()
+    pending = list(
+        db.session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.inviter_org_id == org.id,
+                Invitation.purpose == "member",
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+            .order_by(Invitation.sent_at.desc())
+        )
+    )
+    return {
+        "org": org,
+        "members": services.members_of(org),
+        "pending": pending,
+        "form": invite_form or _without_team(InviteMemberForm(), org),
+        "now": utcnow(),
+    }
+
+
+@bp.get("/leden")
+@policy("login")
+def members():
+    return render_template("organisations/members.html", **_members_context())
+
+
+@bp.post("/leden/uitnodigen")
+@policy("admin")
+def invite_member():
+    form = _without_team(InviteMemberForm(), current_org())
+    if form.validate_on_submit():
+        try:
+            invitations.invite_member(current_user, form.email.data, form.role.data, _team(form))
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            flash(_("Uitnodiging verstuurd naar %(email)s.", email=form.email.data), "success")
+            return redirect(url_for("organisations.members"))
+    return render_template("organisations/members.html", **_members_context(form)), 422
+
+
+@bp.route("/leden/<member_id>/rol", methods=["GET", "POST"])
+@policy("admin")
+def change_role(member_id: str):
+    membership = member_or_404(member_id)
+    form = _without_team(RoleForm(obj=membership), membership.organisation)
+    if form.validate_on_submit():
+        try:
+            services.change_role(current_user, membership, form.role.data, _team(form))
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            flash(_("De rol van %(name)s is aangepast.", name=membership.user.name), "success")
+            return render("organisations/member_edit.html", "row", membership=membership,
+                          form=form, saved=True) if _is_inline() else redirect(
+                url_for("organisations.members"))
+    return render("organisations/member_edit.html", "row", membership=membership, form=form)
+
+
+def _is_inline() -> bool:
+    from ..extensions import htmx
+
+    return bool(htmx) and not htmx.boosted
+
+
+@bp.route("/leden/<member_id>/verwijderen", methods=["GET", "POST"])
+@policy("admin")
+def remove_member(member_id: str):
+    membership = member_or_404(member_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            services.remove_member(current_user, membership)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
+        return redirect(url_for("organisations.members"))
+    return render_template("organisations/member_remove.html", membership=membership, form=form)
+
+
+@bp.route("/regio", methods=["GET", "POST"])
+@policy("admin", "library")
+def region():
+    org = current_org()
+    current = services.region_of(org)
+    form = RegionForm()
+    all_regions = services.regions()
+    form.region.choices = [SelectChoice(r.public_id, r.name) for r in all_regions]
+    if form.validate_on_submit():
+        chosen = db.session.scalar(select(Region).where(Region.public_id == form.region.data))
+        if chosen is not None:
+            services.opt_in(current_user, chosen)
+            flash(_("Je vestiging doet nu mee in %(region)s. De regionale ondersteuning ziet "
+                    "de voortgang van jullie samenwerkingen.", region=chosen.name), "success")
+            return redirect(url_for("organisations.region"))
+    return render_template("organisations/region.html", form=form, current=current,
+                           regions=all_regions, leave_form=FlaskForm())
+
+
+@bp.post("/regio/afmelden")
+@policy("admin", "library")
+def leave_region():
+    form = FlaskForm()
+    if form.validate_on_submit():
+        services.opt_out(current_user)
+        flash(_("Je vestiging doet niet meer mee in de regio. De regionale ondersteuning heeft "
+                "geen toegang meer."), "success")
+    return redirect(url_for("organisations.region"))

@@ -1,0 +1,93 @@
+"""Partnership invitation forms."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import PasswordField, RadioField, SelectChoice, TextAreaField
+from wtforms.validators import Optional
+
+from ..core.forms import check_email, max_length
+from .invitations import PartnerEntry
+
+SITUATION_CHOICES = [
+    SelectChoice("1", _l("De kinderopvang zoekt samenwerking met de bibliotheek")),
+    SelectChoice("2", _l("De bibliotheek zoekt samenwerking met de kinderopvang")),
+    SelectChoice(
+        "3",
+        _l("Bibliotheek en kinderopvang werken al samen en willen de samenwerking met ouders verdiepen"),
+    ),
+]
+MAX_LINES = 200
+
+
+class InvitePartnersForm(FlaskForm):
+    emails = TextAreaField(
+        _l("E-mailadressen"),
+        validators=[Optional(), max_length(50_000)],
+        description=_l("Eén per regel: e-mailadres, komma, naam van de organisatie. "
+                       "Bijvoorbeeld: info@devlinder.nl, Kinderopvang De Vlinder"),
+    )
+    csv_file = FileField(
+        _l("Of upload een CSV-bestand"),
+        description=_l("Kolommen: e-mailadres en naam van de organisatie. Een kopregel mag."),
+    )
+    situation = RadioField(_l("Uitgangssituatie"), choices=SITUATION_CHOICES, default="2")
+
+    def entries(self) -> tuple[list[PartnerEntry], list[str]]:
+        """Parse the textarea and the CSV file into entries, with Dutch problems per line."""
+        rows: list[list[str]] = []
+        text = self.emails.data or ""
+        for line in text.splitlines():
+            if line.strip():
+                rows.append([part.strip() for part in line.replace(";", ",").split(",", 1)])
+        upload = self.csv_file.data
+        problems: list[str] = []
+        if upload and getattr(upload, "filename", ""):
+            raw = upload.read(1_000_001)
+            if len(raw) > 1_000_000:
+                return [], [_("Het CSV-bestand is te groot (maximaal 1 MB).")]
+            try:
+                content = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                return [], [_("Het CSV-bestand kon niet worden gelezen. Sla het op als UTF-8.")]
+            delimiter = ";" if content.count(";") > content.count(",") else ","
+            first = True
+            for row in csv.reader(io.StringIO(content), delimiter=delimiter):
+                cells = [cell.strip() for cell in row]
+                if not any(cells):
+                    continue
+                if first and "@" not in cells[0]:
+                    first = False
+                    continue  # header row
+                first = False
+                rows.append(cells[:2])
+        if len(rows) > MAX_LINES:
+            return [], [_("Maximaal %(n)d uitnodigingen tegelijk.", n=MAX_LINES)]
+        entries: list[PartnerEntry] = []
+        for number, cells in enumerate(rows, start=1):
+            email = check_email(cells[0])
+            name = cells[1] if len(cells) > 1 else ""
+            if email is None:
+                problems.append(_("Regel %(n)d: '%(value)s' is geen geldig e-mailadres.",
+                                  n=number, value=cells[0][:80]))
+            elif len(name) > 200:
+                problems.append(_("Regel %(n)d: de naam is te lang (maximaal 200 tekens).", n=number))
+            else:
+                entries.append(PartnerEntry(email=email, name=name))
+        if not rows:
+            problems.append(_("Vul minstens één e-mailadres in."))
+        return entries, problems
+
+
+class AcceptForm(FlaskForm):
+    """Accept as an existing organisation: only the CSRF token."""
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(_l("Wachtwoord"))

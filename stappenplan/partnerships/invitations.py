@@ -1,0 +1,360 @@
+"""Invitations: to join an organisation, or to start a partnership.
+
+Links are signed (itsdangerous) and carry the invitation's nonce; the database
+decides whether the link is still valid (expiry, single use, revocation,
+replacement by a resent link).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..accounts.passwords import hash_password
+from ..accounts.services import create_user, user_by_email
+from ..audit.services import record
+from ..core.errors import ServiceError
+from ..core.tokens import sign, unsign
+from ..core.web import external_url
+from ..extensions import db, new_public_id, utcnow
+from ..mail import send_mail
+from ..organisations.models import Membership, Organisation
+from .models import Invitation, Partnership
+
+SALT = "invitation"
+PARTNER_KIND = {"library": "childcare", "childcare": "library"}
+
+
+def token_for(inv: Invitation) -> str:
+    return sign({"i": inv.public_id, "n": inv.nonce}, SALT)
+
+
+def link_for(inv: Invitation) -> str:
+    return external_url("partnerships.accept", token=token_for(inv))
+
+
+def _expiry() -> timedelta:
+    return timedelta(days=current_app.config["INVITATION_DAYS"])
+
+
+@dataclass
+class Resolved:
+    """The invitation behind a link, or the reason the link does not work."""
+
+    invitation: Invitation | None
+    problem: str | None  # invalid, expired, used, revoked, replaced
+
+
+def resolve(token: str) -> Resolved:
+    payload, problem = unsign(token, SALT, int(_expiry().total_seconds()) + 60)
+    if payload is None:
+        return Resolved(None, problem)
+    if not isinstance(payload, dict):
+        return Resolved(None, "invalid")
+    inv = db.session.scalar(select(Invitation).where(Invitation.public_id == str(payload.get("i"))))
+    if inv is None:
+        return Resolved(None, "invalid")
+    if inv.nonce != payload.get("n"):
+        return Resolved(None, "replaced")
+    state = inv.state
+    if state == "accepted":
+        return Resolved(inv, "used")
+    if state in {"revoked", "expired"}:
+        return Resolved(inv, state)
+    return Resolved(inv, None)
+
+
+def send_invitation_mail(inv: Invitation) -> None:
+    link = link_for(inv)
+    days = current_app.config["INVITATION_DAYS"]
+    inviter = inv.inviter_org.name
+    if inv.purpose == "member":
+        subject = _("Uitnodiging: werk mee in Stappenplan voor %(org)s", org=inviter)
+        intro = _("Je bent uitgenodigd om mee te werken in Stappenplan voor %(org)s.", org=inviter)
+    else:
+        subject = _("Uitnodiging voor een samenwerking met %(org)s", org=inviter)
+        intro = _(
+            "%(org)s nodigt je uit om samen te werken aan taal en ouderbetrokkenheid, met het "
+            "stappenplan voor samenwerking met ouders in de kinderopvang.",
+            org=inviter,
+        )
+    body = _(
+        "Hallo,\n\n%(intro)s\n\nAccepteer de uitnodiging via deze link:\n%(link)s\n\n"
+        "De link werkt %(days)d dagen en één keer.\n",
+        intro=intro, link=link, days=days,
+    )
+    send_mail(inv.email, subject, body)
+
+
+def _new_invitation(**fields: object) -> Invitation:
+    inv = Invitation(expires_at=utcnow() + _expiry(), **fields)
+    db.session.add(inv)
+    return inv
+
+
+# --- member invitations -------------------------------------------------------------
+
+
+def invite_member(actor: User, email: str, role: str, team: str | None) -> Invitation:
+    org = actor.organisation
+    existing = user_by_email(email)
+    if existing is not None and existing.membership is not None:
+        if existing.membership.organisation_id == org.id:
+            raise ServiceError(_("Deze persoon is al lid van je organisatie."), field="email")
+        raise ServiceError(_("Dit e-mailadres hoort al bij een andere organisatie."), field="email")
+    _refuse_open_duplicate(org.id, email, "member")
+    inv = _new_invitation(
+        purpose="member", email=email, inviter_org_id=org.id, invited_by_id=actor.id,
+        role=role, team=(team or None) if org.kind == "library" else None,
+    )
+    db.session.flush()
+    record("member_invited", actor_id=actor.id, organisation_id=org.id, email=email, role=role)
+    db.session.commit()
+    send_invitation_mail(inv)
+    return inv
+
+
+def _refuse_open_duplicate(org_id: int, email: str, purpose: str) -> None:
+    open_inv = db.session.scalar(
+        select(Invitation).where(
+            Invitation.inviter_org_id == org_id,
+            Invitation.email == email,
+            Invitation.purpose == purpose,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+    )
+    if open_inv is not None:
+        raise ServiceError(
+            _("Er staat al een uitnodiging open voor %(email)s. Stuur die opnieuw als dat nodig is.",
+              email=email),
+            field="email",
+        )
+
+
+# --- partnership invitations ----------------------------------------------------------
+
+
+@dataclass
+class PartnerEntry:
+    email: str
+    name: str
+
+
+def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation | None:
+    """The existing partner organisation for this email (or None), or a ServiceError."""
+    want = PARTNER_KIND[org.kind]
+    existing = user_by_email(entry.email)
+    target = None
+    if existing is not None and existing.membership is not None:
+        target = existing.membership.organisation
+        if target.kind != want:
+            raise ServiceError(
+                _("%(email)s hoort bij een organisatie die geen %(kind)s is.",
+                  email=entry.email, kind=kind_label(want))
+            )
+        pair = (org.id, target.id) if org.kind == "library" else (target.id, org.id)
+        if db.session.scalar(
+            select(Partnership.id).where(
+                Partnership.library_id == pair[0], Partnership.childcare_id == pair[1]
+            )
+        ):
+            raise ServiceError(_("Jullie werken al samen met %(name)s.", name=target.name))
+    elif not entry.name:
+        raise ServiceError(
+            _("Vul bij %(email)s ook de naam van de organisatie in.", email=entry.email)
+        )
+    try:
+        _refuse_open_duplicate(org.id, entry.email, "partnership")
+    except ServiceError as error:
+        raise ServiceError(error.message) from None
+    return target
+
+
+def kind_label(kind: str) -> str:
+    return {
+        "library": _("bibliotheekvestiging"),
+        "childcare": _("kinderopvang"),
+        "coordination": _("regionale ondersteuning"),
+    }[kind]
+
+
+def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) -> list[Invitation]:
+    """Invite one or more partner organisations at once: all or nothing."""
+    org = actor.organisation
+    if org.kind == "childcare":
+        situation = 1  # the childcare organisation takes the initiative
+    if not entries:
+        raise ServiceError(_("Vul minstens één e-mailadres in."), field="emails")
+    seen: set[str] = set()
+    problems: list[str] = []
+    targets: list[Organisation | None] = []
+    for number, entry in enumerate(entries, start=1):
+        if entry.email in seen:
+            problems.append(_("Regel %(n)d: %(email)s staat er twee keer in.", n=number, email=entry.email))
+            targets.append(None)
+            continue
+        seen.add(entry.email)
+        try:
+            targets.append(_check_partner_entry(org, entry))
+        except ServiceError as error:
+            problems.append(_("Regel %(n)d: %(msg)s", n=number, msg=error.message))
+            targets.append(None)
+    if problems:
+        raise ServiceError("\n".join(problems), field="emails")
+    invitations = []
+    for entry, target in zip(entries, targets, strict=True):
+        inv = _new_invitation(
+            purpose="partnership", email=entry.email, inviter_org_id=org.id,
+            invited_by_id=actor.id, target_org_id=target.id if target else None,
+            org_name=target.name if target else entry.name, situation=situation, role="admin",
+        )
+        invitations.append(inv)
+    db.session.flush()
+    for inv in invitations:
+        record("partner_invited", actor_id=actor.id, organisation_id=org.id,
+               email=inv.email, organisation=inv.org_name, situation=situation)
+    db.session.commit()
+    for inv in invitations:
+        send_invitation_mail(inv)
+    return invitations
+
+
+# --- resend / revoke ---------------------------------------------------------------
+
+
+def resend(actor: User, inv: Invitation) -> None:
+    """A fresh link (new nonce, new expiry): the old link stops working."""
+    if inv.state in {"accepted", "revoked"}:
+        raise ServiceError(_("Deze uitnodiging kan niet opnieuw worden verstuurd."))
+    inv.nonce = new_public_id()
+    inv.sent_at = utcnow()
+    inv.expires_at = utcnow() + _expiry()
+    record("invitation_resent", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
+    db.session.commit()
+    send_invitation_mail(inv)
+
+
+def revoke(actor: User, inv: Invitation) -> None:
+    if inv.state in {"accepted", "revoked"}:
+        raise ServiceError(_("Deze uitnodiging is al gebruikt of ingetrokken."))
+    inv.revoked_at = utcnow()
+    record("invitation_revoked", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
+    db.session.commit()
+
+
+# --- accepting ------------------------------------------------------------------------
+
+
+def _lock(inv: Invitation) -> Invitation:
+    """Re-read the invitation with a row lock so it can be accepted only once."""
+    locked = db.session.scalar(
+        select(Invitation).where(Invitation.id == inv.id).with_for_update()
+    )
+    assert locked is not None
+    if locked.accepted_at or locked.revoked_at or locked.expires_at <= utcnow():
+        db.session.rollback()
+        raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken of verlopen."))
+    return locked
+
+
+def accept_member(inv: Invitation, name: str, password: str) -> User:
+    """Join the inviting organisation; a removed former member gets their account back."""
+    inv = _lock(inv)
+    user = user_by_email(inv.email)
+    if user is not None and user.membership is not None:
+        db.session.rollback()
+        raise ServiceError(_("Dit e-mailadres hoort al bij een organisatie."))
+    if user is None:
+        user = create_user(inv.email, name, password)
+    else:
+        user.name = name.strip()
+        user.password_hash = hash_password(password)
+        user.session_version += 1
+    db.session.add(Membership(user=user, organisation_id=inv.inviter_org_id, role=inv.role, team=inv.team))
+    inv.accepted_at = utcnow()
+    db.session.flush()
+    record("member_joined", actor_id=user.id, organisation_id=inv.inviter_org_id, email=user.email)
+    db.session.commit()
+    return user
+
+
+def needs_existing_org(inv: Invitation) -> Organisation | None:
+    """The organisation that must accept a partnership invitation, if it exists already."""
+    if inv.target_org_id:
+        return inv.target_org
+    user = user_by_email(inv.email)
+    if user is not None and user.membership is not None:
+        org = user.membership.organisation
+        if org.kind == PARTNER_KIND[inv.inviter_org.kind]:
+            return org
+    return None
+
+
+def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
+    """An admin of an organisation already on the platform accepts."""
+    org = actor.organisation
+    if not actor.is_admin or org.kind != PARTNER_KIND[inv.inviter_org.kind]:
+        raise ServiceError(
+            _("Alleen een beheerder van een %(kind)s kan deze uitnodiging accepteren.",
+              kind=kind_label(PARTNER_KIND[inv.inviter_org.kind]))
+        )
+    inv = _lock(inv)
+    return _create_partnership(inv, org, actor)
+
+
+def accept_partnership_new(inv: Invitation, org_name: str, name: str, password: str) -> User:
+    """Create the invited organisation and its first admin, then the partnership."""
+    inv = _lock(inv)
+    user = create_user(inv.email, name, password)
+    org = Organisation(name=org_name.strip(), kind=PARTNER_KIND[inv.inviter_org.kind])
+    db.session.add(org)
+    db.session.add(Membership(user=user, organisation=org, role="admin"))
+    db.session.flush()
+    record("organisation_registered", actor_id=user.id, organisation_id=org.id, name=org.name)
+    _create_partnership(inv, org, user)
+    return user
+
+
+def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Partnership:
+    from . import services  # local import: services depends on workflow persistence
+
+    inviter = inv.inviter_org
+    library, childcare = (inviter, org) if inviter.kind == "library" else (org, inviter)
+    exists = db.session.scalar(
+        select(Partnership).where(
+            Partnership.library_id == library.id, Partnership.childcare_id == childcare.id
+        )
+    )
+    if exists is not None:
+        db.session.rollback()
+        raise ServiceError(_("Deze organisaties werken al samen."))
+    partnership = services.start_partnership(library, childcare, inv.situation or 2, actor)
+    inv.accepted_at = utcnow()
+    inv.partnership_id = partnership.id
+    record("invitation_accepted", actor_id=actor.id, organisation_id=org.id,
+           partnership_id=partnership.id, email=inv.email)
+    db.session.commit()
+    return partnership
+
+
+def create_coordinator_invitation(region, email: str, role: str) -> str:  # noqa: ANN001
+    """CLI: invite a coordinator into the region's coordination organisation."""
+    from ..organisations.models import Region
+
+    assert isinstance(region, Region)
+    inv = _new_invitation(
+        purpose="member", email=email, inviter_org_id=region.coordination_id, role=role
+    )
+    db.session.flush()
+    record("member_invited", actor_id=None, organisation_id=region.coordination_id,
+           email=email, role=role)
+    db.session.commit()
+    send_invitation_mail(inv)
+    return link_for(inv)

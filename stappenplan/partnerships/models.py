@@ -1,0 +1,105 @@
+"""Partnerships between a library branch and a childcare location, and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db, new_public_id, utcnow
+from ..organisations.models import Organisation
+
+SITUATIONS = (1, 2, 3)
+
+
+class Partnership(db.Model):
+    """One library branch + one childcare location working through the plan."""
+
+    __tablename__ = "partnerships"
+    __table_args__ = (
+        UniqueConstraint("library_id", "childcare_id", name="uq_partnerships_pair"),
+        CheckConstraint("situation IN (1,2,3)", name="situation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    library_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    childcare_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    situation: Mapped[int] = mapped_column(default=2)
+    plan_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    library: Mapped[Organisation] = relationship(foreign_keys=[library_id], lazy="joined")
+    childcare: Mapped[Organisation] = relationship(foreign_keys=[childcare_id], lazy="joined")
+
+    def party_of(self, organisation_id: int) -> str | None:
+        """Which side an organisation is on in this partnership, if any."""
+        if organisation_id == self.library_id:
+            return "library"
+        if organisation_id == self.childcare_id:
+            return "childcare"
+        return None
+
+    def partner_of(self, party: str) -> Organisation:
+        return self.childcare if party == "library" else self.library
+
+
+class Invitation(db.Model):
+    """A signed, expiring, single-use invitation to join an organisation or a partnership.
+
+    The link carries ``public_id`` and ``nonce``; resending replaces the nonce so
+    the old link stops working.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('member','partnership')", name="purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    purpose: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    inviter_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # Partnership invitations: the partner organisation if it is already on the
+    # platform, otherwise the name of the organisation that will be created.
+    target_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    org_name: Mapped[str | None] = mapped_column(String(200))
+    situation: Mapped[int | None]
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    team: Mapped[str | None] = mapped_column(String(20))
+    nonce: Mapped[str] = mapped_column(String(64), default=new_public_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    partnership_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partnerships.id", ondelete="SET NULL"), index=True
+    )
+
+    inviter_org: Mapped[Organisation] = relationship(foreign_keys=[inviter_org_id], lazy="joined")
+    target_org: Mapped[Organisation | None] = relationship(foreign_keys=[target_org_id])
+
+    @property
+    def state(self) -> str:
+        """Derived state: pending, accepted, revoked or expired."""
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "pending"

@@ -1,0 +1,169 @@
+"""Partnership invitations, accepting them, and the partnership page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..access import current_org, invitation_or_404, partnership_or_404, policy
+from ..accounts.forms import AccountForm, NewOrganisationAccountForm
+from ..core.errors import ServiceError, attach
+from ..core.templating import render
+from ..extensions import db, htmx, utcnow
+from . import invitations
+from .forms import AcceptForm, InvitePartnersForm
+from .models import Invitation
+
+bp = Blueprint("partnerships", __name__)
+
+
+@bp.route("/samenwerkingen/uitnodigen", methods=["GET", "POST"])
+@policy("admin", "partner")
+def invite():
+    org = current_org()
+    form = InvitePartnersForm()
+    if form.validate_on_submit():
+        entries, problems = form.entries()
+        if problems:
+            form.emails.errors = [*form.emails.errors, *problems]
+        else:
+            try:
+                sent = invitations.invite_partners(current_user, entries, int(form.situation.data))
+            except ServiceError as error:
+                form.emails.errors = [*form.emails.errors, *error.message.split("\n")]
+            else:
+                flash(_("%(n)d uitnodiging(en) verstuurd.", n=len(sent)), "success")
+                return redirect(url_for("partnerships.invitations_list"))
+    status = 422 if form.errors else 200
+    return render_template("partnerships/invite.html", form=form, org=org), status
+
+
+@bp.get("/uitnodigingen")
+@policy("admin", "partner")
+def invitations_list():
+    org = current_org()
+    items = list(
+        db.session.scalars(
+            select(Invitation)
+            .where(Invitation.inviter_org_id == org.id, Invitation.purpose == "partnership")
+            .order_by(Invitation.sent_at.desc())
+        )
+    )
+    return render_template("partnerships/invitations.html", invitations=items, org=org,
+                           form=FlaskForm(), now=utcnow())
+
+
+def _after_invitation_action(inv: Invitation):
+    if htmx and not htmx.boosted:
+        return render("partnerships/invitations.html", "invitation_row", inv=inv, form=FlaskForm())
+    if inv.purpose == "member":
+        return redirect(url_for("organisations.members"))
+    return redirect(url_for("partnerships.invitations_list"))
+
+
+@bp.post("/uitnodigingen/<invitation_id>/opnieuw")
+@policy("admin")
+def resend(invitation_id: str):
+    inv = invitation_or_404(invitation_id)
+    if FlaskForm().validate_on_submit():
+        try:
+            invitations.resend(current_user, inv)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Uitnodiging opnieuw verstuurd naar %(email)s. De oude link werkt niet meer.",
+                    email=inv.email), "success")
+    return _after_invitation_action(inv)
+
+
+@bp.post("/uitnodigingen/<invitation_id>/intrekken")
+@policy("admin")
+def revoke(invitation_id: str):
+    inv = invitation_or_404(invitation_id)
+    if FlaskForm().validate_on_submit():
+        try:
+            invitations.revoke(current_user, inv)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Uitnodiging voor %(email)s ingetrokken.", email=inv.email), "success")
+    return _after_invitation_action(inv)
+
+
+@bp.route("/uitnodiging/<token>", methods=["GET", "POST"])
+@policy("public")
+def accept(token: str):
+    resolved = invitations.resolve(token)
+    inv = resolved.invitation
+    if resolved.problem or inv is None:
+        return render_template("partnerships/accept_problem.html", problem=resolved.problem), 410
+    if inv.purpose == "member":
+        return _accept_member(inv)
+    return _accept_partnership(inv)
+
+
+def _accept_member(inv: Invitation):
+    if current_user.is_authenticated:
+        return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept_member(inv, form.name.data, form.password.data)
+        except ServiceError as error:
+            if not attach(form, error):
+                flash(error.message, "error")
+        else:
+            login_user(user)
+            flash(_("Welkom bij %(org)s!", org=inv.inviter_org.name), "success")
+            return redirect(url_for("core.home"))
+    return render_template("partnerships/accept_member.html", inv=inv, form=form)
+
+
+def _accept_partnership(inv: Invitation):
+    existing = invitations.needs_existing_org(inv)
+    if existing is not None:
+        if not current_user.is_authenticated:
+            flash(_("Log in om de uitnodiging van %(org)s te accepteren.", org=inv.inviter_org.name), "info")
+            return redirect(url_for("accounts.login", next=request.path))
+        if current_user.organisation.id != existing.id:
+            return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+        form = AcceptForm()
+        if form.validate_on_submit():
+            try:
+                partnership = invitations.accept_partnership_existing(inv, current_user)
+            except ServiceError as error:
+                flash(error.message, "error")
+            else:
+                flash(_("De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
+                return redirect(url_for("partnerships.show", partnership_id=partnership.public_id))
+        return render_template("partnerships/accept_existing.html", inv=inv, form=form, org=existing)
+    if current_user.is_authenticated:
+        return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+    form = NewOrganisationAccountForm()
+    if request.method == "GET":
+        form.org_name.data = inv.org_name
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept_partnership_new(
+                inv, form.org_name.data, form.name.data, form.password.data
+            )
+        except ServiceError as error:
+            if not attach(form, error):
+                flash(error.message, "error")
+        else:
+            login_user(user)
+            flash(_("Welkom! De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
+            return redirect(url_for("core.home"))
+    return render_template("partnerships/accept_new.html", inv=inv, form=form)
+
+
+@bp.get("/samenwerkingen/<partnership_id>")
+@policy("login")
+def show(partnership_id: str):
+    partnership, role = partnership_or_404(partnership_id)
+    if role not in {"library", "childcare", "coordinator"}:  # pragma: no cover
+        abort(404)
+    return render("partnerships/show.html", partnership=partnership, role=role)

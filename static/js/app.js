@@ -1,0 +1,22 @@
+/* Small progressive enhancements; the pages work without them. */
+(function () {
+  "use strict";
+
+  // Confirmation before destructive plain form posts (<form data-confirm="...">).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !form.hasAttribute("hx-post")) {
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+      }
+    }
+  });
+
+  // Move focus to the error summary so keyboard and screen-reader users hear it.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.querySelector(".error-summary");
+    if (summary) {
+      summary.focus();
+    }
+  });
+})();

@@ -1,0 +1,93 @@
+"""Builders for test data, going through the same services as the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from stappenplan.accounts.models import User
+from stappenplan.accounts.passwords import hash_password
+from stappenplan.extensions import db
+from stappenplan.organisations.models import Membership, Organisation, Region, RegionMembership
+from stappenplan.partnerships import services as partnership_services
+from stappenplan.partnerships.models import Partnership
+
+PASSWORD = "een-goed-wachtwoord-42"
+
+
+def make_org(name: str, kind: str) -> Organisation:
+    org = Organisation(name=name, kind=kind)
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def make_user(org: Organisation, email: str, role: str = "admin", team: str | None = None,
+              name: str | None = None) -> User:
+    user = User(email=email, name=name or email.split("@")[0].title(),
+                password_hash=hash_password(PASSWORD))
+    db.session.add(user)
+    db.session.add(Membership(user=user, organisation=org, role=role, team=team))
+    db.session.flush()
+    return user
+
+
+def make_partnership(library: Organisation, childcare: Organisation, actor: User,
+                     situation: int = 2) -> Partnership:
+    partnership = partnership_services.start_partnership(library, childcare, situation, actor)
+    db.session.flush()
+    return partnership
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
+    response = client.post("/inloggen", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+@dataclass
+class World:
+    """Tenant A (library A + childcare A, region A) and outsiders B."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+
+
+def build_world(app: Flask) -> World:
+    world = World()
+    with app.app_context():
+        coord_a = make_org("Coördinatie A", "coordination")
+        coord_b = make_org("Coördinatie B", "coordination")
+        region_a = Region(name="Regio A", coordination=coord_a)
+        region_b = Region(name="Regio B", coordination=coord_b)
+        db.session.add_all([region_a, region_b])
+        lib_a = make_org("Bibliotheek A", "library")
+        lib_b = make_org("Bibliotheek B", "library")
+        cc_a = make_org("Opvang A", "childcare")
+        cc_b = make_org("Opvang B", "childcare")
+        users = {
+            "lib_a": make_user(lib_a, "admin@bieb-a.nl", team="jeugd"),
+            "lib_a_member": make_user(lib_a, "lid@bieb-a.nl", role="member", team="taalhuis"),
+            "lib_b": make_user(lib_b, "admin@bieb-b.nl"),
+            "cc_a": make_user(cc_a, "admin@opvang-a.nl"),
+            "cc_a_member": make_user(cc_a, "lid@opvang-a.nl", role="member"),
+            "cc_b": make_user(cc_b, "admin@opvang-b.nl"),
+            "coord_a": make_user(coord_a, "coord@regio-a.nl"),
+            "coord_b": make_user(coord_b, "coord@regio-b.nl"),
+        }
+        db.session.add(RegionMembership(region=region_a, library=lib_a))
+        db.session.add(RegionMembership(region=region_b, library=lib_b))
+        db.session.flush()
+        p_a = make_partnership(lib_a, cc_a, users["lib_a"])
+        p_b = make_partnership(lib_b, cc_b, users["lib_b"])
+        db.session.commit()
+        world.ids.update(
+            partnership_a=p_a.public_id, partnership_b=p_b.public_id,
+            lib_a=lib_a.public_id, lib_b=lib_b.public_id, cc_a=cc_a.public_id,
+            region_a=region_a.public_id, region_b=region_b.public_id,
+        )
+        for key, user in users.items():
+            world.emails[key] = user.email
+            world.ids[f"member_{key}"] = user.membership.public_id
+    return world

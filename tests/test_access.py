@@ -1,0 +1,134 @@
+"""One place decides access: every route has a policy, outsiders get 404, CSRF everywhere.
+
+These tests enumerate the URL map, so every future route is covered automatically:
+a new URL argument without a sample below makes the test fail until it is added.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import Rule
+
+from stappenplan.accounts.models import User
+from stappenplan.extensions import db
+from stappenplan.partnerships.invitations import PartnerEntry, invite_partners
+from tests.factories import login
+
+# Routes whose argument is a signed token: public by design, tested in test_invitations/test_accounts.
+TOKEN_ARGUMENTS = {"token"}
+OUTSIDERS = ("lib_b", "cc_b", "coord_b")
+
+
+def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
+    """A real identifier of tenant A for every URL argument the application uses."""
+    with app.app_context():
+        actor = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        [inv] = invite_partners(actor, [PartnerEntry("nieuw@opvang.nl", "Opvang Nieuw")], 2)
+        invitation_id = inv.public_id
+    return {
+        "partnership_id": world.ids["partnership_a"],
+        "member_id": world.ids["member_lib_a_member"],
+        "invitation_id": invitation_id,
+    }
+
+
+def rules_with_arguments(app: Flask) -> list[Rule]:
+    return [
+        rule for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and rule.arguments and not rule.arguments <= TOKEN_ARGUMENTS
+    ]
+
+
+def test_every_route_declares_an_access_policy(app: Flask) -> None:
+    missing = [
+        rule.rule for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and getattr(app.view_functions[rule.endpoint], "access_policy", None) is None
+    ]
+    assert missing == []
+
+
+def test_there_are_identifier_routes_to_check(app: Flask) -> None:
+    assert len(rules_with_arguments(app)) >= 5
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_outsiders_get_404_on_every_identifier_route(world, app: Flask, outsider: str) -> None:
+    values = samples(app, world)
+    client = app.test_client()
+    login(client, world.emails[outsider])
+    checked = 0
+    for rule in rules_with_arguments(app):
+        unknown = rule.arguments - values.keys()
+        assert not unknown, f"add a sample for {unknown} (route {rule.rule})"
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = client.open(url, method=method, data={})
+            assert response.status_code == 404, f"{outsider} {method} {url}: {response.status_code}"
+            checked += 1
+    assert checked >= 5
+
+
+def test_owner_reaches_the_same_routes(world, app: Flask) -> None:
+    """The 404s above are about scope, not about broken URLs."""
+    values = samples(app, world)
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    for rule in rules_with_arguments(app):
+        if "GET" not in (rule.methods or set()):
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        assert client.get(url).status_code in {200, 302}, url
+
+
+def test_anonymous_users_are_sent_to_login(world, app: Flask) -> None:
+    values = samples(app, world)
+    client = app.test_client()
+    for rule in rules_with_arguments(app):
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = client.open(url, method=method)
+            assert response.status_code in {302, 401}, (method, url)
+            if response.status_code == 302:
+                assert "/inloggen" in response.headers["Location"]
+
+
+def test_every_post_route_requires_a_csrf_token(csrf_app: Flask) -> None:
+    from tests.factories import build_world
+
+    world = build_world(csrf_app)
+    values = samples(csrf_app, world)
+    values["token"] = "x"
+    client = csrf_app.test_client()
+    # Log in with a token, as a browser would.
+    page = client.get("/inloggen").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post("/inloggen", data={"email": world.emails["lib_a"], "password": "een-goed-wachtwoord-42",
+                                          "csrf_token": token}).status_code == 302
+    posts = 0
+    for rule in csrf_app.url_map.iter_rules():
+        if rule.endpoint == "static" or "POST" not in (rule.methods or set()):
+            continue
+        with csrf_app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        response = client.post(url, data={"email": "a@b.nl"})
+        assert response.status_code == 400, (url, response.status_code)
+        assert "Formulier verlopen" in response.get_data(as_text=True)
+        posts += 1
+    assert posts >= 8
+    assert client.get("/start").status_code == 200  # still logged in: nothing changed

@@ -1,0 +1,202 @@
+"""Partnership invitations: single and bulk, expiry, single use, revoke, resend, existing orgs."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from stappenplan.accounts.models import User
+from stappenplan.extensions import db
+from stappenplan.mail import outbox
+from stappenplan.organisations.models import Organisation
+from stappenplan.partnerships.models import Invitation, Partnership
+from tests.factories import login
+
+NEW_ACCOUNT = {"org_name": "Opvang Nieuw", "name": "Kim", "password": "sterk-wachtwoord-8",
+               "confirm": "sterk-wachtwoord-8"}
+
+
+def links(app: Flask) -> list[str]:
+    with app.app_context():
+        return [re.search(r"http://[^\s]+(/uitnodiging/[^\s]+)", m.body).group(1) for m in outbox()]
+
+
+def totals(app: Flask) -> tuple[int, int, int]:
+    with app.app_context():
+        return (db.session.scalar(select(func.count(Organisation.id))),
+                db.session.scalar(select(func.count(User.id))),
+                db.session.scalar(select(func.count(Partnership.id))))
+
+
+def invite(client: FlaskClient, text: str, situation: str = "2"):
+    return client.post("/samenwerkingen/uitnodigen", data={"emails": text, "situation": situation})
+
+
+def test_library_invites_new_childcare_which_accepts(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    assert invite(client, "info@nieuw.nl, Opvang Nieuw", "3").status_code == 302
+    [link] = links(app)
+    guest = app.test_client()
+    page = guest.get(link).get_data(as_text=True)
+    assert "Bibliotheek A nodigt jullie uit" in page and 'value="Opvang Nieuw"' in page
+    assert guest.post(link, data=NEW_ACCOUNT).status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "info@nieuw.nl"))
+        assert user.is_admin and user.organisation.kind == "childcare"
+        partnership = db.session.scalar(select(Partnership).where(Partnership.childcare_id == user.organisation.id))
+        assert partnership.library.name == "Bibliotheek A" and partnership.situation == 3
+    listing = client.get("/uitnodigingen").get_data(as_text=True)
+    assert "Geaccepteerd" in listing
+
+
+def test_invitation_works_only_once(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    [link] = links(app)
+    app.test_client().post(link, data=NEW_ACCOUNT)
+    before = totals(app)
+    again = app.test_client().post(link, data={**NEW_ACCOUNT, "org_name": "Tweede"})
+    assert again.status_code == 410 and "al gebruikt" in again.get_data(as_text=True)
+    assert totals(app) == before
+
+
+def test_expired_invitation(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    [link] = links(app)
+    with app.app_context():
+        inv = db.session.scalar(select(Invitation))
+        inv.expires_at = inv.expires_at - timedelta(days=15)
+        db.session.commit()
+    before = totals(app)
+    response = app.test_client().post(link, data=NEW_ACCOUNT)
+    assert response.status_code == 410 and "verlopen" in response.get_data(as_text=True)
+    assert totals(app) == before
+    assert "Verlopen" in client.get("/uitnodigingen").get_data(as_text=True)
+
+
+def test_revoked_invitation(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    [link] = links(app)
+    with app.app_context():
+        inv_id = db.session.scalar(select(Invitation.public_id))
+    response = client.post(f"/uitnodigingen/{inv_id}/intrekken", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Ingetrokken" in response.get_data(as_text=True)
+    before = totals(app)
+    response = app.test_client().post(link, data=NEW_ACCOUNT)
+    assert response.status_code == 410 and "ingetrokken" in response.get_data(as_text=True)
+    assert totals(app) == before
+
+
+def test_resend_replaces_the_link(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    with app.app_context():
+        inv_id = db.session.scalar(select(Invitation.public_id))
+    assert client.post(f"/uitnodigingen/{inv_id}/opnieuw").status_code == 302
+    old, new = links(app)
+    assert old != new
+    response = app.test_client().get(old)
+    assert response.status_code == 410 and "nieuwere uitnodiging" in response.get_data(as_text=True)
+    assert app.test_client().post(new, data=NEW_ACCOUNT).status_code == 302
+
+
+def test_tampered_link(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    [link] = links(app)
+    for bad in (link[:-4] + "AAAA", "/uitnodiging/onzin", "/uitnodiging/" + "x" * 2000):
+        response = app.test_client().post(bad, data=NEW_ACCOUNT)
+        assert response.status_code == 410 and "klopt niet" in response.get_data(as_text=True)
+
+
+def test_accepting_into_an_existing_organisation(world, app: Flask) -> None:
+    """Library B invites childcare A, which is already on the platform."""
+    lib_b, cc_a = app.test_client(), app.test_client()
+    login(lib_b, world.emails["lib_b"])
+    assert invite(lib_b, world.emails["cc_a_member"]).status_code == 302  # any address of that org
+    [link] = links(app)
+    with app.app_context():
+        inv = db.session.scalar(select(Invitation))
+        assert inv.target_org.name == "Opvang A"
+    # Not logged in: asked to log in first.
+    response = cc_a.get(link)
+    assert response.status_code == 302 and "/inloggen" in response.headers["Location"]
+    # A member (not admin) of the organisation cannot accept.
+    login(cc_a, world.emails["cc_a_member"])
+    cc_a.post(link)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Partnership.id))) == 2
+    cc_a.post("/uitloggen")
+    login(cc_a, world.emails["cc_a"])
+    assert "Samenwerking accepteren" in cc_a.get(link).get_data(as_text=True)
+    assert cc_a.post(link).status_code == 302
+    with app.app_context():
+        org = db.session.scalar(select(Organisation).where(Organisation.name == "Opvang A"))
+        libraries = db.session.scalars(select(Partnership).where(Partnership.childcare_id == org.id)).all()
+        assert sorted(p.library.name for p in libraries) == ["Bibliotheek A", "Bibliotheek B"]
+    home = cc_a.get("/start").get_data(as_text=True)
+    assert "Bibliotheek A" in home and "Bibliotheek B" in home
+
+
+def test_childcare_invites_a_library(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])
+    assert invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "3").status_code == 302
+    [link] = links(app)
+    assert app.test_client().post(link, data={**NEW_ACCOUNT, "org_name": "Bibliotheek Nieuw"}).status_code == 302
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).join(Partnership.library).where(
+            Organisation.name == "Bibliotheek Nieuw"))
+        assert p.childcare.name == "Opvang A"
+        assert p.situation == 1  # the childcare organisation took the initiative
+
+
+def test_bulk_invitations_with_csv(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    csv_data = "e-mailadres;naam\neen@opvang.nl;Opvang Een\ntwee@opvang.nl;Opvang Twee\n"
+    response = client.post(
+        "/samenwerkingen/uitnodigen",
+        data={"emails": "drie@opvang.nl, Opvang Drie", "situation": "2",
+              "csv_file": (io.BytesIO(csv_data.encode()), "lijst.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert len(links(app)) == 3
+    listing = client.get("/uitnodigingen").get_data(as_text=True)
+    for name in ("Opvang Een", "Opvang Twee", "Opvang Drie"):
+        assert name in listing
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("geen-email, Naam", "is geen geldig e-mailadres"),
+        ("a@b.nl", "ook de naam van de organisatie"),
+        ("a@b.nl, X\na@b.nl, X", "staat er twee keer in"),
+        ("admin@bieb-b.nl, Bieb", "geen kinderopvang is"),
+        ("admin@opvang-a.nl, Opvang A", "werken al samen"),
+        ("", "minstens één e-mailadres"),
+    ],
+)
+def test_bulk_bad_lines_send_nothing(world, app: Flask, client: FlaskClient, text: str, message: str) -> None:
+    login(client, world.emails["lib_a"])
+    response = invite(client, "goed@opvang.nl, Goede Opvang\n" + text if text else "")
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert links(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Invitation.id))) == 0
+
+
+def test_duplicate_open_invitation_is_refused(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    invite(client, "info@nieuw.nl, Opvang Nieuw")
+    response = invite(client, "info@nieuw.nl, Opvang Nieuw")
+    assert response.status_code == 422 and "staat al een uitnodiging open" in response.get_data(as_text=True)

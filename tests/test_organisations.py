@@ -1,0 +1,123 @@
+"""Members: invite colleagues, change roles, remove members, never the last admin; regions."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from stappenplan.accounts.models import User
+from stappenplan.extensions import db
+from stappenplan.mail import outbox
+from stappenplan.organisations.models import Membership, RegionMembership
+from tests.factories import login
+
+
+def _last_link(app: Flask) -> str:
+    with app.app_context():
+        body = outbox()[-1].body
+    return re.search(r"http://[^\s]+(/uitnodiging/[^\s]+)", body).group(1)
+
+
+def test_admin_invites_colleague_who_joins(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    response = client.post("/organisatie/leden/uitnodigen",
+                           data={"email": "nieuw@bieb-a.nl", "role": "member", "team": "taalhuis"})
+    assert response.status_code == 302
+    link = _last_link(app)
+    newcomer = app.test_client()
+    page = newcomer.get(link).get_data(as_text=True)
+    assert "Welkom bij Bibliotheek A" in page
+    response = newcomer.post(link, data={"name": "Nieuwe Collega", "password": "sterk-wachtwoord-7",
+                                         "confirm": "sterk-wachtwoord-7"})
+    assert response.status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "nieuw@bieb-a.nl"))
+        assert user.organisation.name == "Bibliotheek A"
+        assert user.membership.role == "member" and user.membership.team == "taalhuis"
+    assert "Nieuwe Collega" in client.get("/organisatie/leden").get_data(as_text=True)
+
+
+def test_member_cannot_invite_or_change_roles(world, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a_member"])
+    assert client.post("/organisatie/leden/uitnodigen", data={"email": "x@y.nl", "role": "admin"}).status_code == 403
+    response = client.post(f"/organisatie/leden/{world.ids['member_lib_a']}/rol", data={"role": "member"})
+    assert response.status_code == 404
+
+
+def test_invite_existing_member_gets_message(world, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    response = client.post("/organisatie/leden/uitnodigen",
+                           data={"email": world.emails["lib_a_member"], "role": "member"})
+    assert response.status_code == 422
+    assert "al lid van je organisatie" in response.get_data(as_text=True)
+    response = client.post("/organisatie/leden/uitnodigen", data={"email": world.emails["cc_a"], "role": "member"})
+    assert "hoort al bij een andere organisatie" in response.get_data(as_text=True)
+
+
+def test_change_role_inline_with_htmx(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    url = f"/organisatie/leden/{world.ids['member_lib_a_member']}/rol"
+    partial = client.get(url, headers={"HX-Request": "true"})
+    body = partial.get_data(as_text=True)
+    assert body.lstrip().startswith("<tr") and "<html" not in body
+    assert "HX-Request" in partial.headers.get("Vary", "")
+    response = client.post(url, data={"role": "admin", "team": "jeugd"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Beheerder" in response.get_data(as_text=True)
+    with app.app_context():
+        membership = db.session.scalar(
+            select(Membership).where(Membership.public_id == world.ids["member_lib_a_member"])
+        )
+        assert membership.role == "admin" and membership.team == "jeugd"
+
+
+def test_last_admin_cannot_be_demoted_or_removed(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])
+    url = f"/organisatie/leden/{world.ids['member_cc_a']}"
+    response = client.post(url + "/rol", data={"role": "member"})
+    assert "minstens één beheerder" in response.get_data(as_text=True)
+    response = client.post(url + "/verwijderen", follow_redirects=True)
+    assert "laatste beheerder" in response.get_data(as_text=True)
+    with app.app_context():
+        membership = db.session.scalar(select(Membership).where(Membership.public_id == world.ids["member_cc_a"]))
+        assert membership is not None and membership.role == "admin"
+
+
+def test_remove_member_needs_confirmation_and_ends_their_session(world, app: Flask) -> None:
+    admin, member = app.test_client(), app.test_client()
+    login(admin, world.emails["lib_a"])
+    login(member, world.emails["lib_a_member"])
+    url = f"/organisatie/leden/{world.ids['member_lib_a_member']}/verwijderen"
+    confirm = admin.get(url)
+    assert confirm.status_code == 200 and "Ja, verwijderen" in confirm.get_data(as_text=True)
+    assert admin.post(url).status_code == 302
+    assert member.get("/start").status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == world.emails["lib_a_member"]))
+        assert user is not None and user.membership is None  # account kept for attribution
+    response = app.test_client().post("/inloggen", data={"email": world.emails["lib_a_member"],
+                                                         "password": "een-goed-wachtwoord-42"})
+    assert response.status_code == 200  # cannot log in any more
+
+
+def test_region_opt_in_and_out(world, app: Flask, client: FlaskClient) -> None:
+    coordinator = app.test_client()
+    login(coordinator, world.emails["coord_b"])
+    partnership_url = f"/samenwerkingen/{world.ids['partnership_a']}"
+    assert coordinator.get(partnership_url).status_code == 404
+    login(client, world.emails["lib_a"])
+    response = client.post("/organisatie/regio", data={"region": world.ids["region_b"]})
+    assert response.status_code == 302
+    assert coordinator.get(partnership_url).status_code == 200
+    client.post("/organisatie/regio/afmelden")
+    assert coordinator.get(partnership_url).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(RegionMembership).join(RegionMembership.library)
+                                 .where(RegionMembership.library.has(public_id=world.ids["lib_a"]))) is None
+
+
+def test_region_page_only_for_library_admins(world, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])
+    assert client.get("/organisatie/regio").status_code == 403
