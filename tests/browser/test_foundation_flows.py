@@ -1,0 +1,86 @@
+"""The foundation as a user meets it: log in per role, invite a partner, accept, members."""
+
+from __future__ import annotations
+
+import re
+
+from stappenplan.mail import outbox
+from tests.browser.conftest import login, shot
+from tests.factories import PASSWORD, build_world
+
+
+def test_library_invites_childcare_which_accepts(server, page, browser) -> None:  # noqa: ANN001
+    world = build_world(server.app)
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    assert page.get_by_role("heading", name="Jullie samenwerkingen").is_visible()
+    shot(page, "library-home")
+
+    page.get_by_role("link", name="Kinderopvang uitnodigen").first.click()
+    page.get_by_label("E-mailadressen").fill("info@zonnebloem.nl, Kinderopvang De Zonnebloem")
+    page.get_by_label("Bibliotheek en kinderopvang werken al samen", exact=False).check()
+    shot(page, "invite-form")
+    page.get_by_role("button", name="Uitnodigingen versturen").click()
+    page.wait_for_url(server.url + "/uitnodigingen")
+    row = page.locator("tr", has_text="info@zonnebloem.nl")
+    assert row.get_by_text("Verstuurd").is_visible()
+
+    # Resend through htmx: the row is replaced in place.
+    with page.expect_response(re.compile(r"/opnieuw$")):
+        row.get_by_role("button", name="Opnieuw versturen").click()
+    assert page.locator("tr", has_text="info@zonnebloem.nl").get_by_text("Verstuurd").is_visible()
+    shot(page, "invitations")
+
+    with server.app.app_context():
+        mails = [m for m in outbox() if m.to == "info@zonnebloem.nl"]
+    assert len(mails) == 2
+    link = re.search(r"http://\S+", mails[-1].body).group(0)
+    link = re.sub(r"^http://[^/]+", server.url, link)
+
+    guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    guest.goto(link)
+    assert guest.get_by_label("Naam van je organisatie").input_value() == "Kinderopvang De Zonnebloem"
+    guest.get_by_label("Je naam").fill("Yara Peters")
+    guest.get_by_label(re.compile(r"^Wachtwoord")).fill("zonnige-dagen-2026")
+    guest.get_by_label("Herhaal het wachtwoord").fill("zonnige-dagen-2026")
+    shot(guest, "accept-invitation")
+    guest.get_by_role("button", name="Account aanmaken en samenwerking starten").click()
+    guest.wait_for_url(server.url + "/start")
+    assert guest.get_by_text("Bibliotheek A").first.is_visible()
+    shot(guest, "childcare-home")
+    guest.context.close()
+
+
+def test_bad_input_shows_messages_next_to_fields(server, page) -> None:  # noqa: ANN001
+    page.goto(server.url + "/registreren")
+    page.get_by_label("Naam van de bibliotheekvestiging").fill("Bieb")
+    page.get_by_label("Je naam").fill("Ik")
+    page.get_by_label("E-mailadres").fill("geen-adres")
+    page.get_by_label(re.compile(r"^Wachtwoord")).fill("kort")
+    page.get_by_label("Herhaal het wachtwoord").fill("kort")
+    page.get_by_role("button", name="Vestiging registreren").click()
+    email = page.get_by_label("E-mailadres")
+    assert email.get_attribute("aria-invalid") == "true"
+    described = email.get_attribute("aria-describedby")
+    assert "Vul een geldig e-mailadres in" in page.locator(f"#{described.split()[-1]}").inner_text()
+    assert page.locator(".error-summary").is_visible()
+    shot(page, "register-errors")
+
+
+def test_coordinator_and_member_pages(server, page) -> None:  # noqa: ANN001
+    world = build_world(server.app)
+    login(page, server, world.emails["coord_a"], PASSWORD)
+    assert page.get_by_role("heading", name="Samenwerkingen in de regio").is_visible()
+    assert page.get_by_text("Opvang A").is_visible()
+    assert page.get_by_text("Opvang B").count() == 0
+    shot(page, "coordinator-home")
+    page.get_by_role("button", name="Uitloggen").click()
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.get_by_role("link", name="Collega's").click()
+    row = page.locator("tr", has_text="lid@bieb-a.nl")
+    row.get_by_role("link", name="Wijzigen").click()
+    editing = page.locator("tr.row-editing")
+    editing.get_by_label("Rol").select_option("admin")
+    shot(page, "members-edit")
+    editing.get_by_role("button", name="Opslaan").click()
+    page.locator("tr:not(.row-editing)", has_text="lid@bieb-a.nl").get_by_text("Beheerder").wait_for()
+    shot(page, "members")
