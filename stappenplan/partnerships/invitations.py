@@ -255,7 +255,7 @@ def revoke(actor: User, inv: Invitation) -> None:
 def _lock(inv: Invitation) -> Invitation:
     """Re-read the invitation with a row lock so it can be accepted only once."""
     locked = db.session.scalar(
-        select(Invitation).where(Invitation.id == inv.id).with_for_update()
+        select(Invitation).where(Invitation.id == inv.id).with_for_update(of=Invitation)
     )
     assert locked is not None
     if locked.accepted_at or locked.revoked_at or locked.expires_at <= utcnow():
