@@ -103,8 +103,9 @@ def _register_blueprints(app: Flask) -> None:
     from .core.routes import bp as core_bp
     from .organisations.routes import bp as organisations_bp
     from .partnerships.routes import bp as partnerships_bp
+    from .worksheets.routes import bp as worksheets_bp
 
-    for bp in (core_bp, accounts_bp, organisations_bp, partnerships_bp):
+    for bp in (core_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp):
         app.register_blueprint(bp)
 
 

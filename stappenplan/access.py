@@ -176,3 +176,32 @@ def member_or_404(public_id: str) -> Membership:
 def partnership_filter_for(org: Organisation) -> Any:
     """SQL condition limiting partnerships to those the organisation takes part in."""
     return or_(Partnership.library_id == org.id, Partnership.childcare_id == org.id)
+
+
+SLOT_SLUGS = {"bibliotheek": "library", "kinderopvang": "childcare", "samen": "joint"}
+SLUG_FOR_SLOT = {v: k for k, v in SLOT_SLUGS.items()}
+
+
+def sheet_or_404(partnership_id: str, step: int, slot_slug: str):  # noqa: ANN201 - avoids an import cycle
+    """A worksheet the current user may see: the partnership in reach, the step open
+    (or done) for them, and - in steps 1-3 - private to its organisation until it
+    completed step 3. Coordinators see only the shared steps."""
+    from .workflow import engine
+    from .workflow.services import answered_keys, current_cycle, instances_of, plan_for, state_from
+    from .worksheets.services import Sheet
+
+    partnership, role = partnership_or_404(partnership_id)
+    slot = SLOT_SLUGS.get(slot_slug)
+    cycle = current_cycle(partnership)
+    defn = plan_for(cycle)
+    if slot is None or step not in {s.number for s in defn.steps} or slot not in engine.slots_for(defn, step):
+        abort(404)
+    instances = instances_of(cycle)
+    state = state_from(cycle, instances, answered_keys(defn, instances))
+    instance = next(i for i in instances if i.step == step and i.slot == slot)
+    if role == "coordinator":
+        if defn.step(step).mode == "each" or instance.status == engine.LOCKED:
+            abort(404)
+    elif not engine.visible(defn, state, role, step, slot) or instance.status == engine.LOCKED:
+        abort(404)
+    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role)

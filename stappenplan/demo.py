@@ -6,12 +6,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from . import demo_content as content
 from .accounts.models import User
 from .accounts.passwords import hash_password
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships import services as partnership_services
 from .partnerships.invitations import PartnerEntry, invite_partners
+from .partnerships.models import Partnership
+from .workflow import services as workflow
+from .workflow.engine import Action
+from .worksheets import comments as comment_service
+from .worksheets import services as worksheets
 
 PASSWORD = "demo-stappenplan-2026"
 DOMAIN = "demo.stappenplan.nl"
@@ -89,14 +95,83 @@ def seed() -> bool:
     db.session.add(RegionMembership(region=region, library=culemborg))
     db.session.flush()
 
+    hummeltje_admin = db.session.scalar(select(User).where(User.email == f"hummeltje@{DOMAIN}"))
+    zonnestraal_admin = db.session.scalar(select(User).where(User.email == f"zonnestraal@{DOMAIN}"))
     start = partnership_services.start_partnership
-    start(tiel, childcare["vlinder"], 2, lib_admin)
-    start(tiel, childcare["kabouterhuis"], 3, lib_admin)
-    start(tiel, childcare["hummeltje"], 2, lib_admin)
-    start(culemborg, childcare["zonnestraal"], 2, cul_admin)
+    p1 = start(tiel, childcare["vlinder"], 2, lib_admin)
+    p2 = start(tiel, childcare["kabouterhuis"], 3, lib_admin)
+    p3 = start(tiel, childcare["hummeltje"], 2, lib_admin)
+    p4 = start(culemborg, childcare["zonnestraal"], 2, cul_admin)
     start(culemborg, childcare["vlinder"], 1, vlinder_admin)
-    del kabouter_admin
     db.session.commit()
+
+    # Partnerships at different points of the plan.
+    Driver(p1, lib_admin, vlinder_admin).own_steps(library_done=2, childcare_done=1)
+    d2 = Driver(p2, lib_admin, kabouter_admin)
+    d2.own_steps(3, 3)
+    d2.fill_joint(4)
+    d2.act("library", Action("sign_off", 4, "joint"))
+    Driver(p3, lib_admin, hummeltje_admin).through(6, then_fill=7)
+    d4 = Driver(p4, cul_admin, zonnestraal_admin)
+    d4.through(8)
+    d4.act("library", Action("start_new_cycle"))
     # One invitation still open, so the invitation list is not empty.
     invite_partners(cul_admin, [PartnerEntry(f"regenboog@{DOMAIN}", "KDV De Regenboog")], 2)
     return True
+
+
+class Driver:
+    """Moves a demo partnership through the plan with the real services."""
+
+    def __init__(self, partnership: Partnership, library_user: User, childcare_user: User) -> None:
+        self.p = partnership
+        self.users = {"library": library_user, "childcare": childcare_user}
+
+    def act(self, party: str, action: Action) -> None:
+        workflow.perform(self.p, self.users[party], party, action)
+
+    def fill(self, party: str, step: int, slot: str, answers: dict[str, object]) -> None:
+        sheet = worksheets.load_sheet(self.p, party, step, slot)
+        for key, value in answers.items():
+            if sheet.question(key) is None:
+                continue
+            current = worksheets.answers_for(sheet.instance).get(key)
+            outcome = worksheets.save(sheet, self.users[party], key, value, current.version if current else 0)
+            assert outcome.ok, (step, key, outcome.message)
+
+    def own_steps(self, library_done: int, childcare_done: int) -> None:
+        for party, done in (("library", library_done), ("childcare", childcare_done)):
+            for step in (1, 2, 3):
+                if step <= done:
+                    self.fill(party, step, party, content.OWN[party][step])
+                    self.act(party, Action("complete", step, party))
+                elif step == done + 1:
+                    half = dict(list(content.OWN[party][step].items())[:2])
+                    self.fill(party, step, party, half)
+                    break
+
+    def fill_joint(self, step: int) -> None:
+        """Both organisations write: the library first, the childcare organisation adds."""
+        answers = list(content.JOINT[step].items())
+        split = max(1, len(answers) // 2)
+        self.fill("library", step, "joint", dict(answers[:split]))
+        self.fill("childcare", step, "joint", dict(answers[split:]))
+        for c_step, key, party, text in content.COMMENTS:
+            if c_step == step:
+                comment_service.add_comment(worksheets.load_sheet(self.p, party, step, "joint"),
+                                            self.users[party], key, text, [])
+
+    def finish_joint(self, step: int) -> None:
+        self.fill_joint(step)
+        if step == 5:
+            self.act("childcare", Action("complete", 5, "joint"))
+        else:
+            self.act("library", Action("sign_off", step, "joint"))
+            self.act("childcare", Action("sign_off", step, "joint"))
+
+    def through(self, last: int, then_fill: int | None = None) -> None:
+        self.own_steps(3, 3)
+        for step in range(4, last + 1):
+            self.finish_joint(step)
+        if then_fill:
+            self.fill_joint(then_fill)

@@ -31,6 +31,9 @@ def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
         "partnership_id": world.ids["partnership_a"],
         "member_id": world.ids["member_lib_a_member"],
         "invitation_id": invitation_id,
+        "step": 1,
+        "slot": "bibliotheek",
+        "key": "why",
     }
 
 

@@ -57,6 +57,10 @@ def _datetime(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["datetime"] = _datetime
+    from ..worksheets import display, fields
+
+    app.jinja_env.globals["fields"] = fields
+    app.jinja_env.globals["display"] = display
     app.jinja_env.globals["static_url"] = _static_url
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

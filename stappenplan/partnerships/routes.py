@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
@@ -13,6 +13,9 @@ from ..accounts.forms import AccountForm, NewOrganisationAccountForm
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, htmx, utcnow
+from ..workflow import views as workflow_views
+from ..workflow.forms import ActionForm
+from ..workflow.timeline import build as build_timeline
 from . import invitations
 from .forms import AcceptForm, InvitePartnersForm
 from .models import Invitation
@@ -164,6 +167,26 @@ def _accept_partnership(inv: Invitation):
 @policy("login")
 def show(partnership_id: str):
     partnership, role = partnership_or_404(partnership_id)
-    if role not in {"library", "childcare", "coordinator"}:  # pragma: no cover
-        abort(404)
-    return render("partnerships/show.html", partnership=partnership, role=role)
+    timeline = build_timeline(partnership, role, current_user)
+    return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm())
+
+
+@bp.post("/samenwerkingen/<partnership_id>/actie")
+@policy("partner")
+def act(partnership_id: str):
+    partnership, party = partnership_or_404(partnership_id, party_only=True)
+    form = ActionForm()
+    outcome: dict = {}
+    if not form.validate_on_submit():
+        outcome = {"error": _("Deze actie kon niet worden uitgevoerd. Laad de pagina opnieuw.")}
+    else:
+        outcome = workflow_views.perform_action(partnership, party, form)
+    if htmx and not htmx.boosted:
+        timeline = build_timeline(partnership, party, current_user)
+        status = 422 if outcome.get("error") else 200
+        return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(),
+                      outcome=outcome), status
+    flash(outcome.get("error") or outcome.get("message"), "error" if outcome.get("error") else "success")
+    for question in outcome.get("missing", []):
+        flash(_("Nog niet ingevuld: %(label)s", label=question.label), "error")
+    return redirect(url_for("partnerships.show", partnership_id=partnership.public_id))

@@ -12,7 +12,9 @@ from .models import Partnership
 def start_partnership(
     library: Organisation, childcare: Organisation, situation: int, actor: User
 ) -> Partnership:
-    """Create an active partnership (caller commits)."""
+    """Create an active partnership and its first cycle (caller commits)."""
+    from ..workflow import services as workflow  # the workflow tables build on partnerships
+
     partnership = Partnership(library=library, childcare=childcare, situation=situation)
     db.session.add(partnership)
     db.session.flush()
@@ -20,4 +22,5 @@ def start_partnership(
         "partnership_started", actor_id=actor.id, organisation_id=actor.organisation.id,
         partnership_id=partnership.id, situation=situation,
     )
+    workflow.start_first_cycle(partnership, actor)
     return partnership

@@ -2,6 +2,18 @@
 (function () {
   "use strict";
 
+  // Lets CSS show JavaScript-only controls and hide their no-JavaScript fallbacks.
+  document.documentElement.classList.add("js");
+
+  // Buttons that close a panel: <button data-close="#selector">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-close]");
+    if (button) {
+      var panel = document.querySelector(button.dataset.close);
+      if (panel) { panel.innerHTML = ""; }
+    }
+  });
+
   // Confirmation before destructive plain form posts (<form data-confirm="...">).
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -1,0 +1,176 @@
+"""Realistic Dutch demo answers, so a newcomer sees a living product."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+TODAY = date.today()
+
+
+def _d(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+OWN: dict[str, dict[int, dict[str, object]]] = {
+    "library": {
+        1: {
+            "why": "We zien dat veel ouders van jonge kinderen de bibliotheek niet vinden. Via de kinderopvang "
+                   "bereiken we gezinnen die we nu missen, ook ouders die moeite hebben met lezen en schrijven.",
+            "benefit_children": "Meer voorlezen thuis en een rijkere woordenschat voordat ze naar school gaan.",
+            "benefit_parents": "Vertrouwen om zelf voor te lezen en te praten met hun kind, "
+                               "en de weg naar het Taalhuis.",
+            "benefit_organisation": "Nieuwe leden en een stevige plek in het netwerk rond jonge kinderen.",
+            "aims": ["language_development", "home_environment", "trust"],
+            "low_literacy_knowledge": "In onze gemeente is ongeveer 1 op de 8 volwassenen laaggeletterd. "
+                                      "Via de kinderopvang weten we nog weinig over de gezinnen zelf.",
+            "youth_view": "Jeugd & educatie wil vooral ouders helpen om thuis voor te lezen (preventie).",
+            "taalhuis_view": "Het Taalhuis ziet kansen om ouders die zelf willen leren te bereiken (curatie).",
+            "support": {"value": 4, "remark": "Directie staat erachter; het team jeugd is enthousiast."},
+        },
+        2: {
+            "current_activities": [
+                {"id": "lib-a1", "cells": {"activity": "BoekStart-spreekuur", "for_whom": "Ouders met baby's",
+                                           "frequency": "Maandelijks", "parents_reached": 25}},
+                {"id": "lib-a2", "cells": {"activity": "Voorleesochtend", "for_whom": "Peuters en ouders",
+                                           "frequency": "Wekelijks", "parents_reached": 12}},
+            ],
+            "contact_satisfaction": {"value": 3, "remark": "Goed met ouders die al komen, de rest missen we."},
+            "reaching_low_literacy": "Nog te weinig. We werken met folders, maar die werken niet voor deze groep.",
+            "staff_skills": ["interactive_reading", "refer_taalhuis"],
+            "staff_skills_level": {"value": 3, "remark": ""},
+            "in_policy": "deels",
+            "ambitions": "Over een jaar werken we met drie kinderopvanglocaties samen en vinden 20 ouders via de "
+                         "opvang de weg naar de bibliotheek of het Taalhuis.",
+        },
+        3: {
+            "other_value": "De kinderopvang ziet de ouders elke dag en heeft hun vertrouwen.",
+            "offer": ["expertise", "collection", "staff_training"],
+            "offer_details": "Boekenkisten, training interactief voorlezen en een Taalhuis-medewerker "
+                             "op ouderavonden.",
+            "existing_cooperation": "We leveren al boekenkisten voor de groepen.",
+            "obstacles": ["time", "reachability"],
+            "commitment": "4 uur per week van de jeugdbibliothecaris",
+            "contact_person": "Sanne de Vries, jeugdbibliothecaris",
+        },
+    },
+    "childcare": {
+        1: {
+            "why": "Ouders vragen ons hoe ze thuis met taal kunnen helpen. We willen ze beter ondersteunen.",
+            "benefit_children": "Kinderen die thuis en op de opvang dezelfde boeken en liedjes leren.",
+            "benefit_parents": "Ouders voelen zich gezien en weten waar ze hulp kunnen vinden.",
+            "benefit_organisation": "Een sterkere band met ouders en meer kennis bij de pedagogisch medewerkers.",
+            "aims": ["language_development", "parent_cooperation", "trust"],
+            "low_literacy_knowledge": "We merken het soms aan formulieren die niet worden ingevuld.",
+            "support": {"value": 3,
+                        "remark": "De locatiemanager is enthousiast, het team moet nog overtuigd raken."},
+        },
+        2: {
+            "current_activities": [
+                {"id": "cc-a1", "cells": {"activity": "Koffieochtend", "for_whom": "Alle ouders",
+                                          "frequency": "Eens per maand", "parents_reached": 8}},
+            ],
+            "contact_satisfaction": {"value": 4, "remark": "Bij het brengen en halen is er veel contact."},
+            "reaching_low_literacy": "Persoonlijk aanspreken bij de deur werkt het best.",
+            "staff_skills": ["parent_conversations"],
+            "staff_skills_level": {"value": 2, "remark": "Laaggeletterdheid herkennen vinden we lastig."},
+            "in_policy": "nee",
+            "ambitions": "Elke groep leest dagelijks interactief voor en we houden twee keer per jaar een "
+                         "ouderbijeenkomst samen met de bibliotheek.",
+        },
+        3: {
+            "other_value": "De bibliotheek heeft kennis over voorlezen en kan ouders verder helpen.",
+            "offer": ["space", "network", "parent_activities"],
+            "offer_details": "Onze ouderruimte en de ouderavonden.",
+            "obstacles": ["workload", "time"],
+            "obstacles_details": "De werkdruk is hoog; plannen moet buiten de groepstijd.",
+            "commitment": "2 uur per maand per groep",
+            "contact_person": "Fatima Yilmaz, locatiemanager",
+        },
+    },
+}
+
+JOINT: dict[int, dict[str, object]] = {
+    4: {
+        "shared_goals": [
+            {"id": "goal-1", "cells": {"goal": "Ouders lezen thuis vaker voor",
+                                       "indicator": "Uitleen van de boekenkist aan ouders verdubbelt",
+                                       "deadline": _d(180)}},
+            {"id": "goal-2", "cells": {"goal": "Ouders met taalvragen vinden het Taalhuis",
+                                       "indicator": "10 doorverwijzingen via de opvang", "deadline": _d(300)}},
+        ],
+        "responsibilities": [
+            {"id": "resp-1", "cells": {"task": "Ouderbijeenkomsten organiseren", "organisation": "both",
+                                       "person": "Sanne en Fatima"}},
+            {"id": "resp-2", "cells": {"task": "Boekenkist bijhouden", "organisation": "library",
+                                       "person": "Sanne de Vries"}},
+        ],
+        "target_parents": "Ouders van peuters op de groepen Vlinders en Rupsen.",
+        "consultation_frequency": "monthly",
+        "consultation": "Eens per maand een kort overleg op de opvang, na de voorleesochtend.",
+        "agreement": "ja",
+        "agreement_date": _d(-20),
+    },
+    5: {
+        "approach": "Pedagogisch medewerkers nodigen ouders persoonlijk uit bij het halen. De gesprekken zijn "
+                    "op de opvang, met koffie, zonder formulieren.",
+        "conversations": [
+            {"id": "rec-1", "cells": {"label": "Gezin A", "date": _d(-30),
+                                      "proud": "Hun dochter zingt veel liedjes.",
+                                      "activities_with_child": ["singing", "playing"],
+                                      "support_wishes": ["reading_aloud", "learning_dutch"],
+                                      "appealing_activities": "Samen zingen op de opvang",
+                                      "home_language": "Arabisch"}},
+            {"id": "rec-2", "cells": {"label": "Gezin B", "date": _d(-25), "proud": "Elke dag naar buiten.",
+                                      "activities_with_child": ["outdoors", "screens"],
+                                      "support_wishes": ["reading_aloud", "own_literacy"],
+                                      "appealing_activities": "Voorlezen met prentenboeken",
+                                      "home_language": "Nederlands"}},
+            {"id": "rec-3", "cells": {"label": "Gezin C", "date": _d(-21), "proud": "Praat veel met zijn zoon.",
+                                      "activities_with_child": ["talking", "reading_aloud"],
+                                      "support_wishes": ["digital_skills"],
+                                      "appealing_activities": "Bibliotheekbezoek", "home_language": "Pools"}},
+        ],
+        "learned": "Ouders willen graag voorlezen maar weten niet goed hoe. Liedjes en samen spelen spreken aan. "
+                   "Een paar ouders willen zelf beter leren lezen.",
+    },
+    6: {
+        "activities": [
+            {"id": "act-1", "cells": {"activity": "Voorleesochtend voor ouders en peuters",
+                                      "need": "Voorlezen leren", "audience": "parent_and_child",
+                                      "organiser": "Bibliotheek", "timing": "Elke 2e dinsdag", "location": "Opvang"}},
+            {"id": "act-2", "cells": {"activity": "Liedjesmiddag", "need": "Zingen en taal",
+                                      "audience": "parent_and_child", "organiser": "Kinderopvang",
+                                      "timing": "Maandelijks", "location": "Ouderruimte"}},
+        ],
+        "invitation": "Persoonlijk bij het halen, met een kaartje met plaatjes en weinig tekst.",
+        "taalhuis_route": "De Taalhuis-medewerker komt mee naar de voorleesochtend en maakt een afspraak.",
+        "what_worked": "De liedjesmiddag trok 14 ouders; de voorleesochtend 6. Ouders vroegen om boeken mee te nemen.",
+    },
+    7: {
+        "action_schema": [
+            {"id": "plan-1", "cells": {"action": "Training interactief voorlezen voor alle medewerkers",
+                                       "theme": "staff_training", "who": "Bibliotheek", "deadline": _d(5),
+                                       "status": "in_progress", "secured": "Jaarlijks in het scholingsplan"}},
+            {"id": "plan-2", "cells": {"action": "Ouderbetrokkenheid in het pedagogisch beleidsplan",
+                                       "theme": "policy", "who": "Locatiemanager", "deadline": _d(60),
+                                       "status": "planned"}},
+        ],
+        "involve_staff": "Elke groep kiest een taalambassadeur; die deelt ervaringen in het teamoverleg.",
+    },
+    8: {
+        "evaluation_moments": [
+            {"id": "eval-1", "cells": {"date": _d(6), "with_whom": ["staff", "partners"],
+                                       "method": "conversation", "topic": "Halfjaarlijkse terugblik"}},
+        ],
+        "went_well": "Ouders komen vaker binnen en lenen meer boeken.",
+        "parent_feedback": "Ouders vonden de liedjesmiddag gezellig en laagdrempelig.",
+        "next_round": "Een tweede locatie erbij betrekken en vaker samen met het Taalhuis.",
+    },
+}
+
+COMMENTS: list[tuple[int, str, str, str]] = [
+    # (step, question, party, text)
+    (4, "shared_goals", "childcare", "Kunnen we het tweede doel wat kleiner maken? 10 doorverwijzingen is veel."),
+    (4, "shared_goals", "library", "Goed punt. Zullen we 6 doen en na een half jaar kijken?"),
+    (6, "activities", "library", "De Taalhuis-collega kan bij de liedjesmiddag aansluiten."),
+]

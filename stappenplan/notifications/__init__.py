@@ -1,0 +1,1 @@
+"""Notifications by email (and, later, in the app)."""

@@ -1,0 +1,279 @@
+"""Workflow persistence: load a cycle's state, let the engine decide, store the result.
+
+Every transition is written together with its audit event in one transaction. On
+PostgreSQL the cycle row is locked (SELECT ... FOR UPDATE) for the duration, so two
+partners acting at the same moment are serialised: both sign-offs count and a step
+completes exactly once. Unique constraints back this up on every database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..audit.services import record
+from ..extensions import db, utcnow
+from ..partnerships.models import Partnership
+from ..worksheets.models import Answer, AnswerRevision
+from . import engine
+from .definition import PlanDefinition, get_definition, is_answered, latest_version
+from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
+from .models import Cycle, SignOff, StepInstance
+
+__all__ = ["ActionRefused", "Action", "perform", "current_cycle", "load_state", "start_first_cycle"]
+
+
+def plan_for(cycle: Cycle) -> PlanDefinition:
+    return get_definition(cycle.plan_version)
+
+
+def current_cycle(partnership: Partnership, *, lock: bool = False) -> Cycle:
+    """The partnership's newest cycle (optionally locked for an update)."""
+    stmt = select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number.desc()).limit(1)
+    if lock:
+        stmt = stmt.with_for_update(of=Cycle)
+    cycle = db.session.scalar(stmt)
+    if cycle is None:  # pragma: no cover - every partnership starts with a cycle
+        raise LookupError("partnership without cycle")
+    if lock:
+        db.session.refresh(cycle)
+    return cycle
+
+
+def instances_of(cycle: Cycle) -> list[StepInstance]:
+    return list(
+        db.session.scalars(
+            select(StepInstance)
+            .where(StepInstance.cycle_id == cycle.id)
+            .order_by(StepInstance.step, StepInstance.slot)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[int, set[str]]:
+    """Per instance id, the keys of questions that have an answer."""
+    by_id = {i.id: i for i in instances}
+    result: dict[int, set[str]] = {i.id: set() for i in instances}
+    if not by_id:
+        return result
+    rows = db.session.execute(
+        select(Answer.step_instance_id, Answer.question, Answer.value).where(Answer.step_instance_id.in_(by_id))
+    )
+    for instance_id, key, value in rows:
+        step = defn.step(by_id[instance_id].step)
+        try:
+            question = step.question(key)
+        except KeyError:
+            continue
+        if is_answered(question, value):
+            result[instance_id].add(key)
+    return result
+
+
+def state_from(cycle: Cycle, instances: list[StepInstance], answered: dict[int, set[str]]) -> CycleState:
+    steps = {
+        (i.step, i.slot): StepState(
+            step=i.step,
+            slot=i.slot,
+            status=i.status,
+            signoffs=frozenset(s.party for s in i.signoffs),
+            answered=frozenset(answered.get(i.id, ())),
+        )
+        for i in instances
+    }
+    return CycleState(number=cycle.number, steps=steps, closed=cycle.closed_at is not None)
+
+
+def load_state(cycle: Cycle) -> CycleState:
+    instances = instances_of(cycle)
+    return state_from(cycle, instances, answered_keys(plan_for(cycle), instances))
+
+
+def _create_cycle(partnership: Partnership, number: int, plan_version: int) -> tuple[Cycle, list[StepInstance]]:
+    defn = get_definition(plan_version)
+    cycle = Cycle(partnership_id=partnership.id, number=number, plan_version=plan_version)
+    db.session.add(cycle)
+    db.session.flush()
+    now = utcnow()
+    instances = []
+    for (step, slot), state in sorted(engine.initial_state(defn, number).steps.items()):
+        instance = StepInstance(
+            cycle_id=cycle.id,
+            step=step,
+            slot=slot,
+            status=state.status,
+            opened_at=now if state.status == engine.OPEN else None,
+        )
+        db.session.add(instance)
+        instances.append(instance)
+    db.session.flush()
+    return cycle, instances
+
+
+def _audit(event: Event, partnership: Partnership, user: User | None, cycle_number: int) -> None:
+    record(
+        f"workflow.{event.kind}",
+        actor_id=user.id if user else None,
+        organisation_id=user.organisation.id if user and user.organisation else None,
+        partnership_id=partnership.id,
+        step=event.step,
+        slot=event.slot,
+        party=event.party,
+        cycle=cycle_number,
+        **event.detail,
+    )
+
+
+def start_first_cycle(partnership: Partnership, actor: User) -> Cycle:
+    """Cycle 1 on the newest plan version: step 1 opens for both parties."""
+    version = latest_version()
+    partnership.plan_version = version
+    cycle, _instances = _create_cycle(partnership, 1, version)
+    for party in ("library", "childcare"):
+        record(
+            "workflow.step_opened",
+            actor_id=actor.id,
+            organisation_id=actor.organisation.id,
+            partnership_id=partnership.id,
+            step=1,
+            slot=party,
+            party=party,
+            cycle=1,
+        )
+    return cycle
+
+
+@dataclass
+class Outcome:
+    events: list[Event]
+    cycle: Cycle
+
+
+def perform(
+    partnership: Partnership,
+    user: User,
+    party: str,
+    action: Action,
+    *,
+    reason: str | None = None,
+    commit: bool = True,
+) -> Outcome:
+    """Carry out one workflow action for ``user`` acting for ``party``.
+
+    Raises ``ActionRefused`` (with a Dutch message, and the missing questions when
+    answers are missing) and then changes nothing.
+    """
+    cycle = current_cycle(partnership, lock=True)
+    defn = plan_for(cycle)
+    instances = instances_of(cycle)
+    before = state_from(cycle, instances, answered_keys(defn, instances))
+    try:
+        after, events = engine.apply(
+            defn,
+            before,
+            action,
+            Actor(party, user.is_admin),
+            reason=reason,
+            situation=partnership.situation,
+        )
+    except ActionRefused:
+        db.session.rollback()
+        raise
+    if action.kind == "start_new_cycle":
+        new_cycle = _start_next_cycle(partnership, cycle, user)
+        for event in events:
+            _audit(event, partnership, user, new_cycle.number)
+        for (step, slot), state in sorted(after.steps.items()):
+            if state.status == engine.OPEN:  # step 1 opens for both, as in the first cycle
+                _audit(Event("step_opened", step, slot, party), partnership, user, new_cycle.number)
+        _finish(commit)
+        return Outcome(events, new_cycle)
+    _store(cycle, instances, before, after, user)
+    for event in events:
+        _audit(event, partnership, user, cycle.number)
+    if events or action.kind == "edit":
+        cycle.last_activity_at = utcnow()
+    _finish(commit)
+    return Outcome(events, cycle)
+
+
+def _finish(commit: bool) -> None:
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+
+
+def _store(cycle: Cycle, instances: list[StepInstance], before: CycleState, after: CycleState, user: User) -> None:
+    now = utcnow()
+    by_key = {(i.step, i.slot): i for i in instances}
+    for key, new in after.steps.items():
+        old = before.steps[key]
+        instance = by_key[key]
+        if new.status != old.status:
+            instance.status = new.status
+            if new.status == engine.OPEN:
+                instance.opened_at = instance.opened_at or now
+                instance.completed_at = None
+            elif new.status == engine.COMPLETED:
+                instance.completed_at = now
+        for party in new.signoffs - old.signoffs:
+            db.session.add(
+                SignOff(
+                    step_instance_id=instance.id, party=party, user_id=user.id, content_version=instance.content_version
+                )
+            )
+        gone = old.signoffs - new.signoffs
+        if gone:
+            for signoff in list(instance.signoffs):
+                if signoff.party in gone:
+                    instance.signoffs.remove(signoff)
+                    db.session.delete(signoff)
+    if after.closed and not before.closed:
+        cycle.closed_at = now
+    elif before.closed and not after.closed:
+        cycle.closed_at = None
+    db.session.flush()
+
+
+def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> Cycle:
+    """A new round on the newest plan, prefilled with the previous answers as drafts."""
+    version = latest_version()
+    cycle, instances = _create_cycle(partnership, previous.number + 1, version)
+    defn = get_definition(version)
+    new_by_key = {(i.step, i.slot): i for i in instances}
+    old_instances = {i.id: i for i in instances_of(previous)}
+    carried: list[Answer] = []
+    answers = (
+        db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(old_instances))) if old_instances else []
+    )
+    for answer in answers:
+        old = old_instances[answer.step_instance_id]
+        target = new_by_key.get((old.step, old.slot))
+        if target is None or answer.value is None:
+            continue
+        if answer.question not in engine.carry_over_questions(defn, old.step):
+            continue
+        copy = Answer(
+            step_instance_id=target.id,
+            question=answer.question,
+            value=answer.value,
+            version=1,
+            draft=True,
+            updated_by_id=answer.updated_by_id,
+        )
+        db.session.add(copy)
+        carried.append(copy)
+    db.session.flush()
+    for copy in carried:
+        db.session.add(
+            AnswerRevision(
+                answer_id=copy.id, version=1, value=copy.value, user_id=user.id, party=None, kind="carry_over"
+            )
+        )
+    partnership.plan_version = version
+    db.session.flush()
+    return cycle

@@ -1,0 +1,146 @@
+"""The partnership timeline as plain data for the template (one place, few queries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..extensions import db
+from ..partnerships.models import Partnership
+from . import engine
+from .definition import PlanDefinition, Step
+from .engine import Action, Actor, CycleState
+from .models import Cycle, StepInstance
+from .services import answered_keys, current_cycle, instances_of, plan_for, state_from
+
+SLOT_LABELS = {"library": "Bibliotheek", "childcare": "Kinderopvang", "joint": "Samen"}
+STATUS_LABELS = {"locked": "Nog niet open", "open": "Open", "completed": "Afgerond"}
+ACTION_LABELS = {
+    "complete": "Stap afronden",
+    "sign_off": "Goedkeuren",
+    "withdraw_sign_off": "Goedkeuring intrekken",
+    "reopen": "Heropenen",
+}
+
+
+@dataclass
+class SignOffView:
+    party: str
+    user_name: str
+    at: datetime
+
+
+@dataclass
+class SlotView:
+    slot: str
+    label: str
+    status: str
+    status_label: str
+    signoffs: list[SignOffView]
+    visible: bool
+    mine: bool
+    opened_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass
+class StepView:
+    step: Step
+    intro: str | None
+    slots: list[SlotView]
+    actions: list[Action]
+    current: bool
+    completed: bool
+    waiting: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Timeline:
+    partnership: Partnership
+    cycle: Cycle
+    defn: PlanDefinition
+    state: CycleState
+    role: str
+    steps: list[StepView]
+    todo: dict[str, list[str]]
+    blockers: list[str]
+    can_start_new_cycle: bool
+    cycles: list[Cycle]
+
+    @property
+    def party(self) -> str | None:
+        return self.role if self.role in engine.PARTIES else None
+
+
+def build(partnership: Partnership, role: str, user: User) -> Timeline:
+    cycle = current_cycle(partnership)
+    defn = plan_for(cycle)
+    instances = instances_of(cycle)
+    state = state_from(cycle, instances, answered_keys(defn, instances))
+    by_key: dict[tuple[int, str], StepInstance] = {(i.step, i.slot): i for i in instances}
+    signer_ids = {s.user_id for i in instances for s in i.signoffs if s.user_id}
+    names = (
+        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(signer_ids))).all()) if signer_ids else {}
+    )
+    party = role if role in engine.PARTIES else None
+    allowed = engine.allowed_actions(defn, state, Actor(party, user.is_admin), partnership.situation) if party else []
+    steps = []
+    for step in defn.steps:
+        slot_views = []
+        for slot in engine.slots_for(defn, step.number):
+            instance = by_key[(step.number, slot)]
+            viewer = party or "coordinator"
+            slot_views.append(
+                SlotView(
+                    slot=slot,
+                    label=_(SLOT_LABELS[slot]),
+                    status=instance.status,
+                    status_label=_(STATUS_LABELS[instance.status]),
+                    signoffs=[
+                        SignOffView(s.party, names.get(s.user_id, _("verwijderde gebruiker")), s.created_at)
+                        for s in sorted(instance.signoffs, key=lambda s: s.created_at)
+                    ],
+                    visible=_visible(defn, state, viewer, step.number, slot, role),
+                    mine=slot == party or (slot == engine.JOINT and party is not None),
+                    opened_at=instance.opened_at,
+                    completed_at=instance.completed_at,
+                )
+            )
+        actions = [a for a in allowed if a.step == step.number and a.kind != "edit"]
+        relevant = [v for v in slot_views if v.mine] or slot_views
+        steps.append(
+            StepView(
+                step=step,
+                intro=step.intro_for(partnership.situation),
+                slots=slot_views,
+                actions=actions,
+                current=any(v.status == engine.OPEN for v in relevant),
+                completed=all(v.status == engine.COMPLETED for v in slot_views),
+            )
+        )
+    cycles = list(
+        db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number))
+    )
+    return Timeline(
+        partnership=partnership,
+        cycle=cycle,
+        defn=defn,
+        state=state,
+        role=role,
+        steps=steps,
+        todo=engine.next_actor(defn, state, partnership.situation),
+        blockers=engine.blockers(defn, state, party) if party else [],
+        can_start_new_cycle=any(a.kind == "start_new_cycle" for a in allowed),
+        cycles=cycles,
+    )
+
+
+def _visible(defn: PlanDefinition, state: CycleState, viewer: str, step: int, slot: str, role: str) -> bool:
+    """Coordinators see only shared steps; parties follow the engine's privacy rule."""
+    if role == "coordinator":
+        return defn.step(step).mode != "each" and state.get(step, slot).status != engine.LOCKED
+    return engine.visible(defn, state, viewer, step, slot)

@@ -1,0 +1,1 @@
+"""Worksheets: answers to the plan's questions, their history and comments."""

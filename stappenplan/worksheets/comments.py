@@ -1,0 +1,123 @@
+"""Comment threads per question, with resolve/reopen and mentions by email."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..audit.services import record
+from ..core.errors import ServiceError
+from ..core.web import external_url
+from ..extensions import db, utcnow
+from ..mail import send_mail
+from ..organisations.models import Membership
+from .models import Comment, CommentMention, CommentThread
+from .services import Sheet
+
+MAX_COMMENT = 5000
+
+
+def audience_org_ids(sheet: Sheet) -> list[int]:
+    """Who may read comments: both organisations on shared steps, the owner on own steps."""
+    p = sheet.partnership
+    if sheet.step.mode == "each":
+        return [p.library_id if sheet.instance.slot == "library" else p.childcare_id]
+    return [p.library_id, p.childcare_id]
+
+
+def mentionable(sheet: Sheet) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.organisation_id.in_(audience_org_ids(sheet))).order_by(User.name)
+        )
+    )
+
+
+def threads_for(sheet: Sheet) -> dict[str, CommentThread]:
+    return {
+        t.question: t
+        for t in db.session.scalars(
+            select(CommentThread).where(CommentThread.step_instance_id == sheet.instance.id)
+        )
+    }
+
+
+def thread_for(sheet: Sheet, key: str) -> CommentThread | None:
+    return db.session.scalar(
+        select(CommentThread).where(
+            CommentThread.step_instance_id == sheet.instance.id, CommentThread.question == key
+        )
+    )
+
+
+def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list[str]) -> Comment:
+    if sheet.party is None:
+        raise ServiceError(_("Je kunt hier alleen meelezen."))
+    if sheet.question(key) is None:
+        raise ServiceError(_("Deze vraag bestaat niet in dit werkblad."))
+    body = (body or "").strip()
+    if not body:
+        raise ServiceError(_("Schrijf eerst een opmerking."), field="body")
+    if len(body) > MAX_COMMENT:
+        raise ServiceError(_("Een opmerking mag maximaal 5.000 tekens hebben."), field="body")
+    allowed = {u.public_id: u for u in mentionable(sheet)}
+    unknown = [m for m in mention_ids if m not in allowed]
+    if unknown:
+        raise ServiceError(_("Je kunt alleen mensen noemen die dit werkblad mogen zien."), field="mentions")
+    thread = thread_for(sheet, key)
+    if thread is None:
+        thread = CommentThread(step_instance_id=sheet.instance.id, question=key)
+        db.session.add(thread)
+        db.session.flush()
+    elif thread.resolved_at is not None:
+        thread.resolved_at = None  # a new comment reopens the conversation
+        thread.resolved_by_id = None
+    comment = Comment(thread_id=thread.id, author_id=user.id, party=sheet.party, body=body)
+    db.session.add(comment)
+    db.session.flush()
+    mentioned = [allowed[m] for m in dict.fromkeys(mention_ids) if allowed[m].id != user.id]
+    for person in mentioned:
+        db.session.add(CommentMention(comment_id=comment.id, user_id=person.id))
+    record("comment_added", actor_id=user.id, organisation_id=user.organisation.id,
+           partnership_id=sheet.partnership.id, step=sheet.step.number, question=key,
+           mentions=len(mentioned))
+    db.session.commit()
+    from ..notifications import services as notifications
+
+    for person in mentioned:
+        notifications.mentioned(person, user, sheet, key, body)
+    return comment
+
+
+def set_resolved(sheet: Sheet, user: User, key: str, resolved: bool) -> CommentThread:
+    if sheet.party is None:
+        raise ServiceError(_("Je kunt hier alleen meelezen."))
+    thread = thread_for(sheet, key)
+    if thread is None:
+        raise ServiceError(_("Er zijn nog geen opmerkingen bij deze vraag."))
+    thread.resolved_at = utcnow() if resolved else None
+    thread.resolved_by_id = user.id if resolved else None
+    record("comments_resolved" if resolved else "comments_reopened", actor_id=user.id,
+           organisation_id=user.organisation.id, partnership_id=sheet.partnership.id,
+           step=sheet.step.number, question=key)
+    db.session.commit()
+    return thread
+
+
+def mention_mail(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:
+    """The email a mentioned person gets."""
+    from ..access import SLUG_FOR_SLOT
+
+    link = external_url("worksheets.show", partnership_id=sheet.partnership.public_id,
+                        step=sheet.step.number, slot=SLUG_FOR_SLOT[sheet.instance.slot]) + f"#vraag-{key}"
+    question = sheet.question(key)
+    send_mail(
+        person.email,
+        _("%(name)s noemde je bij stap %(n)d", name=author.name, n=sheet.step.number),
+        _("Hallo %(person)s,\n\n%(name)s noemde je in een opmerking bij stap %(n)d (%(title)s), "
+          "vraag: %(question)s\n\n\"%(body)s\"\n\nBekijk het werkblad:\n%(link)s\n",
+          person=person.name, name=author.name, n=sheet.step.number, title=sheet.step.title,
+          question=question.label if question else key, body=body[:500], link=link),
+    )

@@ -1,0 +1,101 @@
+"""Human-readable answers (read-only views, history, the plan document)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date
+from typing import Any
+
+from ..workflow.definition import Column, Question
+
+CHECK_LABELS = {"ja": "Ja", "nee": "Nee", "deels": "Deels"}
+
+
+def option_label(options: Any, key: str) -> str:
+    for option in options:
+        if option.key == key:
+            return option.label
+    return key
+
+
+def format_date(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return date.fromisoformat(value).strftime("%d-%m-%Y")
+    except ValueError:
+        return value
+
+
+def cell_text(column: Column, value: Any) -> str:
+    if value in (None, "", []):
+        return ""
+    if column.type == "choice":
+        return option_label(column.options, value)
+    if column.type == "multi":
+        return ", ".join(option_label(column.options, v) for v in value)
+    if column.type == "date":
+        return format_date(value)
+    if column.type == "number":
+        return f"{value:n}" if isinstance(value, int | float) else str(value)
+    return str(value)
+
+
+def answer_text(question: Question, value: Any, goals: dict[str, str] | None = None) -> str:
+    """One answer as plain text (tables: one line per row)."""
+    if value in (None, "", [], {}):
+        return ""
+    qtype = question.type
+    if qtype in ("text", "line"):
+        return str(value)
+    if qtype == "choice":
+        return option_label(question.options, value)
+    if qtype == "multi":
+        return ", ".join(option_label(question.options, v) for v in value)
+    if qtype == "check":
+        return CHECK_LABELS.get(value, value)
+    if qtype == "date":
+        return format_date(value)
+    if qtype == "scale":
+        return scale_text(value)
+    if qtype in ("table", "records"):
+        lines = []
+        for row in value:
+            cells = row.get("cells", {})
+            parts = [cell_text(c, cells.get(c.key)) for c in question.columns]
+            lines.append(" · ".join(p for p in parts if p))
+        return "\n".join(lines)
+    if qtype == "goal_progress":
+        goals = goals or {}
+        return "\n".join(f"{goals.get(goal_id, 'Doel')}: {scale_text(entry)}" for goal_id, entry in value.items())
+    return str(value)
+
+
+def scale_text(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    parts = []
+    if value.get("value") is not None:
+        parts.append(f"{value['value']} van 5")
+    if value.get("remark"):
+        parts.append(value["remark"])
+    return " — ".join(parts)
+
+
+_TOKENS = re.compile(r"\s+|[^\s]+")
+
+
+def diff_tokens(old: str, new: str) -> list[tuple[str, str]]:
+    """Word-level differences: a list of (kind, text), kind in equal / insert / delete."""
+    a, b = _TOKENS.findall(old or ""), _TOKENS.findall(new or "")
+    result: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            result.append(("equal", "".join(a[i1:i2])))
+        else:
+            if i2 > i1:
+                result.append(("delete", "".join(a[i1:i2])))
+            if j2 > j1:
+                result.append(("insert", "".join(b[j1:j2])))
+    return result

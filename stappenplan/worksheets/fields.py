@@ -1,0 +1,137 @@
+"""Field names in worksheet forms, and reading answers back from a posted form.
+
+Every question's inputs are named after its key, so one question can be
+autosaved on its own (htmx ``hx-params`` picks its names) and the whole
+worksheet can still be posted as one ordinary form without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from ..workflow.definition import Question
+from .tables import TableOp
+
+SEP = "--"
+
+
+def name(key: str, *parts: str) -> str:
+    return SEP.join(["q-" + key, *parts])
+
+
+def version_name(key: str) -> str:
+    return "v-" + key
+
+
+def orig_name(key: str, row_id: str, column: str) -> str:
+    return SEP.join(["o-" + key, row_id, column])
+
+
+def delete_name(key: str, row_id: str) -> str:
+    return SEP.join(["d-" + key, row_id])
+
+
+def new_row_id() -> str:
+    return "r" + secrets.token_hex(5)
+
+
+def encode(value: Any) -> str:
+    """Hidden inputs hold what the editor saw, as JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(raw: str | None) -> Any:
+    if raw is None or raw == "":
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def param_names(question: Question, rows: list[dict[str, Any]] | None = None,
+                goals: list[dict[str, Any]] | None = None) -> list[str]:
+    """The names one question posts (for hx-params)."""
+    key = question.key
+    names = [version_name(key)]
+    if question.type == "scale":
+        names += [name(key), name(key, "remark")]
+    elif question.type == "goal_progress":
+        for goal in goals or []:
+            names += [name(key, goal["id"]), name(key, goal["id"], "remark")]
+    elif question.type in ("table", "records"):
+        pass  # tables post per cell (see cell_params)
+    elif question.type == "multi":
+        names += [name(key), name(key, "present")]
+    else:
+        names.append(name(key))
+    return names
+
+
+def cell_params(question: Question, row_id: str, column: str) -> list[str]:
+    return [version_name(question.key), name(question.key, row_id, column),
+            orig_name(question.key, row_id, column)]
+
+
+def read_value(question: Question, form: MultiDict, goal_ids: list[str] | None = None) -> tuple[bool, Any]:
+    """(present, raw value) of a non-table question in a posted form."""
+    key = question.key
+    if question.type == "multi":
+        present = name(key) in form or f"{name(key)}{SEP}present" in form
+        return present, [v for v in form.getlist(name(key)) if v]
+    if question.type == "scale":
+        present = name(key) in form or name(key, "remark") in form
+        return present, {"value": form.get(name(key)) or None, "remark": form.get(name(key, "remark"), "")}
+    if question.type == "goal_progress":
+        values = {}
+        present = False
+        for goal_id in goal_ids or []:
+            if name(key, goal_id) in form or name(key, goal_id, "remark") in form:
+                present = True
+                values[goal_id] = {"value": form.get(name(key, goal_id)) or None,
+                                   "remark": form.get(name(key, goal_id, "remark"), "")}
+        return present, values
+    return name(key) in form, form.get(name(key))
+
+
+def read_cell(question: Question, form: MultiDict, row_id: str, column: str) -> Any:
+    col = question.column(column)
+    field = name(question.key, row_id, column)
+    if col.type == "multi":
+        return [v for v in form.getlist(field) if v]
+    return form.get(field)
+
+
+def table_ops(question: Question, form: MultiDict, current: list[dict[str, Any]] | None) -> list[TableOp]:
+    """Turn a whole-form post of a table into row operations (no-JavaScript path)."""
+    ops: list[TableOp] = []
+    key = question.key
+    for row in current or []:
+        row_id = row["id"]
+        orig_present = any(orig_name(key, row_id, c.key) in form for c in question.columns)
+        if not orig_present:
+            continue  # the row was not on the page the user posted
+        if form.get(delete_name(key, row_id)):
+            old = {c.key: decode(form.get(orig_name(key, row_id, c.key))) for c in question.columns}
+            ops.append(TableOp("delete", row_id, old_cells={k: v for k, v in old.items() if v not in (None, "", [])}))
+            continue
+        for column in question.columns:
+            old = decode(form.get(orig_name(key, row_id, column.key)))
+            value = read_cell(question, form, row_id, column.key)
+            if _differs(old, value):
+                ops.append(TableOp("edit", row_id, column=column.key, value=value, old=old))
+    new_cells = {c.key: read_cell(question, form, "new", c.key) for c in question.columns}
+    if any(v not in (None, "", []) for v in new_cells.values()):
+        ops.append(TableOp("add", form.get(name(key, "new", "id")) or new_row_id(), cells=new_cells))
+    return ops
+
+
+def _differs(old: Any, new: Any) -> bool:
+    empty = (None, "", [])
+    if old in empty and new in empty:
+        return False
+    return str(old) != str(new) if not isinstance(new, list) else old != new

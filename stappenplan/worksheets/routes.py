@@ -1,0 +1,297 @@
+"""Worksheet pages: render, autosave per field, tables, change feed, history, comments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..access import policy, sheet_or_404
+from ..core.errors import ServiceError
+from ..extensions import db, htmx
+from ..workflow.definition import Question
+from . import comments as comment_service
+from . import feed, fields, history, services, views
+from .services import SaveOutcome, Sheet
+from .tables import TableOp
+
+bp = Blueprint("worksheets", __name__, url_prefix="/samenwerkingen/<partnership_id>/stap/<int:step>/<slot>")
+
+
+def _sheet(partnership_id: str, step: int, slot: str) -> Sheet:
+    return sheet_or_404(partnership_id, step, slot)
+
+
+def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: int = 200):
+    view = views.build(sheet, current_user)
+    return render_template("worksheets/show.html", v=view, outcomes=outcomes or {}), status
+
+
+@bp.get("")
+@policy("login")
+def show(partnership_id: str, step: int, slot: str):
+    sheet = _sheet(partnership_id, step, slot)
+    if sheet.party:
+        feed.touch(sheet, current_user, None)
+    return _page(sheet)
+
+
+@bp.post("")
+@policy("partner")
+def save_all(partnership_id: str, step: int, slot: str):
+    """The whole worksheet as one ordinary form post (works without JavaScript)."""
+    sheet = _sheet(partnership_id, step, slot)
+    if not sheet.editable:
+        abort(404)
+    outcomes: dict[str, SaveOutcome] = {}
+    goal_ids = [g["id"] for g in views.shared_goals(sheet)]
+    current = services.answers_for(sheet.instance)
+    for question in sheet.questions():
+        base = _int(request.form.get(fields.version_name(question.key)))
+        if question.type in ("table", "records"):
+            answer = current.get(question.key)
+            ops = fields.table_ops(question, request.form, answer.value if answer else None)
+            if ops:
+                outcomes[question.key] = services.save_table(sheet, current_user, question.key, ops, base)
+            continue
+        present, raw = fields.read_value(question, request.form, goal_ids)
+        if present:
+            outcome = services.save(sheet, current_user, question.key, raw, base)
+            if outcome.status != "unchanged":
+                outcomes[question.key] = outcome
+    problems = {k: o for k, o in outcomes.items() if not o.ok}
+    if problems:
+        return _page(sheet, outcomes, 409 if any(o.status == "conflict" for o in problems.values()) else 422)
+    saved = sum(1 for o in outcomes.values() if o.status == "saved")
+    flash(_("Opgeslagen: %(n)d antwoord(en) gewijzigd.", n=saved) if saved else _("Er was niets gewijzigd."),
+          "success")
+    return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot))
+
+
+def _int(raw: str | None) -> int:
+    try:
+        return max(0, int(raw or 0))
+    except ValueError:
+        return 0
+
+
+def _question_or_404(sheet: Sheet, key: str) -> Question:
+    question = sheet.question(key)
+    if question is None:
+        abort(404)
+    return question
+
+
+@bp.post("/vraag/<key>")
+@policy("partner")
+def save_field(partnership_id: str, step: int, slot: str, key: str):
+    """Autosave one answer; 409 with the conflict view when it was based on an old version."""
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    goal_ids = [g["id"] for g in views.shared_goals(sheet)] if question.type == "goal_progress" else None
+    _present, raw = fields.read_value(question, request.form, goal_ids)
+    merging = bool(request.form.get("merge")) and question.type in ("text", "line")
+    if merging:
+        raw = request.form.get(f"merge-{key}", "")
+    base = request.form.get("base") or request.form.get(fields.version_name(key))
+    outcome = services.save(sheet, current_user, key, raw, _int(base))
+    if merging and outcome.ok:
+        # The merged text must replace what is in the field: the user asked for it.
+        return _field_area(sheet, question, message=_("De samengevoegde versie is opgeslagen."))
+    return _field_response(sheet, question, outcome)
+
+
+@bp.post("/vraag/<key>/tabel")
+@policy("partner")
+def table_op(partnership_id: str, step: int, slot: str, key: str):
+    """One table operation: edit a cell, add, delete or move a row."""
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    if question.type not in ("table", "records"):
+        abort(404)
+    op = request.form.get("op", "")
+    row_id = (request.form.get("row") or "")[:40]
+    base = _int(request.form.get(fields.version_name(key)))
+    column = request.form.get("col")
+    if op == "edit":
+        if not row_id or column not in {c.key for c in question.columns}:
+            return _invalid(question, _("Deze cel bestaat niet."))
+        seen = request.form.get("force_old") if "force_old" in request.form else \
+            request.form.get(fields.orig_name(key, row_id, column))
+        ops = [TableOp("edit", row_id, column=column,
+                       value=fields.read_cell(question, request.form, row_id, column),
+                       old=fields.decode(seen))]
+    elif op == "add":
+        ops = [TableOp("add", fields.new_row_id(), cells={})]
+    elif op == "delete" and row_id:
+        old = {c.key: fields.decode(request.form.get(fields.orig_name(key, row_id, c.key)))
+               for c in question.columns}
+        ops = [TableOp("delete", row_id, old_cells={k: v for k, v in old.items() if v not in (None, "", [])})]
+    elif op in ("up", "down") and row_id:
+        ops = [TableOp("move", row_id, offset=-1 if op == "up" else 1)]
+    else:
+        return _invalid(question, _("Deze actie bestaat niet."))
+    outcome = services.save_table(sheet, current_user, key, ops, base)
+    if op == "edit":
+        return _field_response(sheet, question, outcome, cell=(row_id, column))
+    if outcome.ok:
+        return _field_area(sheet, question, message=_row_message(op))
+    return _field_response(sheet, question, outcome)
+
+
+def _row_message(op: str) -> str:
+    return {"add": _("Rij toegevoegd."), "delete": _("Rij verwijderd."), "up": _("Rij verplaatst."),
+            "down": _("Rij verplaatst.")}[op]
+
+
+def _invalid(question: Question, message: str) -> tuple[str, int]:
+    return render_template("worksheets/_status.html", q=question,
+                           outcome=SaveOutcome("invalid", question=question, message=message)), 422
+
+
+def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
+                    cell: tuple[str, str] | None = None):
+    """Status for the field (never the input itself), plus out-of-band version updates."""
+    if outcome.status == "conflict":
+        view = views.build(sheet, current_user)
+        response = make_response(render_template("worksheets/_conflict.html", v=view, q=question,
+                                                 outcome=outcome, cell=cell), 409)
+        response.headers["HX-Retarget"] = f"#conflict-{question.key}"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    code = {"saved": 200, "unchanged": 200, "invalid": 422, "refused": 409}[outcome.status]
+    if not htmx:
+        if outcome.ok:
+            flash(_("Opgeslagen."), "success")
+        else:
+            flash(outcome.message or _("Niet opgeslagen."), "error")
+        return redirect(url_for("worksheets.show", partnership_id=sheet.partnership.public_id,
+                                step=sheet.step.number, slot=request.view_args["slot"]) + f"#vraag-{question.key}")
+    return render_template("worksheets/_status.html", q=question, outcome=outcome, cell=cell), code
+
+
+def _field_area(sheet: Sheet, question: Question, message: str | None = None):
+    view = views.build(sheet, current_user)
+    return render_template("worksheets/_field_area.html", v=view, q=question,
+                           message=message or (_("Dit is de huidige versie.") if htmx else None))
+
+
+@bp.get("/vraag/<key>/veld")
+@policy("login")
+def field_area(partnership_id: str, step: int, slot: str, key: str):
+    """The current value of one question (to take over someone else's version)."""
+    sheet = _sheet(partnership_id, step, slot)
+    return _field_area(sheet, _question_or_404(sheet, key))
+
+
+@bp.get("/wijzigingen")
+@policy("login")
+def changes(partnership_id: str, step: int, slot: str):
+    """Polled every 3 s while the tab is visible: 204 when nothing changed."""
+    sheet = _sheet(partnership_id, step, slot)
+    editing = (request.args.get("editing") or "")[:60] or None
+    if sheet.party:
+        feed.touch(sheet, current_user, editing)
+    seq = _int(request.args.get("seq"))
+    present = feed.others(sheet, current_user)
+    sig = feed.signature(present)
+    status = request.args.get("status")
+    if status and status != sheet.instance.status:
+        response = Response(status=200)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    if sheet.instance.content_version == seq and sig == request.args.get("presence"):
+        return Response(status=204)
+    changed = feed.changed_since(sheet, seq) if sheet.instance.content_version != seq else []
+    view = views.build(sheet, current_user)
+    keys = [a.question for a in changed if sheet.question(a.question)]
+    return render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
+                           changed={a.question: a for a in changed})
+
+
+@bp.get("/vraag/<key>/geschiedenis")
+@policy("login")
+def question_history(partnership_id: str, step: int, slot: str, key: str):
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    view = views.build(sheet, current_user)
+    entries = history.entries(sheet, question, view.goal_labels)
+    template = "worksheets/_history.html" if htmx else "worksheets/history.html"
+    return render_template(template, v=view, q=question, entries=entries)
+
+
+@bp.post("/vraag/<key>/herstellen")
+@policy("partner")
+def restore(partnership_id: str, step: int, slot: str, key: str):
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    outcome = services.restore(sheet, current_user, key, _int(request.form.get("revision")))
+    if htmx:
+        if outcome.ok:
+            return _field_area(sheet, question, message=_("De eerdere versie is teruggezet."))
+        return _field_response(sheet, question, outcome)
+    if outcome.ok:
+        flash(_("De eerdere versie is teruggezet."), "success")
+    else:
+        flash(outcome.message or _("Terugzetten lukte niet."), "error")
+    return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot)
+                    + f"#vraag-{question.key}")
+
+
+@bp.route("/vraag/<key>/opmerkingen", methods=["GET", "POST"])
+@policy("login")
+def thread(partnership_id: str, step: int, slot: str, key: str):
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    error = None
+    if request.method == "POST":
+        if sheet.party is None:
+            abort(404)
+        try:
+            comment_service.add_comment(sheet, current_user, key, request.form.get("body", ""),
+                                        request.form.getlist("mentions"))
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            if not htmx:
+                flash(_("Je opmerking is geplaatst."), "success")
+                return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step,
+                                        slot=slot) + f"#vraag-{key}")
+    return _thread(sheet, question, error, request.form.get("body", "") if error else "")
+
+
+@bp.post("/vraag/<key>/opmerkingen/status")
+@policy("partner")
+def thread_status(partnership_id: str, step: int, slot: str, key: str):
+    sheet = _sheet(partnership_id, step, slot)
+    question = _question_or_404(sheet, key)
+    error = None
+    try:
+        comment_service.set_resolved(sheet, current_user, key, request.form.get("resolved") == "1")
+    except ServiceError as exc:
+        error = exc.message
+    if not htmx:
+        if error:
+            flash(error, "error")
+        return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot)
+                        + f"#vraag-{key}")
+    return _thread(sheet, question, error)
+
+
+def _thread(sheet: Sheet, question: Question, error: str | None = None, body: str = ""):
+    thread_ = comment_service.thread_for(sheet, question.key)
+    view = views.build(sheet, current_user)
+    template = "worksheets/_thread.html" if htmx else "worksheets/thread.html"
+    status = 422 if error else 200
+    return render_template(template, v=view, q=question, thread=thread_, error=error, body=body,
+                           people=comment_service.mentionable(sheet)), status
+
+
+@bp.app_template_global()
+def sheet_url(view: views.SheetView, endpoint: str = "show", **values: object) -> str:
+    s = view.sheet
+    return url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
+                   slot=view.slug, **values)
+
+
+__all__ = ["bp", "db"]

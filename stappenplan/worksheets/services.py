@@ -1,0 +1,268 @@
+"""Writing answers: the one path every answer write goes through.
+
+Each write names the version it was based on. A stale write is refused as a
+conflict (tables: merged per row and cell, see ``tables``), so nobody silently
+overwrites someone else's work. The version is compared-and-swapped in a single
+UPDATE, which holds on every database; on PostgreSQL the cycle row is locked as
+well, so workflow transitions and edits of one partnership are serialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..extensions import db, utcnow
+from ..partnerships.models import Partnership
+from ..workflow import engine
+from ..workflow import services as workflow
+from ..workflow.definition import PlanDefinition, Question, Step, validate_answer
+from ..workflow.engine import Action, ActionRefused
+from ..workflow.models import Cycle, StepInstance
+from .models import Answer, AnswerRevision
+from .tables import Conflict, TableOp, apply_ops
+
+FOLD_WINDOW = timedelta(seconds=60)
+
+
+@dataclass
+class Sheet:
+    """A worksheet as one viewer sees it: the step instance plus who is looking."""
+
+    partnership: Partnership
+    cycle: Cycle
+    instance: StepInstance
+    defn: PlanDefinition
+    step: Step
+    role: str  # library, childcare or coordinator
+
+    @property
+    def party(self) -> str | None:
+        return self.role if self.role in engine.PARTIES else None
+
+    @property
+    def asked_to(self) -> str | None:
+        """Whose questions: the owner in steps 1-3, the viewer elsewhere."""
+        return self.instance.slot if self.step.mode == "each" else self.party
+
+    def questions(self) -> list[Question]:
+        """The questions this viewer sees, in order (step 5 records: childcare only)."""
+        viewer = self.party or "coordinator"
+        return [
+            q for q in self.step.questions_for(self.asked_to, self.partnership.situation)
+            if engine.question_visible(q, viewer)
+            and not (self.role == "coordinator" and q.visible_to is not None)
+        ]
+
+    def question(self, key: str) -> Question | None:
+        for q in self.questions():
+            if q.key == key:
+                return q
+        return None
+
+    @property
+    def editable(self) -> bool:
+        return self.party is not None and self.instance.status == engine.OPEN and (
+            self.step.mode != "each" or self.instance.slot == self.party
+        )
+
+
+@dataclass
+class SaveOutcome:
+    status: str  # saved, unchanged, conflict, invalid, refused
+    question: Question | None = None
+    answer: Answer | None = None
+    version: int = 0
+    value: Any = None
+    message: str | None = None
+    theirs: Any = None
+    mine: Any = None
+    theirs_by: str | None = None
+    theirs_at: datetime | None = None
+    cells: list[Conflict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {"saved", "unchanged"}
+
+
+def load_sheet(partnership: Partnership, role: str, step: int, slot: str) -> Sheet:
+    """The worksheet of the current cycle (no access checks: see access.sheet_or_404)."""
+    cycle = workflow.current_cycle(partnership)
+    defn = workflow.plan_for(cycle)
+    instance = db.session.scalar(
+        select(StepInstance).where(StepInstance.cycle_id == cycle.id, StepInstance.step == step,
+                                   StepInstance.slot == slot)
+    )
+    if instance is None:
+        raise LookupError(f"no step {step}/{slot}")
+    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role)
+
+
+def answers_for(instance: StepInstance) -> dict[str, Answer]:
+    return {
+        a.question: a
+        for a in db.session.scalars(select(Answer).where(Answer.step_instance_id == instance.id))
+    }
+
+
+def save(sheet: Sheet, user: User, key: str, raw: Any, base_version: int) -> SaveOutcome:
+    """Save one whole answer based on ``base_version``."""
+    question = sheet.question(key)
+    if question is None:
+        return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
+    value, error = validate_answer(question, raw)
+    if error:
+        return SaveOutcome("invalid", question=question, message=error, mine=raw)
+
+    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
+        if base_version != version and value != current:
+            return None, SaveOutcome("conflict", question=question, mine=value)
+        return value, None
+
+    return _write(sheet, user, question, decide)
+
+
+def save_table(sheet: Sheet, user: User, key: str, ops: list[TableOp], base_version: int) -> SaveOutcome:
+    """Apply row operations to a table answer; stale edits merge per row and cell."""
+    question = sheet.question(key)
+    if question is None or question.type not in ("table", "records"):
+        return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
+
+    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
+        result = apply_ops(current, ops)
+        if result.conflicts:
+            return None, SaveOutcome("conflict", question=question, cells=result.conflicts)
+        rows, error = validate_answer(question, result.rows)
+        if error:
+            return None, SaveOutcome("invalid", question=question, message=error)
+        return rows, None
+
+    return _write(sheet, user, question, decide)
+
+
+def restore(sheet: Sheet, user: User, key: str, revision_id: int) -> SaveOutcome:
+    """Bring back an earlier value; itself a new revision."""
+    question = sheet.question(key)
+    if question is None:
+        return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
+    revision = db.session.scalar(
+        select(AnswerRevision)
+        .join(Answer, Answer.id == AnswerRevision.answer_id)
+        .where(AnswerRevision.id == revision_id, Answer.step_instance_id == sheet.instance.id,
+               Answer.question == key)
+    )
+    if revision is None:
+        return SaveOutcome("invalid", question=question, message=_("Deze versie bestaat niet."))
+    value = revision.value
+
+    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
+        return value, None
+
+    return _write(sheet, user, question, decide, kind="restore")
+
+
+Decide = Callable[[Any, int], tuple[Any, "SaveOutcome | None"]]
+
+
+def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
+    if sheet.party is None:
+        return SaveOutcome("refused", question=question, message=_("Je kunt hier alleen meelezen."))
+    workflow.current_cycle(sheet.partnership, lock=True)
+    answer = db.session.scalar(
+        select(Answer)
+        .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
+        .with_for_update(of=Answer)
+        .execution_options(populate_existing=True)
+    )
+    current = answer.value if answer else None
+    version = answer.version if answer else 0
+    value, refusal = decide(current, version)
+    if refusal is not None:
+        db.session.rollback()
+        return _with_theirs(refusal, sheet, question)
+    if value == current and (answer is None or not answer.draft):
+        db.session.rollback()
+        return SaveOutcome("unchanged", question=question, answer=answer, version=version, value=current)
+    try:
+        workflow.perform(
+            sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
+            commit=False,
+        )
+    except ActionRefused as refusal_:
+        return SaveOutcome("refused", question=question, message=refusal_.message)
+    now = utcnow()
+    try:
+        if answer is None:
+            answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
+            db.session.add(answer)
+            db.session.flush()
+        swapped = db.session.execute(
+            update(Answer)
+            .where(Answer.id == answer.id, Answer.version == version)
+            .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    except IntegrityError:
+        swapped = 0
+    if swapped != 1:
+        db.session.rollback()
+        return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
+    _add_revision(answer.id, version + 1, value, user, sheet.party, kind, now)
+    seq = db.session.execute(
+        update(StepInstance).where(StepInstance.id == sheet.instance.id)
+        .values(content_version=StepInstance.content_version + 1)
+        .returning(StepInstance.content_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    db.session.execute(
+        update(Answer).where(Answer.id == answer.id).values(instance_seq=seq)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(answer)
+    return SaveOutcome("saved", question=question, answer=answer, version=answer.version, value=answer.value)
+
+
+def _add_revision(answer_id: int, version: int, value: Any, user: User, party: str, kind: str,
+                  now: datetime) -> None:
+    """Fold quick consecutive saves by one person; anyone else's save starts a new revision."""
+    last = db.session.scalar(
+        select(AnswerRevision).where(AnswerRevision.answer_id == answer_id)
+        .order_by(AnswerRevision.id.desc()).limit(1)
+    )
+    if (
+        kind == "edit" and last is not None and last.kind == "edit" and last.user_id == user.id
+        and now - last.updated_at <= FOLD_WINDOW and last.version == version - 1
+    ):
+        last.value = value
+        last.version = version
+        last.updated_at = now
+        last.saves += 1
+        return
+    db.session.add(AnswerRevision(answer_id=answer_id, version=version, value=value, user_id=user.id,
+                                  party=party, kind=kind, created_at=now, updated_at=now))
+
+
+def _with_theirs(outcome: SaveOutcome, sheet: Sheet, question: Question) -> SaveOutcome:
+    """Fill in the current value and who wrote it (read after the rollback)."""
+    answer = db.session.scalar(
+        select(Answer).where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
+    )
+    if answer is not None:
+        outcome.theirs = answer.value
+        outcome.version = answer.version
+        outcome.value = answer.value
+        outcome.theirs_at = answer.updated_at
+        outcome.theirs_by = answer.updated_by.name if answer.updated_by else None
+        outcome.answer = answer
+    if outcome.status == "conflict" and not outcome.message:
+        outcome.message = _("Iemand anders heeft dit antwoord intussen gewijzigd.")
+    return outcome

@@ -1,0 +1,151 @@
+"""View data for worksheet pages and partials (kept out of the routes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..access import SLUG_FOR_SLOT
+from ..extensions import db
+from ..workflow import engine
+from ..workflow.definition import Question, tally_records
+from ..workflow.models import StepInstance
+from . import comments as comment_service
+from . import feed
+from .models import Answer, Comment, CommentThread
+from .services import Sheet, answers_for
+
+
+@dataclass
+class SheetView:
+    sheet: Sheet
+    questions: list[Question]
+    answers: dict[str, Answer]
+    editable: bool
+    slug: str
+    seq: int
+    goals: list[dict[str, Any]] = field(default_factory=list)
+    comment_counts: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    compare: list[dict[str, Any]] = field(default_factory=list)
+    tally: dict[str, Any] | None = None
+    records_question: Question | None = None
+    present: list[feed.Present] = field(default_factory=list)
+    presence_sig: str = ""
+
+    def value(self, key: str) -> Any:
+        answer = self.answers.get(key)
+        return answer.value if answer else None
+
+    def version(self, key: str) -> int:
+        answer = self.answers.get(key)
+        return answer.version if answer else 0
+
+    def draft(self, key: str) -> bool:
+        answer = self.answers.get(key)
+        return bool(answer and answer.draft)
+
+    @property
+    def goal_labels(self) -> dict[str, str]:
+        return {g["id"]: g["label"] for g in self.goals}
+
+
+def build(sheet: Sheet, user: Any) -> SheetView:
+    answers = answers_for(sheet.instance)
+    view = SheetView(
+        sheet=sheet,
+        questions=sheet.questions(),
+        answers=answers,
+        editable=sheet.editable,
+        slug=SLUG_FOR_SLOT[sheet.instance.slot],
+        seq=sheet.instance.content_version,
+    )
+    if any(q.type == "goal_progress" for q in view.questions):
+        view.goals = shared_goals(sheet)
+    view.comment_counts = _comment_counts(sheet)
+    if sheet.step.number == 4 and sheet.party:
+        view.compare = _compare_own_steps(sheet)
+    if sheet.step.mode == "lead":
+        records = [q for q in sheet.step.questions if q.type == "records"]
+        if records:
+            view.records_question = records[0]
+            if sheet.party != "childcare":
+                value = answers.get(records[0].key)
+                view.tally = {
+                    "question": records[0],
+                    "overview": tally_records(records[0], value.value if value else None),
+                    "count": len(value.value or []) if value else 0,
+                }
+    view.present = feed.others(sheet, user)
+    view.presence_sig = feed.signature(view.present)
+    return view
+
+
+def shared_goals(sheet: Sheet) -> list[dict[str, Any]]:
+    """Step 8 asks about each shared goal of step 4 of the same cycle."""
+    q = next((q for q in sheet.step.questions if q.type == "goal_progress"), None)
+    if q is None or q.source is None:
+        return []
+    row = db.session.execute(
+        select(Answer.value)
+        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
+        .where(StepInstance.cycle_id == sheet.cycle.id, StepInstance.step == q.source.step,
+               Answer.question == q.source.question)
+    ).scalar_one_or_none()
+    goals = []
+    for item in row or []:
+        cells = item.get("cells", {})
+        first = next((v for v in cells.values() if isinstance(v, str) and v.strip()), "")
+        goals.append({"id": item["id"], "label": first or "Doel"})
+    return goals
+
+
+def _comment_counts(sheet: Sheet) -> dict[str, tuple[int, bool]]:
+    rows = db.session.execute(
+        select(CommentThread.question, func.count(Comment.id), CommentThread.resolved_at)
+        .join(Comment, Comment.thread_id == CommentThread.id)
+        .where(CommentThread.step_instance_id == sheet.instance.id)
+        .group_by(CommentThread.id, CommentThread.question, CommentThread.resolved_at)
+    ).all()
+    return {key: (count, resolved is not None) for key, count, resolved in rows}
+
+
+def _compare_own_steps(sheet: Sheet) -> list[dict[str, Any]]:
+    """Both parties' answers of steps 1-3, side by side, as the start of step 4."""
+    instances = list(db.session.scalars(
+        select(StepInstance).where(StepInstance.cycle_id == sheet.cycle.id, StepInstance.step.in_((1, 2, 3)))
+    ))
+    by_id = {i.id: i for i in instances}
+    values: dict[tuple[int, str], dict[str, Any]] = {}
+    for answer in db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(by_id))):
+        inst = by_id[answer.step_instance_id]
+        values.setdefault((inst.step, inst.slot), {})[answer.question] = answer.value
+    steps = []
+    for number in (1, 2, 3):
+        step = sheet.defn.step(number)
+        rows = []
+        for q in step.questions:
+            if not q.applies_to(None, sheet.partnership.situation) and q.party is None:
+                continue
+            rows.append({
+                "question": q,
+                "library": values.get((number, "library"), {}).get(q.key) if q.party in (None, "library") else None,
+                "childcare": values.get((number, "childcare"), {}).get(q.key)
+                if q.party in (None, "childcare") else None,
+                "only": q.party,
+            })
+        steps.append({"step": step, "rows": rows})
+    return steps
+
+
+def status_info(sheet: Sheet) -> dict[str, Any]:
+    instance = sheet.instance
+    return {
+        "status": instance.status,
+        "signoffs": sorted(s.party for s in instance.signoffs),
+        "open": instance.status == engine.OPEN,
+    }
+
+
+__all__ = ["SheetView", "build", "comment_service", "shared_goals", "status_info"]

@@ -1,0 +1,204 @@
+"""The workflow persisted: transitions with audit events, the timeline page, new cycles."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from stappenplan.accounts.models import User
+from stappenplan.audit.models import AuditEvent
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow import services as workflow
+from stappenplan.workflow.engine import Action, ActionRefused
+from stappenplan.workflow.models import Cycle, SignOff, StepInstance
+from stappenplan.worksheets.models import Answer
+from tests.factories import login
+
+
+def _driver(world) -> Driver:  # noqa: ANN001
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)
+
+
+def _status(partnership: Partnership, step: int, slot: str) -> str:
+    cycle = workflow.current_cycle(partnership)
+    return db.session.scalar(select(StepInstance.status).where(
+        StepInstance.cycle_id == cycle.id, StepInstance.step == step, StepInstance.slot == slot))
+
+
+def test_new_partnership_opens_step_one_for_both(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        assert _status(d.p, 1, "library") == "open" and _status(d.p, 1, "childcare") == "open"
+        assert _status(d.p, 2, "library") == "locked" and _status(d.p, 4, "joint") == "locked"
+        kinds = db.session.scalars(select(AuditEvent.kind).where(AuditEvent.partnership_id == d.p.id)).all()
+        assert kinds.count("workflow.step_opened") == 2
+
+
+def test_complete_requires_answers_and_writes_one_event_per_transition(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        try:
+            d.act("library", Action("complete", 1, "library"))
+        except ActionRefused as refusal:
+            assert {q.key for q in refusal.missing} == {"why", "aims"}
+        else:
+            raise AssertionError("completing without answers must be refused")
+        before = db.session.scalar(select(func.count(AuditEvent.id)))
+        d.fill("library", 1, "library", {"why": "Omdat het kan.", "aims": ["trust"]})
+        edit_events = db.session.scalar(select(func.count(AuditEvent.id))) - before
+        assert edit_events == 0  # an edit without a transition writes no workflow event
+        d.act("library", Action("complete", 1, "library"))
+        events = db.session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.partnership_id == d.p.id).order_by(AuditEvent.id)
+        ).all()
+        assert events[-2:] == ["workflow.step_completed", "workflow.step_opened"]
+        assert _status(d.p, 2, "library") == "open" and _status(d.p, 2, "childcare") == "locked"
+
+
+def test_joint_step_completes_with_both_signoffs_and_edit_withdraws(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(3, 3)
+        assert _status(d.p, 4, "joint") == "open"
+        d.fill_joint(4)
+        d.act("library", Action("sign_off", 4, "joint"))
+        assert db.session.scalar(select(func.count(SignOff.id))) == 1
+        # an edit by the childcare organisation withdraws the library's sign-off
+        d.fill("childcare", 4, "joint", {"target_parents": "Alle ouders van de peutergroep."})
+        assert db.session.scalar(select(func.count(SignOff.id))) == 0
+        kinds = db.session.scalars(select(AuditEvent.kind).order_by(AuditEvent.id.desc()).limit(1)).all()
+        assert kinds == ["workflow.sign_off_withdrawn"]
+        d.act("library", Action("sign_off", 4, "joint"))
+        d.act("childcare", Action("sign_off", 4, "joint"))
+        assert _status(d.p, 4, "joint") == "completed" and _status(d.p, 5, "joint") == "open"
+
+
+def test_step_five_is_completed_by_childcare(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(4)
+        d.fill_joint(5)
+        try:
+            d.act("library", Action("complete", 5, "joint"))
+        except ActionRefused as refusal:
+            assert "kinderopvang" in refusal.message
+        else:
+            raise AssertionError("the library may not complete step 5")
+        d.act("childcare", Action("complete", 5, "joint"))
+        assert _status(d.p, 6, "joint") == "open"
+
+
+def test_reopen_needs_admin_and_reason(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(2, 0)
+        member = db.session.scalar(select(User).where(User.email == world.emails["lib_a_member"]))
+        try:
+            workflow.perform(d.p, member, "library", Action("reopen", 1, "library"), reason="typfout")
+        except ActionRefused:
+            pass
+        else:
+            raise AssertionError("a member may not reopen")
+        try:
+            d.act("library", Action("reopen", 1, "library"))
+        except ActionRefused as refusal:
+            assert "reden" in refusal.message
+        else:
+            raise AssertionError("reopening needs a reason")
+        workflow.perform(d.p, d.users["library"], "library", Action("reopen", 1, "library"), reason="Aanvulling")
+        assert _status(d.p, 1, "library") == "open"
+        assert _status(d.p, 3, "library") == "open"  # later open steps stay open
+        event = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        assert event.kind == "workflow.step_reopened" and event.detail["reason"] == "Aanvulling"
+
+
+def test_step_eight_closes_cycle_and_new_cycle_starts_with_drafts(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(8)
+        cycle = workflow.current_cycle(d.p)
+        assert cycle.closed_at is not None and cycle.number == 1
+        d.act("childcare", Action("start_new_cycle"))
+        new = workflow.current_cycle(d.p)
+        assert new.number == 2 and new.closed_at is None
+        assert _status(d.p, 1, "library") == "open" and _status(d.p, 4, "joint") == "locked"
+        drafts = db.session.scalars(
+            select(Answer).join(StepInstance).where(StepInstance.cycle_id == new.id)
+        ).all()
+        assert drafts and all(a.draft for a in drafts)
+        keys = {a.question for a in drafts}
+        assert "why" in keys and "shared_goals" in keys
+        assert "conversations" not in keys  # conversation records never carry over
+        assert db.session.scalar(select(func.count(Cycle.id)).where(Cycle.partnership_id == d.p.id)) == 2
+
+
+def test_running_partnership_keeps_its_plan_version(world, app: Flask, monkeypatch) -> None:
+    with app.app_context():
+        d = _driver(world)
+        cycle = workflow.current_cycle(d.p)
+        assert cycle.plan_version == 1
+        from stappenplan.workflow import services as svc
+
+        monkeypatch.setattr(svc, "latest_version", lambda: 2)
+        # A new version only applies to new cycles; this one keeps answering to version 1.
+        assert workflow.current_cycle(d.p).plan_version == 1
+        assert svc.plan_for(cycle).version == 1
+
+
+def test_timeline_page_shows_exactly_the_allowed_actions(world, app: Flask) -> None:
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Begin met het waarom" in page and "Doel van deze stap" in page
+    assert "Stap 1 afronden" in page
+    assert "Stap 2 afronden" not in page and "goedkeuren" not in page.lower().replace("goedgekeurd", "")
+    # Refused completion via htmx: the timeline partial lists what is missing.
+    response = client.post(url + "/actie", data={"kind": "complete", "step": "1", "slot": "library"},
+                           headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" not in body
+    assert "Nog niet ingevuld" in body and "Waarom wil je" in body
+    coordinator = app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    page = coordinator.get(url).get_data(as_text=True)
+    assert "Alleen lezen" in page and "afronden" not in page
+    assert coordinator.post(url + "/actie", data={"kind": "complete", "step": "1"}).status_code == 404
+
+
+def test_action_form_rejects_nonsense(world, app: Flask) -> None:
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/actie"
+    for data in ({"kind": "explode"}, {"kind": "complete", "step": "99"}, {"kind": "complete", "step": "x"},
+                 {"kind": "complete", "step": "1", "slot": "mars"}, {}):
+        response = client.post(url, data=data)
+        assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.kind == "workflow.step_completed")) == 0
+
+
+def test_partnership_page_renders_for_every_demo_state(app: Flask) -> None:
+    from stappenplan import demo
+
+    with app.app_context():
+        demo.seed()
+        ids = db.session.scalars(select(Partnership.public_id)).all()
+    for email in ("bibliotheek@demo.stappenplan.nl", "culemborg@demo.stappenplan.nl",
+                  "opvang@demo.stappenplan.nl", "coordinator@demo.stappenplan.nl"):
+        client = app.test_client()
+        login(client, email, demo.PASSWORD)
+        home = client.get("/start").get_data(as_text=True)
+        for pid in ids:
+            if pid in home:
+                page = client.get(f"/samenwerkingen/{pid}")
+                assert page.status_code == 200
+                assert re.search(r"Ronde [12]", page.get_data(as_text=True))

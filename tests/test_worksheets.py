@@ -1,0 +1,391 @@
+"""Worksheets: every question type, autosave, conflicts, tables, history, comments, feed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.mail import outbox
+from stappenplan.partnerships.models import Partnership
+from stappenplan.worksheets.models import Answer, AnswerRevision
+from tests.factories import login
+
+HX = {"HX-Request": "true"}
+
+
+def driver(world) -> Driver:  # noqa: ANN001
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)
+
+
+def sheet_url(world, step: int, slot: str) -> str:  # noqa: ANN001
+    return f"/samenwerkingen/{world.ids['partnership_a']}/stap/{step}/{slot}"
+
+
+def answer(app: Flask, key: str) -> Answer | None:
+    with app.app_context():
+        return db.session.scalar(select(Answer).where(Answer.question == key).order_by(Answer.id.desc()))
+
+
+def version_in(body: str, key: str) -> int:
+    return int(re.search(rf'id="v-{key}" name="v-{key}" value="(\d+)"', body).group(1))
+
+
+@pytest.fixture
+def lib(world, app: Flask) -> FlaskClient:  # noqa: ANN001
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    return client
+
+
+@pytest.fixture
+def cc(world, app: Flask) -> FlaskClient:  # noqa: ANN001
+    client = app.test_client()
+    login(client, world.emails["cc_a"])
+    return client
+
+
+@pytest.fixture
+def joint4(world, app: Flask) -> str:  # noqa: ANN001
+    """Partnership A with step 4 open."""
+    with app.app_context():
+        driver(world).own_steps(3, 3)
+    return sheet_url(world, 4, "samen")
+
+
+# --- every question type: render, save, validate, reload ------------------------------------
+
+CASES = [
+    # (step, slot, key, form data, expected stored value, bad form data, Dutch message)
+    (1, "bibliotheek", "why", {"q-why": "Omdat ouders ertoe doen."}, "Omdat ouders ertoe doen.",
+     {"q-why": "x" * 20001}, "maximaal 20.000 tekens"),
+    (3, "bibliotheek", "contact_person", {"q-contact_person": "  Sanne  "}, "Sanne",
+     {"q-contact_person": "a\nb"}, "één regel"),
+    (1, "bibliotheek", "aims", {"q-aims": ["trust", "language_development"], "q-aims--present": "1"},
+     ["language_development", "trust"], {"q-aims": ["onzin"], "q-aims--present": "1"}, "Kies een van"),
+    (1, "bibliotheek", "support", {"q-support": "4", "q-support--remark": "Goed"}, {"value": 4, "remark": "Goed"},
+     {"q-support": "9", "q-support--remark": ""}, "1 tot en met 5"),
+    (2, "bibliotheek", "in_policy", {"q-in_policy": "deels"}, "deels", {"q-in_policy": "misschien"},
+     "ja, nee of deels"),
+    (4, "samen", "consultation_frequency", {"q-consultation_frequency": "monthly"}, "monthly",
+     {"q-consultation_frequency": "daily"}, "Kies een van"),
+    (4, "samen", "agreement_date", {"q-agreement_date": "31-12-2026"}, "2026-12-31",
+     {"q-agreement_date": "31-02-2026"}, "geen geldige datum"),
+]
+
+
+@pytest.mark.parametrize(("step", "slot", "key", "good", "stored", "bad", "message"), CASES)
+def test_question_types_save_validate_reload(world, app: Flask, lib: FlaskClient, step: int, slot: str,
+                                             key: str, good: dict, stored: object, bad: dict,
+                                             message: str) -> None:
+    with app.app_context():
+        d = driver(world)
+        if step >= 2:
+            d.own_steps(3 if step >= 4 else step - 1, 3 if step >= 4 else 0)
+    url = sheet_url(world, step, slot)
+    page = lib.get(url)
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert f'id="vraag-{key}"' in body
+    version = version_in(body, key)
+    response = lib.post(f"{url}/vraag/{key}", data={**good, f"v-{key}": version}, headers=HX)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "Opgeslagen om" in response.get_data(as_text=True)
+    assert answer(app, key).value == stored
+    new_version = answer(app, key).version
+    assert f'value="{new_version}" hx-swap-oob="true"' in response.get_data(as_text=True)
+    bad_response = lib.post(f"{url}/vraag/{key}", data={**bad, f"v-{key}": new_version}, headers=HX)
+    assert bad_response.status_code == 422
+    assert message in bad_response.get_data(as_text=True)
+    assert answer(app, key).value == stored and answer(app, key).version == new_version
+    reloaded = lib.get(url).get_data(as_text=True)
+    assert version_in(reloaded, key) == new_version
+
+
+def test_unknown_question_is_404(world, lib: FlaskClient) -> None:
+    response = lib.post(sheet_url(world, 1, "bibliotheek") + "/vraag/bestaat_niet", data={"q-x": "1"})
+    assert response.status_code == 404
+
+
+# --- no lost update ----------------------------------------------------------------------------
+
+def test_stale_save_gets_409_with_both_versions(world, app: Flask, lib: FlaskClient, cc: FlaskClient,
+                                                joint4: str) -> None:
+    url = f"{joint4}/vraag/target_parents"
+    assert lib.post(url, data={"q-target_parents": "Ouders van peuters", "v-target_parents": 0},
+                    headers=HX).status_code == 200
+    conflict = cc.post(url, data={"q-target_parents": "Alle ouders", "v-target_parents": 0}, headers=HX)
+    assert conflict.status_code == 409
+    body = conflict.get_data(as_text=True)
+    assert conflict.headers["HX-Retarget"] == "#conflict-target_parents"
+    assert "Ouders van peuters" in body and "Alle ouders" in body
+    assert "Mijn versie bewaren" in body and "Hun versie overnemen" in body and "Samengevoegde" in body
+    assert answer(app, "target_parents").value == "Ouders van peuters"
+    # keep mine: an explicit save on top of the current version
+    kept = cc.post(url, data={"q-target_parents": "Alle ouders", "base": 1, "v-target_parents": 0}, headers=HX)
+    assert kept.status_code == 200 and answer(app, "target_parents").value == "Alle ouders"
+    # an editable merge replaces the field with the merged text
+    lib_stale = lib.post(url, data={"q-target_parents": "Nieuw", "v-target_parents": 1}, headers=HX)
+    assert lib_stale.status_code == 409
+    merged = lib.post(url, data={"merge-target_parents": "Alle ouders, vooral van peuters", "merge": "1",
+                                 "base": 2}, headers=HX)
+    assert merged.status_code == 200 and 'id="field-target_parents"' in merged.get_data(as_text=True)
+    assert answer(app, "target_parents").value == "Alle ouders, vooral van peuters"
+
+
+def test_tables_merge_rows_and_conflict_on_same_cell(world, app: Flask, lib: FlaskClient, cc: FlaskClient,
+                                                     joint4: str) -> None:
+    url = f"{joint4}/vraag/shared_goals/tabel"
+    assert lib.post(url, data={"op": "add", "v-shared_goals": 0}, headers=HX).status_code == 200
+    # both add a row based on version 1: both rows are kept
+    assert lib.post(url, data={"op": "add", "v-shared_goals": 1}, headers=HX).status_code == 200
+    assert cc.post(url, data={"op": "add", "v-shared_goals": 1}, headers=HX).status_code == 200
+    rows = answer(app, "shared_goals").value
+    assert len(rows) == 3 and len({r["id"] for r in rows}) == 3  # both concurrent additions kept
+    assert answer(app, "shared_goals").version == 3
+    first = "goal-a"
+    with app.app_context():
+        d = driver(world)
+        d.fill("library", 4, "joint", {"shared_goals": [*rows, {"id": first, "cells": {"goal": "Voorlezen"}}]})
+        version = db.session.scalar(select(Answer.version).where(Answer.question == "shared_goals"))
+    edit = {"op": "edit", "row": first, "col": "goal", "v-shared_goals": version,
+            "o-shared_goals--goal-a--goal": '"Voorlezen"'}
+    ok = lib.post(url, data={**edit, "q-shared_goals--goal-a--goal": "Samen voorlezen"}, headers=HX)
+    assert ok.status_code == 200
+    # childcare edited the same cell from the old value: conflict, nothing lost
+    clash = cc.post(url, data={**edit, "q-shared_goals--goal-a--goal": "Vaker voorlezen"}, headers=HX)
+    assert clash.status_code == 409
+    assert "Samen voorlezen" in clash.get_data(as_text=True) and "Vaker voorlezen" in clash.get_data(as_text=True)
+    # childcare edits another cell of that row from the stale version: merged, no conflict
+    other = {"op": "edit", "row": first, "col": "indicator", "v-shared_goals": version,
+             "o-shared_goals--goal-a--indicator": "null", "q-shared_goals--goal-a--indicator": "Meer uitleen"}
+    assert cc.post(url, data=other, headers=HX).status_code == 200
+    cells = next(r for r in answer(app, "shared_goals").value if r["id"] == first)["cells"]
+    assert cells == {"goal": "Samen voorlezen", "indicator": "Meer uitleen"}
+
+
+def test_table_rejects_more_than_200_rows(world, app: Flask, joint4: str) -> None:
+    with app.app_context():
+        d = driver(world)
+        rows = [{"id": f"r{i}", "cells": {"goal": f"Doel {i}"}} for i in range(200)]
+        d.fill("library", 4, "joint", {"shared_goals": rows})
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    version = answer(app, "shared_goals").version
+    response = client.post(f"{joint4}/vraag/shared_goals/tabel", data={"op": "add", "v-shared_goals": version},
+                           headers=HX)
+    assert response.status_code == 422 and "maximaal 200 rijen" in response.get_data(as_text=True)
+    # the same through the whole-form path
+    response = client.post(joint4, data={"q-shared_goals--new--goal": "Doel 201", "v-shared_goals": version,
+                                         "o-shared_goals--r0--goal": '"Doel 0"', "q-shared_goals--r0--goal": "Doel 0"})
+    assert response.status_code == 422
+    assert "maximaal 200 rijen" in response.get_data(as_text=True)
+    assert len(answer(app, "shared_goals").value) == 200
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+def test_quick_saves_fold_and_restore_is_a_new_revision(world, app: Flask, lib: FlaskClient,
+                                                        cc: FlaskClient, joint4: str) -> None:
+    url = f"{joint4}/vraag/consultation"
+    for n, text in enumerate(["Een", "Een twee", "Een twee drie"]):
+        assert lib.post(url, data={"q-consultation": text, "v-consultation": n}, headers=HX).status_code == 200
+    assert cc.post(url, data={"q-consultation": "Anders", "v-consultation": 3}, headers=HX).status_code == 200
+    with app.app_context():
+        revisions = db.session.scalars(select(AnswerRevision).join(Answer).where(
+            Answer.question == "consultation").order_by(AnswerRevision.id)).all()
+        assert [(r.saves, r.value) for r in revisions] == [(3, "Een twee drie"), (1, "Anders")]
+        first_id = revisions[0].id
+    history = lib.get(f"{joint4}/vraag/consultation/geschiedenis", headers=HX).get_data(as_text=True)
+    assert "<ins>" in history and "3 keer opgeslagen" in history
+    restored = lib.post(f"{joint4}/vraag/consultation/herstellen", data={"revision": first_id}, headers=HX)
+    assert restored.status_code == 200 and answer(app, "consultation").value == "Een twee drie"
+    with app.app_context():
+        kinds = db.session.scalars(select(AnswerRevision.kind).join(Answer).where(
+            Answer.question == "consultation").order_by(AnswerRevision.id)).all()
+        assert kinds == ["edit", "edit", "restore"]
+
+
+# --- comments ----------------------------------------------------------------------------------------
+
+def test_comments_resolve_reopen_and_mention(world, app: Flask, lib: FlaskClient, cc: FlaskClient,
+                                             joint4: str) -> None:
+    page = lib.get(f"{joint4}/vraag/target_parents/opmerkingen", headers=HX).get_data(as_text=True)
+    person = re.search(r'name="mentions" value="([^"]+)"> <span>Admin</span>', page)
+    people = re.findall(r'name="mentions" value="([^"]+)"', page)
+    assert people, page
+    with app.app_context():
+        cc_user = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        cc_id = cc_user.public_id
+    assert cc_id in people
+    del person
+    response = lib.post(f"{joint4}/vraag/target_parents/opmerkingen",
+                        data={"body": "Wat vind jij, <b>Fatima</b>?", "mentions": [cc_id]}, headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "&lt;b&gt;Fatima&lt;/b&gt;" in body
+    with app.app_context():
+        mails = [m for m in outbox() if m.to == world.emails["cc_a"]]
+    assert len(mails) == 1 and "noemde je" in mails[0].subject
+    seen = cc.get(f"{joint4}/vraag/target_parents/opmerkingen", headers=HX).get_data(as_text=True)
+    assert "Fatima" in seen
+    resolved = cc.post(f"{joint4}/vraag/target_parents/opmerkingen/status", data={"resolved": "1"}, headers=HX)
+    assert "Afgerond op" in resolved.get_data(as_text=True)
+    reopened = lib.post(f"{joint4}/vraag/target_parents/opmerkingen/status", data={"resolved": "0"}, headers=HX)
+    assert "Afgerond op" not in reopened.get_data(as_text=True)
+    empty = lib.post(f"{joint4}/vraag/target_parents/opmerkingen", data={"body": "  "}, headers=HX)
+    assert empty.status_code == 422 and "Schrijf eerst een opmerking" in empty.get_data(as_text=True)
+
+
+def test_comments_on_own_steps_stay_in_own_organisation(world, app: Flask, lib: FlaskClient,
+                                                        cc: FlaskClient) -> None:
+    url = sheet_url(world, 1, "bibliotheek") + "/vraag/why/opmerkingen"
+    assert lib.post(url, data={"body": "Intern: even checken met het Taalhuis"}, headers=HX).status_code == 200
+    assert cc.get(url, headers=HX).status_code == 404
+
+
+# --- live co-editing: change feed and presence -----------------------------------------------------------
+
+def test_change_feed_is_204_until_something_changes(world, app: Flask, lib: FlaskClient, cc: FlaskClient,
+                                                    joint4: str) -> None:
+    page = cc.get(joint4).get_data(as_text=True)
+    seq = re.search(r'id="sheet-seq" name="seq" value="(\d+)"', page).group(1)
+    sig = re.search(r'id="presence-sig" name="presence" value="([^"]*)"', page).group(1)
+    feed = f"{joint4}/wijzigingen"
+    lib.get(joint4)  # the library opens the sheet too: presence changes
+    first = cc.get(feed, query_string={"seq": seq, "presence": sig, "status": "open"}, headers=HX)
+    assert first.status_code == 200 and "Ook op dit werkblad" in first.get_data(as_text=True)
+    sig = re.search(r'id="presence-sig" name="presence" value="([^"]*)"', first.get_data(as_text=True)).group(1)
+    quiet = cc.get(feed, query_string={"seq": seq, "presence": sig, "status": "open"}, headers=HX)
+    assert quiet.status_code == 204
+    lib.post(f"{joint4}/vraag/target_parents", data={"q-target_parents": "Nieuwe tekst", "v-target_parents": 0},
+             headers=HX)
+    news = cc.get(feed, query_string={"seq": seq, "presence": sig, "status": "open"}, headers=HX)
+    body = news.get_data(as_text=True)
+    assert news.status_code == 200 and "Nieuwe tekst" in body
+    assert 'id="field-target_parents" class="field-area" hx-swap-oob="true"' in body
+    # the field the user is typing in is not replaced: a notice instead
+    editing = cc.get(feed, query_string={"seq": seq, "presence": sig, "editing": "target_parents",
+                                         "status": "open"}, headers=HX).get_data(as_text=True)
+    assert 'id="field-target_parents"' not in editing and "heeft dit antwoord net gewijzigd" in editing
+
+
+# --- step-specific views ---------------------------------------------------------------------------------
+
+def test_step4_shows_both_parties_steps_side_by_side(world, app: Flask, cc: FlaskClient, joint4: str) -> None:
+    page = cc.get(joint4).get_data(as_text=True)
+    assert "Jullie startpunten" in page
+    assert "We zien dat veel ouders" in page  # the library's step 1
+    assert "Ouders vragen ons hoe" in page  # the childcare's step 1
+
+
+def test_step5_records_only_for_childcare(world, app: Flask, lib: FlaskClient, cc: FlaskClient) -> None:
+    with app.app_context():
+        d = driver(world)
+        d.through(4)
+        d.fill_joint(5)
+    url = sheet_url(world, 5, "samen")
+    childcare_page = cc.get(url).get_data(as_text=True)
+    assert "Gezin A" in childcare_page and "geen namen" in childcare_page.lower()
+    library_page = lib.get(url).get_data(as_text=True)
+    assert "Gezin A" not in library_page and "Hun dochter zingt" not in library_page
+    assert "Overzicht van de gesprekken" in library_page and "3 gesprek(ken)" in library_page
+    assert lib.post(f"{url}/vraag/conversations/tabel", data={"op": "add"}).status_code == 404
+
+
+def test_step8_asks_about_each_shared_goal(world, app: Flask, lib: FlaskClient) -> None:
+    with app.app_context():
+        driver(world).through(7)
+    url = sheet_url(world, 8, "samen")
+    page = lib.get(url).get_data(as_text=True)
+    assert "Ouders lezen thuis vaker voor" in page and "Ouders met taalvragen vinden het Taalhuis" in page
+    response = lib.post(f"{url}/vraag/goal_progress", data={
+        "q-goal_progress--goal-1": "4", "q-goal_progress--goal-1--remark": "Bijna", "v-goal_progress": 0,
+    }, headers=HX)
+    assert response.status_code == 200
+    assert answer(app, "goal_progress").value == {"goal-1": {"value": 4, "remark": "Bijna"}}
+
+
+# --- privacy, locks, escaping --------------------------------------------------------------------------
+
+def test_own_step_invisible_to_partner_through_every_route(world, app: Flask, cc: FlaskClient) -> None:
+    with app.app_context():
+        driver(world).fill("library", 1, "library", {"why": "Geheim concept"})
+    base = sheet_url(world, 1, "bibliotheek")
+    routes = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("worksheets.")]
+    assert len(routes) >= 8
+    from flask import url_for
+
+    for rule in routes:
+        with app.test_request_context():
+            url = url_for(rule.endpoint, partnership_id=world.ids["partnership_a"], step=1, slot="bibliotheek",
+                          **({"key": "why"} if "key" in rule.arguments else {}))
+        assert url.startswith(base)
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = cc.open(url, method=method, data={"q-why": "overschreven", "v-why": 1, "op": "add"})
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert "Geheim concept" not in response.get_data(as_text=True)
+    assert answer(app, "why").value == "Geheim concept"
+
+
+def test_locked_and_completed_steps_refuse_writes(world, app: Flask, lib: FlaskClient) -> None:
+    assert lib.post(sheet_url(world, 2, "bibliotheek") + "/vraag/ambitions",
+                    data={"q-ambitions": "x", "v-ambitions": 0}).status_code == 404
+    with app.app_context():
+        d = driver(world)
+        d.fill("library", 1, "library", {"why": "Klaar", "aims": ["trust"]})
+        from stappenplan.workflow.engine import Action
+
+        d.act("library", Action("complete", 1, "library"))
+        version = db.session.scalar(select(Answer.version).where(Answer.question == "why"))
+    response = lib.post(sheet_url(world, 1, "bibliotheek") + "/vraag/why",
+                        data={"q-why": "Toch anders", "v-why": version}, headers=HX)
+    assert response.status_code == 409 and "afgerond" in response.get_data(as_text=True).lower()
+    assert answer(app, "why").value == "Klaar"
+    page = lib.get(sheet_url(world, 1, "bibliotheek")).get_data(as_text=True)
+    assert "Deze stap is afgerond" in page and 'id="input-why"' not in page
+
+
+def test_everything_typed_is_escaped(world, app: Flask, lib: FlaskClient, joint4: str) -> None:
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    fields = {"target_parents": evil, "consultation": evil}
+    for key, value in fields.items():
+        lib.post(f"{joint4}/vraag/{key}", data={f"q-{key}": value, f"v-{key}": 0}, headers=HX)
+    with app.app_context():
+        driver(world).fill("library", 4, "joint", {
+            "shared_goals": [{"id": "x1", "cells": {"goal": evil, "indicator": evil}}],
+            "responsibilities": [{"id": "x2", "cells": {"task": evil, "organisation": "both", "person": evil}}],
+        })
+    for url in (joint4, f"{joint4}/vraag/shared_goals/geschiedenis", f"{joint4}/vraag/target_parents/geschiedenis"):
+        body = lib.get(url).get_data(as_text=True)
+        assert "<script>alert(1)" not in body and "<img src=x" not in body
+        assert "&lt;script&gt;" in body
+
+
+def test_whole_worksheet_saves_without_javascript(world, app: Flask, lib: FlaskClient, joint4: str) -> None:
+    page = lib.get(joint4).get_data(as_text=True)
+    assert 'action="' + joint4 + '"' in page and "Alles opslaan" in page
+    response = lib.post(joint4, data={
+        "q-target_parents": "Ouders van de Vlindergroep", "v-target_parents": 0,
+        "q-agreement": "ja", "v-agreement": 0,
+        "q-shared_goals--new--goal": "Meer voorlezen", "v-shared_goals": 0,
+    })
+    assert response.status_code == 302
+    assert answer(app, "target_parents").value == "Ouders van de Vlindergroep"
+    assert answer(app, "agreement").value == "ja"
+    assert answer(app, "shared_goals").value[0]["cells"] == {"goal": "Meer voorlezen"}
+    # bad input in one field: a message, and the other field is still saved
+    response = lib.post(joint4, data={"q-agreement_date": "31-31-2026", "v-agreement_date": 0,
+                                      "q-consultation": "Maandelijks", "v-consultation": 0})
+    assert response.status_code == 422 and "geen geldige datum" in response.get_data(as_text=True)
+    assert answer(app, "consultation").value == "Maandelijks"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Answer.id)).where(Answer.question == "agreement_date")) == 0
