@@ -60,6 +60,9 @@ def register(app: Flask) -> None:
     from ..worksheets import display, fields
 
     app.jinja_env.globals["fields"] = fields
+    from ..access import SLUG_FOR_SLOT
+
+    app.jinja_env.globals["slug_for_slot"] = SLUG_FOR_SLOT
     app.jinja_env.globals["display"] = display
     app.jinja_env.globals["static_url"] = _static_url
     app.jinja_env.trim_blocks = True

@@ -74,7 +74,7 @@ def param_names(question: Question, rows: list[dict[str, Any]] | None = None,
 
 def cell_params(question: Question, row_id: str, column: str) -> list[str]:
     return [version_name(question.key), name(question.key, row_id, column),
-            orig_name(question.key, row_id, column)]
+            orig_name(question.key, row_id, column), "op", "row", "col"]
 
 
 def read_value(question: Question, form: MultiDict, goal_ids: list[str] | None = None) -> tuple[bool, Any]:

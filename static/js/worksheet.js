@@ -52,12 +52,25 @@
   document.body.addEventListener("htmx:beforeRequest", function (evt) {
     var key = keyOf(evt.detail.elt);
     if (!key) { return; }
+    if (conflicted[key]) {
+      // A conflict waits for a decision: saving again would only conflict again.
+      // The text stays in the field; "Mijn versie bewaren" sends it.
+      evt.preventDefault();
+      setStatus(key, "Kies hieronder welke versie je wilt bewaren.", "save-status--error");
+      return;
+    }
     pending[key] = true;
     setStatus(key, "Opslaan…", "save-status--busy");
   });
 
   document.body.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt;
+    var resolving = elt && elt.getAttribute && elt.getAttribute("data-resolve");
+    if (resolving) {
+      var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+      if (status >= 200 && status < 300) { delete conflicted[resolving]; delete pending[resolving]; }
+      return;
+    }
     var key = keyOf(elt);
     if (!key) { return; }
     var xhr = evt.detail.xhr;
@@ -105,16 +118,15 @@
 
   // --- which field am I in (for presence and for the change feed) -------------------
   var editing = document.getElementById("editing");
+  function fieldKey(elt) {
+    var area = elt && elt.closest ? elt.closest(".field-area") : null;
+    return area ? area.id.replace(/^field-/, "") : "";
+  }
   document.addEventListener("focusin", function (evt) {
-    var section = evt.target.closest && evt.target.closest("section.q");
-    if (section && editing) { editing.value = section.id.replace(/^vraag-/, ""); }
+    if (editing) { editing.value = fieldKey(evt.target); }
   });
   document.addEventListener("focusout", function () {
-    setTimeout(function () {
-      var section = document.activeElement && document.activeElement.closest &&
-        document.activeElement.closest("section.q");
-      if (!section && editing) { editing.value = ""; }
-    }, 0);
+    setTimeout(function () { if (editing) { editing.value = fieldKey(document.activeElement); } }, 0);
   });
 
   // Never replace the field someone is typing in, nor one with an unsent edit.
