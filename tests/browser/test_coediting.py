@@ -95,3 +95,38 @@ def test_table_rows_added_in_two_browsers_are_both_kept(server, browser, page) -
     rows = _value(server, "shared_goals")
     assert len(rows) == 2 and any(r["cells"].get("goal") == "Meer voorlezen thuis" for r in rows)
     other_context.close()
+
+
+def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:  # noqa: ANN001
+    url, emails = _prepare(server)
+    login(page, server, emails["lib_a"], PASSWORD)
+    page.goto(url)
+    page.context.set_offline(True)
+    field = page.locator("#input-target_parents")
+    field.fill("Geschreven zonder verbinding")
+    field.press("Tab")
+    expect(page.locator("#status-target_parents")).to_contain_text("Niet opgeslagen", timeout=5000)
+    stored = page.evaluate("() => JSON.stringify(localStorage)")
+    assert "Geschreven zonder verbinding" in stored
+    # Leaving the page now asks for confirmation.
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # noqa: ANN001
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    retry = page.locator("#status-target_parents").get_by_role("button", name="opnieuw proberen")
+    expect(retry).to_be_visible()
+    page.context.set_offline(False)  # the browser's "online" event retries the kept edit
+    expect(page.locator("#status-target_parents")).to_contain_text("Opgeslagen om", timeout=5000)
+    assert _value(server, "target_parents") == "Geschreven zonder verbinding"
+    assert "Geschreven zonder verbinding" not in page.evaluate("() => JSON.stringify(localStorage)")
+    # With an unsent edit, closing the page raises the browser's "leave page?" question.
+    page.context.set_offline(True)
+    field.fill("Nog een wijziging")
+    field.press("Tab")
+    expect(page.locator("#status-target_parents")).to_contain_text("Niet opgeslagen", timeout=5000)
+    with page.expect_event("dialog") as info:
+        page.close(run_before_unload=True)
+    assert info.value.type == "beforeunload"
