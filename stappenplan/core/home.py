@@ -2,43 +2,135 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from ..access import visible_partnerships
+from ..audit.describe import activities
 from ..extensions import db, utcnow
 from ..organisations.models import Organisation
 from ..partnerships.models import Invitation, Partnership
+from ..partnerships.summary import Summary, other, summaries
+
+PER_PAGE = 20
+STATUSES = ("alle", "wacht-op-ons", "wacht-op-partner", "stilgevallen", "afgerond")
+SORTS = ("activiteit", "naam", "voortgang")
 
 
-def context_for(org: Organisation) -> dict[str, Any]:
-    partnerships = list(
-        db.session.scalars(visible_partnerships(org).order_by(Partnership.created_at.desc()))
-    )
-    context: dict[str, Any] = {"org": org, "partnerships": partnerships}
-    if org.kind in {"library", "childcare"}:
-        context["open_invitations"] = list(
-            db.session.scalars(
-                select(Invitation)
-                .where(
-                    Invitation.inviter_org_id == org.id,
-                    Invitation.purpose == "partnership",
-                    Invitation.accepted_at.is_(None),
-                    Invitation.revoked_at.is_(None),
-                    Invitation.expires_at > utcnow(),
-                )
-                .order_by(Invitation.sent_at.desc())
-            )
+@dataclass
+class Filters:
+    search: str = ""
+    status: str = "alle"
+    situation: int | None = None
+    sort: str = "activiteit"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        """Unknown or malformed values fall back to the defaults (never an error)."""
+        situation = args.get("situatie", "")
+        page = args.get("pagina", "1")
+        return cls(
+            search=(args.get("zoek") or "").strip()[:100],
+            status=args.get("status") if args.get("status") in STATUSES else "alle",
+            situation=int(situation) if situation in ("1", "2", "3") else None,
+            sort=args.get("sorteer") if args.get("sorteer") in SORTS else "activiteit",
+            page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
         )
-        context["incoming"] = list(
-            db.session.scalars(
-                select(Invitation).where(
-                    Invitation.target_org_id == org.id,
-                    Invitation.accepted_at.is_(None),
-                    Invitation.revoked_at.is_(None),
-                    Invitation.expires_at > utcnow(),
-                )
-            )
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        values = {"zoek": self.search, "status": self.status, "situatie": self.situation or "",
+                  "sorteer": self.sort, "pagina": self.page}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None, "alle") and not (k == "pagina" and v == 1)}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.search or self.status != "alle" or self.situation)
+
+
+def context_for(org: Organisation, args: Any = None) -> dict[str, Any]:
+    if org.kind == "coordination":
+        partnerships = list(
+            db.session.scalars(visible_partnerships(org).order_by(Partnership.created_at.desc()))
         )
-    return context
+        return {"org": org, "partnerships": partnerships}
+    return _party_home(org, Filters.from_args(args or {}))
+
+
+def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
+    party = "library" if org.kind == "library" else "childcare"
+    partnerships = list(db.session.scalars(visible_partnerships(org)))
+    all_summaries = summaries(partnerships, current_app.config["STALLED_DAYS"])
+    total = len(all_summaries)
+    needle = filters.search.lower()
+    shown = [
+        s for s in all_summaries
+        if _matches(s, filters.status, party)
+        and (not needle or needle in s.partnership.partner_of(party).name.lower())
+        and (not filters.situation or s.partnership.situation == filters.situation)
+    ]
+    shown.sort(key=_sort_key(filters.sort, party), reverse=filters.sort in ("activiteit", "voortgang"))
+    pages = max(1, math.ceil(len(shown) / PER_PAGE))
+    page = min(filters.page, pages)
+    page_items = shown[(page - 1) * PER_PAGE: page * PER_PAGE]
+    waiting_us = [s for s in all_summaries if s.waits_on(party)]
+    waiting_partner = [s for s in all_summaries if s.waits_on(other(party)) and not s.waits_on(party)]
+    ids = [s.partnership.id for s in all_summaries]
+    return {
+        "org": org,
+        "party": party,
+        "filters": filters,
+        "items": page_items,
+        "count": len(shown),
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "waiting_us": waiting_us,
+        "waiting_partner": waiting_partner,
+        "recent": activities(ids, limit=5, viewer=party),
+        "open_invitations": _open_invitations(org),
+        "incoming": _incoming(org),
+    }
+
+
+def _matches(summary: Summary, status: str, party: str) -> bool:
+    if status == "wacht-op-ons":
+        return bool(summary.waits_on(party))
+    if status == "wacht-op-partner":
+        return bool(summary.waits_on(other(party))) and not summary.waits_on(party)
+    if status == "stilgevallen":
+        return summary.stalled
+    if status == "afgerond":
+        return summary.closed
+    return True
+
+
+def _sort_key(sort: str, party: str):  # noqa: ANN202
+    if sort == "naam":
+        return lambda s: s.partnership.partner_of(party).name.lower()
+    if sort == "voortgang":
+        return lambda s: (s.cycle_number, s.current_step, s.closed)
+    return lambda s: s.last_activity_at or utcnow()
+
+
+def _open_invitations(org: Organisation) -> list[Invitation]:
+    return list(db.session.scalars(
+        select(Invitation).where(
+            Invitation.inviter_org_id == org.id, Invitation.purpose == "partnership",
+            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow(),
+        ).order_by(Invitation.sent_at.desc())
+    ))
+
+
+def _incoming(org: Organisation) -> list[Invitation]:
+    return list(db.session.scalars(
+        select(Invitation).where(
+            Invitation.target_org_id == org.id, Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow(),
+        )
+    ))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
 from ..access import current_org, policy
@@ -24,7 +24,8 @@ def index():
 @policy("login")
 def home():
     org = current_org()
-    return render(f"home/{org.kind}.html", **home_data.context_for(org))
+    template = "home/coordination.html" if org.kind == "coordination" else "home/party.html"
+    return render(template, "results", **home_data.context_for(org, request.args))
 
 
 @bp.get("/healthz")

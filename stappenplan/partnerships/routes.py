@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..access import current_org, invitation_or_404, partnership_or_404, policy
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
+from ..audit import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, htmx, utcnow
@@ -168,7 +169,24 @@ def _accept_partnership(inv: Invitation):
 def show(partnership_id: str):
     partnership, role = partnership_or_404(partnership_id)
     timeline = build_timeline(partnership, role, current_user)
-    return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm())
+    items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role)
+    return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(), items=items,
+                  page_size=ACTIVITY_PAGE)
+
+
+@bp.get("/samenwerkingen/<partnership_id>/activiteit")
+@policy("login")
+def activity(partnership_id: str):
+    """The partnership's activity feed, ten at a time ("meer laden")."""
+    partnership, role = partnership_or_404(partnership_id)
+    before = request.args.get("voor", "")
+    items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role,
+                                before=int(before) if before.isdigit() else None)
+    template = "partnerships/_activity_items.html" if htmx and not htmx.boosted else "partnerships/activity.html"
+    return render_template(template, partnership=partnership, items=items, page_size=ACTIVITY_PAGE)
+
+
+ACTIVITY_PAGE = 10
 
 
 @bp.post("/samenwerkingen/<partnership_id>/actie")

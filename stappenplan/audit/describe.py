@@ -1,0 +1,111 @@
+"""Audit events in plain Dutch, for activity feeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..extensions import db
+from ..partnerships.models import Partnership
+from .models import AuditEvent
+
+PARTY = {"library": "de bibliotheek", "childcare": "de kinderopvang"}
+
+
+@dataclass
+class Activity:
+    id: int
+    at: datetime
+    who: str
+    text: str
+    partnership: Partnership | None
+    kind: str
+
+
+def text_for(event: AuditEvent) -> str | None:
+    """A sentence for an event (without the actor), or None for events not worth showing."""
+    d = event.detail or {}
+    step = d.get("step")
+    slot = d.get("slot")
+    whose = "" if slot in (None, "joint") else f" ({PARTY.get(slot, slot)})"
+    kind = event.kind
+    if kind == "workflow.step_opened":
+        return _("Stap %(n)d staat open%(whose)s", n=step, whose=whose)
+    if kind == "workflow.step_completed":
+        return _("rondde stap %(n)d af%(whose)s", n=step, whose=whose)
+    if kind == "workflow.signed_off":
+        return _("keurde stap %(n)d goed", n=step)
+    if kind == "workflow.sign_off_withdrawn":
+        if d.get("reason") == "edit":
+            return _("wijzigde stap %(n)d; de goedkeuring van %(party)s vervalt", n=step,
+                     party=PARTY.get(d.get("signoff_party"), ""))
+        return _("trok de goedkeuring van stap %(n)d in", n=step)
+    if kind == "workflow.step_reopened":
+        return _("heropende stap %(n)d%(whose)s: %(reason)s", n=step, whose=whose, reason=d.get("reason", ""))
+    if kind == "workflow.cycle_closed":
+        return _("rondde ronde %(n)d af", n=d.get("number") or d.get("cycle"))
+    if kind == "workflow.cycle_started":
+        return _("startte ronde %(n)d", n=d.get("number"))
+    if kind == "partnership_started":
+        return _("startte de samenwerking")
+    if kind == "invitation_accepted":
+        return _("accepteerde de uitnodiging")
+    if kind == "comment_added":
+        return _("plaatste een opmerking bij stap %(n)d", n=step)
+    return None
+
+
+def activities(partnership_ids: list[int], *, limit: int = 10, before: int | None = None,
+               viewer: str | None = None) -> list[Activity]:
+    """Newest first; events before id ``before``; one query (plus one for names)."""
+    if not partnership_ids:
+        return []
+    stmt = (
+        select(AuditEvent, User.name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.partnership_id.in_(partnership_ids))
+        .order_by(AuditEvent.id.desc())
+    )
+    if before:
+        stmt = stmt.where(AuditEvent.id < before)
+    result: list[Activity] = []
+    partnerships = {p.id: p for p in db.session.scalars(select(Partnership).where(Partnership.id.in_(partnership_ids)))}
+    # Read in pages until enough showable events are found (hidden kinds are skipped).
+    offset = 0
+    while len(result) < limit:
+        rows = db.session.execute(stmt.offset(offset).limit(limit * 3)).all()
+        if not rows:
+            break
+        offset += len(rows)
+        for event, name in rows:
+            if not _visible(event, viewer, partnerships.get(event.partnership_id)):
+                continue
+            text = text_for(event)
+            if text is None:
+                continue
+            who = name or (_("verwijderde gebruiker") if event.actor_id is None and event.kind != "workflow.step_opened"
+                           else "")
+            if event.kind == "workflow.step_opened":
+                who = ""
+            result.append(Activity(event.id, event.created_at, who, text, partnerships.get(event.partnership_id),
+                                   event.kind))
+            if len(result) >= limit:
+                break
+    return result
+
+
+def _visible(event: AuditEvent, viewer: str | None, partnership: Partnership | None) -> bool:
+    """Coordinators see workflow events only; comments on own steps stay with their owner."""
+    if viewer == "coordinator":
+        return event.kind.startswith("workflow.") or event.kind == "partnership_started"
+    if event.kind == "comment_added" and partnership is not None:
+        step = (event.detail or {}).get("step")
+        if step is not None and step <= 3 and viewer is not None:
+            owner_org = event.organisation_id
+            mine = partnership.library_id if viewer == "library" else partnership.childcare_id
+            return owner_org == mine
+    return True

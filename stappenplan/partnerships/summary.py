@@ -1,0 +1,151 @@
+"""Where each partnership stands, for overviews: loaded in a fixed number of queries.
+
+The summary needs no answers: who is "aan zet" follows from the step statuses and
+sign-offs alone, so an overview of hundreds of partnerships stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..extensions import db, utcnow
+from ..workflow import engine
+from ..workflow.models import Cycle, SignOff, StepInstance
+from .models import Partnership
+
+PARTY_LABEL = {"library": "bibliotheek", "childcare": "kinderopvang"}
+
+
+@dataclass
+class Segment:
+    """One step in the compact 8-step bar."""
+
+    number: int
+    slots: dict[str, str]  # slot -> status
+    text: str  # for screen readers and tooltips
+
+    @property
+    def state(self) -> str:
+        """completed when every slot is, locked when none has started, otherwise open."""
+        values = set(self.slots.values())
+        if values == {"completed"}:
+            return "completed"
+        if values <= {"locked"}:
+            return "locked"
+        return "open"
+
+
+@dataclass
+class Summary:
+    partnership: Partnership
+    cycle_number: int
+    closed: bool
+    segments: list[Segment]
+    current_step: int
+    todo: dict[str, list[str]] = field(default_factory=dict)
+    last_activity_at: datetime | None = None
+    stalled: bool = False
+
+    def waits_on(self, party: str) -> list[str]:
+        return self.todo.get(party, [])
+
+    @property
+    def status_text(self) -> str:
+        if self.closed:
+            return _("Ronde %(n)d afgerond", n=self.cycle_number)
+        return _("Stap %(n)d van 8", n=self.current_step)
+
+
+def _todo(instances: dict[tuple[int, str], tuple[str, frozenset[str]]]) -> dict[str, list[str]]:
+    """Per party the short Dutch to-dos, from statuses and sign-offs only."""
+    todo: dict[str, list[str]] = {"library": [], "childcare": []}
+    for (step, slot), (status, signoffs) in sorted(instances.items()):
+        if status != "open":
+            continue
+        if slot in todo:
+            todo[slot].append(_("Stap %(n)d invullen en afronden", n=step))
+        elif step == 5:
+            todo["childcare"].append(_("Stap 5 invullen en afronden"))
+        else:
+            for party in todo:
+                if party not in signoffs:
+                    if signoffs:
+                        todo[party].append(_("Stap %(n)d goedkeuren (je partner keurde al goed)", n=step))
+                    else:
+                        todo[party].append(_("Stap %(n)d samen invullen en goedkeuren", n=step))
+    return todo
+
+
+def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[Summary]:
+    """Summaries for the given partnerships in three queries, whatever their number."""
+    if not partnerships:
+        return []
+    ids = [p.id for p in partnerships]
+    newest = (
+        select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
+        .where(Cycle.partnership_id.in_(ids)).group_by(Cycle.partnership_id).subquery()
+    )
+    cycles = {
+        c.partnership_id: c
+        for c in db.session.scalars(
+            select(Cycle).join(newest, (newest.c.partnership_id == Cycle.partnership_id)
+                               & (newest.c.number == Cycle.number))
+        )
+    }
+    cycle_ids = [c.id for c in cycles.values()]
+    rows = db.session.execute(
+        select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status)
+        .where(StepInstance.cycle_id.in_(cycle_ids))
+    ).all() if cycle_ids else []
+    signs = db.session.execute(
+        select(StepInstance.cycle_id, StepInstance.step, SignOff.party)
+        .join(SignOff, SignOff.step_instance_id == StepInstance.id)
+        .where(StepInstance.cycle_id.in_(cycle_ids))
+    ).all() if cycle_ids else []
+    by_cycle: dict[int, dict[tuple[int, str], tuple[str, frozenset[str]]]] = {}
+    signed: dict[tuple[int, int], set[str]] = {}
+    for cycle_id, step, party in signs:
+        signed.setdefault((cycle_id, step), set()).add(party)
+    for cycle_id, step, slot, status in rows:
+        by_cycle.setdefault(cycle_id, {})[(step, slot)] = (status, frozenset(signed.get((cycle_id, step), ())))
+    threshold = utcnow() - timedelta(days=stalled_days)
+    result = []
+    for p in partnerships:
+        cycle = cycles.get(p.id)
+        if cycle is None:
+            continue
+        instances = by_cycle.get(cycle.id, {})
+        segments = [_segment(n, instances) for n in range(1, 9)]
+        open_steps = [s.number for s in segments if s.state == "open"]
+        done = [s.number for s in segments if s.state == "completed"]
+        current = open_steps[-1] if open_steps else (max(done) if done else 1)
+        closed = cycle.closed_at is not None
+        result.append(Summary(
+            partnership=p, cycle_number=cycle.number, closed=closed, segments=segments, current_step=current,
+            todo=_todo(instances) if not closed else {"library": [], "childcare": []},
+            last_activity_at=cycle.last_activity_at,
+            stalled=not closed and cycle.last_activity_at < threshold,
+        ))
+    return result
+
+
+def _segment(number: int, instances: dict[tuple[int, str], tuple[str, frozenset[str]]]) -> Segment:
+    slots = {slot: status for (step, slot), (status, _s) in instances.items() if step == number}
+    words = {"completed": _("afgerond"), "open": _("bezig"), "locked": _("nog niet open")}
+    if set(slots) == {"joint"}:
+        text = _("Stap %(n)d: %(status)s", n=number, status=words[slots["joint"]])
+    else:
+        text = _("Stap %(n)d: bibliotheek %(lib)s, kinderopvang %(cc)s", n=number,
+                 lib=words[slots.get("library", "locked")], cc=words[slots.get("childcare", "locked")])
+    return Segment(number=number, slots=slots, text=text)
+
+
+def other(party: str) -> str:
+    return "childcare" if party == "library" else "library"
+
+
+__all__ = ["PARTY_LABEL", "Segment", "Summary", "engine", "other", "summaries"]
