@@ -11,17 +11,40 @@ from .extensions import db
 
 def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
-    def seed_demo() -> None:
+    @click.option("--partnerships", "partnerships", type=click.IntRange(min=0), default=0, show_default=True,
+                  help="Maak daarnaast zoveel extra samenwerkingen in de demoregio (voor overzichten en tests).")
+    def seed_demo(partnerships: int) -> None:
         """Load the demo data once and print the demo logins."""
         from . import demo
 
         created = demo.seed()
         click.echo("Demodata geladen." if created else "Demodata stond er al.")
+        if partnerships:
+            from . import demo_bulk
+
+            added = demo_bulk.generate(partnerships)
+            click.echo(f"{added} extra samenwerkingen aangemaakt in {demo_bulk.REGION_NAME}.")
         click.echo("")
         click.echo(f"Demo-logins (wachtwoord voor allemaal: {demo.PASSWORD}):")
         for login in demo.LOGINS:
             click.echo(f"  {login.email:<38} {login.role}")
         click.echo("")
+
+    @app.cli.command("notify-due")
+    @click.option("--days", default=7, show_default=True, help="Hoeveel dagen vooruit.")
+    def notify_due(days: int) -> None:
+        """Reminders for deadlines and evaluation moments (for cron; safe to run twice)."""
+        from .notifications.services import due_reminders
+
+        made = due_reminders(days=days)
+        click.echo(f"{made} herinnering(en) gemaakt.")
+
+    @app.cli.command("send-digest")
+    def send_digest() -> None:
+        """Send the daily digest emails (for cron, once a day)."""
+        from .notifications.services import send_digests
+
+        click.echo(f"{send_digests()} overzicht(en) verstuurd.")
 
     @app.cli.command("create-region")
     @click.argument("name")

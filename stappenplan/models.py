@@ -23,3 +23,6 @@ __all__ += [
     "Answer", "AnswerRevision", "Comment", "CommentMention", "CommentThread", "Cycle", "Presence", "SignOff",
     "StepInstance",
 ]
+from .notifications.models import Notification, NotificationPreference  # noqa: E402
+
+__all__ += ["Notification", "NotificationPreference"]

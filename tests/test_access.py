@@ -27,6 +27,11 @@ def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
         actor = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
         [inv] = invite_partners(actor, [PartnerEntry("nieuw@opvang.nl", "Opvang Nieuw")], 2)
         invitation_id = inv.public_id
+        from stappenplan.notifications.services import notify
+
+        [note] = notify([actor], "mention", partnership=None, title="Test", body="", link="/start")
+        db.session.commit()
+        notification_id = note.public_id
     return {
         "partnership_id": world.ids["partnership_a"],
         "member_id": world.ids["member_lib_a_member"],
@@ -34,6 +39,8 @@ def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
         "step": 1,
         "slot": "bibliotheek",
         "key": "why",
+        "branch_id": world.ids["lib_a"],
+        "notification_id": notification_id,
     }
 
 

@@ -68,6 +68,15 @@ def register(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    def unread_notifications() -> int:
+        from flask_login import current_user
+
+        from ..notifications.services import unread_count
+
+        return unread_count(current_user) if current_user.is_authenticated else 0
+
+    app.jinja_env.globals["unread_notifications"] = unread_notifications
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {

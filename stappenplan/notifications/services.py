@@ -1,17 +1,257 @@
-"""Who hears about what. One module, so preferences can be applied in one place."""
+"""Who hears about what, and how: one module, so preferences apply everywhere.
+
+In-app notifications are always made; the user's choice per kind decides the
+email: right away ("direct"), once a day in a digest ("digest"), or not ("off").
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..core.web import external_url
+from ..extensions import db, utcnow
+from ..mail import send_mail
+from ..organisations.models import Membership
+from ..partnerships.models import Partnership
+from .models import KINDS, Notification, NotificationPreference
 
 if TYPE_CHECKING:
+    from ..workflow.engine import Event
     from ..worksheets.services import Sheet
+
+KIND_LABELS = {
+    "step_opened": "Een stap gaat open voor jullie organisatie",
+    "signoff": "Je partner keurt een stap goed of vraagt om jullie goedkeuring",
+    "mention": "Iemand noemt je in een opmerking",
+    "reminder": "Herinneringen aan deadlines en evaluatiemomenten",
+}
+PARTY_NAME = {"library": "de bibliotheek", "childcare": "de kinderopvang"}
+SLUGS = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"}
+
+
+def preferences(user: User) -> dict[str, str]:
+    stored = dict(db.session.execute(
+        select(NotificationPreference.kind, NotificationPreference.mode)
+        .where(NotificationPreference.user_id == user.id)
+    ).all())
+    return {kind: stored.get(kind, "direct") for kind in KINDS}
+
+
+def set_preferences(user: User, choices: dict[str, str]) -> None:
+    existing = {p.kind: p for p in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
+    for kind, mode in choices.items():
+        if kind not in KINDS or mode not in ("direct", "digest", "off"):
+            continue
+        if kind in existing:
+            existing[kind].mode = mode
+        else:
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind, mode=mode))
+    db.session.commit()
+
+
+def _members(org_ids: Iterable[int], exclude: int | None = None) -> list[User]:
+    users = db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id.in_(list(org_ids)))
+    ).all()
+    return [u for u in users if u.id != exclude]
+
+
+def notify(users: Iterable[User], kind: str, *, partnership: Partnership | None, title: str, body: str,
+           link: str, dedupe_key: str | None = None) -> list[Notification]:
+    """Add notifications to the current transaction (skipping ones already made)."""
+    made = []
+    modes = _modes([u.id for u in users], kind)
+    for user in users:
+        if dedupe_key and db.session.scalar(select(Notification.id).where(
+                Notification.user_id == user.id, Notification.dedupe_key == dedupe_key)):
+            continue
+        note = Notification(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
+                            title=title[:300], body=body, link=link[:500], dedupe_key=dedupe_key,
+                            mode=modes.get(user.id, "direct"))
+        db.session.add(note)
+        made.append(note)
+    return made
+
+
+def _modes(user_ids: list[int], kind: str) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return dict(db.session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.mode)
+        .where(NotificationPreference.user_id.in_(user_ids), NotificationPreference.kind == kind)
+    ).all())
+
+
+def deliver(notes: Iterable[Notification]) -> int:
+    """Mail the direct ones (after the transaction that made them committed)."""
+    sent = 0
+    for note in notes:
+        if note.mode != "direct" or note.emailed_at is not None or note.id is None:
+            continue
+        user = db.session.get(User, note.user_id)
+        if user is None:
+            continue
+        send_mail(user.email, note.title, _email_body(user, note))
+        note.emailed_at = utcnow()
+        sent += 1
+    if sent:
+        db.session.commit()
+    return sent
+
+
+def _email_body(user: User, note: Notification) -> str:
+    return _("Hallo %(name)s,\n\n%(title)s\n\n%(body)s\n\nBekijk het in Stappenplan:\n%(link)s\n\n"
+             "Je kunt in je account kiezen welke e-mails je krijgt.\n",
+             name=user.name, title=note.title, body=note.body, link=note.link)
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+
+def for_events(partnership: Partnership, events: list[Event], actor: User, party: str) -> list[Notification]:
+    """Notifications for workflow transitions (same transaction as the transition)."""
+    made: list[Notification] = []
+    completed = {e.step for e in events if e.kind == "step_completed"}
+    org_of = {"library": partnership.library_id, "childcare": partnership.childcare_id}
+    for event in events:
+        if event.kind == "step_opened" and event.step is not None:
+            orgs = [org_of[event.slot]] if event.slot in org_of else list(org_of.values())
+            link = external_url("worksheets.show", partnership_id=partnership.public_id, step=event.step,
+                                slot=SLUGS.get(event.slot or "joint", "samen"))
+            made += notify(
+                _members(orgs, exclude=actor.id), "step_opened", partnership=partnership,
+                title=_("Stap %(n)d staat open: %(p)s", n=event.step, p=_pair(partnership)),
+                body=_("Jullie kunnen verder met stap %(n)d van het stappenplan.", n=event.step),
+                link=link, dedupe_key=f"opened:{partnership.id}:{event.step}:{event.slot}:{_cycle(event)}",
+            )
+        elif event.kind == "signed_off" and event.step not in completed:
+            other = "childcare" if event.party == "library" else "library"
+            link = external_url("partnerships.show", partnership_id=partnership.public_id) + f"#stap-{event.step}"
+            made += notify(
+                _members([org_of[other]]), "signoff", partnership=partnership,
+                title=_("%(who)s keurde stap %(n)d goed", who=PARTY_NAME[event.party].capitalize(), n=event.step),
+                body=_("%(name)s keurde stap %(n)d goed. Nu wacht de stap op jullie goedkeuring.",
+                       name=actor.name, n=event.step),
+                link=link,
+            )
+    return made
+
+
+def _cycle(event: Event) -> Any:
+    return (event.detail or {}).get("cycle", "")
+
+
+def _pair(p: Partnership) -> str:
+    return f"{p.library.name} & {p.childcare.name}"
 
 
 def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:
-    """Someone named ``person`` in a comment."""
-    from ..worksheets.comments import mention_mail
+    """Someone named ``person`` in a comment (called after the comment is committed)."""
+    question = sheet.question(key)
+    link = external_url("worksheets.show", partnership_id=sheet.partnership.public_id,
+                        step=sheet.step.number, slot=SLUGS[sheet.instance.slot]) + f"#vraag-{key}"
+    notes = notify(
+        [person], "mention", partnership=sheet.partnership,
+        title=_("%(name)s noemde je bij stap %(n)d", name=author.name, n=sheet.step.number),
+        body=_("Bij de vraag \"%(q)s\":\n\n\"%(text)s\"", q=question.label if question else key, text=body[:500]),
+        link=link,
+    )
+    db.session.commit()
+    deliver(notes)
 
-    mention_mail(person, author, sheet, key, body)
+
+# --- scheduled: reminders and digests -------------------------------------------------------------
+
+
+def due_reminders(today: date | None = None, days: int = 7) -> int:
+    """Reminders for action-schema deadlines and evaluation moments in the next ``days`` days.
+
+    Safe to run twice: each reminder has a dedupe key per user, row and date.
+    """
+    from ..workflow.models import Cycle, StepInstance
+    from ..worksheets.display import format_date
+    from ..worksheets.models import Answer
+
+    today = today or utcnow().date()
+    horizon = today + timedelta(days=days)
+    rows = db.session.execute(
+        select(Answer.value, Answer.question, StepInstance.step, Cycle.partnership_id, Cycle.id)
+        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
+        .join(Cycle, Cycle.id == StepInstance.cycle_id)
+        .where(Cycle.closed_at.is_(None),
+               ((StepInstance.step == 7) & (Answer.question == "action_schema"))
+               | ((StepInstance.step == 8) & (Answer.question == "evaluation_moments")))
+    ).all()
+    partnerships = {p.id: p for p in db.session.scalars(
+        select(Partnership).where(Partnership.id.in_({r.partnership_id for r in rows})))} if rows else {}
+    made: list[Notification] = []
+    for value, question, step, partnership_id, cycle_id in rows:
+        p = partnerships[partnership_id]
+        for row in value or []:
+            cells = row.get("cells", {})
+            when = cells.get("deadline") if question == "action_schema" else cells.get("date")
+            if not when or (question == "action_schema" and cells.get("status") == "done"):
+                continue
+            try:
+                day = date.fromisoformat(when)
+            except ValueError:
+                continue
+            if not today <= day <= horizon:
+                continue
+            what = cells.get("action") if question == "action_schema" else cells.get("topic")
+            title = (_("Deadline %(date)s: %(what)s", date=format_date(when), what=what or _("actie"))
+                     if question == "action_schema"
+                     else _("Evaluatiemoment %(date)s: %(what)s", date=format_date(when), what=what or ""))
+            link = external_url("worksheets.show", partnership_id=p.public_id, step=step, slot="samen")
+            made += notify(
+                _members([p.library_id, p.childcare_id]), "reminder", partnership=p, title=title,
+                body=_("Dit staat in jullie samenwerkingsplan (%(pair)s), stap %(n)d.", pair=_pair(p), n=step),
+                link=link, dedupe_key=f"reminder:{cycle_id}:{question}:{row.get('id')}:{when}",
+            )
+    try:
+        db.session.commit()
+    except IntegrityError:  # a parallel run made the same reminder: it exists once
+        db.session.rollback()
+        return 0
+    deliver(made)
+    return len(made)
+
+
+def send_digests() -> int:
+    """One email per user with everything collected for the daily digest."""
+    pending = db.session.scalars(
+        select(Notification).where(Notification.mode == "digest", Notification.emailed_at.is_(None))
+        .order_by(Notification.user_id, Notification.created_at)
+    ).all()
+    by_user: dict[int, list[Notification]] = {}
+    for note in pending:
+        by_user.setdefault(note.user_id, []).append(note)
+    for user_id, notes in by_user.items():
+        user = db.session.get(User, user_id)
+        if user is None:
+            continue
+        lines = "\n".join(f"- {n.title}\n  {n.link}" for n in notes)
+        send_mail(user.email, _("Je overzicht van vandaag in Stappenplan (%(n)d)", n=len(notes)),
+                  _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige overzicht:\n\n%(lines)s\n", name=user.name,
+                    lines=lines))
+        now = utcnow()
+        for note in notes:
+            note.emailed_at = now
+    db.session.commit()
+    return len(by_user)
+
+
+def unread_count(user: User) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0

@@ -341,7 +341,19 @@ def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Part
     record("invitation_accepted", actor_id=actor.id, organisation_id=org.id,
            partnership_id=partnership.id, email=inv.email)
     db.session.commit()
+    _announce_start(partnership, actor)
     return partnership
+
+
+def _announce_start(partnership: Partnership, actor: User) -> None:
+    """Step 1 opens for both organisations: tell the inviting side."""
+    from ..notifications import services as notifications
+    from ..workflow.engine import Event
+
+    events = [Event("step_opened", 1, slot, slot, {"cycle": 1}) for slot in ("library", "childcare")]
+    notes = notifications.for_events(partnership, events, actor, "")
+    db.session.commit()
+    notifications.deliver(notes)
 
 
 def create_coordinator_invitation(region, email: str, role: str) -> str:  # noqa: ANN001

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..audit.services import record
 from ..extensions import db, utcnow
+from ..notifications import services as notifications
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
@@ -196,8 +197,15 @@ def perform(
         _audit(event, partnership, user, cycle.number)
     if events or action.kind == "edit":
         cycle.last_activity_at = utcnow()
+    notes = notifications.for_events(partnership, [_with_cycle(e, cycle.number) for e in events], user, party)
     _finish(commit)
+    if commit:
+        notifications.deliver(notes)
     return Outcome(events, cycle)
+
+
+def _with_cycle(event: Event, number: int) -> Event:
+    return Event(event.kind, event.step, event.slot, event.party, {**event.detail, "cycle": number})
 
 
 def _finish(commit: bool) -> None:

@@ -8,9 +8,7 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..audit.services import record
 from ..core.errors import ServiceError
-from ..core.web import external_url
 from ..extensions import db, utcnow
-from ..mail import send_mail
 from ..organisations.models import Membership
 from .models import Comment, CommentMention, CommentThread
 from .services import Sheet
@@ -104,20 +102,3 @@ def set_resolved(sheet: Sheet, user: User, key: str, resolved: bool) -> CommentT
            step=sheet.step.number, question=key)
     db.session.commit()
     return thread
-
-
-def mention_mail(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:
-    """The email a mentioned person gets."""
-    from ..access import SLUG_FOR_SLOT
-
-    link = external_url("worksheets.show", partnership_id=sheet.partnership.public_id,
-                        step=sheet.step.number, slot=SLUG_FOR_SLOT[sheet.instance.slot]) + f"#vraag-{key}"
-    question = sheet.question(key)
-    send_mail(
-        person.email,
-        _("%(name)s noemde je bij stap %(n)d", name=author.name, n=sheet.step.number),
-        _("Hallo %(person)s,\n\n%(name)s noemde je in een opmerking bij stap %(n)d (%(title)s), "
-          "vraag: %(question)s\n\n\"%(body)s\"\n\nBekijk het werkblad:\n%(link)s\n",
-          person=person.name, name=author.name, n=sheet.step.number, title=sheet.step.title,
-          question=question.label if question else key, body=body[:500], link=link),
-    )

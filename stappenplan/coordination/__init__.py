@@ -1,0 +1,1 @@
+"""The regional coordinator's dashboard: progress across a region's partnerships."""

@@ -1,0 +1,98 @@
+"""Coordinator dashboard routes: the region overview, a branch's drill-down, exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.utils import secure_filename
+
+from ..access import current_org, policy
+from ..audit.services import record
+from ..core.templating import render
+from ..extensions import db, utcnow
+from . import charts, exports, services
+
+bp = Blueprint("coordination", __name__, url_prefix="/regio")
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _page(template: str, overview: services.Overview, **extra: Any) -> str:
+    """The whole page, or only the matrix for an htmx filter/paging request.
+
+    A history restore (back button after an htmx navigation) needs the whole page.
+    """
+    block = None if request.headers.get("HX-History-Restore-Request") else "matrix"
+    step_chart, month_chart = charts.overview_charts(overview)
+    return render(template, block, ov=overview, org=current_org(), now=utcnow(), done=services.DONE,
+                  step_chart=step_chart, month_chart=month_chart, **extra)
+
+
+@bp.get("")
+@policy("coordination")
+def dashboard():
+    org = current_org()
+    branches = services.branches_of(org.id)
+    filters, notices = services.parse_filters(request.args, branches, services.definition())
+    overview = services.overview(org.id, branches, filters, notices)
+    return _page("coordination/dashboard.html", overview, base_url=url_for("coordination.dashboard"))
+
+
+@bp.get("/vestiging/<branch_id>")
+@policy("login")
+def branch(branch_id: str):
+    """One branch's partnerships. Coordinators only; the branch's own library users
+    are sent to their start page (their own overview), everyone else gets a 404."""
+    org = current_org()
+    if org.kind != "coordination":
+        if org.kind == "library" and org.public_id == branch_id:
+            return redirect(url_for("core.home"))
+        abort(404)
+    branches = services.branches_of(org.id)
+    scope = services.find_branch(branches, branch_id)
+    if scope is None:
+        abort(404)
+    filters, notices = services.parse_filters(request.args, branches, services.definition(), fixed=scope)
+    overview = services.overview(org.id, branches, filters, notices, scope=scope)
+    return _page("coordination/branch.html", overview,
+                 base_url=url_for("coordination.branch", branch_id=scope.public_id))
+
+
+@bp.get("/export.csv")
+@policy("coordination")
+def export_csv():
+    return _export("csv")
+
+
+@bp.get("/export.xlsx")
+@policy("coordination")
+def export_xlsx():
+    return _export("xlsx")
+
+
+def _export(fmt: str) -> Response:
+    """The filtered matrix (all pages) as a download; the export is audited."""
+    org = current_org()
+    branches = services.branches_of(org.id)
+    defn = services.definition()
+    filters, _notices = services.parse_filters(request.args, branches, defn)
+    rows = services.export_rows(org.id, filters)
+    head, body = exports.table(defn, rows)
+    record("coordination.export", actor_id=current_user.id, organisation_id=org.id,
+           format=fmt, rows=len(rows), filters=filters.args())
+    db.session.commit()
+    name = "regio-overzicht"
+    if filters.branch:
+        name += "-" + (secure_filename(filters.branch.name).lower() or "vestiging")
+    name += f"-{utcnow():%Y-%m-%d}.{fmt}"
+    if fmt == "csv":
+        data, mimetype = exports.to_csv(head, body), "text/csv; charset=utf-8"
+    else:
+        data, mimetype = exports.to_xlsx(head, body, _("Voortgang")), XLSX_MIMETYPE
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+

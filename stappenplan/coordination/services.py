@@ -1,0 +1,487 @@
+"""Queries behind the coordinator's overview of a region.
+
+Everything here runs a fixed number of SQL statements, however many partnerships
+a region has: per-partnership facts (current cycle, furthest open step, stalled)
+are computed inside one SQL row source (``_rows``) that every summary aggregates
+over, and the step statuses of the visible matrix rows come in one extra query.
+The scope is always ``access.coordinated_library_ids``: only branches that opted
+in to one of the coordinator's regions, so an opt-out takes effect at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, Subquery, and_, case, extract, func, or_, select
+from sqlalchemy.orm import aliased
+
+from ..access import coordinated_library_ids
+from ..extensions import db, utcnow
+from ..organisations.models import Organisation, Region, RegionMembership
+from ..partnerships.models import Partnership
+from ..workflow import engine
+from ..workflow.definition import PlanDefinition, get_definition, latest_version
+from ..workflow.models import Cycle, StepInstance
+
+PER_PAGE = 50
+STALLED_LIST = 10
+MONTHS = 12
+SEARCH_MAX = 100
+#: "Current step" of a partnership whose round is complete (no step open any more).
+DONE = 9
+DONE_SLUG = "klaar"
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A library branch that opted in to one of the coordinator's regions."""
+
+    id: int
+    public_id: str
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the matrix shows; parsed from the query string, invalid parts dropped."""
+
+    branch: Branch | None = None
+    step: int | None = None
+    query: str = ""
+    stalled: bool = False
+    page: int = 1
+
+    @property
+    def active(self) -> bool:
+        return bool(self.branch or self.step or self.query or self.stalled)
+
+    def args(self, *, page: int | None = None, with_branch: bool = True) -> dict[str, str]:
+        """Query-string arguments that reproduce these filters (for links)."""
+        args: dict[str, str] = {}
+        if self.branch and with_branch:
+            args["vestiging"] = self.branch.public_id
+        if self.step:
+            args["stap"] = DONE_SLUG if self.step == DONE else str(self.step)
+        if self.query:
+            args["zoek"] = self.query
+        if self.stalled:
+            args["stil"] = "1"
+        if page and page > 1:
+            args["pagina"] = str(page)
+        return args
+
+
+@dataclass
+class Row:
+    """One partnership in the matrix: its current cycle and the status per step/slot."""
+
+    id: int
+    public_id: str
+    library_id: int
+    library_name: str
+    childcare_name: str
+    situation: int
+    plan_version: int
+    cycle_id: int
+    cycle_number: int
+    closed: bool
+    last_activity_at: datetime
+    current_step: int
+    stalled: bool
+    statuses: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    def status(self, step: int, slot: str) -> str | None:
+        return self.statuses.get((step, slot))
+
+    @property
+    def done(self) -> bool:
+        return self.current_step == DONE
+
+
+@dataclass(frozen=True)
+class StepCount:
+    step: int
+    title: str
+    count: int
+    stalled: int
+
+
+@dataclass(frozen=True)
+class BranchSummary:
+    branch: Branch
+    partnerships: int
+    stalled: int
+    done: int
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: date
+    count: int
+
+
+@dataclass
+class MatrixPage:
+    rows: list[Row]
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.per_page, self.total)
+
+    def window(self, size: int = 2) -> list[int | None]:
+        """Page numbers to link, with None for a gap: 1 … 4 5 [6] 7 8 … 21."""
+        pages = self.pages
+        shown = {1, pages, *range(max(1, self.page - size), min(pages, self.page + size) + 1)}
+        result: list[int | None] = []
+        previous = 0
+        for number in sorted(shown):
+            if number - previous > 1:
+                result.append(None)
+            result.append(number)
+            previous = number
+        return result
+
+
+@dataclass
+class Overview:
+    """Everything the dashboard (or a branch's drill-down) shows."""
+
+    regions: list[str]
+    branches: list[Branch]
+    scope: Branch | None
+    defn: PlanDefinition
+    stalled_days: int
+    counts: list[StepCount]
+    total: int
+    stalled_total: int
+    done_total: int
+    branch_summaries: list[BranchSummary]
+    stalled_rows: list[Row]
+    months: list[MonthCount]
+    matrix: MatrixPage
+    filters: Filters
+    notices: list[str]
+
+    @property
+    def joint_total(self) -> int:
+        """Partnerships working on the shared steps (after the private steps 1-3)."""
+        handoff = engine.last_private_step(self.defn)
+        return sum(c.count for c in self.counts if handoff < c.step < DONE)
+
+    @property
+    def months_total(self) -> int:
+        return sum(m.count for m in self.months)
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def regions_of(org_id: int) -> list[str]:
+    return list(db.session.scalars(select(Region.name).where(Region.coordination_id == org_id).order_by(Region.name)))
+
+
+def branches_of(org_id: int) -> list[Branch]:
+    """Opted-in branches of the coordinator's regions, by name."""
+    rows = db.session.execute(
+        select(Organisation.id, Organisation.public_id, Organisation.name, Region.name)
+        .join(RegionMembership, RegionMembership.library_id == Organisation.id)
+        .join(Region, Region.id == RegionMembership.region_id)
+        .where(Region.coordination_id == org_id, Organisation.kind == "library")
+        .order_by(Organisation.name, Organisation.id)
+    )
+    return [Branch(*row) for row in rows]
+
+
+def find_branch(branches: list[Branch], public_id: str | None) -> Branch | None:
+    return next((b for b in branches if b.public_id == public_id), None) if public_id else None
+
+
+def stalled_cutoff() -> tuple[int, datetime]:
+    days = int(current_app.config.get("STALLED_DAYS", 30))
+    return days, utcnow() - timedelta(days=days)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def parse_filters(
+    args: Mapping[str, str], branches: list[Branch], defn: PlanDefinition, *, fixed: Branch | None = None
+) -> tuple[Filters, list[str]]:
+    """Read the matrix filters; unknown values are dropped with a Dutch notice, never a 500."""
+    from flask_babel import gettext as _
+
+    notices: list[str] = []
+    branch = fixed
+    raw_branch = (args.get("vestiging") or "").strip()
+    if fixed is None and raw_branch:
+        branch = find_branch(branches, raw_branch)
+        if branch is None:
+            notices.append(_("Deze vestiging hoort niet bij jullie regio. We tonen alle vestigingen."))
+    step: int | None = None
+    raw_step = (args.get("stap") or "").strip().lower()
+    if raw_step:
+        numbers = {s.number for s in defn.steps}
+        if raw_step == DONE_SLUG:
+            step = DONE
+        elif raw_step.isdigit() and int(raw_step) in numbers:
+            step = int(raw_step)
+        else:
+            notices.append(_("Die stap bestaat niet. We tonen alle stappen."))
+    query = " ".join((args.get("zoek") or "").split())[:SEARCH_MAX]
+    stalled = (args.get("stil") or "") in {"1", "ja", "on", "true"}
+    raw_page = (args.get("pagina") or "1").strip()
+    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 else 1
+    return Filters(branch=branch, step=step, query=query, stalled=stalled, page=max(1, page)), notices
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subquery:
+    """One row per visible partnership with its current cycle's facts, as a subquery."""
+    library = aliased(Organisation)
+    childcare = aliased(Organisation)
+    current_cycle_id = (
+        select(Cycle.id)
+        .where(Cycle.partnership_id == Partnership.id)
+        .order_by(Cycle.number.desc())
+        .limit(1)
+        .correlate(Partnership)
+        .scalar_subquery()
+    )
+    furthest_open = (
+        select(func.max(StepInstance.step))
+        .where(StepInstance.cycle_id == Cycle.id, StepInstance.status == engine.OPEN)
+        .correlate(Cycle)
+        .scalar_subquery()
+    )
+    stalled = and_(Cycle.closed_at.is_(None), Cycle.last_activity_at < cutoff)
+    stmt = (
+        select(
+            Partnership.id.label("id"),
+            Partnership.public_id.label("public_id"),
+            Partnership.library_id.label("library_id"),
+            library.name.label("library_name"),
+            childcare.name.label("childcare_name"),
+            Partnership.situation.label("situation"),
+            Cycle.plan_version.label("plan_version"),
+            Cycle.id.label("cycle_id"),
+            Cycle.number.label("cycle_number"),
+            Cycle.closed_at.label("closed_at"),
+            Cycle.last_activity_at.label("last_activity_at"),
+            func.coalesce(furthest_open, DONE).label("current_step"),
+            case((stalled, 1), else_=0).label("stalled"),
+        )
+        .join(library, library.id == Partnership.library_id)
+        .join(childcare, childcare.id == Partnership.childcare_id)
+        .join(Cycle, Cycle.id == current_cycle_id)
+        .where(Partnership.library_id.in_(coordinated_library_ids(org_id)))
+    )
+    if branch is not None:
+        stmt = stmt.where(Partnership.library_id == branch.id)
+    return stmt.subquery("overview_rows")
+
+
+def _filtered(rows: Subquery, filters: Filters) -> Select:
+    stmt = select(rows)
+    if filters.branch is not None:
+        stmt = stmt.where(rows.c.library_id == filters.branch.id)
+    if filters.step:
+        stmt = stmt.where(rows.c.current_step == filters.step)
+    if filters.stalled:
+        stmt = stmt.where(rows.c.stalled == 1)
+    if filters.query:
+        stmt = stmt.where(
+            or_(
+                rows.c.library_name.icontains(filters.query, autoescape=True),
+                rows.c.childcare_name.icontains(filters.query, autoescape=True),
+            )
+        )
+    return stmt
+
+
+def _to_row(record: Any) -> Row:
+    return Row(
+        id=record.id,
+        public_id=record.public_id,
+        library_id=record.library_id,
+        library_name=record.library_name,
+        childcare_name=record.childcare_name,
+        situation=record.situation,
+        plan_version=record.plan_version,
+        cycle_id=record.cycle_id,
+        cycle_number=record.cycle_number,
+        closed=record.closed_at is not None,
+        last_activity_at=record.last_activity_at,
+        current_step=int(record.current_step),
+        stalled=bool(record.stalled),
+    )
+
+
+def _ordered(stmt: Select, rows: Subquery) -> Select:
+    return stmt.order_by(rows.c.library_name, rows.c.childcare_name, rows.c.id)
+
+
+def _attach_statuses(rows: list[Row], cycle_ids: Any) -> None:
+    """Fill in the step statuses of ``rows`` with one query (ids or a subquery)."""
+    by_cycle = {row.cycle_id: row for row in rows}
+    if not by_cycle:
+        return
+    result = db.session.execute(
+        select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
+            StepInstance.cycle_id.in_(cycle_ids)
+        )
+    )
+    for cycle_id, step, slot, status in result:
+        row = by_cycle.get(cycle_id)
+        if row is not None:
+            row.statuses[(step, slot)] = status
+
+
+def _counts(rows: Subquery, defn: PlanDefinition) -> list[StepCount]:
+    found = {
+        int(step): (count, int(stalled or 0))
+        for step, count, stalled in db.session.execute(
+            select(rows.c.current_step, func.count(), func.sum(rows.c.stalled)).group_by(rows.c.current_step)
+        )
+    }
+    counts = [StepCount(s.number, s.title, *found.get(s.number, (0, 0))) for s in defn.steps]
+    counts.append(StepCount(DONE, "", *found.get(DONE, (0, 0))))
+    return counts
+
+
+def _branch_summaries(rows: Subquery, branches: list[Branch]) -> list[BranchSummary]:
+    found = {
+        library_id: (count, int(stalled or 0), int(done or 0))
+        for library_id, count, stalled, done in db.session.execute(
+            select(
+                rows.c.library_id,
+                func.count(),
+                func.sum(rows.c.stalled),
+                func.sum(case((rows.c.current_step == DONE, 1), else_=0)),
+            ).group_by(rows.c.library_id)
+        )
+    }
+    return [BranchSummary(b, *found.get(b.id, (0, 0, 0))) for b in branches]
+
+
+def _month_starts(today: date, count: int = MONTHS) -> list[date]:
+    """The first days of the last ``count`` months, oldest first, this month last."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def _months(org_id: int, branch: Branch | None) -> list[MonthCount]:
+    """Completed step instances per calendar month (UTC), over all cycles."""
+    starts = _month_starts(utcnow().date())
+    since = datetime(starts[0].year, starts[0].month, 1)
+    year = extract("year", StepInstance.completed_at)
+    month = extract("month", StepInstance.completed_at)
+    stmt = (
+        select(year, month, func.count())
+        .join(Cycle, Cycle.id == StepInstance.cycle_id)
+        .join(Partnership, Partnership.id == Cycle.partnership_id)
+        .where(
+            Partnership.library_id.in_(coordinated_library_ids(org_id)),
+            StepInstance.status == engine.COMPLETED,
+            StepInstance.completed_at >= since,
+        )
+        .group_by(year, month)
+    )
+    if branch is not None:
+        stmt = stmt.where(Partnership.library_id == branch.id)
+    found = {(int(y), int(m)): count for y, m, count in db.session.execute(stmt)}
+    return [MonthCount(start, found.get((start.year, start.month), 0)) for start in starts]
+
+
+def _matrix(rows: Subquery, filters: Filters) -> tuple[MatrixPage, Filters]:
+    filtered = _filtered(rows, filters)
+    total = db.session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
+    pages = max(1, math.ceil(total / PER_PAGE))
+    if filters.page > pages:
+        filters = replace(filters, page=pages)
+    records = db.session.execute(
+        _ordered(filtered, rows).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE)
+    ).all()
+    page_rows = [_to_row(r) for r in records]
+    _attach_statuses(page_rows, [r.cycle_id for r in page_rows])
+    return MatrixPage(page_rows, total, filters.page), filters
+
+
+def definition() -> PlanDefinition:
+    """The plan whose steps make the matrix columns (the newest version)."""
+    return get_definition(latest_version())
+
+
+def overview(
+    org_id: int, branches: list[Branch], filters: Filters, notices: list[str], scope: Branch | None = None
+) -> Overview:
+    """The dashboard (``scope`` None) or one branch's drill-down, in constant queries."""
+    defn = definition()
+    days, cutoff = stalled_cutoff()
+    regions = regions_of(org_id)
+    if not branches:
+        empty = MatrixPage([], 0, 1)
+        return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
+    rows = _rows(org_id, cutoff, scope)
+    counts = _counts(rows, defn)
+    stalled_rows = [
+        _to_row(r)
+        for r in db.session.execute(
+            select(rows).where(rows.c.stalled == 1).order_by(rows.c.last_activity_at, rows.c.id).limit(STALLED_LIST)
+        )
+    ]
+    summaries = _branch_summaries(rows, branches) if scope is None else []
+    matrix, filters = _matrix(rows, filters)
+    return Overview(
+        regions=regions,
+        branches=branches,
+        scope=scope,
+        defn=defn,
+        stalled_days=days,
+        counts=counts,
+        total=sum(c.count for c in counts),
+        stalled_total=sum(c.stalled for c in counts),
+        done_total=next((c.count for c in counts if c.step == DONE), 0),
+        branch_summaries=summaries,
+        stalled_rows=stalled_rows,
+        months=_months(org_id, scope),
+        matrix=matrix,
+        filters=filters,
+        notices=notices,
+    )
+
+
+def export_rows(org_id: int, filters: Filters) -> list[Row]:
+    """Every row that matches the filters (no paging), statuses included: two queries."""
+    _days, cutoff = stalled_cutoff()
+    rows = _rows(org_id, cutoff)
+    filtered = _filtered(rows, filters)
+    result = [_to_row(r) for r in db.session.execute(_ordered(filtered, rows))]
+    ids = filtered.with_only_columns(rows.c.cycle_id)
+    _attach_statuses(result, ids)
+    return result

@@ -1,0 +1,80 @@
+"""In-app notifications and email preferences."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select, update
+
+from ..access import policy
+from ..core.web import safe_next
+from ..extensions import db, utcnow
+from . import services
+from .models import KINDS, Notification
+
+bp = Blueprint("notifications", __name__)
+PER_PAGE = 25
+
+
+@bp.get("/meldingen")
+@policy("login")
+def index():
+    page = request.args.get("pagina", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+    base = select(Notification).where(Notification.user_id == current_user.id)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    items = db.session.scalars(
+        base.order_by(Notification.created_at.desc(), Notification.id.desc())
+        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    ).all()
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("notifications/index.html", items=items, page=page, pages=pages, form=FlaskForm())
+
+
+@bp.get("/meldingen/<notification_id>")
+@policy("login")
+def open_notification(notification_id: str):
+    note = db.session.scalar(select(Notification).where(
+        Notification.public_id == notification_id, Notification.user_id == current_user.id))
+    if note is None:
+        abort(404)
+    if note.read_at is None:
+        note.read_at = utcnow()
+        db.session.commit()
+    target = note.link or url_for("notifications.index")
+    # Links are absolute (they are mailed too); keep only the local path.
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(target)
+    return redirect(parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment
+                                                                              else ""))
+
+
+@bp.post("/meldingen/alles-gelezen")
+@policy("login")
+def mark_all_read():
+    if FlaskForm().validate_on_submit():
+        db.session.execute(update(Notification).where(
+            Notification.user_id == current_user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+        db.session.commit()
+        flash(_("Alle meldingen zijn gelezen."), "success")
+    return redirect(safe_next(url_for("notifications.index")))
+
+
+@bp.route("/account/meldingen", methods=["GET", "POST"])
+@policy("login")
+def preferences():
+    form = FlaskForm()
+    if form.validate_on_submit():
+        choices = {kind: request.form.get(kind, "") for kind in KINDS}
+        bad = [k for k, v in choices.items() if v not in ("direct", "digest", "off")]
+        if bad:
+            flash(_("Kies voor elke soort melding: direct, dagelijks overzicht of uit."), "error")
+        else:
+            services.set_preferences(current_user, choices)
+            flash(_("Je keuzes voor e-mail zijn opgeslagen."), "success")
+            return redirect(url_for("notifications.preferences"))
+    return render_template("notifications/preferences.html", form=form, prefs=services.preferences(current_user),
+                           labels=services.KIND_LABELS)

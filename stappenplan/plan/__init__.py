@@ -1,0 +1,1 @@
+"""The samenwerkingsplan: one cycle of a partnership as one printable document."""

@@ -1,0 +1,119 @@
+"""Notifications: in the app and by email, per-user choices, reminders that never repeat."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.mail import outbox
+from stappenplan.notifications.models import Notification
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.engine import Action
+from tests.factories import login
+
+
+def _driver(world) -> Driver:  # noqa: ANN001
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)
+
+
+def _notes(email: str) -> list[Notification]:
+    return db.session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                              .where(User.email == email).order_by(Notification.id)).all()
+
+
+def test_step_opening_and_signoff_notify_the_right_people(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(3, 3)
+        # step 4 opened for both organisations (the actor is not told about their own action)
+        titles = [n.title for n in _notes(world.emails["lib_a_member"])]
+        assert any("Stap 4 staat open" in t for t in titles)
+        assert any("Stap 2 staat open" in t for t in titles)  # the library's own step 2
+        assert not any("Stap 2 staat open" in t for t in [n.title for n in _notes(world.emails["cc_b"])])
+        d.fill_joint(4)
+        outbox().clear()
+        d.act("library", Action("sign_off", 4, "joint"))
+        cc_titles = [n.title for n in _notes(world.emails["cc_a_member"])]
+        assert "De bibliotheek keurde stap 4 goed" in cc_titles
+        assert {m.to for m in outbox()} == {world.emails["cc_a"], world.emails["cc_a_member"]}
+        assert "Nu wacht de stap op jullie goedkeuring" in outbox()[0].body
+
+
+def test_preferences_direct_digest_off(world, app: Flask) -> None:
+    client = app.test_client()
+    login(client, world.emails["cc_a_member"])
+    response = client.post("/account/meldingen", data={"step_opened": "off", "signoff": "digest",
+                                                        "mention": "direct", "reminder": "direct"})
+    assert response.status_code == 302
+    bad = client.post("/account/meldingen", data={"step_opened": "soms"}, follow_redirects=True)
+    assert "Kies voor elke soort melding" in bad.get_data(as_text=True)
+    with app.app_context():
+        d = _driver(world)
+        outbox().clear()
+        d.own_steps(3, 3)
+        d.fill_joint(4)
+        d.act("library", Action("sign_off", 4, "joint"))
+        mails_to_member = [m for m in outbox() if m.to == world.emails["cc_a_member"]]
+        assert mails_to_member == []  # step_opened off, sign-off in the digest
+        assert _notes(world.emails["cc_a_member"])  # still in the app
+        from stappenplan.notifications.services import send_digests
+
+        assert send_digests() >= 1
+        digest = [m for m in outbox() if m.to == world.emails["cc_a_member"]]
+        assert len(digest) == 1 and "keurde stap 4 goed" in digest[0].body
+        assert send_digests() == 0  # nothing twice
+
+
+def test_in_app_list_read_and_nav_count(world, app: Flask) -> None:
+    with app.app_context():
+        _driver(world).own_steps(1, 0)
+    client = app.test_client()
+    login(client, world.emails["lib_a_member"])
+    page = client.get("/start").get_data(as_text=True)
+    assert 'class="nav-count">1' in page
+    listing = client.get("/meldingen").get_data(as_text=True)
+    assert "Stap 2 staat open" in listing and "Nieuw" in listing
+    with app.app_context():
+        note = _notes(world.emails["lib_a_member"])[0]
+    response = client.get(f"/meldingen/{note.public_id}")
+    assert response.status_code == 302 and "/stap/2/bibliotheek" in response.headers["Location"]
+    assert 'class="nav-count"' not in client.get("/start").get_data(as_text=True)
+    other = app.test_client()
+    login(other, world.emails["cc_a"])
+    assert other.get(f"/meldingen/{note.public_id}").status_code == 404
+
+
+def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(6)
+        soon = (date.today() + timedelta(days=3)).isoformat()
+        later = (date.today() + timedelta(days=30)).isoformat()
+        d.fill("library", 7, "joint", {"action_schema": [
+            {"id": "a1", "cells": {"action": "Training voorlezen", "deadline": soon, "status": "planned"}},
+            {"id": "a2", "cells": {"action": "Beleidsplan", "deadline": later, "status": "planned"}},
+            {"id": "a3", "cells": {"action": "Al klaar", "deadline": soon, "status": "done"}},
+        ]})
+        outbox().clear()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["notify-due"])
+    assert first.exit_code == 0, first.output
+    with app.app_context():
+        reminders = db.session.scalars(select(Notification).where(Notification.kind == "reminder")).all()
+        members = 4  # two per organisation in the test world
+        assert len(reminders) == members and all("Training voorlezen" in n.title for n in reminders)
+        mails = len(outbox())
+        assert mails == members
+    second = runner.invoke(args=["notify-due"])
+    assert second.exit_code == 0 and "0 herinnering" in second.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == members
+        assert len(outbox()) == mails
