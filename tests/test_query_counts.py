@@ -1,0 +1,73 @@
+"""Overview pages run a constant number of SQL queries, whatever the number of partnerships."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event, select
+
+from stappenplan.accounts.models import User
+from stappenplan.extensions import db
+from tests.factories import login, make_org, make_partnership, make_user
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _grow(app: Flask, library_email: str, childcare_email: str, total: int) -> None:
+    with app.app_context():
+        lib_user = db.session.scalar(select(User).where(User.email == library_email))
+        library = lib_user.organisation
+        childcare = db.session.scalar(select(User).where(User.email == childcare_email)).organisation
+        existing = db.session.execute(
+            select(db.func.count()).select_from(db.metadata.tables["partnerships"])
+            .where(db.metadata.tables["partnerships"].c.library_id == library.id)).scalar()
+        for i in range(existing, total):
+            cc = make_org(f"Opvang {i:03d}", "childcare")
+            make_partnership(library, cc, lib_user)
+        # the childcare organisation partners with more libraries too
+        existing_cc = db.session.execute(
+            select(db.func.count()).select_from(db.metadata.tables["partnerships"])
+            .where(db.metadata.tables["partnerships"].c.childcare_id == childcare.id)).scalar()
+        for i in range(existing_cc, total):
+            lib = make_org(f"Bieb {i:03d}", "library")
+            make_partnership(lib, childcare, make_user(lib, f"bieb{i}@x.nl"))
+        db.session.commit()
+
+
+def _queries(app: Flask, email: str, url: str) -> int:
+    client = app.test_client()
+    login(client, email)
+    client.get(url)  # warm-up (caches, first-time lookups)
+    with counted(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(statements)
+
+
+def test_home_pages_use_a_constant_number_of_queries(world, app: Flask) -> None:
+    counts: dict[str, list[int]] = {"library": [], "childcare": [], "partnership": []}
+    for total in (5, 200):
+        _grow(app, world.emails["lib_a"], world.emails["cc_a"], total)
+        counts["library"].append(_queries(app, world.emails["lib_a"], "/start"))
+        counts["childcare"].append(_queries(app, world.emails["cc_a"], "/start"))
+        counts["partnership"].append(
+            _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}"))
+    for page, (small, large) in counts.items():
+        assert small == large, f"{page}: {small} queries for 5 partnerships, {large} for 200"
+        assert small < 30, f"{page}: {small} queries"
