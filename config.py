@@ -63,6 +63,10 @@ class Config:
     INVITATION_DAYS = 14
     PASSWORD_RESET_SECONDS = 3600
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
+    # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
+    # otherwise in the memory of each process.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    TRUST_PROXY = _bool("TRUST_PROXY", False)
 
     # Argon2id parameters (argon2-cffi defaults: RFC 9106 low-memory profile).
     ARGON2_TIME_COST = 3
@@ -75,6 +79,7 @@ class ProductionConfig(Config):
 
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    TRUST_PROXY = _bool("TRUST_PROXY", True)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
 
 
@@ -87,6 +92,8 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     SERVER_NAME = None
+    # Tests log in many times a minute from one address; test_security turns limits on.
+    RATELIMIT_ENABLED = False
     # Unexpected exceptions fail the test instead of becoming a friendly 500 page.
     PROPAGATE_EXCEPTIONS_IN_TESTS = True
 

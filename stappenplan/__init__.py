@@ -48,9 +48,10 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     errors_web.register(app)
     templating.register(app)
 
-    from . import access
+    from . import access, security
 
     app.before_request(access.enforce)
+    security.init(app)
     app.after_request(_vary_on_htmx)
 
     from .cli import register as register_cli

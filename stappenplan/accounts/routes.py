@@ -10,6 +10,7 @@ from ..access import policy
 from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
 from ..extensions import db
+from ..security import login_limit, reset_limit
 from . import services
 from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 
@@ -18,6 +19,7 @@ bp = Blueprint("accounts", __name__)
 
 @bp.route("/inloggen", methods=["GET", "POST"])
 @policy("public")
+@login_limit()
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
@@ -63,6 +65,7 @@ def register():
 
 @bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])
 @policy("public")
+@reset_limit()
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

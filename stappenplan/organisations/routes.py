@@ -15,6 +15,7 @@ from ..core.templating import render
 from ..extensions import db, utcnow
 from ..partnerships import invitations
 from ..partnerships.models import Invitation
+from ..security import invitation_limit
 from . import services
 from .forms import InviteMemberForm, RegionForm, RoleForm
 from .models import Organisation, Region
@@ -64,6 +65,7 @@ def members():
 
 @bp.post("/leden/uitnodigen")
 @policy("admin")
+@invitation_limit()
 def invite_member():
     form = _without_team(InviteMemberForm(), current_org())
     if form.validate_on_submit():

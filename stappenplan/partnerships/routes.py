@@ -14,6 +14,7 @@ from ..audit import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, htmx, utcnow
+from ..security import invitation_limit
 from ..workflow import views as workflow_views
 from ..workflow.forms import ActionForm
 from ..workflow.timeline import build as build_timeline
@@ -26,6 +27,7 @@ bp = Blueprint("partnerships", __name__)
 
 @bp.route("/samenwerkingen/uitnodigen", methods=["GET", "POST"])
 @policy("admin", "partner")
+@invitation_limit()
 def invite():
     org = current_org()
     form = InvitePartnersForm()

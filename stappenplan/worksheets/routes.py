@@ -9,6 +9,7 @@ from flask_login import current_user
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
 from ..extensions import db, htmx
+from ..security import autosave_limit
 from ..workflow.definition import Question
 from . import comments as comment_service
 from . import feed, fields, history, services, views
@@ -84,6 +85,7 @@ def _question_or_404(sheet: Sheet, key: str) -> Question:
 
 @bp.post("/vraag/<key>")
 @policy("partner")
+@autosave_limit()
 def save_field(partnership_id: str, step: int, slot: str, key: str):
     """Autosave one answer; 409 with the conflict view when it was based on an old version."""
     sheet = _sheet(partnership_id, step, slot)
@@ -103,6 +105,7 @@ def save_field(partnership_id: str, step: int, slot: str, key: str):
 
 @bp.post("/vraag/<key>/tabel")
 @policy("partner")
+@autosave_limit()
 def table_op(partnership_id: str, step: int, slot: str, key: str):
     """One table operation: edit a cell, add, delete or move a row."""
     sheet = _sheet(partnership_id, step, slot)

@@ -1,0 +1,100 @@
+"""Security headers, proxy handling and rate limits."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def _user_or_ip() -> str:
+    """Limit logged-in work per user (an office shares one IP address), the rest per IP."""
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return f"user:{current_user.public_id}"
+    return f"ip:{get_remote_address()}"
+
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True,
+                  strategy="moving-window")
+
+# The limits, in one place (see README: "Rate limits").
+LOGIN = "10 per minute"
+PASSWORD_RESET = "5 per hour"
+INVITATIONS = "30 per hour"
+AUTOSAVE = "240 per minute"
+
+
+def login_limit():  # noqa: ANN201 - a decorator
+    return limiter.limit(LOGIN, methods=["POST"], key_func=get_remote_address)
+
+
+def reset_limit():  # noqa: ANN201
+    return limiter.limit(PASSWORD_RESET, methods=["POST"], key_func=get_remote_address)
+
+
+def invitation_limit():  # noqa: ANN201
+    return limiter.limit(INVITATIONS, methods=["POST"], key_func=_user_or_ip)
+
+
+def autosave_limit():  # noqa: ANN201
+    return limiter.limit(AUTOSAVE, methods=["POST"], key_func=_user_or_ip)
+
+
+def init(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    if app.config.get("TRUST_PROXY"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.after_request(_headers)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(error: RateLimitExceeded):  # noqa: ANN202
+        from flask_babel import gettext as _
+
+        from .core.errors_web import error_page
+
+        retry = _retry_after(error)
+        minutes = max(1, (retry + 59) // 60)
+        body, code = error_page(
+            429, _("Te veel pogingen"),
+            _("Je hebt dit te vaak geprobeerd. Wacht %(n)d seconden en probeer het dan opnieuw.", n=retry)
+            if retry < 120 else
+            _("Je hebt dit te vaak geprobeerd. Wacht %(n)d minuten en probeer het dan opnieuw.", n=minutes),
+        )
+        response = current_app.make_response((body, code))
+        response.headers["Retry-After"] = str(retry)
+        return response
+
+
+def _retry_after(error: RateLimitExceeded) -> int:
+    try:
+        reset = limiter.current_limit.reset_at if limiter.current_limit else None
+    except Exception:  # noqa: BLE001 - a missing value just means "a minute"
+        reset = None
+    if reset:
+        import time
+
+        return max(1, int(reset - time.time()))
+    return 60
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    if current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
