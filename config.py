@@ -67,6 +67,8 @@ class Config:
     # otherwise in the memory of each process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
     TRUST_PROXY = _bool("TRUST_PROXY", False)
+    # Step-5 conversation records are removed this many months after a cycle closes.
+    RECORDS_RETENTION_MONTHS = int(os.environ.get("RECORDS_RETENTION_MONTHS", "12"))
 
     # Argon2id parameters (argon2-cffi defaults: RFC 9106 low-memory profile).
     ARGON2_TIME_COST = 3

@@ -101,16 +101,18 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
+    from .audit.routes import bp as audit_bp
     from .coordination.routes import bp as coordination_bp
     from .core.routes import bp as core_bp
     from .notifications.routes import bp as notifications_bp
     from .organisations.routes import bp as organisations_bp
     from .partnerships.routes import bp as partnerships_bp
     from .plan.routes import bp as plan_bp
+    from .privacy.routes import bp as privacy_bp
     from .worksheets.routes import bp as worksheets_bp
 
     blueprints = (core_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp, coordination_bp, plan_bp,
-                  notifications_bp)
+                  notifications_bp, audit_bp, privacy_bp)
     for bp in blueprints:
         app.register_blueprint(bp)
 

@@ -46,6 +46,13 @@ def register(app: Flask) -> None:
 
         click.echo(f"{send_digests()} overzicht(en) verstuurd.")
 
+    @app.cli.command("purge-records")
+    def purge_records() -> None:
+        """Remove step-5 conversation records past their retention period (for cron)."""
+        from .privacy.services import purge_records as purge
+
+        click.echo(f"{purge()} gespreksverslag(en) verwijderd.")
+
     @app.cli.command("create-region")
     @click.argument("name")
     @click.option("--coordination", "coordination", required=True,

@@ -1,0 +1,1 @@
+"""Privacy (AVG): export, deletion and retention."""
