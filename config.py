@@ -67,6 +67,9 @@ class Config:
     # otherwise in the memory of each process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
     TRUST_PROXY = _bool("TRUST_PROXY", False)
+    # PostgreSQL row-level security: the role the application switches to (no BYPASSRLS).
+    # Leave it unset for `flask db upgrade`, which runs as the owner of the tables.
+    DB_APP_ROLE = os.environ.get("DB_APP_ROLE") or None
     # Step-5 conversation records are removed this many months after a cycle closes.
     RECORDS_RETENTION_MONTHS = int(os.environ.get("RECORDS_RETENTION_MONTHS", "12"))
 

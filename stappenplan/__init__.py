@@ -33,6 +33,9 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    from . import rls
+
+    rls.init(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     csrf.init_app(app)
@@ -96,6 +99,9 @@ def _init_login(app: Flask) -> None:
         user = db.session.scalar(select(User).where(User.public_id == public_id))
         if user is None or str(user.session_version) != version or user.membership is None:
             return None
+        from . import rls
+
+        rls.scope_loaded_user(user)
         return user
 
 

@@ -10,11 +10,17 @@ from .extensions import db
 
 
 def register(app: Flask) -> None:
+    from . import rls
+
+    # Commands are system tasks: with row-level security on PostgreSQL they bypass it, explicitly.
+    system = rls.allow_system_tasks
+
     @app.cli.command("seed-demo")
     @click.option("--partnerships", "partnerships", type=click.IntRange(min=0), default=0, show_default=True,
                   help="Maak daarnaast zoveel extra samenwerkingen in de demoregio (voor overzichten en tests).")
     def seed_demo(partnerships: int) -> None:
         """Load the demo data once and print the demo logins."""
+        system()
         from . import demo
 
         created = demo.seed()
@@ -34,6 +40,7 @@ def register(app: Flask) -> None:
     @click.option("--days", default=7, show_default=True, help="Hoeveel dagen vooruit.")
     def notify_due(days: int) -> None:
         """Reminders for deadlines and evaluation moments (for cron; safe to run twice)."""
+        system()
         from .notifications.services import due_reminders
 
         made = due_reminders(days=days)
@@ -42,6 +49,7 @@ def register(app: Flask) -> None:
     @app.cli.command("send-digest")
     def send_digest() -> None:
         """Send the daily digest emails (for cron, once a day)."""
+        system()
         from .notifications.services import send_digests
 
         click.echo(f"{send_digests()} overzicht(en) verstuurd.")
@@ -49,6 +57,7 @@ def register(app: Flask) -> None:
     @app.cli.command("purge-records")
     def purge_records() -> None:
         """Remove step-5 conversation records past their retention period (for cron)."""
+        system()
         from .privacy.services import purge_records as purge
 
         click.echo(f"{purge()} gespreksverslag(en) verwijderd.")
@@ -59,6 +68,7 @@ def register(app: Flask) -> None:
                   help="Naam van de coördinerende organisatie (wordt aangemaakt als die niet bestaat).")
     def create_region(name: str, coordination: str) -> None:
         """Create a region and its coordination organisation."""
+        system()
         from .organisations.models import Region
         from .organisations.services import create_region as create
 
@@ -73,6 +83,7 @@ def register(app: Flask) -> None:
     @click.option("--admin/--member", default=True, help="Rol in de coördinerende organisatie.")
     def invite_coordinator(region_name: str, email: str, admin: bool) -> None:
         """Invite a coordinator (a user of the region's coordination organisation)."""
+        system()
         from .core.forms import check_email
         from .organisations.models import Region
         from .partnerships.invitations import create_coordinator_invitation

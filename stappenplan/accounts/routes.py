@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from .. import rls
 from ..access import policy
 from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
@@ -28,6 +29,7 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
+            rls.scope_loaded_user(user)
             return redirect(safe_next(url_for("core.home")))
         # One message for unknown email and wrong password: reveals nothing.
         form.password.errors.append(_("Het e-mailadres of het wachtwoord klopt niet."))

@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from .. import rls
 from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.services import create_user, user_by_email
@@ -317,6 +318,7 @@ def accept_partnership_new(inv: Invitation, org_name: str, name: str, password: 
     db.session.add(org)
     db.session.add(Membership(user=user, organisation=org, role="admin"))
     db.session.flush()
+    rls.scope_to(org.id)  # from here on this request acts for the new organisation
     record("organisation_registered", actor_id=user.id, organisation_id=org.id, name=org.name)
     _create_partnership(inv, org, user)
     return user

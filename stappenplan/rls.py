@@ -1,0 +1,108 @@
+"""Row-level security on PostgreSQL: a second line of defence behind access.py.
+
+When ``DB_APP_ROLE`` is set, every connection switches to that role (which has no
+BYPASSRLS), and every transaction gets the organisation of the current user with
+``set_config('app.org_id', :org, true)`` — the function form of ``SET LOCAL``, so
+the value is a bind parameter, never formatted into SQL. Without a scope the
+policies show nothing (fail closed); system tasks (CLI, cron) bypass explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context, has_request_context
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+_system: ContextVar[bool] = ContextVar("rls_system", default=False)
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def enabled(app: Flask) -> bool:
+    return bool(app.config.get("DB_APP_ROLE")) and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def _scope() -> tuple[str, str]:
+    """(org id or "", bypass "on" or "") for the current unit of work."""
+    if has_request_context():
+        explicit = g.get("rls_org")
+        if explicit is not None:
+            return str(explicit), ""
+        user = g.get("_login_user")
+        membership = getattr(user, "membership", None) if user is not None else None
+        return (str(membership.organisation_id) if membership is not None else ""), ""
+    return "", "on" if _system.get() else ""
+
+
+def apply(session: Session, connection: Any = None) -> None:
+    """Put the scope on the current transaction."""
+    org, bypass = _scope()
+    target = connection if connection is not None else session
+    target.execute(text("SELECT set_config('app.org_id', :org, true), set_config('app.bypass', :bypass, true)"),
+                   {"org": org, "bypass": bypass})
+
+
+def scope_to(org_id: int) -> None:
+    """Act for ``org_id`` for the rest of this request (e.g. right after it was created)."""
+    from .extensions import db
+
+    g.rls_org = org_id
+    if has_app_context() and enabled(current_app):
+        apply(db.session)
+
+
+@contextmanager
+def system() -> Iterator[None]:
+    """Explicit bypass for system tasks outside requests (CLI, cron, demo data)."""
+    token = _system.set(True)
+    try:
+        yield
+    finally:
+        _system.reset(token)
+
+
+def allow_system_tasks() -> None:
+    """For command-line processes: every transaction is a system task."""
+    _system.set(True)
+
+
+_listening = False
+
+
+def init(app: Flask) -> None:
+    global _listening
+    if not enabled(app):
+        return
+    role = app.config["DB_APP_ROLE"]
+    if not ROLE_NAME.match(role):
+        raise RuntimeError("DB_APP_ROLE must be a plain role name")
+    from .extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'SET ROLE "{role}"')  # a validated identifier: roles cannot be bind parameters
+        cursor.close()
+        dbapi_connection.commit()
+
+    if not _listening:  # one session factory serves every app object in this process
+        _listening = True
+
+        @event.listens_for(db.session.session_factory, "after_begin")
+        def _scope_transaction(session: Session, transaction: Any, connection: Any) -> None:
+            if has_app_context() and enabled(current_app):
+                apply(session, connection)
+
+
+def scope_loaded_user(user: Any) -> None:
+    """Called by the user loader: the rest of the request acts for this user's organisation."""
+    if user is not None and user.membership is not None and has_app_context() and enabled(current_app):
+        scope_to(user.membership.organisation_id)

@@ -1,0 +1,112 @@
+"""Row-level security on PostgreSQL, the second line of defence behind access.py."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from stappenplan import rls
+from stappenplan.extensions import db
+from tests.conftest import make_app
+from tests.factories import login
+
+pytestmark = pytest.mark.postgres
+
+ROLE = "stappenplan_app"
+SCOPE_COLUMNS = ("partnership_id", "cycle_id", "step_instance_id", "answer_id", "thread_id", "comment_id")
+
+
+@pytest.fixture
+def rls_app(world, app: Flask) -> Flask:  # noqa: ANN001 - world is built by the owner first
+    from stappenplan.accounts.models import User
+    from stappenplan.demo import Driver
+    from stappenplan.partnerships.models import Partnership
+
+    with app.app_context():
+        p = db.session.scalar(db.select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(db.select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(db.select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(3, 3)
+    return make_app(DB_APP_ROLE=ROLE)
+
+
+def test_every_partnership_scoped_table_has_a_policy(app: Flask) -> None:
+    with app.app_context():
+        scoped = set(db.session.scalars(text(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name = ANY(:cols)"), {"cols": list(SCOPE_COLUMNS)}))
+        scoped.add("partnerships")
+        protected = set(db.session.scalars(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relrowsecurity AND EXISTS "
+            "(SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname)")))
+    assert len(scoped) >= 12
+    assert scoped - protected == set(), f"tables without row-level security: {sorted(scoped - protected)}"
+
+
+def test_app_role_cannot_bypass(app: Flask) -> None:
+    with app.app_context():
+        row = db.session.execute(text("SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = :r"),
+                                 {"r": ROLE}).one()
+    assert row == (False, False)
+
+
+def _count_as_app(app: Flask, table: str, org: str, bypass: str = "") -> int:
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execute(text(f'SET ROLE "{ROLE}"'))
+        conn.execute(text("SELECT set_config('app.org_id', :o, true), set_config('app.bypass', :b, true)"),
+                     {"o": org, "b": bypass})
+        count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        conn.rollback()
+        return count
+
+
+def test_policies_show_only_the_organisations_rows(world, rls_app: Flask, app: Flask) -> None:
+    with app.app_context():
+        ids = dict(db.session.execute(text("SELECT name, id FROM organisations")).all())
+    for table in ("partnerships", "cycles", "step_instances", "answers", "answer_revisions"):
+        everything = _count_as_app(app, table, "", "on")
+        assert everything > 0
+        mine = _count_as_app(app, table, str(ids["Bibliotheek A"]))
+        other = _count_as_app(app, table, str(ids["Bibliotheek B"]))
+        assert 0 < mine < everything or table != "partnerships" or mine == 1
+        assert _count_as_app(app, table, "") == 0, f"{table}: no scope must show nothing"
+        assert mine + other <= everything
+    # Library B sees no answers at all: partnership B has none, and A's are out of reach.
+    assert _count_as_app(app, "answers", str(ids["Bibliotheek B"])) == 0
+    # The coordinator of region A sees partnership A through the region.
+    assert _count_as_app(app, "partnerships", str(ids["Coördinatie A"])) == 1
+
+
+def test_application_works_under_row_level_security(world, rls_app: Flask) -> None:
+    assert rls.enabled(rls_app)
+    client = rls_app.test_client()
+    login(client, world.emails["lib_a"])
+    home = client.get("/start").get_data(as_text=True)
+    assert "Opvang A" in home
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
+    assert client.get(url).status_code == 200
+    response = client.post(f"{url}/vraag/target_parents", data={"q-target_parents": "Onder RLS", "v-target_parents": 0},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    outsider = rls_app.test_client()
+    login(outsider, world.emails["lib_b"])
+    assert outsider.get(url).status_code == 404
+    coordinator = rls_app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    assert coordinator.get(f"/samenwerkingen/{world.ids['partnership_a']}").status_code == 200
+    # A new organisation accepting an invitation acts for itself within the same request.
+    invite = client.post("/samenwerkingen/uitnodigen", data={"emails": "nieuw@opvang.nl, Nieuwe Opvang",
+                                                              "situation": "2"})
+    assert invite.status_code == 302
+    from stappenplan.mail import outbox
+
+    with rls_app.app_context():
+        link = [m for m in outbox() if m.to == "nieuw@opvang.nl"][-1].body
+    import re
+
+    path = re.search(r"http://[^/\s]+(/uitnodiging/\S+)", link).group(1)
+    accepted = rls_app.test_client().post(path, data={"org_name": "Nieuwe Opvang", "name": "Nina",
+                                                      "password": "sterk-wachtwoord-9", "confirm": "sterk-wachtwoord-9"})
+    assert accepted.status_code == 302
