@@ -107,6 +107,7 @@ def test_application_works_under_row_level_security(world, rls_app: Flask) -> No
     import re
 
     path = re.search(r"http://[^/\s]+(/uitnodiging/\S+)", link).group(1)
+    secret = "sterk-wachtwoord-9"
     accepted = rls_app.test_client().post(path, data={"org_name": "Nieuwe Opvang", "name": "Nina",
-                                                      "password": "sterk-wachtwoord-9", "confirm": "sterk-wachtwoord-9"})
+                                                      "password": secret, "confirm": secret})
     assert accepted.status_code == 302
