@@ -64,6 +64,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError) -> tuple[str, int]:
         db.session.rollback()
+        # Render without touching the database again: the visitor counts as anonymous here.
+        from flask import g
+
+        from ..extensions import login_manager
+
+        g._login_user = login_manager.anonymous_user()
         app.logger.warning("database unavailable: %s", error.__class__.__name__)
         return error_page(503)
 
