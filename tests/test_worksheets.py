@@ -389,3 +389,18 @@ def test_whole_worksheet_saves_without_javascript(world, app: Flask, lib: FlaskC
     assert answer(app, "consultation").value == "Maandelijks"
     with app.app_context():
         assert db.session.scalar(select(func.count(Answer.id)).where(Answer.question == "agreement_date")) == 0
+
+
+def test_situation_three_starts_step_three_with_existing_cooperation(world, app: Flask, lib: FlaskClient) -> None:
+    with app.app_context():
+        from stappenplan.partnerships.models import Partnership as P
+
+        p = db.session.scalar(select(P).where(P.public_id == world.ids["partnership_a"]))
+        p.situation = 3
+        db.session.commit()
+        driver(world).own_steps(2, 0)
+    page = lib.get(sheet_url(world, 3, "bibliotheek")).get_data(as_text=True)
+    first = re.search(r'id="vraag-([a-z_]+)"', page).group(1)
+    assert first == "existing_cooperation"
+    timeline = lib.get(f"/samenwerkingen/{world.ids['partnership_a']}").get_data(as_text=True)
+    assert "Jullie werken al samen" in timeline or "al samen" in timeline
