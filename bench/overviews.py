@@ -16,7 +16,8 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,15 +71,29 @@ def ensure_database(url: str) -> None:
     admin.dispose()
 
 
-def make_app(url: str) -> Flask:
+def make_app(url: str, app_role: str | None = None) -> Flask:
     from stappenplan import create_app
 
     class BenchConfig(Config):
         SQLALCHEMY_DATABASE_URI = url
         WTF_CSRF_ENABLED = False  # the test client logs in with a plain form post
         MAIL_BACKEND = "memory"  # the demo sends an invitation; keep it out of the console
+        DB_APP_ROLE = app_role  # row-level security role (None: connect as the table owner)
+        RATELIMIT_ENABLED = False  # 100+ requests from one client in a minute are the point here
 
     return create_app(BenchConfig)
+
+
+@contextmanager
+def system_task() -> Iterator[None]:
+    """Loading data is a system task: bypass row-level security explicitly when it is on."""
+    try:
+        from stappenplan import rls
+    except ImportError:  # pragma: no cover - older trees without row-level security
+        yield
+        return
+    with rls.system():
+        yield
 
 
 def load(app: Flask, partnerships: int) -> tuple[float, float]:
@@ -88,7 +103,7 @@ def load(app: Flask, partnerships: int) -> tuple[float, float]:
     from stappenplan import demo, demo_bulk
     from stappenplan.extensions import db
 
-    with app.app_context():
+    with app.app_context(), system_task():
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -154,21 +169,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--export-requests", type=int, default=10, help="timed requests per export format")
+    parser.add_argument(
+        "--rls", action="store_true", help="connect as the row-level security role stappenplan_app (DB_APP_ROLE)"
+    )
     args = parser.parse_args(argv)
 
     url = normalise_database_url(args.database_url)
     if not url.startswith("postgresql"):
         raise SystemExit("this benchmark needs PostgreSQL (--database-url postgresql://...)")
     ensure_database(url)
-    app = make_app(url)
-    seed_s, bulk_s = load(app, args.partnerships)
+    owner = make_app(url)
+    seed_s, bulk_s = load(owner, args.partnerships)  # migrations run as the owner of the tables
+    app = make_app(url, "stappenplan_app") if args.rls else owner
 
     from stappenplan.extensions import db
     from stappenplan.organisations.models import Organisation
     from stappenplan.partnerships.models import Partnership
     from stappenplan.workflow.models import StepInstance
 
-    with app.app_context():
+    with owner.app_context():
         total = db.session.scalar(select(db.func.count(Partnership.id)))
         instances = db.session.scalar(select(db.func.count(StepInstance.id)))
         tiel = db.session.scalar(select(Organisation.public_id).where(Organisation.name.like("%vestiging Tiel")))
@@ -191,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     report(f"data          {total} partnerships, {instances} step instances")
     report(f"load          demo {seed_s:.1f} s, {args.partnerships} bulk partnerships {bulk_s:.1f} s")
     report(f"requests      {args.requests} timed after {args.warmup} warm-up (exports: {args.export_requests})")
+    report(f"row security  {'on (DB_APP_ROLE=stappenplan_app)' if args.rls else 'off (table owner)'}")
     report("")
     report(f"{'page':<40} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for r in results:

@@ -34,6 +34,7 @@ PARTNERSHIPS_PER_BRANCH = 25
 BATCH = 250
 EMAIL_PREFIX = "bulk-"
 
+# fmt: off
 TOWNS = (
     "Geldermalsen", "Zaltbommel", "Buren", "Leerdam", "Beesd", "Kesteren", "Waardenburg", "Haaften",
     "Asperen", "Heukelum", "Rossum", "Kerkdriel", "Ammerzoden", "Hedel", "Brakel", "Zuilichem", "Echteld",
@@ -63,6 +64,7 @@ _PROGRESS = (
     ((3, 1, 0), 3), ((3, 3, 0), 9), ((3, 3, 1), 9), ((3, 3, 2), 8), ((3, 3, 3), 7), ((3, 3, 4), 6),
     ((3, 3, 5), 8),
 )
+# fmt: on
 
 
 @dataclass
@@ -142,9 +144,13 @@ def _walk(
 
 
 def _spread(rng: random.Random, start: datetime, end: datetime, count: int) -> list[datetime]:
-    """``count`` sorted moments between start and end."""
+    """``count`` sorted moments between start and end; the last one is ``end`` itself,
+    so "last activity" is exactly the moment chosen for it."""
     span = max((end - start).total_seconds(), 0.0)
-    return sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(count))
+    moments = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(count))
+    if moments:
+        moments[-1] = max(end, start)
+    return moments
 
 
 class _Builder:
@@ -186,23 +192,27 @@ class _Builder:
         instances = []
         signoffs = []
         for (step, slot), st in sorted(walk.state.steps.items()):
-            instances.append({
-                "public_id": new_public_id(),
-                "step": step,
-                "slot": slot,
-                "status": st.status,
-                "opened_at": created if step == 1 else opened.get((step, slot)),
-                "completed_at": completed.get((step, slot)) if st.status == engine.COMPLETED else None,
-                "content_version": 0,
-            })
-            for party in sorted(st.signoffs):
-                signoffs.append({
-                    "key": f"{step}:{slot}",
-                    "party": party,
-                    "user_id": self._party(partnership, party).user_id,
+            instances.append(
+                {
+                    "public_id": new_public_id(),
+                    "step": step,
+                    "slot": slot,
+                    "status": st.status,
+                    "opened_at": created if step == 1 else opened.get((step, slot)),
+                    "completed_at": completed.get((step, slot)) if st.status == engine.COMPLETED else None,
                     "content_version": 0,
-                    "created_at": signed.get((step, slot), {}).get(party, last),
-                })
+                }
+            )
+            for party in sorted(st.signoffs):
+                signoffs.append(
+                    {
+                        "key": f"{step}:{slot}",
+                        "party": party,
+                        "user_id": self._party(partnership, party).user_id,
+                        "content_version": 0,
+                        "created_at": signed.get((step, slot), {}).get(party, last),
+                    }
+                )
         return cycle, instances, signoffs
 
     def _party(self, partnership: Partnership, party: str) -> _Party:
@@ -214,15 +224,22 @@ class _Builder:
         rows = []
         for at, event in walk.timed_events:
             actor = self._party(partnership, event.party)
-            rows.append({
-                "created_at": at,
-                "kind": f"workflow.{event.kind}",
-                "actor_id": actor.user_id,
-                "organisation_id": actor.org_id,
-                "partnership_id": partnership.id,
-                "detail": {"step": event.step, "slot": event.slot, "party": event.party, "cycle": number,
-                           **event.detail},
-            })
+            rows.append(
+                {
+                    "created_at": at,
+                    "kind": f"workflow.{event.kind}",
+                    "actor_id": actor.user_id,
+                    "organisation_id": actor.org_id,
+                    "partnership_id": partnership.id,
+                    "detail": {
+                        "step": event.step,
+                        "slot": event.slot,
+                        "party": event.party,
+                        "cycle": number,
+                        **event.detail,
+                    },
+                }
+            )
         return rows
 
 
@@ -250,14 +267,19 @@ def _organisations(
     pairs = []
     for i, name in enumerate(names):
         org = Organisation(name=name, kind=kind)
-        user = User(email=f"{EMAIL_PREFIX}{slug}-{offset + i}@{demo.DOMAIN}", name=_person(rng),
-                    password_hash=password_hash)
+        user = User(
+            email=f"{EMAIL_PREFIX}{slug}-{offset + i}@{demo.DOMAIN}", name=_person(rng), password_hash=password_hash
+        )
         pairs.append((org, user))
     db.session.add_all([x for pair in pairs for x in pair])
     db.session.flush()
     db.session.add_all(
-        [Membership(user_id=user.id, organisation_id=org.id, role="admin", team="jeugd" if kind == "library" else None)
-         for org, user in pairs]
+        [
+            Membership(
+                user_id=user.id, organisation_id=org.id, role="admin", team="jeugd" if kind == "library" else None
+            )
+            for org, user in pairs
+        ]
     )
     return pairs
 
@@ -274,13 +296,13 @@ def generate(n: int, seed: int = 1) -> int:
     defn = get_definition(latest_version())
     offset = db.session.scalar(select(func.count(User.id)).where(User.email.like(f"{EMAIL_PREFIX}%"))) or 0
     rng = random.Random(seed * 7919 + offset)
-    password_hash = db.session.scalar(
-        select(User.password_hash).where(User.email == demo.LOGINS[0].email)
-    ) or demo._hash()
+    password_hash = (
+        db.session.scalar(select(User.password_hash).where(User.email == demo.LOGINS[0].email)) or demo._hash()
+    )
 
-    existing_branches = db.session.scalar(
-        select(func.count(RegionMembership.id)).where(RegionMembership.region_id == region.id)
-    ) or 0
+    existing_branches = (
+        db.session.scalar(select(func.count(RegionMembership.id)).where(RegionMembership.region_id == region.id)) or 0
+    )
     branch_count = max(1, math.ceil(n / PARTNERSHIPS_PER_BRANCH))
     branch_names = []
     for k in range(branch_count):
@@ -296,7 +318,8 @@ def generate(n: int, seed: int = 1) -> int:
     reuse = [i % 8 == 7 and branch_count > 1 for i in range(n)]
     cc_names = [
         f"{rng.choice(CHILDCARE_KINDS)} {rng.choice(CHILDCARE_NAMES)} {rng.choice(TOWNS)}"
-        for i in range(n) if not reuse[i]
+        for i in range(n)
+        if not reuse[i]
     ]
     childcare = _organisations(rng, "childcare", cc_names, offset + branch_count, password_hash)
     db.session.flush()
@@ -316,7 +339,7 @@ def generate(n: int, seed: int = 1) -> int:
         plans.append(_Plan(branch_ids[i % branch_count], cc_id, rng.choices(points, weights)[0]))
 
     for start in range(0, n, BATCH):
-        _write_batch(rng, builder, defn, plans[start:start + BATCH], now)
+        _write_batch(rng, builder, defn, plans[start : start + BATCH], now)
         db.session.commit()
     return n
 
@@ -331,10 +354,18 @@ def _write_batch(
     """Partnerships, then cycles, then instances, then sign-offs and audit events."""
     partnerships = []
     for plan in plans:
-        created = now - timedelta(days=rng.uniform(14, 365), hours=rng.uniform(0, 23))
-        partnerships.append(Partnership(library_id=plan.library_id, childcare_id=plan.childcare_id,
-                                        situation=rng.choice((1, 2, 2, 3)),
-                                        plan_version=defn.version, created_at=created))
+        # Partnerships that did nothing yet are mostly new ones.
+        age = rng.uniform(0, 60) if plan.point == (0, 0, 0) else rng.uniform(14, 365)
+        created = now - timedelta(days=age, hours=rng.uniform(0, 23))
+        partnerships.append(
+            Partnership(
+                library_id=plan.library_id,
+                childcare_id=plan.childcare_id,
+                situation=rng.choice((1, 2, 2, 3)),
+                plan_version=defn.version,
+                created_at=created,
+            )
+        )
     db.session.add_all(partnerships)
     db.session.flush()
 
@@ -349,11 +380,12 @@ def _write_batch(
         # A quarter of the partnerships went quiet more than a month ago.
         quiet_days = rng.uniform(32, 120) if rng.random() < 0.25 else rng.uniform(0, 25)
         created = partnership.created_at
-        end = min(now, max(now - timedelta(days=quiet_days), created + timedelta(days=1)))
+        end = min(now, max(now - timedelta(days=quiet_days), created + timedelta(hours=2)))
         second_round = joint_done == 5 and rng.random() < 0.6
         close_at = end - (end - created) * rng.uniform(0.15, 0.4) if second_round else end
-        walk = _walk(defn, 1, actions, _spread(rng, created + timedelta(hours=1), close_at, len(actions)),
-                     partnership.situation)
+        walk = _walk(
+            defn, 1, actions, _spread(rng, created + timedelta(hours=1), close_at, len(actions)), partnership.situation
+        )
         rounds = [(1, created, walk)]
         if second_round:
             started_at = min(close_at + timedelta(days=rng.uniform(1, 10)), end)
@@ -364,12 +396,16 @@ def _write_batch(
                 0, (started_at, Event("cycle_started", None, None, "library", {"number": 2, "previous": 1}))
             )
             rounds.append((2, started_at, walk2))
-        audits.append({
-            "created_at": created, "kind": "partnership_started",
-            "actor_id": builder.parties[partnership.library_id].user_id,
-            "organisation_id": partnership.library_id, "partnership_id": partnership.id,
-            "detail": {"situation": partnership.situation},
-        })
+        audits.append(
+            {
+                "created_at": created,
+                "kind": "partnership_started",
+                "actor_id": builder.parties[partnership.library_id].user_id,
+                "organisation_id": partnership.library_id,
+                "partnership_id": partnership.id,
+                "detail": {"situation": partnership.situation},
+            }
+        )
         for number, started, round_walk in rounds:
             # Step 1 opens for both parties when the cycle starts (as start_first_cycle records).
             opened = [(started, Event("step_opened", 1, p, p, {})) for p in engine.PARTIES]

@@ -276,8 +276,9 @@ def test_stalled_detection(world, app: Flask) -> None:
         with app.app_context():
             p = _partnership(world.ids["partnership_a"])
             db.session.execute(
-                update(Cycle).where(Cycle.partnership_id == p.id).values(
-                    last_activity_at=utcnow() - timedelta(days=days), closed_at=utcnow() if closed else None)
+                update(Cycle)
+                .where(Cycle.partnership_id == p.id)
+                .values(last_activity_at=utcnow() - timedelta(days=days), closed_at=utcnow() if closed else None)
             )
             db.session.commit()
 
@@ -286,10 +287,11 @@ def test_stalled_detection(world, app: Flask) -> None:
     assert "Stilgevallen" not in matrix_rows(html)[0][0] and "dagen geleden" not in html
     set_activity(31)
     html = _page(coordinator)
-    assert "31 dagen geleden" in html and "⏸ Stilgevallen" in matrix_rows(html)[0][0]
+    assert "31 dagen geleden" in html and "⚠ Stilgevallen" in matrix_rows(html)[0][0]
     assert len(matrix_rows(_page(coordinator, "/regio?stil=1"))) == 1
-    csv_rows = list(csv.reader(io.StringIO(coordinator.get("/regio/export.csv").data.decode("utf-8-sig")),
-                               delimiter=";"))
+    csv_rows = list(
+        csv.reader(io.StringIO(coordinator.get("/regio/export.csv").data.decode("utf-8-sig")), delimiter=";")
+    )
     assert csv_rows[1][-1] == "ja"
     set_activity(31, closed=True)  # a closed round is finished, not stalled
     assert "Stilgevallen" not in matrix_rows(_page(coordinator))[0][0]
@@ -342,8 +344,9 @@ def test_csv_and_xlsx_round_trip_match_the_matrix(world, app: Flask) -> None:
 
     response = client.get("/regio/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert re.match(r'attachment; filename="regio-overzicht-\d{4}-\d{2}-\d{2}\.csv"',
-                    response.headers["Content-Disposition"])
+    assert re.match(
+        r'attachment; filename="regio-overzicht-\d{4}-\d{2}-\d{2}\.csv"', response.headers["Content-Disposition"]
+    )
     csv_rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
 
     response = client.get("/regio/export.xlsx")
@@ -379,7 +382,7 @@ def test_csv_and_xlsx_round_trip_match_the_matrix(world, app: Flask) -> None:
 def test_exports_follow_the_filters_and_neutralise_formulas(world, app: Flask) -> None:
     with app.app_context():
         lib_a = db.session.scalar(select(Organisation).where(Organisation.public_id == world.ids["lib_a"]))
-        evil = make_org("=HYPERLINK(\"http://x\")", "childcare")
+        evil = make_org('=HYPERLINK("http://x")', "childcare")
         make_partnership(lib_a, evil, _user(world.emails["lib_a"]))
         db.session.commit()
     client = _client(app, world.emails["coord_a"])
@@ -388,8 +391,9 @@ def test_exports_follow_the_filters_and_neutralise_formulas(world, app: Flask) -
     sheet = openpyxl.load_workbook(io.BytesIO(client.get("/regio/export.xlsx").data)).active
     cells = [c for row in sheet.iter_rows() for c in row if str(c.value).startswith("=HYPERLINK")]
     assert cells and all(c.data_type == "s" for c in cells)
-    only = list(csv.reader(io.StringIO(client.get("/regio/export.csv?zoek=zonne").data.decode("utf-8-sig")),
-                           delimiter=";"))
+    only = list(
+        csv.reader(io.StringIO(client.get("/regio/export.csv?zoek=zonne").data.decode("utf-8-sig")), delimiter=";")
+    )
     assert len(only) == 1  # header only: nothing matches
     filtered = client.get(f"/regio/export.csv?vestiging={world.ids['lib_a']}")
     assert "bibliotheek_a" in filtered.headers["Content-Disposition"]
@@ -410,8 +414,13 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
         assert demo_bulk.generate(5) == 5
         tiel = db.session.scalar(select(Organisation.public_id).where(Organisation.name.like("%vestiging Tiel")))
     client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
-    urls = ["/regio", f"/regio/vestiging/{tiel}", "/regio?stap=3&zoek=a&stil=1", "/regio/export.csv",
-            "/regio/export.xlsx"]
+    urls = [
+        "/regio",
+        f"/regio/vestiging/{tiel}",
+        "/regio?stap=3&zoek=a&stil=1",
+        "/regio/export.csv",
+        "/regio/export.xlsx",
+    ]
     for url in urls:
         client.get(url)  # warm up (templates, definitions)
     small = {url: _count(app, client, url) for url in urls}
@@ -448,7 +457,9 @@ def test_bulk_data_is_consistent_with_the_engine(app: Flask) -> None:
     with app.app_context():
         demo_bulk.generate(80, seed=3)
         bulk = db.session.scalars(
-            select(Cycle).join(Partnership).join(Organisation, Organisation.id == Partnership.library_id)
+            select(Cycle)
+            .join(Partnership)
+            .join(Organisation, Organisation.id == Partnership.library_id)
             .where(Organisation.name.notlike("%Tiel"), Organisation.name.notlike("%Culemborg"))
         ).all()
         assert len({c.partnership_id for c in bulk}) == 80
@@ -475,8 +486,12 @@ def test_bulk_data_is_consistent_with_the_engine(app: Flask) -> None:
             assert cycle.created_at <= cycle.last_activity_at <= utcnow()
         assert db.session.scalar(select(func.count(SignOff.id))) > 0
         kinds = set(db.session.scalars(select(AuditEvent.kind).distinct()))
-        assert {"workflow.step_completed", "workflow.signed_off", "workflow.cycle_closed",
-                "workflow.cycle_started"} <= kinds
+        assert {
+            "workflow.step_completed",
+            "workflow.signed_off",
+            "workflow.cycle_closed",
+            "workflow.cycle_started",
+        } <= kinds
         # Every bulk branch opted in to the demo region; its admin can log in with the demo password.
         assert db.session.scalar(select(func.count(RegionMembership.id))) == 2 + 4
     _client(app, "bulk-bieb-0@demo.stappenplan.nl", demo.PASSWORD)
@@ -501,7 +516,8 @@ def test_coordinator_sees_no_private_worksheets_records_or_edit_buttons(app: Fla
     with app.app_context():
         demo.seed()
         through_six = db.session.scalar(
-            select(Partnership.public_id).join(Organisation, Organisation.id == Partnership.childcare_id)
+            select(Partnership.public_id)
+            .join(Organisation, Organisation.id == Partnership.childcare_id)
             .where(Organisation.name == "Peuteropvang Hummeltje")
         )
     client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
@@ -511,15 +527,17 @@ def test_coordinator_sees_no_private_worksheets_records_or_edit_buttons(app: Fla
     step5 = _page(client, f"/samenwerkingen/{through_six}/stap/5/samen")
     assert "Gezin A" not in step5 and "Hun dochter zingt" not in step5
     # The childcare organisation itself does see its records (so the check above means something).
-    assert "Gezin A" in _page(_client(app, "hummeltje@demo.stappenplan.nl", demo.PASSWORD),
-                              f"/samenwerkingen/{through_six}/stap/5/samen")
+    assert "Gezin A" in _page(
+        _client(app, "hummeltje@demo.stappenplan.nl", demo.PASSWORD), f"/samenwerkingen/{through_six}/stap/5/samen"
+    )
     for url in ("/regio", f"/samenwerkingen/{through_six}"):
         html = _page(client, url)
         assert len(re.findall(r'<form[^>]*method="post"', html, flags=re.I)) == 1  # only "Uitloggen"
         for label in ("Goedkeuren", "Stap afronden", "Heropenen", "Opslaan"):
             assert f">{label}<" not in html
-    assert client.post(f"/samenwerkingen/{through_six}/actie", data={"kind": "sign_off", "step": "7"}).status_code \
-        == 404
+    assert (
+        client.post(f"/samenwerkingen/{through_six}/actie", data={"kind": "sign_off", "step": "7"}).status_code == 404
+    )
 
 
 def test_coordinator_home_links_to_the_overview(world, app: Flask) -> None:

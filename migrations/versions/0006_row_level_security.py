@@ -17,23 +17,25 @@ depends_on = None
 
 APP_ROLE = "stappenplan_app"
 
-# table -> the function that decides whether a row is visible, and its column
+# table -> (column, the table it points to). Each policy only admits rows whose parent is
+# itself visible under that parent's policy, so the chain ends at partnerships. Plain
+# IN (SELECT ...) subqueries let PostgreSQL plan semi-joins instead of a function call per row.
 SCOPED = {
-    "partnerships": ("app_visible_partnership", "id"),
-    "cycles": ("app_visible_partnership", "partnership_id"),
-    "step_instances": ("app_visible_cycle", "cycle_id"),
-    "sign_offs": ("app_visible_instance", "step_instance_id"),
-    "answers": ("app_visible_instance", "step_instance_id"),
-    "comment_threads": ("app_visible_instance", "step_instance_id"),
-    "presence": ("app_visible_instance", "step_instance_id"),
-    "answer_revisions": ("app_visible_answer", "answer_id"),
-    "comments": ("app_visible_thread", "thread_id"),
-    "comment_mentions": ("app_visible_comment", "comment_id"),
-    "audit_events": ("app_visible_partnership", "partnership_id"),
-    "notifications": ("app_visible_partnership", "partnership_id"),
-    "invitations": ("app_visible_partnership", "partnership_id"),
+    "cycles": ("partnership_id", "partnerships"),
+    "step_instances": ("cycle_id", "cycles"),
+    "sign_offs": ("step_instance_id", "step_instances"),
+    "answers": ("step_instance_id", "step_instances"),
+    "comment_threads": ("step_instance_id", "step_instances"),
+    "presence": ("step_instance_id", "step_instances"),
+    "answer_revisions": ("answer_id", "answers"),
+    "comments": ("thread_id", "comment_threads"),
+    "comment_mentions": ("comment_id", "comments"),
+    "audit_events": ("partnership_id", "partnerships"),
+    "notifications": ("partnership_id", "partnerships"),
+    "invitations": ("partnership_id", "partnerships"),
 }
 NULLABLE = {"audit_events", "notifications", "invitations"}
+TABLES = ["partnerships", *SCOPED]
 
 FUNCTIONS = """
 CREATE OR REPLACE FUNCTION app_org() RETURNS integer LANGUAGE sql STABLE AS $$
@@ -42,37 +44,11 @@ $$;
 CREATE OR REPLACE FUNCTION app_bypass() RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT coalesce(current_setting('app.bypass', true), '') = 'on'
 $$;
-CREATE OR REPLACE FUNCTION app_visible_partnership(pid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (
-    SELECT 1 FROM partnerships p
-    WHERE p.id = pid AND (
-      p.library_id = app_org() OR p.childcare_id = app_org()
-      OR p.library_id IN (SELECT rm.library_id FROM region_memberships rm
-                          JOIN regions r ON r.id = rm.region_id WHERE r.coordination_id = app_org())))
-$$;
-CREATE OR REPLACE FUNCTION app_visible_cycle(cid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (SELECT 1 FROM cycles c WHERE c.id = cid AND app_visible_partnership(c.partnership_id))
-$$;
-CREATE OR REPLACE FUNCTION app_visible_instance(iid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (SELECT 1 FROM step_instances s WHERE s.id = iid AND app_visible_cycle(s.cycle_id))
-$$;
-CREATE OR REPLACE FUNCTION app_visible_answer(aid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (SELECT 1 FROM answers a WHERE a.id = aid AND app_visible_instance(a.step_instance_id))
-$$;
-CREATE OR REPLACE FUNCTION app_visible_thread(tid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (SELECT 1 FROM comment_threads t WHERE t.id = tid
-                                 AND app_visible_instance(t.step_instance_id))
-$$;
-CREATE OR REPLACE FUNCTION app_visible_comment(cid integer) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT app_bypass() OR EXISTS (SELECT 1 FROM comments c WHERE c.id = cid AND app_visible_thread(c.thread_id))
-$$;
 """
+
+PARTNERSHIP_OWN = "app_bypass() OR library_id = app_org() OR childcare_id = app_org()"
+PARTNERSHIP_REGION = ("library_id IN (SELECT rm.library_id FROM region_memberships rm "
+                      "JOIN regions r ON r.id = rm.region_id WHERE r.coordination_id = app_org())")
 
 
 def upgrade():
@@ -92,30 +68,24 @@ def upgrade():
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}")
     op.execute(FUNCTIONS)
-    for table, (function, column) in SCOPED.items():
-        visible = f"{function}({column})"
+    policies = {"partnerships": (f"{PARTNERSHIP_OWN} OR {PARTNERSHIP_REGION}", PARTNERSHIP_OWN)}
+    for table, (column, parent) in SCOPED.items():
+        visible = f"app_bypass() OR {column} IN (SELECT id FROM {parent})"
         if table in NULLABLE:
-            visible = f"({column} IS NULL OR {visible})"
-        check = visible
-        if table == "partnerships":
-            # A new partnership is not visible to a lookup by id within its own INSERT ... RETURNING,
-            # so its own columns decide first; the function adds the coordinators' regions.
-            check = "app_bypass() OR library_id = app_org() OR childcare_id = app_org()"
-            visible = f"{check} OR {visible}"
+            visible = f"{column} IS NULL OR {visible}"
+        policies[table] = (visible, visible)
+    for table in TABLES:
+        using, check = policies[table]
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"DROP POLICY IF EXISTS tenant_scope ON {table}")
-        op.execute(f"CREATE POLICY tenant_scope ON {table} USING ({visible}) WITH CHECK ({check})")
+        op.execute(f"CREATE POLICY tenant_scope ON {table} USING ({using}) WITH CHECK ({check})")
 
 
 def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in SCOPED:
+    for table in TABLES:
         op.execute(f"DROP POLICY IF EXISTS tenant_scope ON {table}")
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
-    for name in ("app_visible_comment", "app_visible_thread", "app_visible_answer", "app_visible_instance",
-                 "app_visible_cycle"):
-        op.execute(f"DROP FUNCTION IF EXISTS {name}(integer)")
-    op.execute("DROP FUNCTION IF EXISTS app_visible_partnership(integer)")
     op.execute("DROP FUNCTION IF EXISTS app_org()")
     op.execute("DROP FUNCTION IF EXISTS app_bypass()")

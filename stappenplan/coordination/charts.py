@@ -119,10 +119,31 @@ def bar_chart(
     for index, (label, sublabel, value) in enumerate(items):
         height = plot_height * value / top
         x = left + index * slot + (slot - width) / 2
-        bars.append(Bar(label, sublabel, value, round(x, 1), round(baseline - height, 1), round(width, 1),
-                        round(height, 1), highlight == index))
-    return Chart(chart_id, title, desc, WIDTH, HEIGHT, baseline, left, WIDTH - RIGHT,
-                 _ticks(top, baseline, plot_height), bars, [])
+        bars.append(
+            Bar(
+                label,
+                sublabel,
+                value,
+                round(x, 1),
+                round(baseline - height, 1),
+                round(width, 1),
+                round(height, 1),
+                highlight == index,
+            )
+        )
+    return Chart(
+        chart_id,
+        title,
+        desc,
+        WIDTH,
+        HEIGHT,
+        baseline,
+        left,
+        WIDTH - RIGHT,
+        _ticks(top, baseline, plot_height),
+        bars,
+        [],
+    )
 
 
 def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str, int]]) -> Chart:
@@ -131,12 +152,28 @@ def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str,
     top = nice_max(max((v for _l, _s, v in items), default=0))
     slot = plot_width / max(1, len(items))
     points = [
-        Point(label, sublabel, value, round(left + slot * (index + 0.5), 1),
-              round(baseline - plot_height * value / top, 1))
+        Point(
+            label,
+            sublabel,
+            value,
+            round(left + slot * (index + 0.5), 1),
+            round(baseline - plot_height * value / top, 1),
+        )
         for index, (label, sublabel, value) in enumerate(items)
     ]
-    return Chart(chart_id, title, desc, WIDTH, HEIGHT, baseline, left, WIDTH - RIGHT,
-                 _ticks(top, baseline, plot_height), [], points)
+    return Chart(
+        chart_id,
+        title,
+        desc,
+        WIDTH,
+        HEIGHT,
+        baseline,
+        left,
+        WIDTH - RIGHT,
+        _ticks(top, baseline, plot_height),
+        [],
+        points,
+    )
 
 
 def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
@@ -151,8 +188,11 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
         for c in overview.counts
     ]
     spoken = "; ".join(
-        (_("stap %(n)d: %(count)d", n=c.step, count=c.count) if c.step != DONE
-         else _("ronde afgerond: %(count)d", count=c.count))
+        (
+            _("stap %(n)d: %(count)d", n=c.step, count=c.count)
+            if c.step != DONE
+            else _("ronde afgerond: %(count)d", count=c.count)
+        )
         for c in overview.counts
     )
     steps = bar_chart(
@@ -170,8 +210,11 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
     months = line_chart(
         "chart-months",
         _("Afgeronde stappen per maand"),
-        _("Lijndiagram van het aantal afgeronde stappen per maand in de afgelopen twaalf maanden "
-          "(stap 1 tot en met 3 tellen per organisatie): %(list)s.", list=spoken_months),
+        _(
+            "Lijndiagram van het aantal afgeronde stappen per maand in de afgelopen twaalf maanden "
+            "(stap 1 tot en met 3 tellen per organisatie): %(list)s.",
+            list=spoken_months,
+        ),
         month_items,
     )
     return steps, months

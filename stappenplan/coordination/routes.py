@@ -27,8 +27,17 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
     """
     block = None if request.headers.get("HX-History-Restore-Request") else "matrix"
     step_chart, month_chart = charts.overview_charts(overview)
-    return render(template, block, ov=overview, org=current_org(), now=utcnow(), done=services.DONE,
-                  step_chart=step_chart, month_chart=month_chart, **extra)
+    return render(
+        template,
+        block,
+        ov=overview,
+        org=current_org(),
+        now=utcnow(),
+        done=services.DONE,
+        step_chart=step_chart,
+        month_chart=month_chart,
+        **extra,
+    )
 
 
 @bp.get("")
@@ -57,8 +66,9 @@ def branch(branch_id: str):
         abort(404)
     filters, notices = services.parse_filters(request.args, branches, services.definition(), fixed=scope)
     overview = services.overview(org.id, branches, filters, notices, scope=scope)
-    return _page("coordination/branch.html", overview,
-                 base_url=url_for("coordination.branch", branch_id=scope.public_id))
+    return _page(
+        "coordination/branch.html", overview, base_url=url_for("coordination.branch", branch_id=scope.public_id)
+    )
 
 
 @bp.get("/export.csv")
@@ -81,8 +91,14 @@ def _export(fmt: str) -> Response:
     filters, _notices = services.parse_filters(request.args, branches, defn)
     rows = services.export_rows(org.id, filters)
     head, body = exports.table(defn, rows)
-    record("coordination.export", actor_id=current_user.id, organisation_id=org.id,
-           format=fmt, rows=len(rows), filters=filters.args())
+    record(
+        "coordination.export",
+        actor_id=current_user.id,
+        organisation_id=org.id,
+        format=fmt,
+        rows=len(rows),
+        filters=filters.args(),
+    )
     db.session.commit()
     name = "regio-overzicht"
     if filters.branch:
@@ -95,4 +111,3 @@ def _export(fmt: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-

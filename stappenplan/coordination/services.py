@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, Subquery, and_, case, extract, func, or_, select
+from flask_babel import gettext as _
+from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
@@ -59,10 +60,6 @@ class Filters:
     query: str = ""
     stalled: bool = False
     page: int = 1
-
-    @property
-    def active(self) -> bool:
-        return bool(self.branch or self.step or self.query or self.stalled)
 
     def args(self, *, page: int | None = None, with_branch: bool = True) -> dict[str, str]:
         """Query-string arguments that reproduce these filters (for links)."""
@@ -228,8 +225,6 @@ def parse_filters(
     args: Mapping[str, str], branches: list[Branch], defn: PlanDefinition, *, fixed: Branch | None = None
 ) -> tuple[Filters, list[str]]:
     """Read the matrix filters; unknown values are dropped with a Dutch notice, never a 500."""
-    from flask_babel import gettext as _
-
     notices: list[str] = []
     branch = fixed
     raw_branch = (args.get("vestiging") or "").strip()
@@ -261,14 +256,11 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subque
     """One row per visible partnership with its current cycle's facts, as a subquery."""
     library = aliased(Organisation)
     childcare = aliased(Organisation)
-    current_cycle_id = (
-        select(Cycle.id)
-        .where(Cycle.partnership_id == Partnership.id)
-        .order_by(Cycle.number.desc())
-        .limit(1)
-        .correlate(Partnership)
-        .scalar_subquery()
-    )
+    # The current cycle is the one without a newer cycle: an anti-join that both
+    # databases plan well (a correlated "ORDER BY number DESC LIMIT 1" in the join
+    # condition made PostgreSQL run it for every partnership x cycle pair).
+    newer = aliased(Cycle)
+    no_newer_cycle = ~exists().where(newer.partnership_id == Cycle.partnership_id, newer.number > Cycle.number)
     furthest_open = (
         select(func.max(StepInstance.step))
         .where(StepInstance.cycle_id == Cycle.id, StepInstance.status == engine.OPEN)
@@ -294,8 +286,8 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subque
         )
         .join(library, library.id == Partnership.library_id)
         .join(childcare, childcare.id == Partnership.childcare_id)
-        .join(Cycle, Cycle.id == current_cycle_id)
-        .where(Partnership.library_id.in_(coordinated_library_ids(org_id)))
+        .join(Cycle, Cycle.partnership_id == Partnership.id)
+        .where(Partnership.library_id.in_(coordinated_library_ids(org_id)), no_newer_cycle)
     )
     if branch is not None:
         stmt = stmt.where(Partnership.library_id == branch.id)
@@ -343,10 +335,12 @@ def _ordered(stmt: Select, rows: Subquery) -> Select:
 
 
 def _attach_statuses(rows: list[Row], cycle_ids: Any) -> None:
-    """Fill in the step statuses of ``rows`` with one query (ids or a subquery)."""
+    """Fill in the step statuses of ``rows`` with one query (ids or a subquery).
+
+    The query also runs for an empty page, so the number of queries per request
+    does not depend on the data at all.
+    """
     by_cycle = {row.cycle_id: row for row in rows}
-    if not by_cycle:
-        return
     result = db.session.execute(
         select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
             StepInstance.cycle_id.in_(cycle_ids)
@@ -358,38 +352,49 @@ def _attach_statuses(rows: list[Row], cycle_ids: Any) -> None:
             row.statuses[(step, slot)] = status
 
 
-def _counts(rows: Subquery, defn: PlanDefinition) -> list[StepCount]:
-    found = {
-        int(step): (count, int(stalled or 0))
-        for step, count, stalled in db.session.execute(
-            select(rows.c.current_step, func.count(), func.sum(rows.c.stalled)).group_by(rows.c.current_step)
-        )
-    }
-    counts = [StepCount(s.number, s.title, *found.get(s.number, (0, 0))) for s in defn.steps]
-    counts.append(StepCount(DONE, "", *found.get(DONE, (0, 0))))
+@dataclass(frozen=True)
+class _Group:
+    """How many partnerships of one branch are at one step (and how many of them stalled)."""
+
+    library_id: int
+    step: int
+    count: int
+    stalled: int
+
+
+def _groups(rows: Subquery) -> list[_Group]:
+    """One aggregate query that feeds the step counts, the branch table and the matrix total."""
+    stmt = select(rows.c.library_id, rows.c.current_step, func.count(), func.sum(rows.c.stalled)).group_by(
+        rows.c.library_id, rows.c.current_step
+    )
+    return [_Group(lib, int(step), count, int(stalled or 0)) for lib, step, count, stalled in db.session.execute(stmt)]
+
+
+def _counts(groups: list[_Group], defn: PlanDefinition) -> list[StepCount]:
+    def tally(step: int) -> tuple[int, int]:
+        matching = [g for g in groups if g.step == step]
+        return sum(g.count for g in matching), sum(g.stalled for g in matching)
+
+    counts = [StepCount(s.number, s.title, *tally(s.number)) for s in defn.steps]
+    counts.append(StepCount(DONE, "", *tally(DONE)))
     return counts
 
 
-def _branch_summaries(rows: Subquery, branches: list[Branch]) -> list[BranchSummary]:
-    found = {
-        library_id: (count, int(stalled or 0), int(done or 0))
-        for library_id, count, stalled, done in db.session.execute(
-            select(
-                rows.c.library_id,
-                func.count(),
-                func.sum(rows.c.stalled),
-                func.sum(case((rows.c.current_step == DONE, 1), else_=0)),
-            ).group_by(rows.c.library_id)
+def _branch_summaries(groups: list[_Group], branches: list[Branch]) -> list[BranchSummary]:
+    def summary(branch: Branch) -> BranchSummary:
+        own = [g for g in groups if g.library_id == branch.id]
+        return BranchSummary(
+            branch, sum(g.count for g in own), sum(g.stalled for g in own), sum(g.count for g in own if g.step == DONE)
         )
-    }
-    return [BranchSummary(b, *found.get(b.id, (0, 0, 0))) for b in branches]
+
+    return [summary(b) for b in branches]
 
 
 def _month_starts(today: date, count: int = MONTHS) -> list[date]:
     """The first days of the last ``count`` months, oldest first, this month last."""
     months = []
     year, month = today.year, today.month
-    for _ in range(count):
+    for _month in range(count):
         months.append(date(year, month, 1))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months[::-1]
@@ -418,14 +423,25 @@ def _months(org_id: int, branch: Branch | None) -> list[MonthCount]:
     return [MonthCount(start, found.get((start.year, start.month), 0)) for start in starts]
 
 
-def _matrix(rows: Subquery, filters: Filters) -> tuple[MatrixPage, Filters]:
-    filtered = _filtered(rows, filters)
-    total = db.session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
+def _total(rows: Subquery, filters: Filters, groups: list[_Group]) -> int:
+    """Rows matching the filters; only a name search needs SQL, the rest is in ``groups``."""
+    if filters.query:
+        return db.session.scalar(select(func.count()).select_from(_filtered(rows, filters).subquery())) or 0
+    branch_id = filters.branch.id if filters.branch else None
+    return sum(
+        g.stalled if filters.stalled else g.count
+        for g in groups
+        if branch_id in (None, g.library_id) and filters.step in (None, g.step)
+    )
+
+
+def _matrix(rows: Subquery, filters: Filters, groups: list[_Group]) -> tuple[MatrixPage, Filters]:
+    total = _total(rows, filters, groups)
     pages = max(1, math.ceil(total / PER_PAGE))
     if filters.page > pages:
         filters = replace(filters, page=pages)
     records = db.session.execute(
-        _ordered(filtered, rows).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE)
+        _ordered(_filtered(rows, filters), rows).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE)
     ).all()
     page_rows = [_to_row(r) for r in records]
     _attach_statuses(page_rows, [r.cycle_id for r in page_rows])
@@ -448,15 +464,16 @@ def overview(
         empty = MatrixPage([], 0, 1)
         return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
     rows = _rows(org_id, cutoff, scope)
-    counts = _counts(rows, defn)
+    groups = _groups(rows)
+    counts = _counts(groups, defn)
     stalled_rows = [
         _to_row(r)
         for r in db.session.execute(
             select(rows).where(rows.c.stalled == 1).order_by(rows.c.last_activity_at, rows.c.id).limit(STALLED_LIST)
         )
     ]
-    summaries = _branch_summaries(rows, branches) if scope is None else []
-    matrix, filters = _matrix(rows, filters)
+    summaries = _branch_summaries(groups, branches) if scope is None else []
+    matrix, filters = _matrix(rows, filters, groups)
     return Overview(
         regions=regions,
         branches=branches,
