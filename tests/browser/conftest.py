@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from tests.conftest import IN_CI, make_app, wipe
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "screenshots"))
 
@@ -70,12 +70,19 @@ def server(live_app) -> Iterator[LiveServer]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def browser(_chromium: str):  # noqa: ANN201
+def _playwright(_chromium: str):  # noqa: ANN202
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=_chromium, args=ARGS, headless=True)
-        yield instance
+        yield pw
+
+
+@pytest.fixture
+def browser(_playwright, _chromium: str):  # noqa: ANN001, ANN201
+    """A fresh browser per test: one test's crash or dialog cannot spoil the next."""
+    instance = _playwright.chromium.launch(executable_path=_chromium, args=ARGS, headless=True)
+    yield instance
+    if instance.is_connected():
         instance.close()
 
 
@@ -88,7 +95,11 @@ def page(browser):  # noqa: ANN001, ANN201
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.js_errors = errors
     yield pg
-    context.close()
+    if browser.is_connected():
+        try:
+            context.close()
+        except Exception:  # noqa: BLE001 - the page may have been closed by the test itself
+            pass
     assert errors == [], f"JavaScript errors: {errors}"
 
 

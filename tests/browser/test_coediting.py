@@ -113,7 +113,7 @@ def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:
 
     def on_dialog(dialog) -> None:  # noqa: ANN001
         dialogs.append(dialog.type)
-        dialog.dismiss()
+        dialog.accept()
 
     page.on("dialog", on_dialog)
     retry = page.locator("#status-target_parents").get_by_role("button", name="opnieuw proberen")
