@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo
 
 from ..core.forms import StrongPassword, email_field, max_length, required
+from ..i18n import LANGUAGES
 
 TEAM_CHOICES = [
     SelectChoice("", _l("Geen team")),
@@ -79,3 +80,11 @@ class AccountForm(FlaskForm):
 
 class NewOrganisationAccountForm(AccountForm):
     org_name = StringField(_l("Naam van je organisatie"), validators=[required(), max_length(200)])
+
+
+class LanguageForm(FlaskForm):
+    """The language of the interface (User.locale); the names are in their own language."""
+
+    locale = RadioField(
+        _l("Taal"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()], validators=[required()]
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 
 from .. import rls
@@ -13,7 +14,7 @@ from ..core.web import safe_next
 from ..extensions import db
 from ..security import login_limit, reset_limit
 from . import services
-from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from .forms import ChangePasswordForm, ForgotPasswordForm, LanguageForm, LoginForm, RegisterForm, ResetPasswordForm
 
 bp = Blueprint("accounts", __name__)
 
@@ -105,4 +106,22 @@ def account():
             login_user(current_user._get_current_object())
             flash(_("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd."), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=form)
+    return render_template("accounts/account.html", form=form, language_form=_language_form())
+
+
+def _language_form() -> LanguageForm:
+    return LanguageForm(formdata=None, locale=current_user.locale or "nl")
+
+
+@bp.post("/account/taal")
+@policy("login")
+def language():
+    """Save the language of the interface; the message already shows in the new language."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form)
+    current_user.locale = form.locale.data
+    db.session.commit()
+    refresh_locale()
+    flash(_("De taal is gewijzigd."), "success")
+    return redirect(url_for("accounts.account"))

@@ -11,9 +11,18 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..extensions import db
 from ..partnerships.models import Partnership
+from ..workflow.engine import party_name
 from .models import AuditEvent
 
-PARTY = {"library": "de bibliotheek", "childcare": "de kinderopvang"}
+
+class _Party(dict):
+    """Party names in the reader's language (the engine's translated names)."""
+
+    def get(self, key, default=None):  # noqa: ANN001, ANN201
+        return party_name(key) if key in ("library", "childcare") else default
+
+
+PARTY = _Party()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
 from ..extensions import db, utcnow
+from ..i18n import localized
 from ..organisations.models import Organisation, Region, RegionMembership
 from ..partnerships.models import Partnership
 from ..workflow import engine
@@ -450,7 +451,7 @@ def _matrix(rows: Subquery, filters: Filters, groups: list[_Group]) -> tuple[Mat
 
 def definition() -> PlanDefinition:
     """The plan whose steps make the matrix columns (the newest version)."""
-    return get_definition(latest_version())
+    return localized(get_definition(latest_version()))
 
 
 def overview(

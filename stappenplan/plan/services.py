@@ -30,6 +30,7 @@ from ..access import SLUG_FOR_SLOT
 from ..accounts.models import User
 from ..audit.services import record
 from ..extensions import db, utcnow
+from ..i18n import localized
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow.definition import PlanDefinition, Question, Situation, Step, get_definition, tally_records
@@ -204,7 +205,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
     cycle = next((c for c in cycles if c.number == wanted), cycles[-1])
     asked = raw_round is not None and raw_round.strip() != ""
     unknown = raw_round if asked and (wanted is None or cycle.number != wanted) else None
-    defn = get_definition(cycle.plan_version)
+    defn = localized(get_definition(cycle.plan_version))
 
     instances = instances_of(cycle)
     state = state_from(cycle, instances, {})

@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -57,6 +57,36 @@ _PLAN_FILE = re.compile(r"^v(\d+)\.yaml$")
 
 class DefinitionError(ValueError):
     """A plan file is malformed; the message names the file, the step and the key."""
+
+
+# --------------------------------------------------------------------------- translation
+# User-facing messages (here and in engine.py) are Dutch message *templates*, wrapped
+# in ``_t`` so that pybabel finds them (keyword ``_t``; ``N_`` only marks a text that
+# is translated later). The web layer installs gettext with ``set_translator``
+# (stappenplan/i18n.py); without it the Dutch text is returned unchanged.
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+_translator: Callable[[str], str] = _identity
+
+
+def set_translator(translate: Callable[[str], str] | None) -> None:
+    """Install the function that translates messages (None: back to Dutch)."""
+    global _translator
+    _translator = translate or _identity
+
+
+def _t(text: str) -> str:
+    """Translate one message template with the installed translator."""
+    return _translator(text)
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction only; it is translated where it is used."""
+    return text
 
 
 # --------------------------------------------------------------------------- model
@@ -551,19 +581,19 @@ def load_all() -> dict[int, PlanDefinition]:
 
 # --------------------------------------------------------------------------- answers
 
-MSG_INVALID = "Deze invoer is niet geldig."
-MSG_TEXT = "Vul hier tekst in."
-MSG_TEXT_TOO_LONG = "Deze tekst is te lang: maximaal 20.000 tekens."
-MSG_LINE_TOO_LONG = "Deze tekst is te lang: maximaal 500 tekens."
-MSG_LINE_BREAK = "Gebruik hier maar één regel."
-MSG_REMARK_TOO_LONG = "De toelichting is te lang: maximaal 2.000 tekens."
-MSG_CHOICE = "Kies een van de gegeven mogelijkheden."
-MSG_SCALE = "Kies een getal van 1 tot en met 5."
-MSG_DATE = "Dit is geen geldige datum. Gebruik de vorm dd-mm-jjjj."
-MSG_CHECK = "Kies ja, nee of deels."
-MSG_NUMBER = "Vul een getal in."
-MSG_TABLE = "Deze tabel is niet goed doorgegeven."
-MSG_TOO_MANY_ROWS = "Een tabel mag maximaal 200 rijen hebben."
+MSG_INVALID = N_("Deze invoer is niet geldig.")
+MSG_TEXT = N_("Vul hier tekst in.")
+MSG_TEXT_TOO_LONG = N_("Deze tekst is te lang: maximaal 20.000 tekens.")
+MSG_LINE_TOO_LONG = N_("Deze tekst is te lang: maximaal 500 tekens.")
+MSG_LINE_BREAK = N_("Gebruik hier maar één regel.")
+MSG_REMARK_TOO_LONG = N_("De toelichting is te lang: maximaal 2.000 tekens.")
+MSG_CHOICE = N_("Kies een van de gegeven mogelijkheden.")
+MSG_SCALE = N_("Kies een getal van 1 tot en met 5.")
+MSG_DATE = N_("Dit is geen geldige datum. Gebruik de vorm dd-mm-jjjj.")
+MSG_CHECK = N_("Kies ja, nee of deels.")
+MSG_NUMBER = N_("Vul een getal in.")
+MSG_TABLE = N_("Deze tabel is niet goed doorgegeven.")
+MSG_TOO_MANY_ROWS = N_("Een tabel mag maximaal 200 rijen hebben.")
 
 _DATE_NL = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -583,27 +613,27 @@ def _is_empty(value: Any) -> bool:
 
 def _text_value(value: Any) -> Result:
     if not isinstance(value, str):
-        return None, MSG_TEXT
+        return None, _t(MSG_TEXT)
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if len(value) > TEXT_MAX:
-        return None, MSG_TEXT_TOO_LONG
+        return None, _t(MSG_TEXT_TOO_LONG)
     return value, None
 
 
 def _line_value(value: Any) -> Result:
     if not isinstance(value, str):
-        return None, MSG_TEXT
+        return None, _t(MSG_TEXT)
     value = value.strip()
     if "\n" in value or "\r" in value:
-        return None, MSG_LINE_BREAK
+        return None, _t(MSG_LINE_BREAK)
     if len(value) > LINE_MAX:
-        return None, MSG_LINE_TOO_LONG
+        return None, _t(MSG_LINE_TOO_LONG)
     return value, None
 
 
 def _choice_value(value: Any, keys: tuple[str, ...]) -> Result:
     if not isinstance(value, str) or value not in keys:
-        return None, MSG_CHOICE
+        return None, _t(MSG_CHOICE)
     return value, None
 
 
@@ -611,11 +641,11 @@ def _multi_value(value: Any, keys: tuple[str, ...]) -> Result:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple):
-        return None, MSG_CHOICE
+        return None, _t(MSG_CHOICE)
     chosen = set()
     for item in value:
         if not isinstance(item, str) or item not in keys:
-            return None, MSG_CHOICE
+            return None, _t(MSG_CHOICE)
         chosen.add(item)
     return [k for k in keys if k in chosen], None
 
@@ -626,23 +656,23 @@ def _date_value(value: Any) -> Result:
     if isinstance(value, dt.date):
         return value.isoformat(), None
     if not isinstance(value, str):
-        return None, MSG_DATE
+        return None, _t(MSG_DATE)
     text = value.strip()
     if m := _DATE_ISO.match(text):
         year, month, day = (int(g) for g in m.groups())
     elif m := _DATE_NL.match(text):
         day, month, year = (int(g) for g in m.groups())
     else:
-        return None, MSG_DATE
+        return None, _t(MSG_DATE)
     try:
         return dt.date(year, month, day).isoformat(), None
     except ValueError:
-        return None, MSG_DATE
+        return None, _t(MSG_DATE)
 
 
 def _number_value(value: Any) -> Result:
     if isinstance(value, bool):
-        return None, MSG_NUMBER
+        return None, _t(MSG_NUMBER)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         if _NUMBER_THOUSANDS.match(text):  # Dutch style: 1.250 or 1.250,5
@@ -650,10 +680,10 @@ def _number_value(value: Any) -> Result:
         elif _NUMBER_PLAIN.match(text):
             text = text.replace(",", ".")
         else:
-            return None, MSG_NUMBER
+            return None, _t(MSG_NUMBER)
         value = float(text)
     if not isinstance(value, int | float) or not math.isfinite(value) or abs(value) > 1e12:
-        return None, MSG_NUMBER
+        return None, _t(MSG_NUMBER)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value, None
@@ -664,21 +694,21 @@ def _scale_value(value: Any) -> Result:
     if isinstance(value, int | str) and not isinstance(value, bool):
         value = {"value": value}
     if not isinstance(value, dict) or set(value) - {"value", "remark"}:
-        return None, MSG_INVALID
+        return None, _t(MSG_INVALID)
     raw, remark = value.get("value"), value.get("remark") or ""
     if isinstance(raw, str):
         raw = raw.strip() or None
         if raw is not None:
             if not raw.isdigit():
-                return None, MSG_SCALE
+                return None, _t(MSG_SCALE)
             raw = int(raw)
     if raw is not None and (type(raw) is not int or not SCALE_MIN <= raw <= SCALE_MAX):
-        return None, MSG_SCALE
+        return None, _t(MSG_SCALE)
     if not isinstance(remark, str):
-        return None, MSG_TEXT
+        return None, _t(MSG_TEXT)
     remark = remark.replace("\r\n", "\n").strip()
     if len(remark) > REMARK_MAX:
-        return None, MSG_REMARK_TOO_LONG
+        return None, _t(MSG_REMARK_TOO_LONG)
     if raw is None and not remark:
         return None, None
     return {"value": raw, "remark": remark}, None
@@ -687,7 +717,7 @@ def _scale_value(value: Any) -> Result:
 def _check_value(value: Any) -> Result:
     text = value.strip().lower() if isinstance(value, str) else None
     if text not in CHECK_VALUES:
-        return None, MSG_CHECK
+        return None, _t(MSG_CHECK)
     return text, None
 
 
@@ -715,31 +745,31 @@ def _table_value(question: Question, value: Any) -> Result:
     ``is_answered`` only counts rows whose required columns are filled.
     """
     if not isinstance(value, list | tuple):
-        return None, MSG_TABLE
+        return None, _t(MSG_TABLE)
     if len(value) > MAX_ROWS:
-        return None, MSG_TOO_MANY_ROWS
+        return None, _t(MSG_TOO_MANY_ROWS)
     columns = {c.key: c for c in question.columns}
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, row in enumerate(value, start=1):
         if not isinstance(row, dict) or set(row) - {"id", "cells"}:
-            return None, MSG_TABLE
+            return None, _t(MSG_TABLE)
         row_id, cells = row.get("id"), row.get("cells") or {}
         if not isinstance(row_id, str) or not row_id.strip() or len(row_id) > ROW_ID_MAX:
-            return None, f"Rij {i} heeft geen geldige id."
+            return None, _t("Rij {i} heeft geen geldige id.").format(i=i)
         if row_id in seen:
-            return None, f"Rij {i} heeft dezelfde id als een andere rij."
+            return None, _t("Rij {i} heeft dezelfde id als een andere rij.").format(i=i)
         seen.add(row_id)
         if not isinstance(cells, dict):
-            return None, MSG_TABLE
+            return None, _t(MSG_TABLE)
         clean: dict[str, Any] = {}
         for col_key, cell in cells.items():
             column = columns.get(col_key)
             if column is None:
-                return None, f"Rij {i}: onbekende kolom '{col_key}'."
+                return None, _t("Rij {i}: onbekende kolom '{column}'.").format(i=i, column=col_key)
             normalised, error = _cell_value(column, cell)
             if error:
-                return None, f"Rij {i}, kolom '{column.label}': {error}"
+                return None, _t("Rij {i}, kolom '{column}': {error}").format(i=i, column=column.label, error=error)
             if normalised is not None:
                 clean[col_key] = normalised
         rows.append({"id": row_id, "cells": clean})
@@ -753,16 +783,16 @@ def _goal_progress_value(value: Any) -> Result:
     only); the caller shows entries for existing goals and ignores the rest.
     """
     if not isinstance(value, dict) or len(value) > MAX_ROWS:
-        return None, MSG_INVALID
+        return None, _t(MSG_INVALID)
     clean: dict[str, Any] = {}
     for i, (row_id, entry) in enumerate(value.items(), start=1):
         if not isinstance(row_id, str) or not row_id.strip() or len(row_id) > ROW_ID_MAX:
-            return None, MSG_INVALID
+            return None, _t(MSG_INVALID)
         if _is_empty(entry):
             continue
         normalised, error = _scale_value(entry)
         if error:
-            return None, f"Doel {i}: {error}"
+            return None, _t("Doel {i}: {error}").format(i=i, error=error)
         if normalised is not None:
             clean[row_id] = normalised
     return clean or None, None
@@ -774,7 +804,8 @@ def validate_answer(question: Question, value: Any) -> tuple[Any, str | None]:
     Returns ``(normalised, None)``, or ``(None, message)`` when the input is wrong.
 
     Empty input (None, "", [], {}) normalises to None, which means "no answer".
-    The message is Dutch and meant to be shown next to the field.
+    The message is Dutch (or translated by the installed translator, see
+    ``set_translator``) and meant to be shown next to the field.
     """
     if _is_empty(value):
         return None, None

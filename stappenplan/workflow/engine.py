@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .definition import PARTIES, PlanDefinition, Question, Step
+from .definition import N_, PARTIES, PlanDefinition, Question, Step, _t
 
 LIBRARY, CHILDCARE = PARTIES
 JOINT = "joint"
@@ -40,7 +40,7 @@ ACTION_KINDS = (
     "start_new_cycle",
 )
 
-_NAMES = {LIBRARY: "de bibliotheek", CHILDCARE: "de kinderopvang"}
+_NAMES = {LIBRARY: N_("de bibliotheek"), CHILDCARE: N_("de kinderopvang")}
 
 
 # --------------------------------------------------------------------------- values
@@ -108,8 +108,8 @@ def other_party(party: str) -> str:
 
 
 def party_name(party: str) -> str:
-    """Dutch name with article, e.g. "de kinderopvang"."""
-    return _NAMES.get(party, party)
+    """Dutch name with article, e.g. "de kinderopvang" (translated, see definition._t)."""
+    return _t(_NAMES[party]) if party in _NAMES else party
 
 
 def slots_for(defn: PlanDefinition, step_number: int) -> tuple[str, ...]:
@@ -263,15 +263,15 @@ def _after_completion(
 
 def _require_open(step: Step, instance: StepState) -> None:
     if instance.status == LOCKED:
-        raise ActionRefused(f"Stap {step.number} is nog niet open.")
+        raise ActionRefused(_t("Stap {n} is nog niet open.").format(n=step.number))
     if instance.status == COMPLETED:
-        raise ActionRefused(f"Stap {step.number} is afgerond. Een beheerder kan de stap heropenen.")
+        raise ActionRefused(_t("Stap {n} is afgerond. Een beheerder kan de stap heropenen.").format(n=step.number))
 
 
 def _require_owner(step: Step, slot: str, actor: Actor) -> None:
     if step.mode == "each" and actor.party != slot:
         name = party_name(slot)
-        raise ActionRefused(f"Dit werkblad is van {name}. Alleen {name} kan het invullen.")
+        raise ActionRefused(_t("Dit werkblad is van {party}. Alleen {party} kan het invullen.").format(party=name))
 
 
 def _require_answers(
@@ -284,7 +284,9 @@ def _require_answers(
 ) -> None:
     missing = missing_required(defn, state, step.number, slot, actor.party, situation)
     if missing:
-        raise ActionRefused(f"Beantwoord eerst alle verplichte vragen van stap {step.number}.", missing)
+        raise ActionRefused(
+            _t("Beantwoord eerst alle verplichte vragen van stap {n}.").format(n=step.number), missing
+        )
 
 
 def _edit(
@@ -326,9 +328,13 @@ def _complete(
     **_: Any,
 ) -> tuple[CycleState, list[Event]]:
     if step.mode == "joint":
-        raise ActionRefused(f"Stap {step.number} is een gezamenlijke stap: beide organisaties keuren hem goed.")
+        raise ActionRefused(
+            _t("Stap {n} is een gezamenlijke stap: beide organisaties keuren hem goed.").format(n=step.number)
+        )
     if step.mode == "lead" and actor.party != LEAD_PARTY:
-        raise ActionRefused(f"Stap {step.number} wordt afgerond door {party_name(LEAD_PARTY)}.")
+        raise ActionRefused(
+            _t("Stap {n} wordt afgerond door {party}.").format(n=step.number, party=party_name(LEAD_PARTY))
+        )
     _require_owner(step, inst.slot, actor)
     _require_open(step, inst)
     _require_answers(defn, state, step, inst.slot, actor, situation)
@@ -348,10 +354,10 @@ def _sign_off(
     **_: Any,
 ) -> tuple[CycleState, list[Event]]:
     if step.mode != "joint":
-        raise ActionRefused(f"Stap {step.number} hoeft niet te worden goedgekeurd.")
+        raise ActionRefused(_t("Stap {n} hoeft niet te worden goedgekeurd.").format(n=step.number))
     _require_open(step, inst)
     if actor.party in inst.signoffs:
-        raise ActionRefused(f"Jullie hebben stap {step.number} al goedgekeurd.")
+        raise ActionRefused(_t("Jullie hebben stap {n} al goedgekeurd.").format(n=step.number))
     _require_answers(defn, state, step, inst.slot, actor, situation)
     signoffs = inst.signoffs | {actor.party}
     events = [Event("signed_off", step.number, inst.slot, actor.party, {})]
@@ -371,10 +377,10 @@ def _withdraw(
     **_: Any,
 ) -> tuple[CycleState, list[Event]]:
     if step.mode != "joint":
-        raise ActionRefused(f"Stap {step.number} hoeft niet te worden goedgekeurd.")
+        raise ActionRefused(_t("Stap {n} hoeft niet te worden goedgekeurd.").format(n=step.number))
     _require_open(step, inst)
     if actor.party not in inst.signoffs:
-        raise ActionRefused(f"Jullie hebben stap {step.number} nog niet goedgekeurd.")
+        raise ActionRefused(_t("Jullie hebben stap {n} nog niet goedgekeurd.").format(n=step.number))
     event = Event(
         "sign_off_withdrawn",
         step.number,
@@ -398,13 +404,13 @@ def _reopen(
     """Reopening only touches this instance: later steps keep their status, so work
     done there is not thrown away; a closed cycle is open again."""
     if not actor.is_admin:
-        raise ActionRefused("Alleen een beheerder kan een stap heropenen.")
+        raise ActionRefused(_t("Alleen een beheerder kan een stap heropenen."))
     if actor.party not in participants(defn, step.number, inst.slot):
-        raise ActionRefused("Je kunt alleen een stap van je eigen organisatie heropenen.")
+        raise ActionRefused(_t("Je kunt alleen een stap van je eigen organisatie heropenen."))
     if inst.status != COMPLETED:
-        raise ActionRefused(f"Stap {step.number} is niet afgerond, dus je hoeft hem niet te heropenen.")
+        raise ActionRefused(_t("Stap {n} is niet afgerond, dus je hoeft hem niet te heropenen.").format(n=step.number))
     if not isinstance(reason, str) or not reason.strip():
-        raise ActionRefused("Geef een reden op.")
+        raise ActionRefused(_t("Geef een reden op."))
     detail: dict[str, Any] = {"reason": reason.strip()}
     if state.closed:
         detail["cycle_reopened"] = True
@@ -415,9 +421,11 @@ def _reopen(
 def _start_new_cycle(defn: PlanDefinition, state: CycleState, actor: Actor) -> tuple[CycleState, list[Event]]:
     """The caller prefills the new cycle's answers as drafts (carry_over_questions)."""
     if not actor.is_admin:
-        raise ActionRefused("Alleen een beheerder kan een nieuwe ronde starten.")
+        raise ActionRefused(_t("Alleen een beheerder kan een nieuwe ronde starten."))
     if not state.closed:
-        raise ActionRefused("Een nieuwe ronde kan pas beginnen als de hele ronde, tot en met stap 8, is afgerond.")
+        raise ActionRefused(
+            _t("Een nieuwe ronde kan pas beginnen als de hele ronde, tot en met stap 8, is afgerond.")
+        )
     number = state.number + 1
     event = Event(
         "cycle_started",
@@ -454,22 +462,22 @@ def apply(
     1-3 and the shared worksheet elsewhere.
     """
     if actor.party not in PARTIES:
-        raise ActionRefused("Alleen de bibliotheek en de kinderopvang kunnen dit doen.")
+        raise ActionRefused(_t("Alleen de bibliotheek en de kinderopvang kunnen dit doen."))
     if action.kind == "start_new_cycle":
         return _start_new_cycle(defn, state, actor)
     handler = _HANDLERS.get(action.kind)
     if handler is None:
-        raise ActionRefused("Deze actie bestaat niet.")
+        raise ActionRefused(_t("Deze actie bestaat niet."))
     try:
         step = defn.step(action.step) if action.step is not None else None
     except KeyError:
         step = None
     if step is None:
-        raise ActionRefused("Deze stap bestaat niet.")
+        raise ActionRefused(_t("Deze stap bestaat niet."))
     slot = _resolve_slot(step, action.slot, actor)
     instance = state.steps.get((step.number, slot))
     if instance is None:
-        raise ActionRefused("Deze stap bestaat niet.")
+        raise ActionRefused(_t("Deze stap bestaat niet."))
     return handler(defn, state, step, instance, actor, reason=reason, situation=situation)
 
 
@@ -519,21 +527,31 @@ def blockers(defn: PlanDefinition, state: CycleState, party: str) -> list[str]:
         if s.mode == "each":
             own = state.get(n, party)
             if n > 1 and own.status == LOCKED and state.get(n - 1, party).status != LOCKED:
-                reasons.append(f"Stap {n} gaat open als stap {n - 1} is afgerond")
+                reasons.append(_t("Stap {n} gaat open als stap {previous} is afgerond").format(n=n, previous=n - 1))
             continue
         instance = state.get(n, JOINT)
         if n == handoff + 1 and instance.status == LOCKED:
             own = state.get(handoff, party).status
             if own == COMPLETED and state.get(handoff, other).status != COMPLETED:
-                reasons.append(f"Wacht op {party_name(other)}: stap {handoff} is nog niet afgerond")
+                reasons.append(
+                    _t("Wacht op {party}: stap {n} is nog niet afgerond").format(party=party_name(other), n=handoff)
+                )
             elif own == OPEN:
-                reasons.append(f"Stap {n} gaat open als jullie allebei stap {handoff} hebben afgerond")
+                reasons.append(
+                    _t("Stap {n} gaat open als jullie allebei stap {previous} hebben afgerond").format(
+                        n=n, previous=handoff
+                    )
+                )
         elif instance.status == LOCKED and state.get(n - 1, JOINT).status == OPEN:
-            reasons.append(f"Stap {n} gaat open als stap {n - 1} is afgerond")
+            reasons.append(_t("Stap {n} gaat open als stap {previous} is afgerond").format(n=n, previous=n - 1))
         elif instance.status == OPEN and s.mode == "lead" and party != LEAD_PARTY:
-            reasons.append(f"Wacht op {party_name(LEAD_PARTY)}: die moet stap {n} nog afronden")
+            reasons.append(
+                _t("Wacht op {party}: die moet stap {n} nog afronden").format(party=party_name(LEAD_PARTY), n=n)
+            )
         elif instance.status == OPEN and party in instance.signoffs and other not in instance.signoffs:
-            reasons.append(f"Wacht op {party_name(other)}: die moet stap {n} nog goedkeuren")
+            reasons.append(
+                _t("Wacht op {party}: die moet stap {n} nog goedkeuren").format(party=party_name(other), n=n)
+            )
     return reasons
 
 
@@ -549,17 +567,18 @@ def next_actor(defn: PlanDefinition, state: CycleState, situation: int = 1) -> d
                 missing = missing_required(defn, state, s.number, slot, party, situation)
                 n = s.number
                 if s.mode == "each":
-                    todo[party].append(f"Vul stap {n} in" if missing else f"Rond stap {n} af")
+                    todo[party].append((_t("Vul stap {n} in") if missing else _t("Rond stap {n} af")).format(n=n))
                 elif s.mode == "lead":
                     if party == LEAD_PARTY:
-                        todo[party].append(f"Vul stap {n} in" if missing else f"Rond stap {n} af")
+                        todo[party].append((_t("Vul stap {n} in") if missing else _t("Rond stap {n} af")).format(n=n))
                     else:
-                        todo[party].append(f"Help {party_name(LEAD_PARTY)} met stap {n}")
+                        todo[party].append(_t("Help {party} met stap {n}").format(party=party_name(LEAD_PARTY), n=n))
                 elif party not in instance.signoffs:
-                    todo[party].append(f"Vul stap {n} samen in" if missing else f"Keur stap {n} goed")
+                    todo_text = _t("Vul stap {n} samen in") if missing else _t("Keur stap {n} goed")
+                    todo[party].append(todo_text.format(n=n))
     if state.closed:
         for party in PARTIES:
-            todo[party].append("Start een nieuwe ronde")
+            todo[party].append(_t("Start een nieuwe ronde"))
     return todo
 
 

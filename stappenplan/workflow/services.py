@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..audit.services import record
 from ..extensions import db, utcnow
+from ..i18n import localized
 from ..notifications import services as notifications
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
@@ -27,7 +28,8 @@ __all__ = ["ActionRefused", "Action", "perform", "current_cycle", "load_state", 
 
 
 def plan_for(cycle: Cycle) -> PlanDefinition:
-    return get_definition(cycle.plan_version)
+    """The cycle's plan, its texts in the request's language (keys are the same in every language)."""
+    return localized(get_definition(cycle.plan_version))
 
 
 def current_cycle(partnership: Partnership, *, lock: bool = False) -> Cycle:

@@ -1,0 +1,338 @@
+"""English translation: complete catalogs, current .mo files, the plan overlay, and
+what a user who chose English (or kept Dutch) sees.
+
+When a test here fails after you added or changed a text, update the catalogs with
+the commands in the docstring of stappenplan/i18n.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import io
+import re
+from gettext import GNUTranslations
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from stappenplan import i18n
+from stappenplan.workflow import definition, engine
+from stappenplan.workflow.definition import available_versions, get_definition
+from tests.factories import login
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "stappenplan" / "translations"
+LOCALES = ("nl", "en")
+# The keywords of the extraction command (see stappenplan/i18n.py) on top of Babel's defaults.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "_t": None, "N_": None}
+
+# Calls that translate a variable (extraction cannot see the text): each must be listed
+# here with the dict(s) the text comes from, and those texts must be marked for
+# extraction (N_ in their module, or the list in stappenplan/i18n.py).
+DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("stappenplan/core/errors_web.py", "default_title"): ("stappenplan.core.errors_web:MESSAGES",),
+    ("stappenplan/core/errors_web.py", "default_message"): ("stappenplan.core.errors_web:MESSAGES",),
+    ("stappenplan/core/templating.py", "KIND_LABELS.get(kind, kind)"): ("stappenplan.core.templating:KIND_LABELS",),
+    ("stappenplan/workflow/timeline.py", "SLOT_LABELS[slot]"): ("stappenplan.workflow.timeline:SLOT_LABELS",),
+    ("stappenplan/workflow/timeline.py", "STATUS_LABELS[instance.status]"): (
+        "stappenplan.workflow.timeline:STATUS_LABELS",
+    ),
+    ("templates/notifications/preferences.html", "label"): ("stappenplan.notifications.services:KIND_LABELS",),
+    ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
+}
+GETTEXT_NAMES = {"_", "gettext", "_l", "lazy_gettext", "ngettext"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _catalog(locale: str) -> Catalog:
+    with open(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=locale)
+
+
+@functools.cache
+def _extracted() -> dict[str | tuple[str, ...], list[str]]:
+    """Every message in the current code and templates, with where it was found."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    found: dict[str | tuple[str, ...], list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=KEYWORDS
+    ):
+        if isinstance(message, tuple):
+            message = tuple(m for m in message if m is not None)
+            if len(message) == 1:
+                message = message[0]
+        found.setdefault(message, []).append(f"{filename}:{lineno}")
+    return found
+
+
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sdif]|%%|\{[a-z_]*\}")
+
+
+def _placeholders(text: str) -> list[str]:
+    return sorted(_PLACEHOLDER.findall(text))
+
+
+# --------------------------------------------------------------------------- catalogs
+
+
+def test_every_message_in_the_code_has_an_english_translation() -> None:
+    extracted = _extracted()
+    assert len(extracted) > 500  # extraction really ran over code and templates
+    catalog = _catalog("en")
+    problems = []
+    for msgid, where in sorted(extracted.items(), key=lambda item: str(item[0])):
+        singular = msgid[0] if isinstance(msgid, tuple) else msgid
+        entry = catalog.get(singular)
+        if entry is None:
+            problems.append(f"not in en/messages.po: {singular!r} ({where[0]})")
+            continue
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if entry.fuzzy or not all(s and s.strip() for s in strings):
+            problems.append(f"untranslated or fuzzy: {singular!r} ({where[0]})")
+            continue
+        sources = msgid if isinstance(msgid, tuple) else (msgid,)
+        for i, text in enumerate(strings):
+            source = sources[min(i, len(sources) - 1)]
+            if _placeholders(text) != _placeholders(source):
+                problems.append(f"placeholders differ: {source!r} -> {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_compiled_catalog_is_up_to_date(locale: str) -> None:
+    """The .mo files are committed: they must say what the .po says."""
+    fresh = io.BytesIO()
+    write_mo(fresh, _catalog(locale))
+    fresh.seek(0)
+    mo = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo"
+    assert mo.is_file(), f"{mo} is missing: run pybabel compile (see stappenplan/i18n.py)"
+    with open(mo, "rb") as f:
+        committed = GNUTranslations(f)
+    expected = GNUTranslations(fresh)
+    # The "" entry is the header (it carries dates); compare the messages.
+    assert {k: v for k, v in committed._catalog.items() if k != ""} == {  # type: ignore[attr-defined]
+        k: v for k, v in expected._catalog.items() if k != ""  # type: ignore[attr-defined]
+    }, f"{mo} is older than its .po: run pybabel compile (see stappenplan/i18n.py)"
+
+
+def test_the_dutch_catalog_has_no_translations() -> None:
+    """Dutch is the msgid itself: a msgstr in nl would silently override the code."""
+    overridden = [m.id for m in _catalog("nl") if m.id and isinstance(m.string, str) and m.string]
+    assert not overridden
+
+
+def _dynamic_calls() -> set[tuple[str, str]]:
+    calls = set()
+    for path in sorted((ROOT / "stappenplan").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in GETTEXT_NAMES
+                and node.args
+                and not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
+            ):
+                calls.add((path.relative_to(ROOT).as_posix(), ast.unparse(node.args[0])))
+    call = re.compile(r"\b(?:_|gettext|ngettext)\(\s*([^'\"\s)][^,)]*)")
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        for match in call.finditer(path.read_text(encoding="utf-8")):
+            calls.add((path.relative_to(ROOT).as_posix(), match.group(1).strip()))
+    return calls
+
+
+def _texts_of(source: str) -> list[str]:
+    module, _sep, name = source.partition(":")
+    value = getattr(importlib.import_module(module), name)
+    texts: list[str] = []
+    for item in value.values():
+        texts.extend(item if isinstance(item, tuple) else [item])
+    return texts
+
+
+def test_texts_translated_through_a_variable_are_known_and_translated() -> None:
+    unknown = _dynamic_calls() - set(DYNAMIC_CALLS)
+    assert not unknown, (
+        "gettext is called with a variable here; mark the possible texts with N_ and list the call "
+        f"in DYNAMIC_CALLS (tests/test_i18n.py): {sorted(unknown)}"
+    )
+    catalog = _catalog("en")
+    extracted = _extracted()
+    missing = []
+    for sources in DYNAMIC_CALLS.values():
+        for source in sources:
+            for text in _texts_of(source):
+                entry = catalog.get(text)
+                if text not in extracted or entry is None or not entry.string or entry.fuzzy:
+                    missing.append(f"{source}: {text!r}")
+    assert not missing, "not marked for extraction or not translated:\n" + "\n".join(missing)
+
+
+# --------------------------------------------------------------------------- plan content
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_the_english_plan_covers_every_text_of_the_plan(version: int) -> None:
+    problems = i18n.overlay_problems(get_definition(version), i18n.load_overlay(version, "en"))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_localized_plan_keeps_keys_and_rules() -> None:
+    dutch = get_definition(1)
+    english = i18n.localized(dutch, "en")
+    assert english is not dutch and i18n.localized(dutch, "en") is english  # built once
+    assert i18n.localized(dutch, "nl") is dutch
+    for nl_step, en_step in zip(dutch.steps, english.steps, strict=True):
+        assert [q.key for q in nl_step.questions] == [q.key for q in en_step.questions]
+        for nl_q, en_q in zip(nl_step.questions, en_step.questions, strict=True):
+            assert (nl_q.type, nl_q.required, nl_q.party, nl_q.situations, nl_q.visible_to, nl_q.option_keys()) == (
+                en_q.type, en_q.required, en_q.party, en_q.situations, en_q.visible_to, en_q.option_keys())
+            assert [c.option_keys() for c in nl_q.columns] == [c.option_keys() for c in en_q.columns]
+        assert (nl_step.mode, nl_step.number, set(nl_step.intro)) == (en_step.mode, en_step.number, set(en_step.intro))
+    assert english.step(1).question("why").label == "Why do you want to work (more) with parents?"
+    assert english.step(1).question("support").scale_labels[1] == "Not at all"
+    assert english.step(5).question("conversations").column("activities_with_child").options[0].label == (
+        "Reading aloud"
+    )
+    # The engine works on keys: same decisions with either definition.
+    state = engine.initial_state(dutch)
+    actor = engine.Actor("library", True)
+    assert engine.allowed_actions(dutch, state, actor) == engine.allowed_actions(english, state, actor)
+
+
+# --------------------------------------------------------------------------- pure modules
+
+
+def test_workflow_messages_follow_the_request_language(app: Flask) -> None:
+    date_question = get_definition(1).step(4).question("agreement_date")
+    dutch = "Dit is geen geldige datum. Gebruik de vorm dd-mm-jjjj."
+    assert definition.validate_answer(date_question, "31-02-2026") == (None, dutch)  # no context: Dutch
+    with app.test_request_context():
+        assert definition.validate_answer(date_question, "31-02-2026") == (None, dutch)
+        with force_locale("en"):
+            assert definition.validate_answer(date_question, "31-02-2026") == (
+                None, "This is not a valid date. Use the form dd-mm-yyyy.")
+            assert engine.party_name("childcare") == "the childcare organisation"
+            state = engine.initial_state(get_definition(1))
+            assert engine.blockers(get_definition(1), state, "library") == ["Step 2 opens when step 1 is completed"]
+            with pytest.raises(engine.ActionRefused, match="^Only an administrator can start a new round.$"):
+                engine.apply(get_definition(1), state, engine.Action("start_new_cycle"), engine.Actor("library"))
+        assert engine.party_name("childcare") == "de kinderopvang"
+
+
+# --------------------------------------------------------------------------- the web
+
+
+def _choose(client: FlaskClient, locale: str, expected_status: int = 302) -> Any:
+    response = client.post("/account/taal", data={"locale": locale})
+    assert response.status_code == expected_status, response.get_data(as_text=True)[:300]
+    return response
+
+
+def _locale_of(app: Flask, email: str) -> str | None:
+    from stappenplan.accounts.models import User
+    from stappenplan.extensions import db
+
+    with app.app_context():
+        return db.session.scalar(select(User.locale).where(User.email == email))
+
+
+def test_the_account_page_offers_the_language_choice(app: Flask, world) -> None:  # noqa: ANN001
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    page = client.get("/account").get_data(as_text=True)
+    assert 'action="/account/taal"' in page
+    assert '<span lang="en">English</span>' in page and '<span lang="nl">Nederlands</span>' in page
+
+    response = _choose(client, "en")
+    assert response.headers["Location"].endswith("/account")
+    assert _locale_of(app, world.emails["lib_a"]) == "en"
+    page = client.get("/account").get_data(as_text=True)
+    assert "The language has been changed." in page
+    assert '<html lang="en">' in page
+    assert "My account" in page and "Mijn account" not in page
+
+    _choose(client, "nl")
+    page = client.get("/account").get_data(as_text=True)
+    assert "De taal is gewijzigd." in page and "Mijn account" in page
+    assert '<html lang="nl">' in page
+    assert _locale_of(app, world.emails["lib_a"]) == "nl"
+
+
+@pytest.mark.parametrize("value", ["de", "", "EN", "english", "<script>"])
+def test_only_known_languages_are_saved(app: Flask, world, value: str) -> None:  # noqa: ANN001
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    page = _choose(client, value, expected_status=200).get_data(as_text=True)
+    assert "field--error" in page
+    assert _locale_of(app, world.emails["lib_a"]) is None
+
+
+def test_choosing_a_language_needs_a_login(client: FlaskClient, world) -> None:  # noqa: ANN001
+    assert client.post("/account/taal", data={"locale": "en"}).status_code == 401
+
+
+def test_an_english_user_sees_english_and_a_dutch_partner_dutch(app: Flask, world) -> None:  # noqa: ANN001
+    partnership = world.ids["partnership_a"]
+    english = app.test_client()
+    login(english, world.emails["lib_a"])
+    _choose(english, "en")
+    dutch = app.test_client()
+    login(dutch, world.emails["cc_a"])
+
+    home = english.get("/start").get_data(as_text=True)
+    assert "Your partnerships" in home and "Jullie samenwerkingen" not in home
+    assert "Log out" in home and "Uitloggen" not in home
+    home = dutch.get("/start").get_data(as_text=True)
+    assert "Jullie samenwerkingen met de bibliotheek" in home and "Uitloggen" in home
+
+    # The worksheet: question texts from plans/v1.en.yaml; keys (field names) unchanged.
+    sheet = english.get(f"/samenwerkingen/{partnership}/stap/1/bibliotheek").get_data(as_text=True)
+    assert "Why do you want to work (more) with parents?" in sheet
+    assert "How does the Taalhuis see this?" in sheet
+    assert "Encourage the (language) development of young children" in sheet
+    assert "Waarom wil je" not in sheet
+    assert "q-why" in sheet
+    sheet = dutch.get(f"/samenwerkingen/{partnership}/stap/1/kinderopvang").get_data(as_text=True)
+    assert "Waarom wil je (meer) met ouders samenwerken?" in sheet and "Why do you want" not in sheet
+
+    # The timeline: step titles from the overlay, engine messages through gettext.
+    timeline = english.get(f"/samenwerkingen/{partnership}").get_data(as_text=True)
+    assert "Start with the why" in timeline and "Begin met het waarom" not in timeline
+    assert "Step 2 opens when step 1 is completed" in timeline
+    assert "Fill in step 1" in timeline
+    timeline = dutch.get(f"/samenwerkingen/{partnership}").get_data(as_text=True)
+    assert "Begin met het waarom" in timeline and "Stap 2 gaat open als stap 1 is afgerond" in timeline
+
+    # An error page.
+    missing = english.get("/samenwerkingen/bestaat-niet")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.get_data(as_text=True)
+    missing = dutch.get("/samenwerkingen/bestaat-niet")
+    assert "Pagina niet gevonden" in missing.get_data(as_text=True)
+
+
+def test_a_refused_action_is_explained_in_english(app: Flask, world) -> None:  # noqa: ANN001
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    _choose(client, "en")
+    response = client.post(f"/samenwerkingen/{world.ids['partnership_a']}/actie",
+                           data={"kind": "complete", "step": "1", "slot": "library"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "First answer all required questions of step 1." in page
+    assert "Beantwoord eerst" not in page
