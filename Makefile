@@ -27,6 +27,10 @@ run: $(BIN)/.deps
 test: $(BIN)/.deps-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: load test with gunicorn + PostgreSQL, 1,000 partnerships, 20 users (BENCH_ARGS="--reuse --profile")
+bench: $(BIN)/.deps
+	bench/run.sh $(BENCH_ARGS)
+
 lint: $(BIN)/.deps-test
 	$(BIN)/ruff check .
 

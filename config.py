@@ -72,6 +72,9 @@ class Config:
     DB_APP_ROLE = os.environ.get("DB_APP_ROLE") or None
     # Step-5 conversation records are removed this many months after a cycle closes.
     RECORDS_RETENTION_MONTHS = int(os.environ.get("RECORDS_RETENTION_MONTHS", "12"))
+    # Logs (stappenplan/core/logging.py): "json" (one object per line) or "plain".
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Argon2id parameters (argon2-cffi defaults: RFC 9106 low-memory profile).
     ARGON2_TIME_COST = 3
@@ -86,6 +89,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     TRUST_PROXY = _bool("TRUST_PROXY", True)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 
 class TestConfig(Config):
@@ -101,6 +105,7 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     # Unexpected exceptions fail the test instead of becoming a friendly 500 page.
     PROPAGATE_EXCEPTIONS_IN_TESTS = True
+    LOG_FORMAT = "plain"  # readable test output, whatever the environment says
 
 
 def config_for_env() -> type[Config]:

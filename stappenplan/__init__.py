@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from config import ROOT, Config, config_for_env
 
+from . import i18n
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 
 
@@ -41,6 +42,7 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Amsterdam")
+    i18n.init(app)
     _init_login(app)
 
     from . import models  # noqa: F401 - register every table
@@ -56,6 +58,12 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     app.before_request(access.enforce)
     security.init(app)
     app.after_request(_vary_on_htmx)
+    # Health checks, static cache headers, request logs (last: the log middleware wraps everything).
+    from .core import health
+    from .core import logging as request_logging
+
+    health.init(app)
+    request_logging.init(app)
 
     from .cli import register as register_cli
 

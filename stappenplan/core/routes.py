@@ -1,4 +1,4 @@
-"""Entry points: the start page per role and health checks."""
+"""Entry points: the start page per role (health checks: core/health.py)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,3 @@ def home():
     org = current_org()
     template = "home/coordination.html" if org.kind == "coordination" else "home/party.html"
     return render(template, "results", **home_data.context_for(org, request.args))
-
-
-@bp.get("/healthz")
-@policy("public")
-def healthz():
-    return {"status": "ok"}

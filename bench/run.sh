@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Load test: fresh PostgreSQL database with the demo + 1,000 partnerships, gunicorn with
+# gunicorn.conf.py, 20 concurrent users from a separate process (see bench/load.py).
+#   bench/run.sh                      # everything, default database stappenplan_load (re-created!)
+#   bench/run.sh --reuse --profile    # keep the data of the last run, add pyinstrument profiles
+# BENCH_DATABASE_URL=postgresql://user@host:5432/db bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+exec .venv/bin/python bench/load.py "$@"
