@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership
@@ -77,8 +77,6 @@ def enforce() -> Any:
     if "public" in rules:
         return None
     if not current_user.is_authenticated:
-        if request.method == "GET" and not request.view_args:
-            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         if request.method == "GET":
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         abort(401)
@@ -172,10 +170,6 @@ def member_or_404(public_id: str) -> Membership:
         abort(404)
     return membership
 
-
-def partnership_filter_for(org: Organisation) -> Any:
-    """SQL condition limiting partnerships to those the organisation takes part in."""
-    return or_(Partnership.library_id == org.id, Partnership.childcare_id == org.id)
 
 
 SLOT_SLUGS = {"bibliotheek": "library", "kinderopvang": "childcare", "samen": "joint"}

@@ -265,7 +265,7 @@ DYNAMIC_TEXTS = (
     N_("Bibliotheekvestiging"),
     N_("Kinderopvang"),
     N_("Regionale ondersteuning"),
-    # workflow/timeline.py SLOT_LABELS, STATUS_LABELS, ACTION_LABELS
+    # workflow/timeline.py SLOT_LABELS, STATUS_LABELS
     N_("Bibliotheek"),
     N_("Samen"),
     N_("Nog niet open"),

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 from ..access import current_org, member_or_404, policy
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
-from ..extensions import db, utcnow
+from ..extensions import db, htmx, utcnow
 from ..partnerships import invitations
 from ..partnerships.models import Invitation
 from ..security import invitation_limit
@@ -92,15 +92,10 @@ def change_role(member_id: str):
         else:
             flash(_("De rol van %(name)s is aangepast.", name=membership.user.name), "success")
             return render("organisations/member_edit.html", "row", membership=membership,
-                          form=form, saved=True) if _is_inline() else redirect(
+                          form=form, saved=True) if htmx and not htmx.boosted else redirect(
                 url_for("organisations.members"))
     return render("organisations/member_edit.html", "row", membership=membership, form=form)
 
-
-def _is_inline() -> bool:
-    from ..extensions import htmx
-
-    return bool(htmx) and not htmx.boosted
 
 
 @bp.route("/leden/<member_id>/verwijderen", methods=["GET", "POST"])

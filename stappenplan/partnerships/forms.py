@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import PasswordField, RadioField, SelectChoice, TextAreaField
+from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional
 
 from ..core.forms import check_email, max_length
@@ -87,7 +87,3 @@ class InvitePartnersForm(FlaskForm):
 
 class AcceptForm(FlaskForm):
     """Accept as an existing organisation: only the CSRF token."""
-
-
-class ConfirmPasswordForm(FlaskForm):
-    password = PasswordField(_l("Wachtwoord"))

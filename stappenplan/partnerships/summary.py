@@ -113,13 +113,15 @@ def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[S
     for cycle_id, step, slot, status in rows:
         by_cycle.setdefault(cycle_id, {})[(step, slot)] = (status, frozenset(signed.get((cycle_id, step), ())))
     threshold = utcnow() - timedelta(days=stalled_days)
+    # Translated once per call: these lookups ran 8 times per partnership on the start page.
+    words = {"completed": _("afgerond"), "open": _("bezig"), "locked": _("nog niet open")}
     result = []
     for p in partnerships:
         cycle = cycles.get(p.id)
         if cycle is None:
             continue
         instances = by_cycle.get(cycle.id, {})
-        segments = [_segment(n, instances) for n in range(1, 9)]
+        segments = [_segment(n, instances, words) for n in range(1, 9)]
         open_steps = [s.number for s in segments if s.state == "open"]
         done = [s.number for s in segments if s.state == "completed"]
         current = open_steps[-1] if open_steps else (max(done) if done else 1)
@@ -133,9 +135,9 @@ def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[S
     return result
 
 
-def _segment(number: int, instances: dict[tuple[int, str], tuple[str, frozenset[str]]]) -> Segment:
+def _segment(number: int, instances: dict[tuple[int, str], tuple[str, frozenset[str]]],
+             words: dict[str, str]) -> Segment:
     slots = {slot: status for (step, slot), (status, _s) in instances.items() if step == number}
-    words = {"completed": _("afgerond"), "open": _("bezig"), "locked": _("nog niet open")}
     if set(slots) == {"joint"}:
         text = _("Stap %(n)d: %(status)s", n=number, status=words[slots["joint"]])
     else:

@@ -19,12 +19,6 @@ from .services import answered_keys, current_cycle, instances_of, plan_for, stat
 
 SLOT_LABELS = {"library": "Bibliotheek", "childcare": "Kinderopvang", "joint": "Samen"}
 STATUS_LABELS = {"locked": "Nog niet open", "open": "Open", "completed": "Afgerond"}
-ACTION_LABELS = {
-    "complete": "Stap afronden",
-    "sign_off": "Goedkeuren",
-    "withdraw_sign_off": "Goedkeuring intrekken",
-    "reopen": "Heropenen",
-}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
-from ..extensions import db, htmx
+from ..extensions import htmx
 from ..security import autosave_limit
 from ..workflow.definition import Question
 from . import comments as comment_service
@@ -296,5 +296,3 @@ def sheet_url(view: views.SheetView, endpoint: str = "show", **values: object) -
     return url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
                    slot=view.slug, **values)
 
-
-__all__ = ["bp", "db"]

@@ -12,7 +12,6 @@ from ..extensions import db
 from ..workflow import engine
 from ..workflow.definition import Question, tally_records
 from ..workflow.models import StepInstance
-from . import comments as comment_service
 from . import feed
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
@@ -148,4 +147,4 @@ def status_info(sheet: Sheet) -> dict[str, Any]:
     }
 
 
-__all__ = ["SheetView", "build", "comment_service", "shared_goals", "status_info"]
+__all__ = ["SheetView", "build", "shared_goals", "status_info"]
