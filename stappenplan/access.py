@@ -176,26 +176,31 @@ SLOT_SLUGS = {"bibliotheek": "library", "kinderopvang": "childcare", "samen": "j
 SLUG_FOR_SLOT = {v: k for k, v in SLOT_SLUGS.items()}
 
 
-def sheet_or_404(partnership_id: str, step: int, slot_slug: str):  # noqa: ANN201 - avoids an import cycle
+def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):  # noqa: ANN201 - import cycle
     """A worksheet the current user may see: the partnership in reach, the step open
     (or done) for them, and - in steps 1-3 - private to its organisation until it
-    completed step 3. Coordinators see only the shared steps."""
+    completed step 3. Coordinators see only the shared steps.
+
+    ``lock``: for a save, lock the cycle row before the step instances are read, so
+    the save's workflow check can use them instead of reading them again.
+    """
     from .workflow import engine
-    from .workflow.services import answered_keys, current_cycle, instances_of, plan_for, state_from
+    from .workflow.services import current_cycle, instances_of, plan_for, state_from
     from .worksheets.services import Sheet
 
     partnership, role = partnership_or_404(partnership_id)
     slot = SLOT_SLUGS.get(slot_slug)
-    cycle = current_cycle(partnership)
+    cycle = current_cycle(partnership, lock=lock)
     defn = plan_for(cycle)
     if slot is None or step not in {s.number for s in defn.steps} or slot not in engine.slots_for(defn, step):
         abort(404)
     instances = instances_of(cycle)
-    state = state_from(cycle, instances, answered_keys(defn, instances))
+    state = state_from(cycle, instances, {})  # visibility depends on statuses only
     instance = next(i for i in instances if i.step == step and i.slot == slot)
     if role == "coordinator":
         if defn.step(step).mode == "each" or instance.status == engine.LOCKED:
             abort(404)
     elif not engine.visible(defn, state, role, step, slot) or instance.status == engine.LOCKED:
         abort(404)
-    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role)
+    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
+                 instances=instances, locked=lock)

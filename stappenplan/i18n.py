@@ -26,12 +26,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
+import flask_babel
 import yaml
-from flask import Flask, has_app_context
-from flask_babel import get_locale, gettext
+from babel.support import NullTranslations
+from flask import Flask, g, has_app_context
+from flask_babel import get_locale
 
 from .workflow import definition
 from .workflow.definition import N_, PLANS_DIR, DefinitionError, PlanDefinition, Question
@@ -44,17 +46,60 @@ TextPath = tuple[Any, ...]
 
 
 def init(app: Flask) -> None:
-    """Install gettext as the translator of the workflow's pure modules, and give
-    templates ``get_locale()`` (base.html puts it in ``<html lang>``)."""
+    """Install gettext as the translator of the workflow's pure modules and of the
+    templates, and give templates ``get_locale()`` (base.html puts it in ``<html lang>``)."""
     definition.set_translator(translate)
     app.jinja_env.globals["get_locale"] = current_locale
+    # Flask-Babel's callables find the catalog anew for every string (locale object,
+    # its string form, the domain, a cache lookup): a worksheet page translates ~130
+    # strings. These take the request's catalog once (``translations``).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
+_NULL = NullTranslations()
+
+
+def translations() -> NullTranslations:
+    """The catalog of the current request, looked up once per request.
+
+    Kept where Flask-Babel keeps its per-request state (``g._flask_babel``) under the
+    name its ``refresh()`` and ``force_locale()`` reset, so a language change within a
+    request (account page, mails in the recipient's language) is still honoured.
+    """
+    if not has_app_context():
+        return _NULL
+    state = g.get("_flask_babel")
+    if state is None:
+        state = g._flask_babel = SimpleNamespace()
+    found = getattr(state, "babel_translations", None)
+    if found is None:
+        found = state.babel_translations = flask_babel.get_translations()
+    return found
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """``flask_babel.gettext`` with the catalog looked up once per request."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """``flask_babel.ngettext`` with the catalog looked up once per request."""
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
 
 
 def translate(text: str) -> str:
     """gettext inside an app or request context; the Dutch text unchanged outside one."""
     if not has_app_context():
         return text
-    return gettext(text)
+    return translations().ugettext(text)
 
 
 def current_locale() -> str:

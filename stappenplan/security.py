@@ -58,7 +58,7 @@ def init(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded):  # noqa: ANN202
-        from flask_babel import gettext as _
+        from stappenplan.i18n import gettext as _
 
         from .core.errors_web import error_page
 

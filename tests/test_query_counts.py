@@ -71,3 +71,31 @@ def test_home_pages_use_a_constant_number_of_queries(world, app: Flask) -> None:
     for page, (small, large) in counts.items():
         assert small == large, f"{page}: {small} queries for 5 partnerships, {large} for 200"
         assert small < 30, f"{page}: {small} queries"
+
+
+def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: Flask) -> None:
+    """The busiest requests: an autosave (every few seconds per editing person) and the
+    worksheet page. Budgets from bench/README.md; a new query here costs every save."""
+    from stappenplan.demo import Driver
+    from stappenplan.partnerships.models import Partnership
+
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib_user = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc_user = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib_user, cc_user).own_steps(3, 3)
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
+    headers = {"HX-Request": "true"}
+    assert client.post(f"{url}/vraag/target_parents", data={"q-target_parents": "Eerste", "v-target_parents": 0},
+                       headers=headers).status_code == 200
+    with counted(app) as statements:
+        saved = client.post(f"{url}/vraag/target_parents",
+                            data={"q-target_parents": "Tweede", "v-target_parents": 1}, headers=headers)
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    assert 'value="2"' in saved.get_data(as_text=True)
+    # user, partnership, cycle (locked), step instances + sign-offs, last activity, answer,
+    # content version, compare-and-swap, revision
+    assert len(statements) <= 10, statements
+    assert _queries(app, world.emails["lib_a"], url) <= 12

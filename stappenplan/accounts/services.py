@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..audit.services import record

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..accounts.models import User

@@ -12,7 +12,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING, WriteOnlyCell

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
 

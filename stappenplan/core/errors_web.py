@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException

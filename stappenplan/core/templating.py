@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import format_date, format_datetime
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from jinja2_fragments.flask import render_block
 
 from ..extensions import htmx

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from .. import rls

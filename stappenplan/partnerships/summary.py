@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db, utcnow

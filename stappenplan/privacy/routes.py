@@ -6,7 +6,7 @@ import json
 import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm

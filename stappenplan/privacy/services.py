@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
 from ..accounts.models import User

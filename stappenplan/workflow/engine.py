@@ -40,6 +40,11 @@ ACTION_KINDS = (
     "start_new_cycle",
 )
 
+#: Actions whose outcome depends on which questions are answered (they refuse while
+#: required answers are missing). Callers may leave ``StepState.answered`` empty for
+#: the other actions: an autosave must not have to read every answer of the cycle.
+NEEDS_ANSWERS = frozenset({"complete", "sign_off"})
+
 _NAMES = {LIBRARY: N_("de bibliotheek"), CHILDCARE: N_("de kinderopvang")}
 
 

@@ -36,12 +36,11 @@ def current_cycle(partnership: Partnership, *, lock: bool = False) -> Cycle:
     """The partnership's newest cycle (optionally locked for an update)."""
     stmt = select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number.desc()).limit(1)
     if lock:
-        stmt = stmt.with_for_update(of=Cycle)
+        # populate_existing: the locked row's current values replace what the session held.
+        stmt = stmt.with_for_update(of=Cycle).execution_options(populate_existing=True)
     cycle = db.session.scalar(stmt)
     if cycle is None:  # pragma: no cover - every partnership starts with a cycle
         raise LookupError("partnership without cycle")
-    if lock:
-        db.session.refresh(cycle)
     return cycle
 
 
@@ -163,16 +162,25 @@ def perform(
     *,
     reason: str | None = None,
     commit: bool = True,
+    locked: tuple[Cycle, list[StepInstance]] | None = None,
 ) -> Outcome:
     """Carry out one workflow action for ``user`` acting for ``party``.
 
     Raises ``ActionRefused`` (with a Dutch message, and the missing questions when
     answers are missing) and then changes nothing.
+
+    ``locked``: the current cycle and its instances, read by the caller in this
+    transaction after locking the cycle row (``current_cycle(lock=True)``); they are
+    then not read again.
     """
-    cycle = current_cycle(partnership, lock=True)
+    if locked is not None:
+        cycle, instances = locked
+    else:
+        cycle = current_cycle(partnership, lock=True)
+        instances = instances_of(cycle)
     defn = plan_for(cycle)
-    instances = instances_of(cycle)
-    before = state_from(cycle, instances, answered_keys(defn, instances))
+    answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
+    before = state_from(cycle, instances, answered)
     try:
         after, events = engine.apply(
             defn,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_login import current_user
 
 from ..partnerships.models import Partnership

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..accounts.models import User

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from flask_login import current_user
 
 from ..access import policy, sheet_or_404
@@ -19,8 +19,9 @@ from .tables import TableOp
 bp = Blueprint("worksheets", __name__, url_prefix="/samenwerkingen/<partnership_id>/stap/<int:step>/<slot>")
 
 
-def _sheet(partnership_id: str, step: int, slot: str) -> Sheet:
-    return sheet_or_404(partnership_id, step, slot)
+def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) -> Sheet:
+    """``write``: the request saves an answer, so lock the cycle now (see sheet_or_404)."""
+    return sheet_or_404(partnership_id, step, slot, lock=write)
 
 
 def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: int = 200):
@@ -41,7 +42,7 @@ def show(partnership_id: str, step: int, slot: str):
 @policy("partner")
 def save_all(partnership_id: str, step: int, slot: str):
     """The whole worksheet as one ordinary form post (works without JavaScript)."""
-    sheet = _sheet(partnership_id, step, slot)
+    sheet = _sheet(partnership_id, step, slot, write=True)
     if not sheet.editable:
         abort(404)
     outcomes: dict[str, SaveOutcome] = {}
@@ -88,7 +89,7 @@ def _question_or_404(sheet: Sheet, key: str) -> Question:
 @autosave_limit()
 def save_field(partnership_id: str, step: int, slot: str, key: str):
     """Autosave one answer; 409 with the conflict view when it was based on an old version."""
-    sheet = _sheet(partnership_id, step, slot)
+    sheet = _sheet(partnership_id, step, slot, write=True)
     question = _question_or_404(sheet, key)
     goal_ids = [g["id"] for g in views.shared_goals(sheet)] if question.type == "goal_progress" else None
     _present, raw = fields.read_value(question, request.form, goal_ids)
@@ -108,7 +109,7 @@ def save_field(partnership_id: str, step: int, slot: str, key: str):
 @autosave_limit()
 def table_op(partnership_id: str, step: int, slot: str, key: str):
     """One table operation: edit a cell, add, delete or move a row."""
-    sheet = _sheet(partnership_id, step, slot)
+    sheet = _sheet(partnership_id, step, slot, write=True)
     question = _question_or_404(sheet, key)
     if question.type not in ("table", "records"):
         abort(404)
@@ -226,7 +227,7 @@ def question_history(partnership_id: str, step: int, slot: str, key: str):
 @bp.post("/vraag/<key>/herstellen")
 @policy("partner")
 def restore(partnership_id: str, step: int, slot: str, key: str):
-    sheet = _sheet(partnership_id, step, slot)
+    sheet = _sheet(partnership_id, step, slot, write=True)
     question = _question_or_404(sheet, key)
     outcome = services.restore(sheet, current_user, key, _int(request.form.get("revision")))
     if htmx:

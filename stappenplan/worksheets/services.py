@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
+from stappenplan.i18n import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +42,12 @@ class Sheet:
     defn: PlanDefinition
     step: Step
     role: str  # library, childcare or coordinator
+    #: All step instances of the cycle when the loader had them (sheet_or_404 does), so
+    #: views need not read them again.
+    instances: list[StepInstance] = field(default_factory=list)
+    #: ``cycle`` and ``instances`` were read after locking the cycle row in the open
+    #: transaction: the next save may use them as they are (cleared once it ends).
+    locked: bool = False
 
     @property
     def party(self) -> str | None:
@@ -86,6 +92,7 @@ class SaveOutcome:
     mine: Any = None
     theirs_by: str | None = None
     theirs_at: datetime | None = None
+    saved_at: datetime | None = None
     cells: list[Conflict] = field(default_factory=list)
 
     @property
@@ -173,9 +180,24 @@ Decide = Callable[[Any, int], tuple[Any, "SaveOutcome | None"]]
 
 
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
+    """Lock, let ``decide`` look at the current value, compare-and-swap, add a revision.
+
+    The workflow's "edit" action comes first: it locks the cycle row (serialising this
+    save with sign-offs and with other saves of the partnership on PostgreSQL), refuses
+    edits of a closed step and voids earlier sign-offs. Everything rolls back together
+    when the save turns out to be a conflict or changes nothing.
+    """
     if sheet.party is None:
         return SaveOutcome("refused", question=question, message=_("Je kunt hier alleen meelezen."))
-    workflow.current_cycle(sheet.partnership, lock=True)
+    loaded = (sheet.cycle, sheet.instances) if sheet.locked else None
+    sheet.locked = False  # this transaction ends below, and the lock with it
+    try:
+        workflow.perform(
+            sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
+            commit=False, locked=loaded,
+        )
+    except ActionRefused as refusal_:
+        return SaveOutcome("refused", question=question, message=refusal_.message)
     answer = db.session.scalar(
         select(Answer)
         .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
@@ -190,24 +212,26 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
         return _with_theirs(refusal, sheet, question)
     if value == current and (answer is None or not answer.draft):
         db.session.rollback()
-        return SaveOutcome("unchanged", question=question, answer=answer, version=version, value=current)
-    try:
-        workflow.perform(
-            sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
-            commit=False,
-        )
-    except ActionRefused as refusal_:
-        return SaveOutcome("refused", question=question, message=refusal_.message)
+        return SaveOutcome("unchanged", question=question, version=version, value=current,
+                           saved_at=answer.updated_at if answer else None)
     now = utcnow()
+    seq = db.session.execute(
+        update(StepInstance).where(StepInstance.id == sheet.instance.id)
+        .values(content_version=StepInstance.content_version + 1)
+        .returning(StepInstance.content_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     try:
         if answer is None:
             answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
             db.session.add(answer)
             db.session.flush()
+        answer_id = answer.id
         swapped = db.session.execute(
             update(Answer)
-            .where(Answer.id == answer.id, Answer.version == version)
-            .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False)
+            .where(Answer.id == answer_id, Answer.version == version)
+            .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False,
+                    instance_seq=seq)
             .execution_options(synchronize_session=False)
         ).rowcount
     except IntegrityError:
@@ -215,38 +239,34 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
     if swapped != 1:
         db.session.rollback()
         return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
-    _add_revision(answer.id, version + 1, value, user, sheet.party, kind, now)
-    seq = db.session.execute(
-        update(StepInstance).where(StepInstance.id == sheet.instance.id)
-        .values(content_version=StepInstance.content_version + 1)
-        .returning(StepInstance.content_version)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    db.session.execute(
-        update(Answer).where(Answer.id == answer.id).values(instance_seq=seq)
-        .execution_options(synchronize_session=False)
-    )
+    _add_revision(answer_id, version + 1, value, user, sheet.party, kind, now)
     db.session.commit()
-    db.session.refresh(answer)
-    return SaveOutcome("saved", question=question, answer=answer, version=answer.version, value=answer.value)
+    # The outcome is built from what was written: no read-back after the commit.
+    return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now)
 
 
 def _add_revision(answer_id: int, version: int, value: Any, user: User, party: str, kind: str,
                   now: datetime) -> None:
-    """Fold quick consecutive saves by one person; anyone else's save starts a new revision."""
-    last = db.session.scalar(
-        select(AnswerRevision).where(AnswerRevision.answer_id == answer_id)
-        .order_by(AnswerRevision.id.desc()).limit(1)
-    )
-    if (
-        kind == "edit" and last is not None and last.kind == "edit" and last.user_id == user.id
-        and now - last.updated_at <= FOLD_WINDOW and last.version == version - 1
-    ):
-        last.value = value
-        last.version = version
-        last.updated_at = now
-        last.saves += 1
-        return
+    """Fold quick consecutive saves by one person; anyone else's save starts a new revision.
+
+    One UPDATE folds into the newest revision when it is this person's recent edit of
+    the previous version; only when it matched nothing is a new revision inserted.
+    """
+    if kind == "edit":
+        newest = (
+            select(AnswerRevision.id).where(AnswerRevision.answer_id == answer_id)
+            .order_by(AnswerRevision.id.desc()).limit(1).scalar_subquery()
+        )
+        folded = db.session.execute(
+            update(AnswerRevision)
+            .where(AnswerRevision.id == newest, AnswerRevision.kind == "edit",
+                   AnswerRevision.user_id == user.id, AnswerRevision.version == version - 1,
+                   AnswerRevision.updated_at >= now - FOLD_WINDOW)
+            .values(value=value, version=version, updated_at=now, saves=AnswerRevision.saves + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if folded:
+            return
     db.session.add(AnswerRevision(answer_id=answer_id, version=version, value=value, user_id=user.id,
                                   party=party, kind=kind, created_at=now, updated_at=now))
 
