@@ -58,9 +58,8 @@ def init(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded):  # noqa: ANN202
-        from stappenplan.i18n import gettext as _
-
         from .core.errors_web import error_page
+        from .i18n import gettext as _
 
         retry = _retry_after(error)
         minutes = max(1, (retry + 59) // 60)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from stappenplan.i18n import gettext as _
+
+from ..i18n import gettext as _
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from stappenplan.i18n import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 
@@ -12,6 +11,7 @@ from ..access import policy
 from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
 from ..extensions import db
+from ..i18n import gettext as _
 from ..security import login_limit, reset_limit
 from . import services
 from .forms import ChangePasswordForm, ForgotPasswordForm, LanguageForm, LoginForm, RegisterForm, ResetPasswordForm

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..audit.services import record
@@ -11,6 +10,7 @@ from ..core.errors import ServiceError
 from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
+from ..i18n import gettext as _
 from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
 from .models import PasswordResetRequest, User

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..accounts.models import User
 from ..extensions import db
+from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from ..workflow.engine import party_name
 from .models import AuditEvent

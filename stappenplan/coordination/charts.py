@@ -179,8 +179,8 @@ def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str,
 def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
     """The dashboard's two charts: where partnerships are now, and progress per month."""
     from flask_babel import format_date
-    from stappenplan.i18n import gettext as _
 
+    from ..i18n import gettext as _
     from .services import DONE
 
     step_items = [

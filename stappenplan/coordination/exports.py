@@ -12,13 +12,13 @@ import io
 from datetime import datetime
 from typing import Any
 
-from stappenplan.i18n import gettext as _
 from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING, WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from ..i18n import gettext as _
 from ..workflow import engine
 from ..workflow.definition import PlanDefinition, get_definition
 from .services import Row

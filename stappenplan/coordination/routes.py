@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from stappenplan.i18n import gettext as _
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
@@ -13,6 +12,7 @@ from ..access import current_org, policy
 from ..audit.services import record
 from ..core.templating import render
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from . import charts, exports, services
 
 bp = Blueprint("coordination", __name__, url_prefix="/regio")

@@ -17,12 +17,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from stappenplan.i18n import gettext as _
 from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..i18n import localized
 from ..organisations.models import Organisation, Region, RegionMembership
 from ..partnerships.models import Partnership

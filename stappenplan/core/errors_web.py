@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from stappenplan.i18n import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..i18n import gettext as _
 
 MESSAGES = {
     400: ("Dat lukte niet", "Het verzoek klopt niet. Probeer het opnieuw vanaf de vorige pagina."),

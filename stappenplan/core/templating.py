@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import format_date, format_datetime
-from stappenplan.i18n import gettext as _
 from jinja2_fragments.flask import render_block
 
 from ..extensions import htmx
+from ..i18n import gettext as _
 
 KIND_LABELS = {
     "library": "Bibliotheekvestiging",

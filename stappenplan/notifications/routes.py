@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from stappenplan.i18n import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select, update
@@ -11,6 +10,7 @@ from sqlalchemy import func, select, update
 from ..access import policy
 from ..core.web import safe_next
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from . import services
 from .models import KINDS, Notification
 

@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..core.web import external_url
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..mail import send_mail
 from ..organisations.models import Membership
 from ..partnerships.models import Partnership

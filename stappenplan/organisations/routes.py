@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from stappenplan.i18n import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from ..access import current_org, member_or_404, policy
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, htmx, utcnow
+from ..i18n import gettext as _
 from ..partnerships import invitations
 from ..partnerships.models import Invitation
 from ..security import invitation_limit

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..audit.services import record
 from ..core.errors import ServiceError
 from ..extensions import db
+from ..i18n import gettext as _
 from .models import Membership, Organisation, Region, RegionMembership
 
 

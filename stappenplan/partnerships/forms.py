@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-from stappenplan.i18n import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -13,6 +12,7 @@ from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional
 
 from ..core.forms import check_email, max_length
+from ..i18n import gettext as _
 from .invitations import PartnerEntry
 
 SITUATION_CHOICES = [

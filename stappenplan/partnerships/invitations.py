@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from .. import rls
@@ -23,6 +22,7 @@ from ..core.errors import ServiceError
 from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
+from ..i18n import gettext as _
 from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
 from .models import Invitation, Partnership

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from stappenplan.i18n import gettext as _
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from ..audit import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, htmx, utcnow
+from ..i18n import gettext as _
 from ..security import invitation_limit
 from ..workflow import views as workflow_views
 from ..workflow.forms import ActionForm

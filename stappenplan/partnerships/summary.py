@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..workflow import engine
 from ..workflow.models import Cycle, SignOff, StepInstance
 from .models import Partnership

@@ -6,7 +6,6 @@ import json
 import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from stappenplan.i18n import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
@@ -15,6 +14,7 @@ from wtforms import PasswordField, StringField
 from ..access import current_org, policy
 from ..core.errors import ServiceError, attach
 from ..extensions import utcnow
+from ..i18n import gettext as _
 from . import services
 
 bp = Blueprint("privacy", __name__)

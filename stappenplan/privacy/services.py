@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from stappenplan.i18n import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
 from ..accounts.models import User
@@ -20,6 +19,7 @@ from ..audit.models import AuditEvent
 from ..audit.services import record
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
 from ..partnerships.models import Invitation, Partnership

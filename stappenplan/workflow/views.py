@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stappenplan.i18n import gettext as _
 from flask_login import current_user
 
+from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from . import services
 from .engine import Action, ActionRefused

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select
 
 from ..accounts.models import User
 from ..audit.services import record
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..organisations.models import Membership
 from .models import Comment, CommentMention, CommentThread
 from .services import Sheet

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
-from stappenplan.i18n import gettext as _
 from flask_login import current_user
 
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
 from ..extensions import htmx
+from ..i18n import gettext as _
 from ..security import autosave_limit
 from ..workflow.definition import Question
 from . import comments as comment_service

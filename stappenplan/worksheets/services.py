@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from stappenplan.i18n import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..extensions import db, utcnow
+from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow import services as workflow

@@ -16,9 +16,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from stappenplan.workflow.definition import PARTIES, get_definition
 from stappenplan.workflow.engine import (
     COMPLETED,
-    NEEDS_ANSWERS,
     JOINT,
     LOCKED,
+    NEEDS_ANSWERS,
     OPEN,
     Action,
     ActionRefused,
