@@ -37,6 +37,8 @@ class Config:
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'stappenplan.db'}")
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL: switch JIT compilation off for the app's sessions (see create_app).
+    JIT_OFF = _bool("JIT_OFF", True)
     BABEL_DEFAULT_LOCALE = "nl"
     BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
     LANGUAGES = ("nl", "en")

@@ -277,3 +277,17 @@ def test_gunicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyP
     custom = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert (custom["workers"], custom["threads"], custom["bind"]) == (3, 8, ["0.0.0.0:9000"])
     assert "logconfig_dict" not in custom
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_run_without_jit(app: Flask) -> None:
+    """JIT compilation cost the dashboard's region aggregate 25 ms; the app switches it off."""
+    from sqlalchemy import text
+
+    from stappenplan.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SHOW jit")).scalar_one() == "off"
+    kept = make_app(JIT_OFF=False)
+    with kept.app_context():
+        assert db.session.execute(text("SHOW jit")).scalar_one() == "on"

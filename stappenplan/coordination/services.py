@@ -295,14 +295,21 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subque
     return stmt.subquery("overview_rows")
 
 
-def _filtered(rows: Subquery, filters: Filters) -> Select:
+def _stalled(rows: Subquery, cutoff: datetime) -> Any:
+    """The "stalled" condition on the subquery's own columns, not on its ``stalled`` CASE:
+    PostgreSQL can push these into the scan and estimate them (a filter on the CASE was
+    estimated at 1% of the rows, which chose a nested loop that took 20 ms instead of 1)."""
+    return and_(rows.c.closed_at.is_(None), rows.c.last_activity_at < cutoff)
+
+
+def _filtered(rows: Subquery, filters: Filters, cutoff: datetime) -> Select:
     stmt = select(rows)
     if filters.branch is not None:
         stmt = stmt.where(rows.c.library_id == filters.branch.id)
     if filters.step:
         stmt = stmt.where(rows.c.current_step == filters.step)
     if filters.stalled:
-        stmt = stmt.where(rows.c.stalled == 1)
+        stmt = stmt.where(_stalled(rows, cutoff))
     if filters.query:
         stmt = stmt.where(
             or_(
@@ -424,10 +431,10 @@ def _months(org_id: int, branch: Branch | None) -> list[MonthCount]:
     return [MonthCount(start, found.get((start.year, start.month), 0)) for start in starts]
 
 
-def _total(rows: Subquery, filters: Filters, groups: list[_Group]) -> int:
+def _total(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datetime) -> int:
     """Rows matching the filters; only a name search needs SQL, the rest is in ``groups``."""
     if filters.query:
-        return db.session.scalar(select(func.count()).select_from(_filtered(rows, filters).subquery())) or 0
+        return db.session.scalar(select(func.count()).select_from(_filtered(rows, filters, cutoff).subquery())) or 0
     branch_id = filters.branch.id if filters.branch else None
     return sum(
         g.stalled if filters.stalled else g.count
@@ -436,13 +443,13 @@ def _total(rows: Subquery, filters: Filters, groups: list[_Group]) -> int:
     )
 
 
-def _matrix(rows: Subquery, filters: Filters, groups: list[_Group]) -> tuple[MatrixPage, Filters]:
-    total = _total(rows, filters, groups)
+def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datetime) -> tuple[MatrixPage, Filters]:
+    total = _total(rows, filters, groups, cutoff)
     pages = max(1, math.ceil(total / PER_PAGE))
     if filters.page > pages:
         filters = replace(filters, page=pages)
     records = db.session.execute(
-        _ordered(_filtered(rows, filters), rows).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE)
+        _ordered(_filtered(rows, filters, cutoff), rows).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE)
     ).all()
     page_rows = [_to_row(r) for r in records]
     _attach_statuses(page_rows, [r.cycle_id for r in page_rows])
@@ -470,11 +477,11 @@ def overview(
     stalled_rows = [
         _to_row(r)
         for r in db.session.execute(
-            select(rows).where(rows.c.stalled == 1).order_by(rows.c.last_activity_at, rows.c.id).limit(STALLED_LIST)
+            select(rows).where(_stalled(rows, cutoff)).order_by(rows.c.last_activity_at, rows.c.id).limit(STALLED_LIST)
         )
     ]
     summaries = _branch_summaries(groups, branches) if scope is None else []
-    matrix, filters = _matrix(rows, filters, groups)
+    matrix, filters = _matrix(rows, filters, groups, cutoff)
     return Overview(
         regions=regions,
         branches=branches,
@@ -498,7 +505,7 @@ def export_rows(org_id: int, filters: Filters) -> list[Row]:
     """Every row that matches the filters (no paging), statuses included: two queries."""
     _days, cutoff = stalled_cutoff()
     rows = _rows(org_id, cutoff)
-    filtered = _filtered(rows, filters)
+    filtered = _filtered(rows, filters, cutoff)
     result = [_to_row(r) for r in db.session.execute(_ordered(filtered, rows))]
     ids = filtered.with_only_columns(rows.c.cycle_id)
     _attach_statuses(result, ids)
