@@ -65,6 +65,10 @@ class Config:
     INVITATION_DAYS = 14
     PASSWORD_RESET_SECONDS = 3600
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
+    # The coordinator dashboard's region-wide figures (counts per step, stalled list,
+    # months) are kept this many seconds per app process; the matrix itself is always
+    # read live. 0 switches the cache off (docs/deployment.md).
+    DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
     # otherwise in the memory of each process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -98,6 +102,7 @@ class TestConfig(Config):
     """Tests: cheap password hashing, mail kept in memory."""
 
     TESTING = True
+    DASHBOARD_CACHE_SECONDS = 0  # figures must follow each change at once (one test turns it on)
     MAIL_BACKEND = "memory"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

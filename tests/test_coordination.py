@@ -544,3 +544,21 @@ def test_coordinator_home_links_to_the_overview(world, app: Flask) -> None:
     html = _page(_client(app, world.emails["coord_a"]), "/start")
     assert 'href="/regio"' in html and "Naar het regio-overzicht" in html
     assert "1 samenwerking" in html and "1 vestiging" in html
+
+
+def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(world, app: Flask, monkeypatch) -> None:  # noqa: ANN001
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    coordinator = _client(app, world.emails["coord_a"])
+    first = _count(app, coordinator, "/regio")
+    again = _count(app, coordinator, "/regio")
+    assert again == first - 3, "the counts, the stalled list and the months come from the cache"
+    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>1</dd>", _page(coordinator))
+    _second_partnership(app, world)
+    html = _page(coordinator)
+    assert any("Kinderopvang Zonnebloem" in row[0] for row in matrix_rows(html)), "the matrix is read live"
+    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>1</dd>", html), "the figures are at most 30 s old"
+    later = services.time.monotonic() + 31
+    monkeypatch.setattr(services.time, "monotonic", lambda: later)
+    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>2</dd>", _page(coordinator))
+    other = _client(app, world.emails["coord_b"])
+    assert "Opvang A" not in _page(other), "each coordination organisation has its own figures"

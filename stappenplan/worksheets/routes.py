@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -291,9 +293,22 @@ def _thread(sheet: Sheet, question: Question, error: str | None = None, body: st
                            people=comment_service.mentionable(sheet)), status
 
 
+_KEY = "__key__"
+
+
 @bp.app_template_global()
 def sheet_url(view: views.SheetView, endpoint: str = "show", **values: object) -> str:
+    """A URL of this worksheet. A page needs ~40 of them that differ only in the
+    question key: each endpoint is built once per page with a placeholder key."""
     s = view.sheet
-    return url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
-                   slot=view.slug, **values)
+    key = values.pop("key", None)
+    if values or (key is not None and not isinstance(key, str)):
+        return url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
+                       slot=view.slug, key=key, **values)
+    pattern = view.urls.get((endpoint, key is not None))
+    if pattern is None:
+        pattern = url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
+                          slot=view.slug, **({"key": _KEY} if key is not None else {}))
+        view.urls[(endpoint, key is not None)] = pattern
+    return pattern.replace(_KEY, quote(key, safe="")) if key is not None else pattern
 

@@ -32,6 +32,8 @@ class SheetView:
     records_question: Question | None = None
     present: list[feed.Present] = field(default_factory=list)
     presence_sig: str = ""
+    #: URL patterns built once per page (routes.sheet_url).
+    urls: dict[tuple[str, bool], str] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
         answer = self.answers.get(key)
