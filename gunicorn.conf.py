@@ -28,7 +28,7 @@ Why these choices:
   5 x 4 = 20 requests in flight on 2 cores. The benchmark (bench/load.py, numbers in
   docs/deployment.md) compared this with fewer workers and more threads.
   Memory per worker is ~70-100 MB (WeasyPrint and the plan definitions are loaded);
-  each login hashes with Argon2id using 64 MiB for ~0.1 s, so a worker that runs
+  each login hashes with Argon2id using 19 MiB for ~0.05 s, so a worker that runs
   several logins at once briefly needs that much more - size threads with that in
   mind, not only the CPU count.
 * Each worker has its own SQLAlchemy pool (5 + 10 overflow, at most one connection

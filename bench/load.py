@@ -810,7 +810,7 @@ def print_table(results: list[Result], args: argparse.Namespace, meta: dict[str,
     print(f"  memory before the scenarios: RSS up to {meta['idle_rss_mb']} MB per worker, of which {meta['pss_mb']} MB "
           "its own (PSS; the rest is shared with the master, preload_app);")
     print(f"  peak during start-up and the "
-          f"{meta['logins']} logins (Argon2id, 64 MiB per hash): {meta['login_peak_mb']} MB.")
+          f"{meta['logins']} logins (Argon2id, 19 MiB per hash): {meta['login_peak_mb']} MB.")
     print(f"  library home as {meta['home_user']} ({meta['home_partnerships']} partnerships); "
           f"the coordinator sees all {meta['partnerships']}.")
 
@@ -882,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
             state = open_sheet(port, session, pid)
             sheets.append((pid, session, state, i))
         coordinator_status = _request(port, "GET", "/regio", cookie=sessions[COORDINATOR].cookie)[0]
-        # Peak so far: start-up, the logins (Argon2id takes 64 MiB per hash) and the first pages.
+        # Peak so far: start-up, the logins (Argon2id takes 19 MiB per hash) and the first pages.
         pss_mb = sampler.pss_mb()
         login_peak_mb = max((_status_kb(pid, "VmHWM") or 0 for pid in server.workers()), default=0) / 1024
         idle_rss_mb = max((_status_kb(pid, "VmRSS") or 0 for pid in server.workers()), default=0) / 1024

@@ -199,3 +199,24 @@ def test_tampered_reset_link(world, app: Flask, client: FlaskClient) -> None:
     assert response.status_code == 410
     with app.app_context():
         assert db.session.scalar(select(func.count(PasswordResetRequest.id))) == 1
+
+
+def test_login_rehashes_a_password_stored_with_older_argon2_settings(world, app: Flask) -> None:
+    """Changing the Argon2 settings (64 MiB -> 19 MiB) must not lock anyone out, and
+    old hashes move to the new settings at the next login."""
+    from argon2 import PasswordHasher
+
+    from tests.factories import PASSWORD, login
+
+    email = world.emails["lib_a"]
+    old_hash = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=2).hash(PASSWORD)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        user.password_hash = old_hash
+        db.session.commit()
+    login(app.test_client(), email)
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.email == email))
+    assert stored != old_hash
+    assert f"m={app.config['ARGON2_MEMORY_COST']},t={app.config['ARGON2_TIME_COST']}" in stored
+    login(app.test_client(), email)  # the new hash works

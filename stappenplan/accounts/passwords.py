@@ -37,6 +37,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True for a hash made with other Argon2 settings than the configured ones."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
 def dummy_verify() -> None:
     """Spend the same time as a real check, so timing does not reveal unknown emails."""
     verify_password(hash_password("timing-equaliser"), "x")

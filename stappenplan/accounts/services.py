@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
 from .models import PasswordResetRequest, User
-from .passwords import dummy_verify, hash_password, verify_password
+from .passwords import dummy_verify, hash_password, needs_rehash, verify_password
 
 RESET_SALT = "password-reset"
 
@@ -56,6 +56,8 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not verify_password(user.password_hash, password):
         return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     db.session.commit()
     return user
