@@ -69,8 +69,9 @@ def text_for(event: AuditEvent) -> str | None:
 
 
 def activities(partnership_ids: list[int], *, limit: int = 10, before: int | None = None,
-               viewer: str | None = None) -> list[Activity]:
-    """Newest first; events before id ``before``; one query (plus one for names)."""
+               viewer: str | None = None, loaded: list[Partnership] | None = None) -> list[Activity]:
+    """Newest first; events before id ``before``; one query (plus one for the
+    partnerships, unless the caller has them all in ``loaded``)."""
     if not partnership_ids:
         return []
     stmt = (
@@ -82,7 +83,11 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
     if before:
         stmt = stmt.where(AuditEvent.id < before)
     result: list[Activity] = []
-    partnerships = {p.id: p for p in db.session.scalars(select(Partnership).where(Partnership.id.in_(partnership_ids)))}
+    partnerships = {p.id: p for p in loaded or ()}
+    if set(partnership_ids) - partnerships.keys():
+        partnerships = {
+            p.id: p for p in db.session.scalars(select(Partnership).where(Partnership.id.in_(partnership_ids)))
+        }
     # Read in pages until enough showable events are found (hidden kinds are skipped).
     offset = 0
     while len(result) < limit:

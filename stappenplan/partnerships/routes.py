@@ -171,7 +171,7 @@ def _accept_partnership(inv: Invitation):
 def show(partnership_id: str):
     partnership, role = partnership_or_404(partnership_id)
     timeline = build_timeline(partnership, role, current_user)
-    items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role)
+    items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role, loaded=[partnership])
     return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(), items=items,
                   page_size=ACTIVITY_PAGE)
 

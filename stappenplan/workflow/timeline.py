@@ -71,7 +71,11 @@ class Timeline:
 
 
 def build(partnership: Partnership, role: str, user: User) -> Timeline:
-    cycle = current_cycle(partnership)
+    # Every round, oldest first (for the round links); the newest is the current one.
+    cycles = list(
+        db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number))
+    )
+    cycle = cycles[-1] if cycles else current_cycle(partnership)
     defn = plan_for(cycle)
     instances = instances_of(cycle)
     state = state_from(cycle, instances, answered_keys(defn, instances))
@@ -116,9 +120,6 @@ def build(partnership: Partnership, role: str, user: User) -> Timeline:
                 completed=all(v.status == engine.COMPLETED for v in slot_views),
             )
         )
-    cycles = list(
-        db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number))
-    )
     return Timeline(
         partnership=partnership,
         cycle=cycle,
