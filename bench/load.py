@@ -15,12 +15,20 @@ What it does, in order:
    per-user autosave limit allows;
 3. logs in the users it needs, then runs each scenario for ``--warmup`` + ``--duration``
    seconds (at most ``--max-requests`` requests) from a second process (threads with
-   keep-alive ``http.client`` connections, loopback only);
+   keep-alive ``http.client`` connections, loopback only), in two passes:
+
+   * **capacity**: no think time, every user sends its next request as soon as it has
+     the answer. This measures throughput (and its ratio to the bare route); the
+     latency is then simply 20 users divided by the throughput (Little's law).
+   * **paced** (``--paced``, 1 s): every user waits 0.5-1.5 s between requests, i.e. 20
+     people who each save, open a page or poll once a second - far busier than people
+     typing into a worksheet (autosave fires 1 s after the last keystroke, the change
+     feed polls every 3 s). This measures the latency those users get.
 4. counts SQL statements per request in-process (Flask test client + a SQLAlchemy
    event listener), reads the peak RSS of every gunicorn worker (VmHWM in
    /proc/<pid>/status, reset per scenario through /proc/<pid>/clear_refs) and prints
-   one table with the targets. ``--profile`` adds a pyinstrument profile per page
-   scenario (requirements-bench.txt).
+   one table per pass with the targets. ``--profile`` adds a pyinstrument profile per
+   page scenario (requirements-bench.txt).
 
 The load generator runs on the same 2 cores as gunicorn and PostgreSQL, so the
 numbers are a lower bound for a machine with a separate load balancer and database.
@@ -770,7 +778,7 @@ def _target(result: Result, bare_rps: float, ratio: bool = True) -> str:
 def print_table(results: list[Result], args: argparse.Namespace, meta: dict[str, Any]) -> None:
     bare = next((r.rps for r in results if r.name == "bare"), 0.0)
     # With think time every scenario gets the same offered load, so the ratio says nothing.
-    ratio = not args.think
+    check_ratio = not args.think
     mode = (f"closed loop, {args.think:g} s think time (+-50 %)" if args.think
             else "closed loop, no think time (each user sends its next request as soon as it has the answer)")
     print()
@@ -788,7 +796,7 @@ def print_table(results: list[Result], args: argparse.Namespace, meta: dict[str,
         ratio = f"{r.rps / bare:.0%}" if bare else "-"
         print(f"{r.name:<13} {r.requests:>8} {r.rps:>6.0f} {r.median_ms:>6.1f}ms {r.p95_ms:>6.1f}ms {r.queries:>7} "
               f"{r.app_cpu_ms:>6.1f}ms {r.db_cpu_ms:>5.1f}ms {r.peak_rss_mb:>5.0f} MB {ratio:>7} "
-              f"{r.load_before:>5.1f}  {_target(r, bare, ratio)}")
+              f"{r.load_before:>5.1f}  {_target(r, bare, check_ratio)}")
     print()
     print("  URLs: " + "; ".join(f"{r.name} = {r.url}" for r in results))
     print("  app CPU / DB CPU = CPU time of the gunicorn workers / of this database's PostgreSQL backends per "
@@ -891,10 +899,12 @@ def main(argv: list[str] | None = None) -> int:
             if name == "bare":
                 return "/healthz", [User("GET", "/healthz") for _ in range(args.users)]
             if name == "autosave":
-                return (f"POST .../stap/4/samen/vraag/{KEY}", [
-                    User("POST", f"/samenwerkingen/{pid}/stap/4/samen/vraag/{KEY}", s.cookie,
-                         autosave={"version": int(st["version"]), "token": s.token, "label": str(i)})
-                    for pid, s, st, i in sheets])
+                users = []
+                for pid, s, _st, i in sheets:
+                    st = open_sheet(port, s, pid)  # the current version (a previous pass saved too)
+                    users.append(User("POST", f"/samenwerkingen/{pid}/stap/4/samen/vraag/{KEY}", s.cookie,
+                                      autosave={"version": int(st["version"]), "token": s.token, "label": str(i)}))
+                return f"POST .../stap/4/samen/vraag/{KEY}", users
             if name == "worksheet":
                 return "GET /samenwerkingen/<id>/stap/4/samen", [
                     User("GET", f"/samenwerkingen/{pid}/stap/4/samen", s.cookie) for pid, s, _st, _i in sheets]
