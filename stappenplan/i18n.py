@@ -89,11 +89,6 @@ def gettext(string: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
-    """``flask_babel.ngettext`` with the catalog looked up once per request."""
-    variables.setdefault("num", num)
-    return translations().ungettext(singular, plural, num) % variables
-
 
 def translate(text: str) -> str:
     """gettext inside an app or request context; the Dutch text unchanged outside one."""

@@ -107,6 +107,14 @@ def _frame() -> tuple[float, float, float, float]:
     return plot_width, plot_height, baseline, float(LEFT)
 
 
+def _chart(chart_id: str, title: str, desc: str, top: int, *, bars: list[Bar] | None = None,
+           points: list[Point] | None = None) -> Chart:
+    """The shared frame and axis around a chart's marks."""
+    _width, plot_height, baseline, left = _frame()
+    return Chart(chart_id, title, desc, WIDTH, HEIGHT, baseline, left, WIDTH - RIGHT,
+                 _ticks(top, baseline, plot_height), bars or [], points or [])
+
+
 def bar_chart(
     chart_id: str, title: str, desc: str, items: list[tuple[str, str, int]], highlight: int | None = None
 ) -> Chart:
@@ -131,19 +139,7 @@ def bar_chart(
                 highlight == index,
             )
         )
-    return Chart(
-        chart_id,
-        title,
-        desc,
-        WIDTH,
-        HEIGHT,
-        baseline,
-        left,
-        WIDTH - RIGHT,
-        _ticks(top, baseline, plot_height),
-        bars,
-        [],
-    )
+    return _chart(chart_id, title, desc, top, bars=bars)
 
 
 def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str, int]]) -> Chart:
@@ -161,19 +157,7 @@ def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str,
         )
         for index, (label, sublabel, value) in enumerate(items)
     ]
-    return Chart(
-        chart_id,
-        title,
-        desc,
-        WIDTH,
-        HEIGHT,
-        baseline,
-        left,
-        WIDTH - RIGHT,
-        _ticks(top, baseline, plot_height),
-        [],
-        points,
-    )
+    return _chart(chart_id, title, desc, top, points=points)
 
 
 def overview_charts(overview: Overview) -> tuple[Chart, Chart]:

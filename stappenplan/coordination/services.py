@@ -496,10 +496,8 @@ def _region_figures(
     figures = (groups, stalled_rows, _months(org_id, scope))
     if ttl > 0:
         with _FIGURES_LOCK:
-            if len(cache) > 1000:  # bounded: drop everything expired, or everything
-                now = time.monotonic()
-                for old in [k for k, (expires, _v) in cache.items() if expires <= now] or list(cache):
-                    cache.pop(old, None)
+            if len(cache) > 1000:  # bounded: one entry per coordination organisation and branch
+                cache.clear()
             cache[key] = (time.monotonic() + ttl, figures)
     return figures
 

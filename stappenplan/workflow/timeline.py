@@ -15,7 +15,7 @@ from . import engine
 from .definition import PlanDefinition, Step
 from .engine import Action, Actor, CycleState
 from .models import Cycle, StepInstance
-from .services import answered_keys, current_cycle, instances_of, plan_for, state_from
+from .services import answered_keys, instances_of, plan_for, state_from
 
 SLOT_LABELS = {"library": "Bibliotheek", "childcare": "Kinderopvang", "joint": "Samen"}
 STATUS_LABELS = {"locked": "Nog niet open", "open": "Open", "completed": "Afgerond"}
@@ -75,7 +75,7 @@ def build(partnership: Partnership, role: str, user: User) -> Timeline:
     cycles = list(
         db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number))
     )
-    cycle = cycles[-1] if cycles else current_cycle(partnership)
+    cycle = cycles[-1]
     defn = plan_for(cycle)
     instances = instances_of(cycle)
     state = state_from(cycle, instances, answered_keys(defn, instances))

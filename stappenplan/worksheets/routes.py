@@ -297,14 +297,10 @@ _KEY = "__key__"
 
 
 @bp.app_template_global()
-def sheet_url(view: views.SheetView, endpoint: str = "show", **values: object) -> str:
+def sheet_url(view: views.SheetView, endpoint: str = "show", key: str | None = None) -> str:
     """A URL of this worksheet. A page needs ~40 of them that differ only in the
     question key: each endpoint is built once per page with a placeholder key."""
     s = view.sheet
-    key = values.pop("key", None)
-    if values or (key is not None and not isinstance(key, str)):
-        return url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
-                       slot=view.slug, key=key, **values)
     pattern = view.urls.get((endpoint, key is not None))
     if pattern is None:
         pattern = url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,

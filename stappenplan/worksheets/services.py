@@ -42,8 +42,7 @@ class Sheet:
     defn: PlanDefinition
     step: Step
     role: str  # library, childcare or coordinator
-    #: All step instances of the cycle when the loader had them (sheet_or_404 does), so
-    #: views need not read them again.
+    #: All step instances of the cycle (both loaders read them), so views need not read them again.
     instances: list[StepInstance] = field(default_factory=list)
     #: ``cycle`` and ``instances`` were read after locking the cycle row in the open
     #: transaction: the next save may use them as they are (cleared once it ends).
@@ -104,13 +103,12 @@ def load_sheet(partnership: Partnership, role: str, step: int, slot: str) -> She
     """The worksheet of the current cycle (no access checks: see access.sheet_or_404)."""
     cycle = workflow.current_cycle(partnership)
     defn = workflow.plan_for(cycle)
-    instance = db.session.scalar(
-        select(StepInstance).where(StepInstance.cycle_id == cycle.id, StepInstance.step == step,
-                                   StepInstance.slot == slot)
-    )
+    instances = workflow.instances_of(cycle)
+    instance = next((i for i in instances if i.step == step and i.slot == slot), None)
     if instance is None:
         raise LookupError(f"no step {step}/{slot}")
-    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role)
+    return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
+                 instances=instances)
 
 
 def answers_for(instance: StepInstance) -> dict[str, Answer]:

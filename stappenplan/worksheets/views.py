@@ -114,9 +114,7 @@ def _comment_counts(sheet: Sheet) -> dict[str, tuple[int, bool]]:
 
 def _compare_own_steps(sheet: Sheet) -> list[dict[str, Any]]:
     """Both parties' answers of steps 1-3, side by side, as the start of step 4."""
-    instances = [i for i in sheet.instances if i.step in (1, 2, 3)] or list(db.session.scalars(
-        select(StepInstance).where(StepInstance.cycle_id == sheet.cycle.id, StepInstance.step.in_((1, 2, 3)))
-    ))
+    instances = [i for i in sheet.instances if i.step in (1, 2, 3)]
     by_id = {i.id: i for i in instances}
     values: dict[tuple[int, str], dict[str, Any]] = {}
     for answer in db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(by_id))):
