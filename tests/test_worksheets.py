@@ -276,6 +276,11 @@ def test_change_feed_is_204_until_something_changes(world, app: Flask, lib: Flas
     editing = cc.get(feed, query_string={"seq": seq, "presence": sig, "editing": "target_parents",
                                          "status": "open"}, headers=HX).get_data(as_text=True)
     assert 'id="field-target_parents"' not in editing and "heeft dit antwoord net gewijzigd" in editing
+    # nobody is told that they themselves just changed the field they are typing in
+    own = lib.get(feed, query_string={"seq": seq, "presence": sig, "editing": "target_parents",
+                                      "status": "open"}, headers=HX).get_data(as_text=True)
+    assert 'id="sheet-seq"' in own, "the page still learns the new sequence number"
+    assert "heeft dit antwoord net gewijzigd" not in own and 'id="field-target_parents"' not in own
 
 
 # --- step-specific views ---------------------------------------------------------------------------------

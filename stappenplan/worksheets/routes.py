@@ -210,7 +210,9 @@ def changes(partnership_id: str, step: int, slot: str):
         return Response(status=204)
     changed = feed.changed_since(sheet, seq) if sheet.instance.content_version != seq else []
     view = views.build(sheet, current_user)
-    keys = [a.question for a in changed if sheet.question(a.question)]
+    # The viewer's own save of the field they are typing in is not news to them.
+    keys = [a.question for a in changed if sheet.question(a.question)
+            and not (a.question == editing and a.updated_by_id == current_user.id)]
     return render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
                            changed={a.question: a for a in changed})
 
