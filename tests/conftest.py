@@ -21,6 +21,9 @@ from sqlalchemy import text
 from config import TestConfig, normalise_database_url
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: When set, every HTML page and partial the suite renders is kept there for the
+#: Nu HTML Checker (tests/htmlcheck.py; .ci/run does this once per run).
+HTML_DIR = os.environ.get("HTML_CHECK_DIR")
 
 
 def _database_url() -> str:
@@ -90,7 +93,12 @@ def make_app(**overrides: object) -> Flask:
 
     for key, value in settings.items():
         setattr(_Config, key, value)
-    return create_app(_Config)
+    app = create_app(_Config)
+    if HTML_DIR:
+        from tests.htmlcheck import collect
+
+        app.after_request(collect(Path(HTML_DIR)))
+    return app
 
 
 @pytest.fixture(scope="session")

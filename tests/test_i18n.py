@@ -50,6 +50,7 @@ DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
         "stappenplan.workflow.timeline:STATUS_LABELS",
     ),
     ("templates/notifications/preferences.html", "label"): ("stappenplan.notifications.services:KIND_LABELS",),
+    ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }
 GETTEXT_NAMES = {"_", "gettext", "_l", "lazy_gettext", "ngettext"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -14,7 +15,12 @@ from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.definition import get_definition, validate_answer
+from stappenplan.workflow.engine import Action, ActionRefused
+from stappenplan.worksheets import display
+from stappenplan.worksheets import services as sheets
 from stappenplan.worksheets.models import Answer, AnswerRevision
+from tests import formdata
 from tests.factories import login
 
 HX = {"HX-Request": "true"}
@@ -409,3 +415,92 @@ def test_situation_three_starts_step_three_with_existing_cooperation(world, app:
     assert first == "existing_cooperation"
     timeline = lib.get(f"/samenwerkingen/{world.ids['partnership_a']}").get_data(as_text=True)
     assert "Jullie werken al samen" in timeline or "al samen" in timeline
+
+
+# --- tables: server-made row ids, safe htmx values, size, required columns -----------------------
+
+def test_no_javascript_new_row_gets_a_server_id_and_a_double_post_adds_it_once(world, app: Flask,
+                                                                               lib: FlaskClient,
+                                                                               joint4: str) -> None:
+    page = lib.get(joint4).get_data(as_text=True)
+    signed = re.search(r'name="q-shared_goals--new--id" value="([^"]+)"', page).group(1)
+    form = {"q-shared_goals--new--goal": "Samen voorlezen", "q-shared_goals--new--id": signed, "v-shared_goals": 0}
+    assert lib.post(joint4, data=form).status_code == 302
+    assert lib.post(joint4, data={**form, "v-shared_goals": 1}).status_code == 302  # the same form again
+    rows = answer(app, "shared_goals").value
+    assert len(rows) == 1 and rows[0]["id"] == signed.split(".")[0]
+    # A made-up id is never used: the row gets an id of the server's.
+    crafted = {"q-shared_goals--new--goal": "Tweede doel", "q-shared_goals--new--id": 'x", "op": "delete',
+               "v-shared_goals": 1}
+    assert lib.post(joint4, data=crafted).status_code == 302
+    ids = [r["id"] for r in answer(app, "shared_goals").value]
+    assert len(ids) == 2 and all(re.fullmatch(r"r[0-9a-f]{10}", i) for i in ids[1:])
+
+
+def test_row_ids_from_a_client_are_refused_and_htmx_values_are_json(world, app: Flask, lib: FlaskClient,
+                                                                    joint4: str) -> None:
+    question = get_definition(1).step(4).question("shared_goals")
+    for bad in ['x", "op": "delete', "a b", "", "x" * 41, "<script>"]:
+        value, error = validate_answer(question, [{"id": bad, "cells": {"goal": "Doel"}}])
+        assert value is None and "geen geldige id" in error
+    lib.post(f"{joint4}/vraag/shared_goals/tabel", data={"op": "add", "v-shared_goals": 0}, headers=HX)
+    page = lib.get(joint4).get_data(as_text=True)
+    vals = [el.get("hx-vals") for el in formdata.parse(page).iter() if el.get("hx-vals")]
+    assert vals and all(isinstance(json.loads(v), dict) for v in vals)
+
+
+def test_one_answer_is_at_most_100000_characters(world, app: Flask, lib: FlaskClient, joint4: str) -> None:
+    with app.app_context():
+        rows = [{"id": f"r{i}", "cells": {"goal": "x" * 19_000}} for i in range(6)]
+        d = driver(world)
+        s = sheets.load_sheet(d.p, "library", 4, "joint")
+        outcome = sheets.save(s, d.users["library"], "shared_goals", rows, 0)
+        assert outcome.status == "invalid" and "100.000 tekens" in outcome.message
+        ok = sheets.save(s, d.users["library"], "shared_goals", rows[:5], 0)
+        assert ok.status == "saved"
+    # one more long cell through the autosave route is refused with the message, nothing changes
+    version = answer(app, "shared_goals").version
+    response = lib.post(f"{joint4}/vraag/shared_goals/tabel", headers=HX, data={
+        "op": "edit", "row": "r0", "col": "indicator", "v-shared_goals": version,
+        "o-shared_goals--r0--indicator": "null", "q-shared_goals--r0--indicator": "y" * 19_000})
+    assert response.status_code == 422 and "100.000 tekens" in response.get_data(as_text=True)
+    assert answer(app, "shared_goals").version == version
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bel\x07", "esc\x1b[0m", "c1\x85"])
+def test_control_characters_are_refused_with_a_message(world, app: Flask, lib: FlaskClient, joint4: str,
+                                                       text: str) -> None:
+    response = lib.post(f"{joint4}/vraag/target_parents", data={"q-target_parents": text, "v-target_parents": 0},
+                        headers=HX)
+    assert response.status_code == 422
+    assert "stuurteken" in response.get_data(as_text=True)
+    assert answer(app, "target_parents") is None
+
+
+def test_a_remark_is_one_line(world, app: Flask, lib: FlaskClient) -> None:
+    url = sheet_url(world, 1, "bibliotheek") + "/vraag/support"
+    response = lib.post(url, data={"q-support": "3", "q-support--remark": "een\ntwee", "v-support": 0}, headers=HX)
+    assert response.status_code == 422 and "één regel" in response.get_data(as_text=True)
+
+
+def test_rows_missing_a_required_column_block_completion_and_are_listed(world, app: Flask) -> None:
+    with app.app_context():
+        d = driver(world)
+        d.own_steps(1, 0)
+        d.fill("library", 2, "library", {"ambitions": "Meer ouders bereiken.",
+                                         "current_activities": [{"id": "a1", "cells": {"activity": "Voorlezen"}},
+                                                                {"id": "a2", "cells": {"parents_reached": 4}},
+                                                                {"id": "a3", "cells": {}}]})
+        with pytest.raises(ActionRefused) as refused:
+            d.act("library", Action("complete", 2, "library"))
+        assert [q.key for q in refused.value.missing] == ["current_activities"]
+        rows = [{"id": "a1", "cells": {"activity": "Voorlezen"}}, {"id": "a3", "cells": {}}]
+        version = db.session.scalar(select(Answer.version).where(Answer.question == "current_activities"))
+        s = sheets.load_sheet(d.p, "library", 2, "library")
+        assert sheets.save(s, d.users["library"], "current_activities", rows, version).ok
+        d.act("library", Action("complete", 2, "library"))  # an empty row does not block
+
+
+def test_an_empty_table_row_is_not_printed(world, app: Flask, lib: FlaskClient) -> None:
+    assert display.filled_rows([{"id": "a", "cells": {}}, {"id": "b", "cells": {"goal": "x"}}]) == [
+        {"id": "b", "cells": {"goal": "x"}}]

@@ -12,6 +12,7 @@ stay usable without Flask or a database.
 
 import datetime as dt
 import functools
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -46,6 +47,9 @@ LINE_MAX = 500
 REMARK_MAX = 2_000
 MAX_ROWS = 200
 ROW_ID_MAX = 40
+#: One answer in all (a table with all its cells), as stored: every save rewrites it
+#: and every revision copies it.
+ANSWER_MAX = 100_000
 SCALE_MIN, SCALE_MAX = 1, 5
 
 # The C loader (when PyYAML has it) parses a plan ~10x faster; same semantics.
@@ -594,9 +598,17 @@ MSG_CHECK = N_("Kies ja, nee of deels.")
 MSG_NUMBER = N_("Vul een getal in.")
 MSG_TABLE = N_("Deze tabel is niet goed doorgegeven.")
 MSG_TOO_MANY_ROWS = N_("Een tabel mag maximaal 200 rijen hebben.")
+MSG_CONTROL = N_("Deze tekst bevat een onzichtbaar stuurteken. Haal het weg en probeer het opnieuw.")
+MSG_ANSWER_TOO_LONG = N_("Dit antwoord is te lang: maximaal 100.000 tekens in totaal.")
 
 _DATE_NL = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+#: Control characters (C0, DEL, C1) except tab, line feed and carriage return: they
+#: cannot be shown or typed back in a form, and NUL breaks PostgreSQL text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Row ids are made by the server; letters, digits, - and _ only, so they are safe in
+#: field names and htmx attributes.
+_ROW_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{ROW_ID_MAX}}}$")
 _NUMBER_PLAIN = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 _NUMBER_THOUSANDS = re.compile(r"^-?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
 
@@ -611,9 +623,16 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple | dict) and not value
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds a control character other than tab and line breaks."""
+    return bool(_CONTROL.search(value))
+
+
 def _text_value(value: Any) -> Result:
     if not isinstance(value, str):
         return None, _t(MSG_TEXT)
+    if has_control_characters(value):
+        return None, _t(MSG_CONTROL)
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if len(value) > TEXT_MAX:
         return None, _t(MSG_TEXT_TOO_LONG)
@@ -623,6 +642,8 @@ def _text_value(value: Any) -> Result:
 def _line_value(value: Any) -> Result:
     if not isinstance(value, str):
         return None, _t(MSG_TEXT)
+    if has_control_characters(value):
+        return None, _t(MSG_CONTROL)
     value = value.strip()
     if "\n" in value or "\r" in value:
         return None, _t(MSG_LINE_BREAK)
@@ -706,7 +727,11 @@ def _scale_value(value: Any) -> Result:
         return None, _t(MSG_SCALE)
     if not isinstance(remark, str):
         return None, _t(MSG_TEXT)
-    remark = remark.replace("\r\n", "\n").strip()
+    if has_control_characters(remark):
+        return None, _t(MSG_CONTROL)
+    remark = remark.strip()
+    if "\n" in remark or "\r" in remark:  # a one-line field: a browser cannot show or send a line break
+        return None, _t(MSG_LINE_BREAK)
     if len(remark) > REMARK_MAX:
         return None, _t(MSG_REMARK_TOO_LONG)
     if raw is None and not remark:
@@ -755,7 +780,7 @@ def _table_value(question: Question, value: Any) -> Result:
         if not isinstance(row, dict) or set(row) - {"id", "cells"}:
             return None, _t(MSG_TABLE)
         row_id, cells = row.get("id"), row.get("cells") or {}
-        if not isinstance(row_id, str) or not row_id.strip() or len(row_id) > ROW_ID_MAX:
+        if not isinstance(row_id, str) or not _ROW_ID.match(row_id):
             return None, _t("Rij {i} heeft geen geldige id.").format(i=i)
         if row_id in seen:
             return None, _t("Rij {i} heeft dezelfde id als een andere rij.").format(i=i)
@@ -786,7 +811,7 @@ def _goal_progress_value(value: Any) -> Result:
         return None, _t(MSG_INVALID)
     clean: dict[str, Any] = {}
     for i, (row_id, entry) in enumerate(value.items(), start=1):
-        if not isinstance(row_id, str) or not row_id.strip() or len(row_id) > ROW_ID_MAX:
+        if not isinstance(row_id, str) or not _ROW_ID.match(row_id):
             return None, _t(MSG_INVALID)
         if _is_empty(entry):
             continue
@@ -833,14 +858,39 @@ def validate_answer(question: Question, value: Any) -> tuple[Any, str | None]:
     normalised, error = result
     if error:
         return None, error
+    if qtype in ("table", "records", "goal_progress") and normalised and answer_size(normalised) > ANSWER_MAX:
+        return None, _t(MSG_ANSWER_TOO_LONG)
     return (None if _is_empty(normalised) else normalised), None
+
+
+def answer_size(value: Any) -> int:
+    """Characters of an answer as stored (JSON), the measure of ``ANSWER_MAX``."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def incomplete_rows(question: Question, value: Any) -> list[tuple[int, list[Column]]]:
+    """Rows of a table answer that have content but miss a required column:
+    ``(row number from 1, missing columns)``. Completely empty rows do not count."""
+    if question.type not in ("table", "records") or not isinstance(value, list):
+        return []
+    required = [c for c in question.columns if c.required]
+    result = []
+    for number, row in enumerate(value, start=1):
+        cells = row.get("cells") or {}
+        if not any(not _is_empty(v) for v in cells.values()):
+            continue
+        missing = [c for c in required if _is_empty(cells.get(c.key))]
+        if missing:
+            result.append((number, missing))
+    return result
 
 
 def is_answered(question: Question, value: Any) -> bool:
     """Whether a *normalised* value counts as an answer for required-checks.
 
     A scale needs a value (a remark alone is not enough); a table needs at least one
-    row with all required columns filled (or, without required columns, any cell);
+    row with all required columns filled (or, without required columns, any cell)
+    and no row that has content but misses a required column (``incomplete_rows``);
     goal progress needs at least one goal with a value.
     """
     if _is_empty(value):
@@ -848,6 +898,8 @@ def is_answered(question: Question, value: Any) -> bool:
     if question.type == "scale":
         return isinstance(value, dict) and value.get("value") is not None
     if question.type in ("table", "records"):
+        if incomplete_rows(question, value):
+            return False
         required = [c.key for c in question.columns if c.required]
         for row in value:
             cells = row.get("cells") or {}

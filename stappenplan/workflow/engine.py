@@ -58,6 +58,9 @@ class StepState:
     status: str
     signoffs: frozenset[str] = frozenset()
     answered: frozenset[str] = frozenset()
+    #: Questions (required or not) whose answer has a table row missing a required
+    #: column: they block completion like an unanswered required question.
+    incomplete: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,11 @@ def missing_required(
     """
     definition = defn.step(step)
     asked_to = slot if definition.mode == "each" else party
-    answered = state.get(step, slot).answered
-    return [q for q in definition.questions_for(asked_to, situation) if q.required and q.key not in answered]
+    instance = state.get(step, slot)
+    return [
+        q for q in definition.questions_for(asked_to, situation)
+        if (q.required and q.key not in instance.answered) or q.key in instance.incomplete
+    ]
 
 
 def carry_over_steps(defn: PlanDefinition) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ completes exactly once. Unique constraints back this up on every database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from ..notifications import services as notifications
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
-from .definition import PlanDefinition, get_definition, is_answered, latest_version
+from .definition import PlanDefinition, get_definition, incomplete_rows, is_answered, latest_version
 from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
 from .models import Cycle, SignOff, StepInstance
 
@@ -55,10 +55,19 @@ def instances_of(cycle: Cycle) -> list[StepInstance]:
     )
 
 
-def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[int, set[str]]:
-    """Per instance id, the keys of questions that have an answer."""
+@dataclass
+class Filled:
+    """Per step instance: the questions that count as answered, and those with an
+    incomplete table row (see definition.incomplete_rows)."""
+
+    answered: set[str] = field(default_factory=set)
+    incomplete: set[str] = field(default_factory=set)
+
+
+def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[int, Filled]:
+    """Per instance id, which questions are answered and which are incomplete."""
     by_id = {i.id: i for i in instances}
-    result: dict[int, set[str]] = {i.id: set() for i in instances}
+    result: dict[int, Filled] = {i.id: Filled() for i in instances}
     if not by_id:
         return result
     rows = db.session.execute(
@@ -71,18 +80,22 @@ def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[i
         except KeyError:
             continue
         if is_answered(question, value):
-            result[instance_id].add(key)
+            result[instance_id].answered.add(key)
+        if incomplete_rows(question, value):
+            result[instance_id].incomplete.add(key)
     return result
 
 
-def state_from(cycle: Cycle, instances: list[StepInstance], answered: dict[int, set[str]]) -> CycleState:
+def state_from(cycle: Cycle, instances: list[StepInstance], filled: dict[int, Filled]) -> CycleState:
+    empty = Filled()
     steps = {
         (i.step, i.slot): StepState(
             step=i.step,
             slot=i.slot,
             status=i.status,
             signoffs=frozenset(s.party for s in i.signoffs),
-            answered=frozenset(answered.get(i.id, ())),
+            answered=frozenset(filled.get(i.id, empty).answered),
+            incomplete=frozenset(filled.get(i.id, empty).incomplete),
         )
         for i in instances
     }

@@ -7,9 +7,23 @@ import re
 from datetime import date
 from typing import Any
 
-from ..workflow.definition import Column, Question
+from babel.numbers import format_decimal
 
-CHECK_LABELS = {"ja": "Ja", "nee": "Nee", "deels": "Deels"}
+from ..i18n import current_locale
+from ..i18n import gettext as _
+from ..workflow.definition import N_, Column, Question
+
+CHECK_LABELS = {"ja": N_("Ja"), "nee": N_("Nee"), "deels": N_("Deels")}
+
+
+def check_label(value: str) -> str:
+    """Ja / nee / deels in the reader's language."""
+    return _(CHECK_LABELS[value]) if value in CHECK_LABELS else value
+
+
+def filled_rows(rows: Any) -> list[dict[str, Any]]:
+    """Table rows that hold something: an empty row is not printed as a blank line."""
+    return [r for r in rows or [] if any(v not in (None, "", []) for v in (r.get("cells") or {}).values())]
 
 
 def option_label(options: Any, key: str) -> str:
@@ -38,7 +52,7 @@ def cell_text(column: Column, value: Any) -> str:
     if column.type == "date":
         return format_date(value)
     if column.type == "number":
-        return f"{value:n}" if isinstance(value, int | float) else str(value)
+        return format_decimal(value, locale=current_locale()) if isinstance(value, int | float) else str(value)
     return str(value)
 
 
@@ -54,21 +68,21 @@ def answer_text(question: Question, value: Any, goals: dict[str, str] | None = N
     if qtype == "multi":
         return ", ".join(option_label(question.options, v) for v in value)
     if qtype == "check":
-        return CHECK_LABELS.get(value, value)
+        return check_label(value)
     if qtype == "date":
         return format_date(value)
     if qtype == "scale":
         return scale_text(value)
     if qtype in ("table", "records"):
         lines = []
-        for row in value:
+        for row in filled_rows(value):
             cells = row.get("cells", {})
             parts = [cell_text(c, cells.get(c.key)) for c in question.columns]
             lines.append(" · ".join(p for p in parts if p))
         return "\n".join(lines)
     if qtype == "goal_progress":
         goals = goals or {}
-        return "\n".join(f"{goals.get(goal_id, 'Doel')}: {scale_text(entry)}" for goal_id, entry in value.items())
+        return "\n".join(f"{goals.get(goal_id, _('Doel'))}: {scale_text(entry)}" for goal_id, entry in value.items())
     return str(value)
 
 
@@ -77,7 +91,7 @@ def scale_text(value: Any) -> str:
         return ""
     parts = []
     if value.get("value") is not None:
-        parts.append(f"{value['value']} van 5")
+        parts.append(_("%(n)d van 5", n=value["value"]))
     if value.get("remark"):
         parts.append(value["remark"])
     return " — ".join(parts)

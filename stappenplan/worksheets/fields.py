@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from decimal import Decimal
 from typing import Any
 
+from flask import current_app
+from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import MultiDict
 
 from ..workflow.definition import Question
@@ -36,12 +39,48 @@ def delete_name(key: str, row_id: str) -> str:
 
 
 def new_row_id() -> str:
+    """Row ids are made here, never taken from a request (they end up in other people's pages)."""
     return "r" + secrets.token_hex(5)
+
+
+def _row_signer(key: str) -> Signer:
+    return Signer(current_app.secret_key or "", salt=f"stappenplan.new-row.{key}")
+
+
+def signed_row_id(key: str) -> str:
+    """A fresh row id for the no-JavaScript "new row" fields, signed so that posting
+    the same form twice adds the row once, and a made-up id is never accepted."""
+    return _row_signer(key).sign(new_row_id()).decode()
+
+
+def unsign_row_id(key: str, raw: str | None) -> str | None:
+    try:
+        return _row_signer(key).unsign(raw or "").decode()
+    except BadSignature:
+        return None
 
 
 def encode(value: Any) -> str:
     """Hidden inputs hold what the editor saw, as JSON."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def format_number(value: Any) -> str:
+    """A stored number as a person types it back: decimal comma, never an exponent.
+
+    ``1.125`` is written ``1,125`` because the validator reads ``1.125`` as Dutch
+    thousands (1125); the shortest round-tripping digits keep the value exact.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(".", ",")
 
 
 def decode(raw: str | None) -> Any:
@@ -126,7 +165,8 @@ def table_ops(question: Question, form: MultiDict, current: list[dict[str, Any]]
                 ops.append(TableOp("edit", row_id, column=column.key, value=value, old=old))
     new_cells = {c.key: read_cell(question, form, "new", c.key) for c in question.columns}
     if any(v not in (None, "", []) for v in new_cells.values()):
-        ops.append(TableOp("add", form.get(name(key, "new", "id")) or new_row_id(), cells=new_cells))
+        ops.append(TableOp("add", unsign_row_id(key, form.get(name(key, "new", "id"))) or new_row_id(),
+                           cells=new_cells))
     return ops
 
 
