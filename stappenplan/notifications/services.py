@@ -143,6 +143,20 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
                        name=actor.name, n=event.step),
                 link=link,
             )
+        elif event.kind == "sign_off_withdrawn" and (event.detail or {}).get("reason") == "edit":
+            # An edit voided the other organisation's approval: they must look again.
+            signer = (event.detail or {}).get("signoff_party")
+            if signer in org_of and signer != party:
+                link = external_url("worksheets.show", partnership_id=partnership.public_id, step=event.step,
+                                    slot="samen")
+                made += notify(
+                    _members([org_of[signer]]), "signoff", partnership=partnership,
+                    title=_("Jullie goedkeuring van stap %(n)d is vervallen", n=event.step),
+                    body=_("%(name)s (%(who)s) heeft stap %(n)d gewijzigd nadat jullie die hadden goedgekeurd. "
+                           "Bekijk de wijziging en keur de stap opnieuw goed.",
+                           name=actor.name, who=PARTY_NAME[party], n=event.step),
+                    link=link,
+                )
     return made
 
 

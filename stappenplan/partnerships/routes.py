@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_blocks
 from sqlalchemy import select
 
-from ..access import current_org, invitation_or_404, partnership_or_404, policy
+from ..access import SLUG_FOR_SLOT, current_org, invitation_or_404, partnership_or_404, policy
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
 from ..audit import describe
 from ..core.errors import ServiceError, attach
@@ -202,11 +203,18 @@ def act(partnership_id: str):
     else:
         outcome = workflow_views.perform_action(partnership, party, form)
     if htmx and not htmx.boosted:
+        # The steps, plus (out of band) the round in the heading and the activity feed.
         timeline = build_timeline(partnership, party, current_user)
+        items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=party, loaded=[partnership])
         status = 422 if outcome.get("error") else 200
-        return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(),
-                      outcome=outcome), status
+        return render_blocks("partnerships/show.html", ["timeline", "round_label", "activity"], timeline=timeline,
+                             form=ActionForm(), outcome=outcome, items=items, page_size=ACTIVITY_PAGE,
+                             oob=True), status
     flash(outcome.get("error") or outcome.get("message"), "error" if outcome.get("error") else "success")
     for question in outcome.get("missing", []):
         flash(_("Nog niet ingevuld: %(label)s", label=question.label), "error")
+    if request.form.get("next") == "sheet" and form.step.data and form.slot.data in SLUG_FOR_SLOT:
+        # Pressed on the worksheet's own bar: back to the worksheet (now read-only when completed).
+        return redirect(url_for("worksheets.show", partnership_id=partnership.public_id, step=form.step.data,
+                                slot=SLUG_FOR_SLOT[form.slot.data]))
     return redirect(url_for("partnerships.show", partnership_id=partnership.public_id))

@@ -17,6 +17,7 @@ from ..audit.services import record
 from ..extensions import db, utcnow
 from ..i18n import localized
 from ..notifications import services as notifications
+from ..notifications.models import Notification
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
@@ -165,6 +166,8 @@ def start_first_cycle(partnership: Partnership, actor: User) -> Cycle:
 class Outcome:
     events: list[Event]
     cycle: Cycle
+    #: Notifications made in the transaction; the caller that commits delivers them.
+    notes: list[Notification] = field(default_factory=list)
 
 
 def perform(
@@ -224,7 +227,7 @@ def perform(
     _finish(commit)
     if commit:
         notifications.deliver(notes)
-    return Outcome(events, cycle)
+    return Outcome(events, cycle, notes)
 
 
 def _with_cycle(event: Event, number: int) -> Event:

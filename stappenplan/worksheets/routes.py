@@ -214,7 +214,7 @@ def changes(partnership_id: str, step: int, slot: str):
     keys = [a.question for a in changed if sheet.question(a.question)
             and not (a.question == editing and a.updated_by_id == current_user.id)]
     return render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
-                           changed={a.question: a for a in changed})
+                           changed={a.question: a for a in changed}, refresh_bar=bool(changed))
 
 
 @bp.get("/vraag/<key>/geschiedenis")

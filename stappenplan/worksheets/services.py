@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
+from ..notifications import services as notifications
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow import services as workflow
@@ -190,7 +191,7 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
     loaded = (sheet.cycle, sheet.instances) if sheet.locked else None
     sheet.locked = False  # this transaction ends below, and the lock with it
     try:
-        workflow.perform(
+        edit = workflow.perform(
             sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
             commit=False, locked=loaded,
         )
@@ -239,6 +240,8 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
         return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
     _add_revision(answer_id, version + 1, value, user, sheet.party, kind, now)
     db.session.commit()
+    if edit.notes:  # the edit voided the partner's approval: tell them (mail after the commit)
+        notifications.deliver(edit.notes)
     # The outcome is built from what was written: no read-back after the commit.
     return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now)
 

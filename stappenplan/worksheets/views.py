@@ -9,12 +9,38 @@ from sqlalchemy import func, select
 
 from ..access import SLUG_FOR_SLOT
 from ..extensions import db
+from ..i18n import gettext as _
 from ..workflow import engine
-from ..workflow.definition import Question, tally_records
+from ..workflow.definition import Question, incomplete_rows, is_answered, tally_records
 from ..workflow.models import StepInstance
+from ..workflow.services import Filled, state_from
 from . import feed
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
+
+
+@dataclass
+class Missing:
+    question: Question
+    #: Why it is not complete when it has an answer (a table row without a required column).
+    detail: str | None = None
+
+
+@dataclass
+class Progress:
+    """The worksheet's own bar: required questions done, what is missing, and the
+    workflow buttons this viewer may press here (no trip back to the overview)."""
+
+    required: int
+    missing: list[Missing]
+    actions: list[engine.Action]
+    partner: str
+    partner_signed: bool
+    signed: bool
+
+    @property
+    def done(self) -> int:
+        return self.required - len([m for m in self.missing if m.question.required])
 
 
 @dataclass
@@ -32,6 +58,7 @@ class SheetView:
     records_question: Question | None = None
     present: list[feed.Present] = field(default_factory=list)
     presence_sig: str = ""
+    progress: Progress | None = None
     #: URL patterns built once per page (routes.sheet_url).
     urls: dict[tuple[str, bool], str] = field(default_factory=dict)
 
@@ -80,7 +107,47 @@ def build(sheet: Sheet, user: Any) -> SheetView:
                 }
     view.present = feed.others(sheet, user)
     view.presence_sig = feed.signature(view.present)
+    if sheet.party and sheet.instance.status == engine.OPEN:
+        view.progress = _progress(sheet, answers, user)
     return view
+
+
+def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
+    """Required questions and allowed actions of this step instance, from the answers
+    the page already loaded (the engine decides; nothing is read again)."""
+    instance = sheet.instance
+    questions = {q.key: q for q in sheet.step.questions}
+    filled = Filled()
+    for key, answer in answers.items():
+        question = questions.get(key)
+        if question is None:
+            continue
+        if is_answered(question, answer.value):
+            filled.answered.add(key)
+        if incomplete_rows(question, answer.value):
+            filled.incomplete.add(key)
+    state = state_from(sheet.cycle, sheet.instances or [instance], {instance.id: filled})
+    situation = sheet.partnership.situation
+    asked_to = instance.slot if sheet.step.mode == "each" else sheet.party
+    missing = []
+    for question in engine.missing_required(sheet.defn, state, sheet.step.number, instance.slot, sheet.party,
+                                            situation):
+        detail = None
+        rows = incomplete_rows(question, answers[question.key].value) if question.key in answers else []
+        if rows:
+            detail = "; ".join(
+                _("rij %(n)d mist: %(columns)s", n=n, columns=", ".join(c.label for c in columns))
+                for n, columns in rows[:3])
+        missing.append(Missing(question, detail))
+    required = [q for q in sheet.step.questions_for(asked_to, situation) if q.required]
+    actions = [
+        a for a in engine.allowed_actions(sheet.defn, state, engine.Actor(sheet.party, user.is_admin), situation)
+        if a.step == sheet.step.number and a.slot == instance.slot and a.kind != "reopen"
+    ]
+    signoffs = {s.party for s in instance.signoffs}
+    partner = engine.other_party(sheet.party)
+    return Progress(required=len(required), missing=missing, actions=actions, partner=partner,
+                    partner_signed=partner in signoffs, signed=sheet.party in signoffs)
 
 
 def shared_goals(sheet: Sheet) -> list[dict[str, Any]]:
