@@ -28,8 +28,20 @@ SHELL = ('<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8"><title>{tit
          "<body>{body}</body></html>")
 
 
+_REFS = re.compile(r'\b(?:aria-describedby|aria-labelledby|aria-controls|for|list)="([^"]*)"')
+_IDS = re.compile(r'\bid="([^"]*)"')
+
+
 def _wrap(body: str, title: str) -> str:
-    """A partial as it sits in a page: rows in a table, everything else in <body>."""
+    """A partial as it sits in a page: rows in a table, everything else in <body>.
+
+    A partial may point at elements of the page it is swapped into (a label's
+    ``for``, ``aria-describedby``); those targets are added as empty elements, so the
+    references are checked the way they resolve in the browser.
+    """
+    present = set(_IDS.findall(body))
+    missing = sorted({ref for refs in _REFS.findall(body) for ref in refs.split() if ref not in present})
+    host = "".join(f'<span hidden id="{ref}"></span>' for ref in missing)
     head = body.lstrip()[:4].lower()
     if head.startswith("<tr"):
         body = f"<table><tbody>{body}</tbody></table>"
@@ -37,7 +49,7 @@ def _wrap(body: str, title: str) -> str:
         body = f"<table><tbody><tr>{body}</tr></tbody></table>"
     elif head.startswith("<li"):
         body = f"<ul>{body}</ul>"
-    return SHELL.format(title=title, body=body)
+    return SHELL.format(title=title, body=body + host)
 
 
 def collect(folder: Path) -> Callable[[Response], Response]:
