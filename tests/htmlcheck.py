@@ -44,7 +44,11 @@ def _wrap(body: str, title: str) -> str:
     host = "".join(f'<span hidden id="{ref}"></span>' for ref in missing)
     head = body.lstrip()[:4].lower()
     if head.startswith("<tr"):
-        body = f"<table><tbody>{body}</tbody></table>"
+        # A row of a table whose other rows are on the page: give the columns a header row.
+        spans = [int(n) for n in re.findall(r'colspan="(\d+)"', body)] or [0]
+        width = max(max(spans), body.split("</tr>")[0].count("<td") + body.split("</tr>")[0].count("<th"))
+        header = "<thead><tr>" + "<th>-</th>" * width + "</tr></thead>"
+        body = f"<table>{header}<tbody>{body}</tbody></table>"
     elif head.startswith(("<td", "<th")):
         body = f"<table><tbody><tr>{body}</tr></tbody></table>"
     elif head.startswith("<li"):

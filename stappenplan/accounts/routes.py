@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 
 from .. import rls
 from ..access import policy
@@ -125,3 +126,15 @@ def language():
     refresh_locale()
     flash(_("De taal is gewijzigd."), "success")
     return redirect(url_for("accounts.account"))
+
+
+@bp.get("/sessie/token")
+@policy("public")
+def session_token():
+    """A fresh CSRF token for a page that stayed open longer than the token lives (the
+    worksheet script asks for one when a save answers 400, then saves again)."""
+    if not current_user.is_authenticated:
+        return jsonify(error="login"), 401
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -137,6 +137,22 @@ def read_value(question: Question, form: MultiDict, goal_ids: list[str] | None =
     return name(key) in form, form.get(name(key))
 
 
+#: The worksheet script sends what the editor started from under these names
+#: ("b:" + the field's own name), with ``has_base=1``.
+BASE_PREFIX = "b:"
+
+
+def read_base(question: Question, form: MultiDict, goal_ids: list[str] | None = None) -> tuple[bool, Any]:
+    """(sent, raw value) of the value an edit started from (for the three-way merge)."""
+    if form.get("has_base") != "1":
+        return False, None
+    base = MultiDict([(k[len(BASE_PREFIX):], v) for k, v in form.items(multi=True) if k.startswith(BASE_PREFIX)])
+    if question.type in ("multi",):
+        base.add(name(question.key, "present"), "1")
+    _present, raw = read_value(question, base, goal_ids)
+    return True, raw
+
+
 def read_cell(question: Question, form: MultiDict, row_id: str, column: str) -> Any:
     col = question.column(column)
     field = name(question.key, row_id, column)

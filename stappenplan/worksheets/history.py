@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
+from ..i18n import gettext as _
 from ..workflow.definition import Question
 from .display import answer_text, diff_tokens
 from .models import Answer, AnswerRevision
@@ -42,7 +43,7 @@ def entries(sheet: Sheet, question: Question, goals: dict[str, str] | None = Non
         text = answer_text(question, revision.value, goals)
         result.append(Entry(
             revision_id=revision.id, version=revision.version,
-            who=revision.user.name if revision.user else "verwijderde gebruiker",
+            who=revision.user.name if revision.user else _("verwijderde gebruiker"),
             party=revision.party, kind=revision.kind, at=revision.updated_at, saves=revision.saves,
             text=text, diff=diff_tokens(previous, text), current=revision.version == current_version,
         ))
@@ -51,3 +52,17 @@ def entries(sheet: Sheet, question: Question, goals: dict[str, str] | None = Non
     return result
 
 
+
+
+def last_other_editor(sheet: Sheet, question: Question, user: object) -> str | None:
+    """The name of the person whose change a merge combined with (the newest other editor)."""
+    from ..accounts.models import User
+
+    return db.session.scalar(
+        select(User.name)
+        .join(AnswerRevision, AnswerRevision.user_id == User.id)
+        .join(Answer, Answer.id == AnswerRevision.answer_id)
+        .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key,
+               AnswerRevision.user_id != getattr(user, "id", None))
+        .order_by(AnswerRevision.id.desc()).limit(1)
+    )

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
@@ -28,7 +29,8 @@ def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) ->
 
 def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: int = 200):
     view = views.build(sheet, current_user)
-    return render_template("worksheets/show.html", v=view, outcomes=outcomes or {}), status
+    return render_template("worksheets/show.html", v=view, outcomes=outcomes or {},
+                           client_messages=views.client_messages()), status
 
 
 @bp.get("")
@@ -99,7 +101,8 @@ def save_field(partnership_id: str, step: int, slot: str, key: str):
     if merging:
         raw = request.form.get(f"merge-{key}", "")
     base = request.form.get("base") or request.form.get(fields.version_name(key))
-    outcome = services.save(sheet, current_user, key, raw, _int(base))
+    sent, start = fields.read_base(question, request.form, goal_ids)
+    outcome = services.save(sheet, current_user, key, raw, _int(base), start if sent and not merging else services.NO_BASE)
     if merging and outcome.ok:
         # The merged text must replace what is in the field: the user asked for it.
         return _field_area(sheet, question, message=_("De samengevoegde versie is opgeslagen."))
@@ -173,7 +176,14 @@ def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
             flash(outcome.message or _("Niet opgeslagen."), "error")
         return redirect(url_for("worksheets.show", partnership_id=sheet.partnership.public_id,
                                 step=sheet.step.number, slot=request.view_args["slot"]) + f"#vraag-{question.key}")
-    return render_template("worksheets/_status.html", q=question, outcome=outcome, cell=cell), code
+    merged_area = merged_by = None
+    if outcome.merged:
+        # The field must show the combined answer: the script puts these values in place.
+        view = views.build(sheet, current_user)
+        merged_area = Markup(render_template("worksheets/_field_area.html", v=view, q=question))
+        merged_by = history.last_other_editor(sheet, question, current_user)
+    return render_template("worksheets/_status.html", q=question, outcome=outcome, cell=cell,
+                           merged_area=merged_area, merged_by=merged_by), code
 
 
 def _field_area(sheet: Sheet, question: Question, message: str | None = None):

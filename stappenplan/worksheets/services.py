@@ -27,6 +27,7 @@ from ..workflow import services as workflow
 from ..workflow.definition import PlanDefinition, Question, Step, validate_answer
 from ..workflow.engine import Action, ActionRefused
 from ..workflow.models import Cycle, StepInstance
+from . import merge
 from .models import Answer, AnswerRevision
 from .tables import Conflict, TableOp, apply_ops
 
@@ -94,6 +95,8 @@ class SaveOutcome:
     theirs_at: datetime | None = None
     saved_at: datetime | None = None
     cells: list[Conflict] = field(default_factory=list)
+    #: Saved as a three-way merge with someone else's change: ``value`` is the merged answer.
+    merged: bool = False
 
     @property
     def ok(self) -> bool:
@@ -119,19 +122,42 @@ def answers_for(instance: StepInstance) -> dict[str, Answer]:
     }
 
 
-def save(sheet: Sheet, user: User, key: str, raw: Any, base_version: int) -> SaveOutcome:
-    """Save one whole answer based on ``base_version``."""
+#: ``save(base=...)`` default: the client did not say what it started from.
+NO_BASE = object()
+
+
+def save(sheet: Sheet, user: User, key: str, raw: Any, base_version: int, base: Any = NO_BASE) -> SaveOutcome:
+    """Save one whole answer based on ``base_version``.
+
+    ``base`` is the value the editor started from (sent by the worksheet's script).
+    When someone else saved in the meantime, the two changes are merged three-way
+    (``merge``); only changes to the same words or the same choice are a conflict.
+    Without ``base`` (a plain form post) any change in between is a conflict.
+    """
     question = sheet.question(key)
     if question is None:
         return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
     value, error = validate_answer(question, raw)
     if error:
         return SaveOutcome("invalid", question=question, message=error, mine=raw)
+    start = NO_BASE
+    if base is not NO_BASE:
+        start, base_error = validate_answer(question, base)
+        if base_error:
+            start = NO_BASE
 
-    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
-        if base_version != version and value != current:
-            return None, SaveOutcome("conflict", question=question, mine=value)
-        return value, None
+    def decide(current: Any, version: int) -> Decision:
+        if base_version == version or value == current:
+            return Decision(value)
+        if start is not NO_BASE:
+            try:
+                merged, problem = validate_answer(question, merge.merge(question, start, current, value))
+            except merge.MergeConflict:
+                pass
+            else:
+                if problem is None:
+                    return Decision(merged, merged=merged != value)
+        return Decision(None, SaveOutcome("conflict", question=question, mine=value))
 
     return _write(sheet, user, question, decide)
 
@@ -142,14 +168,14 @@ def save_table(sheet: Sheet, user: User, key: str, ops: list[TableOp], base_vers
     if question is None or question.type not in ("table", "records"):
         return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
 
-    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
+    def decide(current: Any, version: int) -> Decision:
         result = apply_ops(current, ops)
         if result.conflicts:
-            return None, SaveOutcome("conflict", question=question, cells=result.conflicts)
+            return Decision(None, SaveOutcome("conflict", question=question, cells=result.conflicts))
         rows, error = validate_answer(question, result.rows)
         if error:
-            return None, SaveOutcome("invalid", question=question, message=error)
-        return rows, None
+            return Decision(None, SaveOutcome("invalid", question=question, message=error))
+        return Decision(rows)
 
     return _write(sheet, user, question, decide)
 
@@ -169,13 +195,23 @@ def restore(sheet: Sheet, user: User, key: str, revision_id: int) -> SaveOutcome
         return SaveOutcome("invalid", question=question, message=_("Deze versie bestaat niet."))
     value = revision.value
 
-    def decide(current: Any, version: int) -> tuple[Any, SaveOutcome | None]:
-        return value, None
+    def decide(current: Any, version: int) -> Decision:
+        return Decision(value)
 
     return _write(sheet, user, question, decide, kind="restore")
 
 
-Decide = Callable[[Any, int], tuple[Any, "SaveOutcome | None"]]
+@dataclass
+class Decision:
+    """What ``_write`` should store: ``value``, or nothing and ``refusal``."""
+
+    value: Any
+    refusal: SaveOutcome | None = None
+    #: The value combines the editor's change with someone else's (three-way merge).
+    merged: bool = False
+
+
+Decide = Callable[[Any, int], Decision]
 
 
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
@@ -205,10 +241,13 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
     )
     current = answer.value if answer else None
     version = answer.version if answer else 0
-    value, refusal = decide(current, version)
+    decision = decide(current, version)
+    value, refusal = decision.value, decision.refusal
     if refusal is not None:
         db.session.rollback()
         return _with_theirs(refusal, sheet, question)
+    if decision.merged:
+        kind = "merge"
     if value == current and (answer is None or not answer.draft):
         db.session.rollback()
         return SaveOutcome("unchanged", question=question, version=version, value=current,
@@ -243,7 +282,8 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
     if edit.notes:  # the edit voided the partner's approval: tell them (mail after the commit)
         notifications.deliver(edit.notes)
     # The outcome is built from what was written: no read-back after the commit.
-    return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now)
+    return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now,
+                       merged=decision.merged)
 
 
 def _add_revision(answer_id: int, version: int, value: Any, user: User, party: str, kind: str,

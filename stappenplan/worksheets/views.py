@@ -216,3 +216,26 @@ def status_info(sheet: Sheet) -> dict[str, Any]:
 
 
 __all__ = ["SheetView", "build", "shared_goals", "status_info"]
+
+
+def client_messages() -> dict[str, str]:
+    """The worksheet script's texts, in the viewer's language (the script has no catalog)."""
+    return {
+        "saving": _("Opslaan…"),
+        "conflict": _("Niet opgeslagen: kies hieronder welke versie je wilt bewaren."),
+        "failed": _("Niet opgeslagen. Je tekst is bewaard op deze computer; we proberen het zo opnieuw."),
+        "offline": _("Geen verbinding. Je tekst is bewaard op deze computer en wordt opgeslagen zodra er weer "
+                     "verbinding is."),
+        "retry": _("Nu opnieuw proberen"),
+        "auth": _("Je bent uitgelogd. Je tekst is bewaard op deze computer."),
+        "login": _("Log opnieuw in (nieuw tabblad)"),
+        "save_again": _("Daarna opnieuw opslaan"),
+        "busy": _("Even wachten: er wordt veel tegelijk opgeslagen. We slaan het over %(s)s seconden op."),
+        "gone": _("Dit antwoord kan hier niet meer worden opgeslagen. Je tekst is bewaard op deze computer; "
+                  "kopieer hem als je hem nog nodig hebt."),
+        "restored": _("Tekst van je vorige bezoek die nog niet was opgeslagen, is teruggezet. We slaan hem nu op."),
+        "merging": _("%(name)s heeft dit antwoord net gewijzigd. Zodra je even pauzeert, voegen we jouw "
+                     "wijziging erbij."),
+        "updated": _("%(name)s heeft dit antwoord net gewijzigd."),
+        "someone": _("Iemand"),
+    }

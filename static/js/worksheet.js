@@ -1,10 +1,33 @@
-/* Worksheet behaviour: autosave status, retries, live changes, presence.
+/* Worksheet client: autosave that cannot lose work, live changes from others, presence.
  *
- * - Each field saves on a typing pause and when leaving it (htmx attributes in the
- *   page); this script shows "Opslaan…", keeps edits that could not be sent in
- *   localStorage and retries them, and asks before leaving with unsent edits.
- * - Every 3 seconds, while the tab is visible, it asks the change feed for news
- *   (204 = nothing new). Fields someone is typing in are never replaced.
+ * Every autosaved thing is a UNIT: one question (all its inputs) or one table cell.
+ * A unit remembers its BASE: the server version and the value its edits started from.
+ * Each save sends the value, the base version and the base value; when someone else
+ * saved in between, the server merges both changes (three-way, per word) or answers
+ * 409 with the conflict view.
+ *
+ *   state    | meaning                                       | leaves on
+ *   ---------+-----------------------------------------------+-------------------------------------------
+ *   idle     | the field shows what the server has           | typing or a tick -> dirty
+ *   dirty    | changed, not sent yet (a short timer runs)    | pause, leaving the field, a tick -> saving
+ *   saving   | one request in flight (never two per unit)    | 2xx -> idle, or dirty when typed meanwhile
+ *            |                                               | 409 -> conflict; 422 -> invalid
+ *            |                                               | 400 -> fresh token, send again (once)
+ *            |                                               | 401 -> auth; 429 -> waiting; 404 -> gone
+ *            |                                               | network error or 5xx -> failed
+ *   failed   | not sent; retried with back-off               | timer, "online", button -> saving
+ *   waiting  | too many saves at once (429)                  | after Retry-After -> saving
+ *   auth     | the session ended (401)                       | "opnieuw opslaan", tab focus -> saving
+ *   invalid  | the server refused the input (its message)    | typing -> dirty
+ *   conflict | the same words changed; the field is frozen   | keep mine / merge -> saving; theirs -> idle
+ *   gone     | cannot be saved here any more (404, refused)  | (only a reload)
+ *
+ * Every state but idle keeps the edit in localStorage (the value, the base version and
+ * the base value): after closing the tab, the next visit sends it with its own base, so
+ * the server merges it or shows the conflict, and never overwrites someone silently.
+ * The change feed never replaces a unit that is not idle; a field with the focus gets
+ * new text in place, the caret kept. "Mijn versie bewaren" sends the text kept when the
+ * conflict arose, never whatever the field holds by then.
  */
 (function () {
   "use strict";
@@ -12,144 +35,705 @@
   var feed = document.getElementById("changes");
   if (!feed || !window.htmx) { return; }
 
-  var pending = {};     // question key -> true while an edit is in flight or failed to send
-  var conflicted = {};  // question key -> true while a conflict waits for a decision
+  var TYPING_PAUSE = 600;       // ms after the last keystroke before a text is saved
+  var MAX_BACKOFF = 30000;
+  var messages = {};
+  try { messages = JSON.parse(document.getElementById("sheet-messages").textContent); } catch (e) { messages = {}; }
   var storeKey = "stappenplan:unsent:" + location.pathname;
+  var EDITABLE = '.field-area[data-save]:not([data-save=""])';
+  var units = {};               // unit id -> unit
+  var staleAreas = {};          // question key -> a newer field area could not be shown yet
 
-  function statusEl(key) { return document.getElementById("status-" + key); }
-
-  function setStatus(key, html, cls) {
-    var el = statusEl(key);
-    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); }
+  function t(name, vars) {
+    var text = messages[name] || name;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("%(" + k + ")s").join(vars[k]); });
+    return text;
   }
 
-  function keyOf(elt) {
-    var holder = elt && elt.closest ? elt.closest("[data-q]") : null;
-    return holder ? holder.getAttribute("data-q") : null;
+  function esc(text) {
+    var div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
   }
 
-  function loadUnsent() {
-    try { return JSON.parse(localStorage.getItem(storeKey) || "{}"); } catch (e) { return {}; }
+  // --- the form data of a unit, as a browser would send it ------------------------------------
+
+  function inputsOf(unit) {
+    if (!unit.el || (!unit.probe && !unit.el.isConnected)) { return []; }
+    return Array.prototype.filter.call(unit.el.querySelectorAll("input, select, textarea"), function (el) {
+      return el.name && unit.names.indexOf(el.name) !== -1;
+    });
   }
 
-  function saveUnsent(map) {
-    try { localStorage.setItem(storeKey, JSON.stringify(map)); } catch (e) { /* storage full or off */ }
+  function pairsOf(unit) {
+    var pairs = [];
+    inputsOf(unit).forEach(function (el) {
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked) { pairs.push([el.name, el.value]); }
+      } else {
+        pairs.push([el.name, el.value]);
+      }
+    });
+    return pairs;
   }
 
-  function rememberUnsent(elt) {
-    if (!elt.id || !("value" in elt) || elt.type === "radio" || elt.type === "checkbox") { return; }
-    var map = loadUnsent();
-    map[elt.id] = elt.value;
-    saveUnsent(map);
-  }
+  function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
-  function forgetUnsent(elt) {
-    var map = loadUnsent();
-    if (elt.id && map[elt.id] !== undefined) { delete map[elt.id]; saveUnsent(map); }
-  }
-
-  // --- autosave status -------------------------------------------------------------
-  document.body.addEventListener("htmx:beforeRequest", function (evt) {
-    var key = keyOf(evt.detail.elt);
-    if (!key) { return; }
-    if (conflicted[key]) {
-      // A conflict waits for a decision: saving again would only conflict again.
-      // The text stays in the field; "Mijn versie bewaren" sends it.
-      evt.preventDefault();
-      setStatus(key, "Kies hieronder welke versie je wilt bewaren.", "save-status--error");
-      return;
+  function caretSafeSet(el, value) {
+    if (el.value === value) { return; }
+    var focused = document.activeElement === el && typeof el.selectionStart === "number";
+    var old = el.value;
+    var caret = focused ? el.selectionStart : 0;
+    el.value = value;
+    if (focused) {
+      var prefix = 0;
+      while (prefix < old.length && prefix < value.length && old[prefix] === value[prefix]) { prefix++; }
+      var pos = caret <= prefix ? caret : Math.max(prefix, caret + value.length - old.length);
+      pos = Math.min(pos, value.length);
+      try { el.setSelectionRange(pos, pos); } catch (e) { /* date inputs have no caret */ }
     }
-    pending[key] = true;
-    setStatus(key, "Opslaan…", "save-status--busy");
-  });
+  }
 
-  document.body.addEventListener("htmx:afterRequest", function (evt) {
-    var elt = evt.detail.elt;
-    var resolving = elt && elt.getAttribute && elt.getAttribute("data-resolve");
-    if (resolving) {
-      var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
-      if (status >= 200 && status < 300) { delete conflicted[resolving]; delete pending[resolving]; }
-      return;
-    }
-    var key = keyOf(elt);
-    if (!key) { return; }
-    var xhr = evt.detail.xhr;
-    if (xhr && xhr.status && xhr.status < 500) {
-      delete pending[key];
-      forgetUnsent(elt);
-      if (xhr.status === 409) { conflicted[key] = true; } else if (xhr.status < 300) { delete conflicted[key]; }
-      return;
-    }
-    // Network failure, time-out or server error: keep the edit and retry.
-    rememberUnsent(elt);
-    setStatus(key, 'Niet opgeslagen — <button type="button" class="link-button" data-retry="' +
-      (elt.id || "") + '">opnieuw proberen</button>', "save-status--error");
-  });
-
-  document.body.addEventListener("click", function (evt) {
-    var button = evt.target.closest && evt.target.closest("[data-retry]");
-    if (button) {
-      var elt = document.getElementById(button.getAttribute("data-retry"));
-      if (elt) { htmx.trigger(elt, "retry"); }
-    }
-  });
-
-  function retryAll() {
-    var map = loadUnsent();
-    Object.keys(map).forEach(function (id) {
-      var elt = document.getElementById(id);
-      if (elt && !elt.readOnly && !elt.disabled) {
-        if (elt.value !== map[id] && document.activeElement !== elt) { elt.value = map[id]; }
-        htmx.trigger(elt, "retry");
+  // Put server values into a unit's inputs (checkboxes ticked, text kept around the caret).
+  function applyPairs(unit, pairs) {
+    inputsOf(unit).forEach(function (el) {
+      var values = pairs.filter(function (p) { return p[0] === el.name; }).map(function (p) { return p[1]; });
+      if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = values.indexOf(el.value) !== -1;
+      } else if (el.tagName === "SELECT") {
+        el.value = values.length ? values[0] : "";
+      } else if (el.type !== "hidden" || values.length) {
+        caretSafeSet(el, values.length ? values[0] : "");
       }
     });
   }
-  window.addEventListener("online", retryAll);
-  setInterval(function () { if (Object.keys(pending).length && navigator.onLine !== false) { retryAll(); } }, 10000);
-  // Edits that never reached the server before the page was closed come back.
-  document.addEventListener("DOMContentLoaded", function () { setTimeout(retryAll, 500); });
+
+  function pairsIn(root, unit) {
+    var probe = { el: root, names: unit.names, probe: true };   // server HTML outside the page
+    return pairsOf(probe);
+  }
+
+  // --- units ------------------------------------------------------------------------------------
+
+  function areaOf(key) { return document.getElementById("field-" + key); }
+
+  function versionOf(key) {
+    var el = document.getElementById("v-" + key);
+    return el ? el.value : "0";
+  }
+
+  function setVersion(key, value) {
+    var el = document.getElementById("v-" + key);
+    if (el && value !== null && value !== undefined) { el.value = value; }
+  }
+
+  function origInput(unit) {
+    return document.getElementById("o-" + unit.key + "--" + unit.row + "--" + unit.col);
+  }
+
+  // Find (or create) the units of every editable field area in root.
+  function scan(root) {
+    var areas = root.matches && root.matches(EDITABLE) ? [root] :
+      Array.prototype.slice.call(root.querySelectorAll(EDITABLE));
+    areas.forEach(function (area) {
+      var key = area.getAttribute("data-key");
+      var cells = area.querySelectorAll("[data-row][data-col]");
+      if (cells.length) {
+        Array.prototype.forEach.call(cells, function (input) {
+          var row = input.getAttribute("data-row"), col = input.getAttribute("data-col");
+          adopt("c:" + key + "|" + row + "|" + col, {
+            key: key, row: row, col: col, kind: "cell", el: input.closest(".cell") || input.parentNode,
+            names: ["q-" + key + "--" + row + "--" + col], url: area.getAttribute("data-save")
+          });
+        });
+      } else {
+        var names = (area.getAttribute("data-params") || "").split(",").filter(function (n) {
+          return n && n.indexOf("v-") !== 0;
+        });
+        adopt("q:" + key, { key: key, kind: "question", el: area, names: names, url: area.getAttribute("data-save"),
+                            area: area.getAttribute("data-area") });
+      }
+    });
+  }
+
+  function adopt(id, fresh) {
+    var unit = units[id];
+    if (!unit) {
+      unit = units[id] = fresh;
+      unit.id = id;
+      unit.state = "idle";
+      unit.attempts = 0;
+    } else {
+      unit.el = fresh.el;
+      unit.names = fresh.names;
+      unit.url = fresh.url;
+      if (fresh.area) { unit.area = fresh.area; }
+    }
+    if (unit.state === "idle") { rebase(unit); }
+  }
+
+  // The unit's base becomes what its inputs show now (after a swap of server HTML).
+  function rebase(unit) {
+    unit.base = { version: versionOf(unit.key), pairs: pairsOf(unit) };
+    if (unit.kind === "cell") {
+      var orig = origInput(unit);
+      unit.base.orig = orig ? orig.value : "null";
+    }
+  }
+
+  function unitFor(el) {
+    if (!el || !el.closest || !el.name) { return null; }
+    var area = el.closest(EDITABLE);
+    if (!area) { return null; }
+    var key = area.getAttribute("data-key");
+    var id = el.hasAttribute("data-row") ? "c:" + key + "|" + el.getAttribute("data-row") + "|" +
+      el.getAttribute("data-col") : "q:" + key;
+    if (!units[id]) { scan(area); }
+    var unit = units[id];
+    return unit && unit.names.indexOf(el.name) !== -1 ? unit : null;
+  }
+
+  function unitsOf(key) {
+    return Object.keys(units).map(function (id) { return units[id]; }).filter(function (u) { return u.key === key; });
+  }
+
+  function busy(unit) { return unit.state !== "idle"; }
+
+  // --- status line and kept edits ----------------------------------------------------------
+
+  function setStatus(unit, html, cls) {
+    var el = document.getElementById("status-" + unit.key);
+    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); }
+  }
+
+  function loadKept() {
+    try { return JSON.parse(localStorage.getItem(storeKey) || "{}"); } catch (e) { return {}; }
+  }
+
+  function keep(unit) {
+    var kept = loadKept();
+    kept[unit.id] = { pairs: unit.conflict ? unit.conflict.mine : pairsOf(unit), base: unit.base, at: Date.now() };
+    try { localStorage.setItem(storeKey, JSON.stringify(kept)); } catch (e) { /* storage full or off */ }
+  }
+
+  function forget(unit) {
+    var kept = loadKept();
+    if (kept[unit.id]) {
+      delete kept[unit.id];
+      try {
+        if (Object.keys(kept).length) { localStorage.setItem(storeKey, JSON.stringify(kept)); }
+        else { localStorage.removeItem(storeKey); }
+      } catch (e) { /* ignore */ }
+    }
+  }
+
+  function freeze(unit, on) {
+    inputsOf(unit).forEach(function (el) {
+      if (el.type === "checkbox" || el.type === "radio" || el.tagName === "SELECT") {
+        el.disabled = on;
+      } else if (el.type !== "hidden") {
+        el.readOnly = on;
+      }
+    });
+  }
+
+  // --- saving --------------------------------------------------------------------------------
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function setCsrfToken(token) {
+    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": token }));
+  }
+
+  function touched(unit, immediately) {
+    if (unit.state === "conflict" || unit.state === "gone") { return; }
+    if (unit.state !== "saving") { unit.state = "dirty"; }
+    else { unit.queued = true; }
+    keep(unit);
+    clearTimeout(unit.timer);
+    unit.timer = setTimeout(function () { send(unit); }, immediately ? 0 : TYPING_PAUSE);
+  }
+
+  function bodyFor(unit, pairs, opts) {
+    var body = new URLSearchParams();
+    pairs.forEach(function (p) { body.append(p[0], p[1]); });
+    body.append("v-" + unit.key, opts.version);
+    if (unit.kind === "cell") {
+      body.append("op", "edit");
+      body.append("row", unit.row);
+      body.append("col", unit.col);
+      if (opts.forceOld !== undefined) { body.append("force_old", opts.forceOld); }
+      else { body.append("o-" + unit.key + "--" + unit.row + "--" + unit.col, unit.base.orig); }
+    } else if (opts.withBase) {
+      body.append("has_base", "1");
+      unit.base.pairs.forEach(function (p) { body.append("b:" + p[0], p[1]); });
+    }
+    return body;
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "HX-Request": "true", "X-CSRFToken": csrfToken(), "Accept": "text/html" }
+    });
+  }
+
+  // Send the unit's current value (or ``opts.pairs``) on top of its base.
+  function send(unit, opts) {
+    opts = opts || {};
+    clearTimeout(unit.timer);
+    if (unit.inflight) { unit.queued = true; return Promise.resolve(); }
+    if (!opts.pairs && (unit.state === "conflict" || unit.state === "gone")) { return Promise.resolve(); }
+    var pairs = opts.pairs || pairsOf(unit);
+    if (!opts.pairs && same(pairs, unit.base.pairs)) {   // nothing new: never send a saved value again
+      unit.state = "idle";
+      unit.queued = false;
+      forget(unit);
+      return Promise.resolve();
+    }
+    unit.state = "saving";
+    unit.queued = false;
+    unit.inflight = true;
+    setStatus(unit, esc(t("saving")), "save-status--busy");
+    var version = opts.version !== undefined ? opts.version : unit.base.version;
+    var body = bodyFor(unit, pairs, { version: version, withBase: !opts.forced, forceOld: opts.forceOld });
+    return post(unit.url, body).then(function (response) {
+      return response.text().then(function (text) { return handle(unit, response, text, pairs, opts); });
+    }, function () {
+      unit.inflight = false;
+      failed(unit, navigator.onLine === false ? "offline" : "failed");
+    });
+  }
+
+  function handle(unit, response, text, pairs, opts) {
+    unit.inflight = false;
+    var code = response.status;
+    var doc = new DOMParser().parseFromString(text, "text/html");
+    if (response.redirected && /\/inloggen/.test(response.url)) { code = 401; }
+    if (code >= 200 && code < 300) { return saved(unit, doc, pairs, opts); }
+    if (code === 409 && response.headers.get("HX-Retarget")) { return conflicted(unit, doc, pairs); }
+    if (code === 422) {
+      unit.state = "invalid";
+      keep(unit);
+      var error = doc.querySelector(".error-text");
+      setStatus(unit, error ? error.outerHTML : esc(t("failed")), "save-status--error");
+      return null;
+    }
+    if (code === 400 && !opts.tokenRefreshed) {
+      return refreshToken().then(function (ok) {
+        if (ok === "login") { return loggedOut(unit); }
+        if (!ok) { return failed(unit, "failed"); }
+        opts.tokenRefreshed = true;
+        unit.state = "dirty";
+        return send(unit, opts);
+      });
+    }
+    if (code === 401) { return loggedOut(unit); }
+    if (code === 429) {
+      var wait = parseInt(response.headers.get("Retry-After") || "10", 10) || 10;
+      unit.state = "waiting";
+      keep(unit);
+      setStatus(unit, esc(t("busy", { s: wait })), "save-status--error");
+      clearTimeout(unit.timer);
+      unit.timer = setTimeout(function () { send(unit, opts.pairs ? opts : undefined); }, wait * 1000);
+      return null;
+    }
+    if (code === 404 || code === 410 || code === 409) {
+      unit.state = "gone";
+      keep(unit);
+      var reason = doc.querySelector(".error-text");
+      setStatus(unit, (reason ? reason.outerHTML + " " : "") + esc(t("gone")), "save-status--error");
+      return null;
+    }
+    return failed(unit, "failed");
+  }
+
+  function refreshToken() {
+    return fetch(feed.getAttribute("data-token-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { return "login"; }
+        if (!r.ok) { return false; }
+        return r.json().then(function (data) { setCsrfToken(data.csrf_token); return true; });
+      }, function () { return false; });
+  }
+
+  function failed(unit, why) {
+    unit.state = "failed";
+    keep(unit);
+    unit.attempts += 1;
+    setStatus(unit, esc(t(why)) + ' <button type="button" class="link-button" data-retry="' + esc(unit.id) + '">' +
+      esc(t("retry")) + "</button>", "save-status--error");
+    clearTimeout(unit.timer);
+    var delay = Math.min(MAX_BACKOFF, 2000 * Math.pow(2, unit.attempts - 1));
+    unit.timer = setTimeout(function () { retry(unit); }, delay);
+    return null;
+  }
+
+  function loggedOut(unit) {
+    unit.state = "auth";
+    keep(unit);
+    setStatus(unit, esc(t("auth")) + ' <a href="' + esc(feed.getAttribute("data-login-url")) +
+      '" target="_blank" rel="noopener">' + esc(t("login")) + '</a> · <button type="button" class="link-button" data-retry="' +
+      esc(unit.id) + '">' + esc(t("save_again")) + "</button>", "save-status--error");
+    return null;
+  }
+
+  function retry(unit) {
+    if (unit.conflict && unit.resolving) { return resolve(unit, unit.resolving); }
+    if (["failed", "waiting", "auth", "dirty", "invalid"].indexOf(unit.state) === -1) { return; }
+    unit.state = "dirty";
+    send(unit);
+  }
+
+  function saved(unit, doc, pairs, opts) {
+    var version = doc.querySelector("#v-" + CSS.escape(unit.key));
+    var newVersion = version ? version.value : unit.base.version;
+    var status = doc.querySelector(".saved");
+    var merged = doc.querySelector("template[data-merged]");
+    var typedMeanwhile = !same(pairsOf(unit), pairs) && !opts.pairs;
+    if (unit.kind === "cell") {
+      var orig = doc.querySelector("[id^='o-']");
+      unit.base = { version: newVersion, pairs: pairs, orig: orig ? orig.value : unit.base.orig };
+      var here = origInput(unit);
+      if (here && orig) { here.value = orig.value; }
+    } else if (merged && typedMeanwhile) {
+      // Keep the new typing; the next save merges it again from what was sent.
+      unit.base = { version: unit.base.version, pairs: pairs };
+    } else if (merged) {
+      var serverPairs = pairsIn(merged.content, unit);
+      applyPairs(unit, serverPairs);
+      unit.base = { version: newVersion, pairs: serverPairs };
+    } else {
+      unit.base = { version: newVersion, pairs: pairs };
+    }
+    if (opts.pairs) { applyPairs(unit, pairs); }   // a decision: the field shows what was kept
+    setVersion(unit.key, newVersion);
+    unit.attempts = 0;
+    if (unit.conflict) { endConflict(unit); }
+    setStatus(unit, status ? status.outerHTML : "", "");
+    var notice = document.getElementById("notice-" + unit.key);
+    if (notice) { notice.innerHTML = ""; }
+    if (unit.queued || typedMeanwhile) {
+      unit.state = "dirty";
+      keep(unit);
+      unit.timer = setTimeout(function () { send(unit); }, 0);
+    } else {
+      unit.state = "idle";
+      forget(unit);
+      refreshStale(unit.key);
+    }
+    return null;
+  }
+
+  // --- conflicts -----------------------------------------------------------------------------
+
+  function conflicted(unit, doc, pairs) {
+    unit.state = "conflict";
+    unit.conflict = { mine: pairs, theirsVersion: null, orig: unit.base.orig };
+    keep(unit);
+    freeze(unit, true);
+    var area = document.getElementById("conflict-" + unit.key);
+    var box = doc.body.firstElementChild;
+    if (area && box) {
+      unit.conflict.theirsVersion = box.getAttribute("data-theirs-version");
+      var holder = document.createElement("div");
+      holder.setAttribute("data-unit", unit.id);
+      holder.appendChild(document.importNode(box, true));
+      var previous = area.querySelector('[data-unit="' + CSS.escape(unit.id) + '"]');
+      if (previous) { previous.remove(); }
+      area.appendChild(holder);
+      htmx.process(holder);
+      var heading = holder.querySelector("h4");
+      if (heading) { heading.focus(); }
+    }
+    setStatus(unit, esc(t("conflict")), "save-status--error");
+    return null;
+  }
+
+  function endConflict(unit) {
+    unit.conflict = null;
+    unit.resolving = null;
+    freeze(unit, false);
+    var area = document.getElementById("conflict-" + unit.key);
+    var holder = area && area.querySelector('[data-unit="' + CSS.escape(unit.id) + '"]');
+    if (holder) { holder.remove(); }
+  }
+
+  function focusUnit(unit) {
+    var first = inputsOf(unit).filter(function (el) { return el.type !== "hidden"; })[0];
+    if (first) { first.focus(); }
+  }
+
+  function resolve(unit, choice, button) {
+    unit.resolving = choice;
+    if (choice === "mine") {
+      return send(unit, { pairs: unit.conflict.mine, version: unit.conflict.theirsVersion, forced: true })
+        .then(function () { if (unit.state === "idle") { focusUnit(unit); } });
+    }
+    if (choice === "mine-cell") {
+      return send(unit, { pairs: unit.conflict.mine, forced: true, forceOld: button.getAttribute("data-theirs") })
+        .then(function () { if (unit.state === "idle") { focusUnit(unit); } });
+    }
+    if (choice === "merge") {
+      var text = document.getElementById("merge-" + unit.key);
+      var body = new URLSearchParams();
+      body.append("merge", "1");
+      body.append("base", unit.conflict.theirsVersion);
+      body.append("merge-" + unit.key, text ? text.value : "");
+      unit.inflight = true;
+      return post(unit.url, body).then(function (response) {
+        return response.text().then(function (html) {
+          unit.inflight = false;
+          if (response.ok) { return takeArea(unit, html); }
+          return handle(unit, response, html, unit.conflict.mine, {});
+        });
+      }, function () { unit.inflight = false; failed(unit, "failed"); });
+    }
+    // theirs: the current server version, for this unit (other pending edits stay)
+    return fetch(unit.area || areaOf(unit.key).getAttribute("data-area"), {
+      credentials: "same-origin", headers: { "HX-Request": "true" }
+    }).then(function (response) {
+      return response.text().then(function (html) {
+        if (!response.ok) { return handle(unit, response, html, unit.conflict.mine, {}); }
+        return takeArea(unit, html);
+      });
+    }, function () { failed(unit, "failed"); });
+  }
+
+  // Show a field area sent by the server for ``unit`` after a decision.
+  function takeArea(unit, html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var fresh = doc.getElementById("field-" + unit.key);
+    if (!fresh) { return null; }
+    unit.state = "idle";
+    endConflict(unit);
+    forget(unit);
+    showArea(unit.key, fresh, [unit.id]);
+    var status = document.getElementById("status-" + unit.key);
+    if (status) { status.innerHTML = ""; status.className = "save-status"; }
+    focusUnit(units[unit.id] || unit);
+    return null;
+  }
+
+  // --- newer versions from the server (change feed, decisions) -------------------------------
+
+  // Show ``fresh`` (a field area from the server) as far as it is safe: replace the whole
+  // area when all its units are idle and it has no focus; otherwise put the new values
+  // into the idle units in place and remember that the rest is still to come.
+  function showArea(key, fresh, force) {
+    var area = areaOf(key);
+    if (!area) { return; }
+    var mine = unitsOf(key);
+    var pending = mine.filter(function (u) { return busy(u) && (force || []).indexOf(u.id) === -1; });
+    if (!pending.length && !area.contains(document.activeElement)) {
+      var copy = document.importNode(fresh, true);
+      copy.removeAttribute("hx-swap-oob");
+      area.replaceWith(copy);
+      htmx.process(copy);
+      mine.forEach(function (u) { delete units[u.id]; });
+      scan(copy);
+      delete staleAreas[key];
+      return;
+    }
+    var complete = true;
+    var freshVersion = fresh.querySelector("#v-" + CSS.escape(key));
+    mine.forEach(function (unit) {
+      if (pending.indexOf(unit) !== -1) { complete = false; return; }
+      var source = unit.kind === "cell" ? fresh.querySelector('[data-row="' + CSS.escape(unit.row) + '"][data-col="' +
+        CSS.escape(unit.col) + '"]') : fresh;
+      if (!source) { complete = false; return; }
+      var values = pairsIn(unit.kind === "cell" ? (source.closest(".cell") || source.parentNode) : fresh, unit);
+      applyPairs(unit, values);
+      unit.base = { version: freshVersion ? freshVersion.value : unit.base.version, pairs: values };
+      if (unit.kind === "cell") {
+        var orig = fresh.querySelector("#o-" + CSS.escape(key + "--" + unit.row + "--" + unit.col));
+        unit.base.orig = orig ? orig.value : "null";
+        var here = origInput(unit);
+        if (here) { here.value = unit.base.orig; }
+      }
+    });
+    if (freshVersion && !pending.length) { setVersion(key, freshVersion.value); }
+    if (unit_count(fresh) !== mine.filter(function (u) { return u.kind === "cell"; }).length) { complete = false; }
+    if (!complete) { staleAreas[key] = true; }
+    return pending;
+  }
+
+  function unit_count(fresh) { return fresh.querySelectorAll("[data-row][data-col]").length; }
+
+  // Once a field is idle again, fetch the part of a newer version that had to wait.
+  function refreshStale(key) {
+    if (!staleAreas[key] || unitsOf(key).some(busy)) { return; }
+    var area = areaOf(key);
+    if (!area || !area.getAttribute("data-area")) { return; }
+    fetch(area.getAttribute("data-area"), { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html || unitsOf(key).some(busy)) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("field-" + key);
+        if (fresh) { showArea(key, fresh); }
+      }, function () { /* the next change will bring it */ });
+  }
+
+  document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || !target.id || target.id.indexOf("field-") !== 0) { return; }
+    var key = target.id.slice(6);
+    evt.detail.shouldSwap = false;   // this script decides (see showArea)
+    var fresh = evt.detail.fragment && evt.detail.fragment.firstElementChild;
+    if (!fresh || fresh.id !== target.id) {
+      fresh = evt.detail.fragment && evt.detail.fragment.querySelector ? evt.detail.fragment.querySelector("#" + CSS.escape(target.id)) : null;
+    }
+    if (!fresh) { return; }
+    var pending = showArea(key, fresh) || [];
+    var notice = document.getElementById("notice-" + key);
+    var who = fresh.getAttribute("data-changed-by") || t("someone");
+    if (notice && pending.length) {
+      notice.innerHTML = '<p class="notice">' + esc(t(pending.some(function (u) { return u.state === "conflict"; }) ?
+        "updated" : "merging", { name: who })) + "</p>";
+    }
+  });
+
+  // A table's row buttons (htmx) wait until the table's cells are saved.
+  document.body.addEventListener("htmx:confirm", function (evt) {
+    var elt = evt.detail.elt;
+    var area = elt && elt.closest ? elt.closest(EDITABLE) : null;
+    if (!area) { return; }
+    var key = area.getAttribute("data-key");
+    var pending = unitsOf(key).filter(busy);
+    if (!pending.length) { return; }
+    evt.preventDefault();
+    var question = elt.getAttribute("hx-confirm");
+    if (question && !window.confirm(question)) { return; }
+    Promise.all(pending.map(function (u) { return u.state === "dirty" ? send(u) : null; })).then(function () {
+      if (!unitsOf(key).some(busy)) { evt.detail.issueRequest(true); }
+    });
+  });
+
+  document.body.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail.target;
+    if (target && target.querySelectorAll) {
+      var area = target.closest ? target.closest(EDITABLE) : null;
+      if (!area && target.id && target.id.indexOf("field-") === 0) { area = document.getElementById(target.id); }
+      if (area) {
+        var key = area.getAttribute("data-key");
+        unitsOf(key).forEach(function (u) { if (!busy(u)) { delete units[u.id]; } });
+        scan(area);
+      }
+    }
+  });
+
+  // --- events from the person ---------------------------------------------------------------
+
+  function onEdit(evt) {
+    var unit = unitFor(evt.target);
+    if (!unit) { return; }
+    var el = evt.target;
+    var instant = el.type === "checkbox" || el.type === "radio" || el.tagName === "SELECT" || el.type === "date";
+    if (evt.type === "change" && !instant) { return; }   // text: the input events and leaving decide
+    touched(unit, instant);
+  }
+  document.addEventListener("input", onEdit);
+  document.addEventListener("change", onEdit);
+
+  document.addEventListener("focusout", function (evt) {
+    var unit = unitFor(evt.target);
+    if (unit && unit.state === "dirty") { send(unit); }
+    setTimeout(function () {
+      if (editing) { editing.value = fieldKey(document.activeElement); }
+      pollSoon();
+    }, 0);
+  });
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-retry], [data-resolve]");
+    if (!button) { return; }
+    if (button.hasAttribute("data-retry")) {
+      var unit = units[button.getAttribute("data-retry")];
+      if (unit) {
+        if (unit.state === "auth") { unit.state = "dirty"; }
+        retry(unit);
+      }
+      return;
+    }
+    var box = button.closest("[data-unit]");
+    var target = box && units[box.getAttribute("data-unit")];
+    if (target && target.conflict) { resolve(target, button.getAttribute("data-resolve"), button); }
+  });
+
+  window.addEventListener("online", function () {
+    Object.keys(units).forEach(function (id) { if (units[id].state === "failed") { retry(units[id]); } });
+  });
+  window.addEventListener("focus", function () {
+    Object.keys(units).forEach(function (id) { if (units[id].state === "auth") { units[id].state = "dirty"; retry(units[id]); } });
+  });
 
   window.addEventListener("beforeunload", function (evt) {
-    if (Object.keys(pending).length || Object.keys(conflicted).length || Object.keys(loadUnsent()).length) {
+    var unsent = Object.keys(units).some(function (id) { return busy(units[id]); });
+    if (unsent) {
       evt.preventDefault();
       evt.returnValue = "";
     }
   });
 
-  // --- which field am I in (for presence and for the change feed) -------------------
+  // --- presence: which field am I in ---------------------------------------------------------
+
   var editing = document.getElementById("editing");
   function fieldKey(elt) {
     var area = elt && elt.closest ? elt.closest(".field-area") : null;
     return area ? area.id.replace(/^field-/, "") : "";
   }
   document.addEventListener("focusin", function (evt) {
-    if (editing) { editing.value = fieldKey(evt.target); }
-  });
-  document.addEventListener("focusout", function () {
-    setTimeout(function () { if (editing) { editing.value = fieldKey(document.activeElement); } }, 0);
-  });
-
-  // Never replace the field someone is typing in, nor one with an unsent edit.
-  document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
-    var target = evt.detail.target;
-    if (!target || !target.id || target.id.indexOf("field-") !== 0) { return; }
-    var key = target.id.slice(6);
-    if (target.contains(document.activeElement) || pending[key]) {
-      evt.detail.shouldSwap = false;
-      var notice = document.getElementById("notice-" + key);
-      if (notice) {
-        notice.innerHTML = '<p class="notice">Iemand anders heeft dit antwoord net gewijzigd. ' +
-          "Als je verder typt en dat botst, laten we beide versies zien.</p>";
-      }
+    if (editing) {
+      var key = fieldKey(evt.target);
+      if (editing.value !== key) { editing.value = key; pollSoon(); }
     }
   });
 
-  // --- polling the change feed ------------------------------------------------------
-  var interval = parseInt(feed.getAttribute("data-poll") || "3000", 10);
+  // --- polling the change feed: every second while others are here, else every 5 s -----------
+
   var polling = false;
-  feed.addEventListener("htmx:beforeRequest", function () { polling = true; });
+  var lastPoll = 0;
+  var soon = null;
+  feed.addEventListener("htmx:beforeRequest", function () { polling = true; lastPoll = Date.now(); });
   feed.addEventListener("htmx:afterRequest", function () { polling = false; });
-  setInterval(function () {
+
+  function interval() {
+    var together = document.querySelector("#presence li");
+    return parseInt(feed.getAttribute(together ? "data-poll" : "data-poll-alone") || "3000", 10);
+  }
+
+  function poll() {
     if (document.visibilityState === "visible" && !polling) { htmx.trigger(feed, "poll"); }
-  }, interval);
+  }
+
+  function pollSoon() {
+    clearTimeout(soon);
+    soon = setTimeout(poll, 250);
+  }
+
+  setInterval(function () {
+    if (Date.now() - lastPoll >= interval() - 50) { poll(); }
+  }, 500);
+
+  // --- start: units of the page, and edits kept from an earlier visit ------------------------
+
+  function restoreKept() {
+    var kept = loadKept();
+    Object.keys(kept).forEach(function (id) {
+      var unit = units[id];
+      var entry = kept[id];
+      if (!unit || !entry || !entry.base) { return; }
+      if (inputsOf(unit).some(function (el) { return el.readOnly || el.disabled; })) { return; }
+      applyPairs(unit, entry.pairs);
+      unit.base = entry.base;               // the version the edit was based on, not this page's
+      unit.state = "dirty";
+      setStatus(unit, esc(t("restored")), "save-status--busy");
+      unit.timer = setTimeout(function () { send(unit); }, 300);
+    });
+  }
+
+  scan(document);
+  restoreKept();
 })();
