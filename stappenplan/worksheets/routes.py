@@ -102,7 +102,8 @@ def save_field(partnership_id: str, step: int, slot: str, key: str):
         raw = request.form.get(f"merge-{key}", "")
     base = request.form.get("base") or request.form.get(fields.version_name(key))
     sent, start = fields.read_base(question, request.form, goal_ids)
-    outcome = services.save(sheet, current_user, key, raw, _int(base), start if sent and not merging else services.NO_BASE)
+    started_from = start if sent and not merging else services.NO_BASE
+    outcome = services.save(sheet, current_user, key, raw, _int(base), started_from)
     if merging and outcome.ok:
         # The merged text must replace what is in the field: the user asked for it.
         return _field_area(sheet, question, message=_("De samengevoegde versie is opgeslagen."))
