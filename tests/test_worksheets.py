@@ -506,3 +506,47 @@ def test_rows_missing_a_required_column_block_completion_and_are_listed(world, a
 def test_an_empty_table_row_is_not_printed(world, app: Flask, lib: FlaskClient) -> None:
     assert display.filled_rows([{"id": "a", "cells": {}}, {"id": "b", "cells": {"goal": "x"}}]) == [
         {"id": "b", "cells": {"goal": "x"}}]
+
+
+# --- three-way merge through the autosave route ------------------------------------------------
+
+def test_stale_save_with_its_base_is_merged_and_marked(world, app: Flask, lib: FlaskClient, cc: FlaskClient,
+                                                       joint4: str) -> None:
+    url = f"{joint4}/vraag/consultation"
+    start = "We bellen elke maand. Het verslag staat in de map."
+    assert lib.post(url, data={"q-consultation": start, "v-consultation": 0}, headers=HX).status_code == 200
+    lib.post(url, data={"q-consultation": start.replace("maand", "week"), "v-consultation": 1,
+                        "has_base": "1", "b:q-consultation": start}, headers=HX)
+    # childcare edited other words, based on version 1: merged, not a conflict
+    merged = cc.post(url, data={"q-consultation": start.replace("de map", "de gedeelde map"), "v-consultation": 1,
+                                "has_base": "1", "b:q-consultation": start}, headers=HX)
+    body = merged.get_data(as_text=True)
+    assert merged.status_code == 200 and "samengevoegd met de wijziging van Admin" in body
+    both = "We bellen elke week. Het verslag staat in de gedeelde map."
+    assert answer(app, "consultation").value == both and answer(app, "consultation").version == 3
+    template = formdata.by_id(body, "v-consultation")
+    assert template is not None  # the new version for the page
+    assert "<template data-merged" in body and both in body
+    with app.app_context():
+        kinds = db.session.scalars(select(AnswerRevision.kind).order_by(AnswerRevision.id)).all()
+    assert kinds[-1] == "merge"
+    history = cc.get(f"{url}/geschiedenis", headers=HX).get_data(as_text=True)
+    assert "samengevoegd met een gelijktijdige wijziging" in history
+    # the same words changed by both: the conflict view, nothing written
+    clash = lib.post(url, data={"q-consultation": both.replace("week", "dag"), "v-consultation": 2,
+                                "has_base": "1", "b:q-consultation": start.replace("maand", "week")}, headers=HX)
+    assert clash.status_code == 200  # 'week' was not changed by the other: merged
+    clash = cc.post(url, data={"q-consultation": both.replace("week", "jaar"), "v-consultation": 3,
+                               "has_base": "1", "b:q-consultation": both}, headers=HX)
+    assert clash.status_code == 409 and "Mijn versie bewaren" in clash.get_data(as_text=True)
+    assert answer(app, "consultation").value == both.replace("week", "dag")
+
+
+def test_ticks_of_two_people_are_merged(world, app: Flask, lib: FlaskClient) -> None:
+    url = sheet_url(world, 1, "bibliotheek") + "/vraag/aims"
+    data = {"q-aims--present": "1", "has_base": "1", "b:q-aims--present": "1"}
+    assert lib.post(url, data={**data, "q-aims": ["trust"], "v-aims": 0}, headers=HX).status_code == 200
+    # a second tab of the same organisation, still on version 0, ticks another aim
+    other = lib.post(url, data={**data, "q-aims": ["home_environment"], "v-aims": 0}, headers=HX)
+    assert other.status_code == 200
+    assert answer(app, "aims").value == ["home_environment", "trust"]

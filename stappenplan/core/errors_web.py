@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+import logging
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -44,7 +47,60 @@ def error_page(code: int, title: str | None = None, message: str | None = None) 
     )
 
 
+#: Served when an error escapes Flask itself (for example while the request's database
+#: session is closed on a connection that died): still Dutch, still a 503, never the
+#: WSGI server's bare English "Internal Server Error".
+LAST_RESORT = (
+    '<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Even niet bereikbaar · Stappenplan</title>'
+    '</head><body><main><h1>Even niet bereikbaar</h1><p>Stappenplan kan de gegevens nu niet bereiken. '
+    "Er is niets half opgeslagen. Probeer het over een minuut opnieuw.</p></main></body></html>"
+).encode()
+
+
+class SafetyNet:
+    """WSGI middleware: anything that escapes the app becomes the Dutch 503 page."""
+
+    def __init__(self, app: Any, logger: logging.Logger) -> None:
+        self.app = app
+        self.logger = logger
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started: list[tuple[Any, ...]] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # Flask starts the response before its teardown runs: hold it until the app returned.
+            started[:] = [(status, headers, exc_info)]
+            return lambda data: None  # Flask never uses write()
+
+        try:
+            body = self.app(environ, hold)
+        except Exception:  # noqa: BLE001 - the last line of defence
+            self.logger.exception("error outside the request handlers")
+            start_response("503 Service Unavailable", [("Content-Type", "text/html; charset=utf-8"),
+                                                       ("Retry-After", "30"),
+                                                       ("Content-Length", str(len(LAST_RESORT)))])
+            return [LAST_RESORT]
+        start_response(*started[0])
+        return body
+
+
+def close_session(error: BaseException | None = None) -> None:
+    """Teardown: end the request's session; a connection that died is dropped quietly
+    (the request's own answer, already made, stays what it was)."""
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001 - a dead connection cannot be rolled back
+        current_app.logger.warning("closing the database session failed; connection dropped", exc_info=True)
+        try:
+            db.session.registry.clear()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def register(app: Flask) -> None:
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order).
+    app.teardown_appcontext(close_session)
+    app.wsgi_app = SafetyNet(app.wsgi_app, app.logger)  # type: ignore[method-assign]
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return error_page(
