@@ -188,7 +188,10 @@
     var key = area.getAttribute("data-key");
     var id = el.hasAttribute("data-row") ? "c:" + key + "|" + el.getAttribute("data-row") + "|" +
       el.getAttribute("data-col") : "q:" + key;
-    if (!units[id]) { scan(area); }
+    if (!units[id]) {
+      scan(area);
+      if (units[id]) { units[id].unknownBase = true; }   // found only now: its base may include this edit
+    }
     var unit = units[id];
     return unit && unit.names.indexOf(el.name) !== -1 ? unit : null;
   }
@@ -287,7 +290,7 @@
     if (unit.inflight) { unit.queued = true; return Promise.resolve(); }
     if (!opts.pairs && (unit.state === "conflict" || unit.state === "gone")) { return Promise.resolve(); }
     var pairs = opts.pairs || pairsOf(unit);
-    if (!opts.pairs && same(pairs, unit.base.pairs)) {   // nothing new: never send a saved value again
+    if (!opts.pairs && !unit.unknownBase && same(pairs, unit.base.pairs)) {   // nothing new: never send a saved value again
       unit.state = "idle";
       unit.queued = false;
       forget(unit);
@@ -295,6 +298,7 @@
     }
     unit.state = "saving";
     unit.queued = false;
+    unit.unknownBase = false;
     unit.inflight = true;
     setStatus(unit, esc(t("saving")), "save-status--busy");
     var version = opts.version !== undefined ? opts.version : unit.base.version;
@@ -424,6 +428,7 @@
       forget(unit);
       refreshStale(unit.key);
     }
+    pollSoon();   // the worksheet's bar and the sequence number follow right away
     return null;
   }
 
@@ -611,17 +616,16 @@
     });
   });
 
-  document.body.addEventListener("htmx:afterSwap", function (evt) {
-    var target = evt.detail.target;
-    if (target && target.querySelectorAll) {
-      var area = target.closest ? target.closest(EDITABLE) : null;
-      if (!area && target.id && target.id.indexOf("field-") === 0) { area = document.getElementById(target.id); }
-      if (area) {
-        var key = area.getAttribute("data-key");
-        unitsOf(key).forEach(function (u) { if (!busy(u)) { delete units[u.id]; } });
-        scan(area);
-      }
-    }
+  // New server HTML in the page (a table's row operation, a comment, history): find its units.
+  document.body.addEventListener("htmx:load", function (evt) {
+    var elt = evt.detail.elt;
+    if (!elt || !elt.querySelectorAll) { return; }
+    var areas = elt.matches(EDITABLE) ? [elt] : Array.prototype.slice.call(elt.querySelectorAll(EDITABLE));
+    areas.forEach(function (area) {
+      var key = area.getAttribute("data-key");
+      unitsOf(key).forEach(function (u) { if (!busy(u)) { delete units[u.id]; } });
+      scan(area);
+    });
   });
 
   // --- events from the person ---------------------------------------------------------------
@@ -691,7 +695,7 @@
     }
   });
 
-  // --- polling the change feed: every second while others are here, else every 5 s -----------
+  // --- polling the change feed: every second while others are here, else every 3 s -----------
 
   var polling = false;
   var lastPoll = 0;

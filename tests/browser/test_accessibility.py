@@ -80,7 +80,9 @@ def test_conflict_view_is_accessible(server, browser, page: Page) -> None:  # no
     url = f"{server.url}/samenwerkingen/{ids['step4']}/stap/4/samen"
     page.goto(url)
     field = page.locator("#input-target_parents")
-    field.click()  # in the field before the partner saves: the feed must not replace it
+    page.context.set_offline(True)  # this edit waits (kept) while the partner saves the same field
+    field.fill("Mijn tekst")
+    expect(page.locator("#status-target_parents")).to_contain_text("bewaard", timeout=5000)
     other = browser.new_context().new_page()
     login(other, server, "kabouterhuis@demo.stappenplan.nl", demo.PASSWORD)
     other.goto(url)
@@ -88,8 +90,8 @@ def test_conflict_view_is_accessible(server, browser, page: Page) -> None:  # no
     theirs.fill("Andere tekst van de opvang")
     expect(other.locator("#status-target_parents")).to_contain_text("Opgeslagen om", timeout=5000)
     other.context.close()
-    field.fill("Mijn tekst")
-    expect(page.locator("#conflict-target_parents .conflict")).to_be_visible(timeout=5000)
+    page.context.set_offline(False)
+    expect(page.locator("#conflict-target_parents .conflict")).to_be_visible(timeout=8000)
     assert serious(page) == []
     # announced: the conflict area is a live region
     assert page.locator("#conflict-target_parents").get_attribute("aria-live") == "assertive"
