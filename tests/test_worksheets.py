@@ -526,7 +526,8 @@ def test_stale_save_with_its_base_is_merged_and_marked(world, app: Flask, lib: F
     assert answer(app, "consultation").value == both and answer(app, "consultation").version == 3
     template = formdata.by_id(body, "v-consultation")
     assert template is not None  # the new version for the page
-    assert "<template data-merged" in body and both in body
+    merged_pairs = json.loads(re.search(r'data-merged="consultation">(.*?)</script>', body).group(1))
+    assert merged_pairs == [["q-consultation", both]]
     with app.app_context():
         kinds = db.session.scalars(select(AnswerRevision.kind).order_by(AnswerRevision.id)).all()
     assert kinds[-1] == "merge"

@@ -153,6 +153,30 @@ def read_base(question: Question, form: MultiDict, goal_ids: list[str] | None = 
     return True, raw
 
 
+def form_pairs(question: Question, value: Any, goal_ids: list[str] | None = None) -> list[tuple[str, str]]:
+    """The form data a browser would send for ``value`` (the inverse of ``read_value``):
+    the worksheet script puts a merged answer into the inputs with these."""
+    key = question.key
+    if question.type == "multi":
+        return [(name(key, "present"), "1")] + [(name(key), k) for k in value or []]
+    if question.type == "scale":
+        return _scale_pairs(name(key), name(key, "remark"), value)
+    if question.type == "goal_progress":
+        pairs: list[tuple[str, str]] = []
+        for goal_id in goal_ids or []:
+            pairs += _scale_pairs(name(key, goal_id), name(key, goal_id, "remark"), (value or {}).get(goal_id))
+        return pairs
+    if question.type in ("choice", "check"):
+        return [(name(key), value)] if value else []
+    return [(name(key), "" if value is None else str(value))]
+
+
+def _scale_pairs(field: str, remark: str, entry: dict[str, Any] | None) -> list[tuple[str, str]]:
+    entry = entry or {}
+    pairs = [(field, str(entry["value"]))] if entry.get("value") is not None else []
+    return pairs + [(remark, entry.get("remark") or "")]
+
+
 def read_cell(question: Question, form: MultiDict, row_id: str, column: str) -> Any:
     col = question.column(column)
     field = name(question.key, row_id, column)

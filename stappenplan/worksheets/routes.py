@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
@@ -177,14 +176,14 @@ def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
             flash(outcome.message or _("Niet opgeslagen."), "error")
         return redirect(url_for("worksheets.show", partnership_id=sheet.partnership.public_id,
                                 step=sheet.step.number, slot=request.view_args["slot"]) + f"#vraag-{question.key}")
-    merged_area = merged_by = None
+    merged_pairs = merged_by = None
     if outcome.merged:
         # The field must show the combined answer: the script puts these values in place.
-        view = views.build(sheet, current_user)
-        merged_area = Markup(render_template("worksheets/_field_area.html", v=view, q=question))
+        goal_ids = [g["id"] for g in views.shared_goals(sheet)] if question.type == "goal_progress" else None
+        merged_pairs = fields.form_pairs(question, outcome.value, goal_ids)
         merged_by = history.last_other_editor(sheet, question, current_user)
     return render_template("worksheets/_status.html", q=question, outcome=outcome, cell=cell,
-                           merged_area=merged_area, merged_by=merged_by), code
+                           merged_pairs=merged_pairs, merged_by=merged_by), code
 
 
 def _field_area(sheet: Sheet, question: Question, message: str | None = None):

@@ -395,7 +395,7 @@
     var version = doc.querySelector("#v-" + CSS.escape(unit.key));
     var newVersion = version ? version.value : unit.base.version;
     var status = doc.querySelector(".saved");
-    var merged = doc.querySelector("template[data-merged]");
+    var merged = doc.querySelector("script[data-merged]");
     var typedMeanwhile = !same(pairsOf(unit), pairs) && !opts.pairs;
     if (unit.kind === "cell") {
       var orig = doc.querySelector("[id^='o-']");
@@ -406,7 +406,7 @@
       // Keep the new typing; the next save merges it again from what was sent.
       unit.base = { version: unit.base.version, pairs: pairs };
     } else if (merged) {
-      var serverPairs = pairsIn(merged.content, unit);
+      var serverPairs = JSON.parse(merged.textContent);
       applyPairs(unit, serverPairs);
       unit.base = { version: newVersion, pairs: serverPairs };
     } else {
@@ -450,8 +450,11 @@
       if (previous) { previous.remove(); }
       area.appendChild(holder);
       htmx.process(holder);
+      // The whole choice in view (clear of the sticky bar), the heading focused: the
+      // buttons are the next Tab stops.
+      holder.scrollIntoView({ block: "center" });
       var heading = holder.querySelector("h4");
-      if (heading) { heading.focus(); }
+      if (heading) { heading.focus({ preventScroll: true }); }
     }
     setStatus(unit, esc(t("conflict")), "save-status--error");
     return null;
@@ -648,6 +651,19 @@
       if (editing) { editing.value = fieldKey(document.activeElement); }
       pollSoon();
     }, 0);
+  });
+
+  // A missing question in the bar: go there and put the cursor in it.
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest('#sheet-bar a[href^="#vraag-"]');
+    var section = link && document.getElementById(link.getAttribute("href").slice(1));
+    var first = section && section.querySelector("input:not([type=hidden]), textarea, select");
+    if (first) {
+      evt.preventDefault();
+      section.scrollIntoView({ block: "start" });
+      first.focus({ preventScroll: true });
+      history.replaceState(null, "", link.getAttribute("href"));
+    }
   });
 
   document.addEventListener("click", function (evt) {

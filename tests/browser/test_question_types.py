@@ -96,9 +96,12 @@ def test_multi_scale_check_and_table_are_shown_as_saved_after_reload(server, pag
     shot(page, "question-types-step1")
 
     # Complete step 1 from the worksheet's own bar, then step 2: yes/no/partly and a table with a number.
+    bar = page.locator("#sheet-bar")
+    bar.locator("summary").click()
+    bar.get_by_role("link", name="Waarom wil je (meer) met ouders samenwerken?").click()
+    expect(page.locator("#input-why")).to_be_focused()  # the bar's link puts the cursor in the question
     page.locator("#input-why").fill("Omdat ouders de eerste opvoeders zijn.")
     _saved(page, "why")
-    bar = page.locator("#sheet-bar")
     expect(bar).to_contain_text("2 van 2 verplichte vragen ingevuld", timeout=FEED)
     bar.get_by_role("button", name="Stap 1 afronden").click()
     expect(page.locator(".flash")).to_contain_text("Stap 1 is afgerond")
@@ -202,3 +205,35 @@ def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:  
     if support and support.get("value"):
         expect(page.locator(f'input[name="q-support"][value="{support["value"]}"]')).to_be_checked()
     shot(page, "question-types-round2")
+
+
+def test_step5_record_with_ticks_and_a_short_line_is_shown_as_saved(server, page) -> None:  # noqa: ANN001
+    world = _world(server, through=4)
+    login(page, server, world.emails["cc_a"], PASSWORD)
+    url = _url(server, world, 5, "samen")
+    page.goto(url)
+    records = page.locator("#field-conversations")
+    records.get_by_role("button", name="Rij toevoegen").click()
+    card = records.locator("fieldset.row-card:not(.row-card--new)").last
+    expect(card).to_be_visible(timeout=5000)
+    label = card.get_by_label("Label, bijv. Gezin A (verplicht)")
+    label.fill("Gezin Q")
+    label.press("Tab")
+    _saved(page, "conversations")
+    def tick(card, key: str):  # noqa: ANN001, ANN202
+        return card.locator(f'input[name$="--activities_with_child"][value="{key}"]')
+
+    tick(card, "singing").check()
+    tick(card, "outdoors").check()
+    page.wait_for_timeout(FEED)
+    row_id = card.get_attribute("id").rsplit("-", 1)[-1]
+    rows = _stored(server, "conversations")
+    saved = next(r for r in rows if r["id"] == row_id)["cells"]
+    assert saved["label"] == "Gezin Q" and set(saved["activities_with_child"]) == {"singing", "outdoors"}
+    page.reload()
+    card = page.locator(f"#row-conversations-{row_id}")
+    expect(card.get_by_label("Label, bijv. Gezin A (verplicht)")).to_have_value("Gezin Q")
+    expect(tick(card, "singing")).to_be_checked()
+    expect(tick(card, "outdoors")).to_be_checked()
+    expect(tick(card, "reading_aloud")).not_to_be_checked()
+    shot(page, "question-types-step5-records")
