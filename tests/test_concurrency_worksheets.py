@@ -56,7 +56,7 @@ def test_eight_writers_never_lose_an_update(world, app: Flask) -> None:  # noqa:
                 with lock:
                     accepted.append((seen, emails[index], value))
             elif response.status_code == 409:
-                base = int(re.search(r'"base": (\d+)', html.unescape(body)).group(1))
+                base = int(re.search(r'data-theirs-version="(\d+)"', body).group(1))
                 theirs = re.search(r"<h5>Hun versie</h5><div class=\"answer-text\">(.*?)</div>", body, re.S)
                 with lock:
                     refused.append((emails[index], base, html.unescape(theirs.group(1)) if theirs else ""))

@@ -38,11 +38,15 @@ def _url(server, world, step: int, slot: str) -> str:  # noqa: ANN001
     return f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/{step}/{slot}"
 
 
-def _stored(server, key: str, step: int | None = None):  # noqa: ANN001, ANN202
+def _stored(server, key: str, step: int | None = None, slot: str | None = None):  # noqa: ANN001, ANN202
+    """The newest answer to ``key`` (of one step and slot: both parties answer steps 1-3)."""
     with server.app.app_context():
-        stmt = select(Answer.value).where(Answer.question == key)
+        stmt = select(Answer.value).join(StepInstance, StepInstance.id == Answer.step_instance_id)
+        stmt = stmt.where(Answer.question == key)
         if step is not None:
-            stmt = stmt.join(StepInstance, StepInstance.id == Answer.step_instance_id).where(StepInstance.step == step)
+            stmt = stmt.where(StepInstance.step == step)
+        if slot is not None:
+            stmt = stmt.where(StepInstance.slot == slot)
         return db.session.scalars(stmt.order_by(Answer.id.desc())).first()
 
 
@@ -88,8 +92,8 @@ def test_multi_scale_check_and_table_are_shown_as_saved_after_reload(server, pag
     # A third aim: the first two stay.
     aim("home_environment").check()
     _saved(page, "aims")
-    assert _stored(server, "aims") == ["language_development", "home_environment", "trust"]
-    assert _stored(server, "support") == {"value": 4, "remark": "Het team staat erachter"}
+    assert _stored(server, "aims", 1, "library") == ["language_development", "home_environment", "trust"]
+    assert _stored(server, "support", 1, "library") == {"value": 4, "remark": "Het team staat erachter"}
     page.reload()
     for key in ("language_development", "home_environment", "trust"):
         expect(aim(key)).to_be_checked()
@@ -194,14 +198,14 @@ def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:  
         lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
         cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
         Driver(p, lib, cc).act("library", Action("start_new_cycle"))
-    aims = _stored(server, "aims", step=1)
+    aims = _stored(server, "aims", step=1, slot="library")
     assert aims
     login(page, server, world.emails["lib_a"], PASSWORD)
     page.goto(_url(server, world, 1, "bibliotheek"))
     expect(page.locator("#vraag-aims")).to_contain_text("Uit de vorige ronde")
     for key in aims:
         expect(page.locator(f'input[name="q-aims"][value="{key}"]')).to_be_checked()
-    support = _stored(server, "support", step=1)
+    support = _stored(server, "support", step=1, slot="library")
     if support and support.get("value"):
         expect(page.locator(f'input[name="q-support"][value="{support["value"]}"]')).to_be_checked()
     shot(page, "question-types-round2")
