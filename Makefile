@@ -5,16 +5,24 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint lock bench clean
 
-$(BIN)/.deps: requirements.txt pyproject.toml
+# One lock file with hashes (requirements.lock, made from requirements.txt and
+# requirements-dev.txt by `make lock`): run, test and CI install exactly the same files.
+$(BIN)/.deps: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-$(BIN)/.deps-test: $(BIN)/.deps requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(BIN)/.deps-test: $(BIN)/.deps
 	touch $@
+
+## lock: re-make requirements.lock after changing a pin in requirements*.txt (needs pip-tools)
+lock:
+	grep -hv '^-r' requirements.txt requirements-dev.txt > .lock.in
+	pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras -o requirements.lock .lock.in
+	sed -i '/^--extra-index-url/d; /^--index-url/d; /^--find-links/d' requirements.lock
+	rm -f .lock.in
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:$(PORT)
 run: $(BIN)/.deps
@@ -33,6 +41,8 @@ bench: $(BIN)/.deps
 
 lint: $(BIN)/.deps-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

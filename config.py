@@ -61,6 +61,11 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
     MAIL_DIR = str(INSTANCE / "mail")
     BASE_URL = os.environ.get("BASE_URL", "")
+    # E-mail leaves through the outbox (stappenplan/outbox). Inline: delivered right after
+    # the commit that made it (development, so `make run` shows mails at once); otherwise
+    # `flask deliver --loop` (or cron) sends it. Production default: off.
+    OUTBOX_INLINE = _bool("OUTBOX_INLINE", True)
+    MAIL_ID_DOMAIN = os.environ.get("MAIL_ID_DOMAIN", "stappenplan.local")
 
     INVITATION_DAYS = 14
     PASSWORD_RESET_SECONDS = 3600
@@ -97,6 +102,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     TRUST_PROXY = _bool("TRUST_PROXY", True)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    OUTBOX_INLINE = _bool("OUTBOX_INLINE", False)
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -70,6 +70,9 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from .core import errors_web, templating
 
     errors_web.register(app)
+    from .core import uow
+
+    uow.init(app, errors_web.commit_failed)
     templating.register(app)
 
     from . import access, security
@@ -104,6 +107,8 @@ def _check_production(app: Flask) -> None:
 
 
 def _select_locale() -> str:
+    if g.get("database_down"):  # the 503 page: no user can be read now
+        return "nl"
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
         return current_user.locale
     return "nl"
@@ -122,12 +127,15 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
+        if g.get("database_down"):  # the 503 page renders for an anonymous visitor
+            return None
         public_id, _sep, version = session_id.partition(".")
         user = db.session.scalar(select(User).where(User.public_id == public_id))
         if user is None or str(user.session_version) != version or user.membership is None:
             return None
         from . import rls
 
+        g.stappenplan_user = user  # who this request acts for, for code that must not load it again
         rls.scope_loaded_user(user)
         return user
 
@@ -136,7 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .audit.routes import bp as audit_bp
     from .coordination.routes import bp as coordination_bp
-    from .core.routes import bp as core_bp
+    from .home.routes import bp as home_bp
     from .notifications.routes import bp as notifications_bp
     from .organisations.routes import bp as organisations_bp
     from .partnerships.routes import bp as partnerships_bp
@@ -144,7 +152,7 @@ def _register_blueprints(app: Flask) -> None:
     from .privacy.routes import bp as privacy_bp
     from .worksheets.routes import bp as worksheets_bp
 
-    blueprints = (core_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp, coordination_bp, plan_bp,
+    blueprints = (home_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp, coordination_bp, plan_bp,
                   notifications_bp, audit_bp, privacy_bp)
     for bp in blueprints:
         app.register_blueprint(bp)
@@ -159,12 +167,16 @@ def _vary_on_htmx(response: Response) -> Response:
     return response
 
 
+def _is_sqlite(dbapi_connection: Any) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Enforce foreign keys on SQLite and let readers work while one writer writes."""
-    module = type(dbapi_connection).__module__
-    if module.startswith("sqlite3"):
+    """Enforce foreign keys on SQLite and let readers work while one writer writes (WAL)."""
+    if _is_sqlite(dbapi_connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership
@@ -111,7 +111,7 @@ def visible_partnerships(org: Organisation) -> Select:
         return stmt.where(Partnership.childcare_id == org.id)
     if org.kind == "coordination":
         return stmt.where(Partnership.library_id.in_(coordinated_library_ids(org.id)))
-    return stmt.where(False)  # pragma: no cover - unknown kinds see nothing
+    return stmt.where(false())  # pragma: no cover - unknown kinds see nothing
 
 
 def viewer_role(partnership: Partnership, org: Organisation) -> str | None:

@@ -54,6 +54,24 @@ def register(app: Flask) -> None:
 
         click.echo(f"{send_digests()} overzicht(en) verstuurd.")
 
+    @app.cli.command("deliver")
+    @click.option("--loop", is_flag=True, help="Blijf draaien en kijk elke INTERVAL seconden of er mail klaarstaat.")
+    @click.option("--interval", default=10, show_default=True, type=click.IntRange(min=1))
+    def deliver(loop: bool, interval: int) -> None:
+        """Send the e-mail waiting in the outbox (retries with back-off; for a worker or cron)."""
+        import time
+
+        system()
+        from .outbox.services import deliver as send
+
+        while True:
+            result = send()
+            if result.sent or result.retried or result.dead or not loop:
+                click.echo(f"{result.sent} verstuurd, {result.retried} later opnieuw, {result.dead} opgegeven.")
+            if not loop:
+                return
+            time.sleep(interval)
+
     @app.cli.command("purge-records")
     def purge_records() -> None:
         """Remove step-5 conversation records past their retention period (for cron)."""

@@ -95,15 +95,15 @@ def seed() -> bool:
     db.session.add(RegionMembership(region=region, library=culemborg))
     db.session.flush()
 
-    hummeltje_admin = db.session.scalar(select(User).where(User.email == f"hummeltje@{DOMAIN}"))
-    zonnestraal_admin = db.session.scalar(select(User).where(User.email == f"zonnestraal@{DOMAIN}"))
+    hummeltje_admin = db.session.scalars(select(User).where(User.email == f"hummeltje@{DOMAIN}")).one()
+    zonnestraal_admin = db.session.scalars(select(User).where(User.email == f"zonnestraal@{DOMAIN}")).one()
     start = partnership_services.start_partnership
     p1 = start(tiel, childcare["vlinder"], 2, lib_admin)
     p2 = start(tiel, childcare["kabouterhuis"], 3, lib_admin)
     p3 = start(tiel, childcare["hummeltje"], 2, lib_admin)
     p4 = start(culemborg, childcare["zonnestraal"], 2, cul_admin)
     start(culemborg, childcare["vlinder"], 1, vlinder_admin)
-    db.session.commit()
+    db.session.flush()
 
     # Partnerships at different points of the plan.
     Driver(p1, lib_admin, vlinder_admin).own_steps(library_done=2, childcare_done=1)

@@ -14,13 +14,14 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from . import demo
 from .accounts.models import User
 from .audit.models import AuditEvent
+from .core import uow
 from .extensions import db, new_public_id, utcnow
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships.models import Partnership
@@ -248,7 +249,7 @@ def _region() -> Region:
     region = db.session.scalar(select(Region).where(Region.name == REGION_NAME))
     if region is None:
         demo.seed()
-        db.session.commit()
+        uow.checkpoint()
         region = db.session.scalar(select(Region).where(Region.name == REGION_NAME))
     if region is None:  # pragma: no cover - demo.seed always creates it
         raise LookupError(REGION_NAME)
@@ -326,7 +327,7 @@ def generate(n: int, seed: int = 1) -> int:
     parties = {org.id: _Party(org.id, user.id) for org, user in branches + childcare}
     branch_ids = [org.id for org, _user in branches]
     childcare_ids = iter([org.id for org, _user in childcare])
-    db.session.commit()
+    uow.checkpoint()
 
     now = utcnow()
     builder = _Builder(defn, parties)
@@ -340,7 +341,7 @@ def generate(n: int, seed: int = 1) -> int:
 
     for start in range(0, n, BATCH):
         _write_batch(rng, builder, defn, plans[start : start + BATCH], now)
-        db.session.commit()
+        uow.checkpoint()
     return n
 
 
@@ -431,8 +432,8 @@ def _write_batch(
             row["step_instance_id"] = by_key[row.pop("key")]
             signoff_rows.append(row)
     if signoff_rows:
-        db.session.execute(insert(SignOff.__table__), signoff_rows)
-    db.session.execute(insert(AuditEvent.__table__), audits)
+        db.session.execute(insert(cast(Table, SignOff.__table__)), signoff_rows)
+    db.session.execute(insert(cast(Table, AuditEvent.__table__)), audits)
 
 
 def _insert_returning_ids(model: Any, rows: list[dict[str, Any]]) -> list[int]:

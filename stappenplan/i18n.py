@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 from typing import Any
 
 import flask_babel
@@ -53,7 +53,8 @@ def init(app: Flask) -> None:
     # Flask-Babel's callables find the catalog anew for every string (locale object,
     # its string form, the domain, a cache lookup): a worksheet page translates ~130
     # strings. These take the request's catalog once (``translations``).
-    app.jinja_env.install_gettext_callables(
+    # Added to the environment by the jinja2.ext.i18n extension that Flask-Babel installs.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         pgettext=lambda c, s: translations().upgettext(c, s),
@@ -66,21 +67,21 @@ _NULL = NullTranslations()
 
 
 def translations() -> NullTranslations:
-    """The catalog of the current request, looked up once per request.
+    """The catalog of the current request, looked up once per request and language.
 
-    Kept where Flask-Babel keeps its per-request state (``g._flask_babel``) under the
-    name its ``refresh()`` and ``force_locale()`` reset, so a language change within a
-    request (account page, mails in the recipient's language) is still honoured.
+    Flask-Babel's ``get_translations()`` finds the catalog anew on every call (a page
+    translates ~130 strings). This keeps it next to the locale it belongs to; when
+    ``refresh()`` or ``force_locale()`` changes the locale (account page, mails in the
+    recipient's language), ``get_locale()`` returns another object and the catalog is
+    looked up again.
     """
     if not has_app_context():
         return _NULL
-    state = g.get("_flask_babel")
-    if state is None:
-        state = g._flask_babel = SimpleNamespace()
-    found = getattr(state, "babel_translations", None)
-    if found is None:
-        found = state.babel_translations = flask_babel.get_translations()
-    return found
+    locale = get_locale()
+    cached = g.get("stappenplan_translations")
+    if cached is None or cached[0] is not locale:
+        cached = g.stappenplan_translations = (locale, flask_babel.get_translations())
+    return cached[1]
 
 
 def gettext(string: str, **variables: Any) -> str:
@@ -88,6 +89,39 @@ def gettext(string: str, **variables: Any) -> str:
     text = translations().ugettext(string)
     return text % variables if variables else text
 
+
+
+class Msg:
+    """A text to translate later, in the reader's language: a notification is stored as
+    its Dutch source text and parameters, and rendered when it is shown or mailed.
+
+    Mark the text for extraction with ``N_``: ``Msg(N_("Stap %(n)d staat open"), n=3)``.
+    A parameter may itself be a ``Msg`` ("de bibliotheek" must be translated too).
+    """
+
+    __slots__ = ("text", "params")
+
+    def __init__(self, text: str, /, **params: Any) -> None:
+        self.text = text
+        self.params = params
+
+    def __str__(self) -> str:
+        return render(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"Msg({self.text!r}, **{self.params!r})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": self.text, "p": {k: v.to_json() if isinstance(v, Msg) else v for k, v in self.params.items()}}
+
+
+def render(stored: Any) -> str:
+    """A stored ``Msg`` (``Msg.to_json()``) in the current language; plain text as it is."""
+    if not isinstance(stored, dict) or "t" not in stored:
+        return "" if stored is None else str(stored)
+    params = {k: render(v) if isinstance(v, dict) else v for k, v in (stored.get("p") or {}).items()}
+    text = translations().ugettext(stored["t"])
+    return text % params if params else text
 
 
 def translate(text: str) -> str:

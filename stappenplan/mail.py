@@ -16,12 +16,15 @@ from flask import current_app
 
 from .extensions import utcnow
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 @dataclass
 class Mail:
     to: str
     subject: str
     body: str
+    message_id: str | None = None
 
 
 def outbox() -> list[Mail]:
@@ -29,9 +32,13 @@ def outbox() -> list[Mail]:
     return current_app.extensions.setdefault("mail_outbox", [])
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send one plain-text mail through the configured backend."""
-    mail = Mail(to=to, subject=subject, body=body)
+def send_mail(to: str, subject: str, body: str, message_id: str | None = None) -> None:
+    """Send one plain-text mail through the configured backend (called by the outbox).
+
+    A subject is one line: any line break or control character in it (from a name, say)
+    becomes a space, so the mail can always be built.
+    """
+    mail = Mail(to=to, subject=" ".join(_CONTROL.sub(" ", subject).split()), body=body, message_id=message_id)
     backend = current_app.config["MAIL_BACKEND"]
     if backend == "memory":
         outbox().append(mail)
@@ -59,6 +66,8 @@ def _to_smtp(mail: Mail) -> None:
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
+    if mail.message_id:
+        msg["Message-ID"] = mail.message_id
     msg.set_content(mail.body)
     with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=20) as smtp:
         if cfg["MAIL_USE_TLS"]:

@@ -26,3 +26,6 @@ __all__ += [
 from .notifications.models import Notification, NotificationPreference  # noqa: E402
 
 __all__ += ["Notification", "NotificationPreference"]
+from .outbox.models import OutboxMessage  # noqa: E402
+
+__all__ += ["OutboxMessage"]

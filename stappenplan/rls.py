@@ -33,7 +33,7 @@ def _scope() -> tuple[str, str]:
         explicit = g.get("rls_org")
         if explicit is not None:
             return str(explicit), ""
-        user = g.get("_login_user")
+        user = g.get("stappenplan_user")
         membership = getattr(user, "membership", None) if user is not None else None
         return (str(membership.organisation_id) if membership is not None else ""), ""
     return "", "on" if _system.get() else ""
@@ -53,7 +53,7 @@ def scope_to(org_id: int) -> None:
 
     g.rls_org = org_id
     if has_app_context() and enabled(current_app):
-        apply(db.session)
+        apply(db.session())
 
 
 @contextmanager
@@ -88,10 +88,13 @@ def init(app: Flask) -> None:
 
     @event.listens_for(engine, "connect")
     def _set_role(dbapi_connection: Any, connection_record: Any) -> None:
+        # Outside any transaction (autocommit), so the role holds for the connection's life.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
         cursor = dbapi_connection.cursor()
         cursor.execute(f'SET ROLE "{role}"')  # a validated identifier: roles cannot be bind parameters
         cursor.close()
-        dbapi_connection.commit()
+        dbapi_connection.autocommit = autocommit
 
     if not _listening:  # one session factory serves every app object in this process
         _listening = True

@@ -30,8 +30,13 @@ def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
         from stappenplan.notifications.services import notify
 
         [note] = notify([actor], "mention", partnership=None, title="Test", body="", link="/start")
+        from stappenplan.outbox.models import OutboxMessage
+
+        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.organisation_id == actor.organisation.id))
+        message.status = "dead"  # a dead letter of tenant A: only A's admins may retry it
         db.session.commit()
         notification_id = note.public_id
+        message_id = message.public_id
     return {
         "partnership_id": world.ids["partnership_a"],
         "member_id": world.ids["member_lib_a_member"],
@@ -41,6 +46,7 @@ def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
         "key": "why",
         "branch_id": world.ids["lib_a"],
         "notification_id": notification_id,
+        "message_id": message_id,
     }
 
 

@@ -44,6 +44,7 @@ def _run_together(app: Flask, jobs: list) -> list[BaseException | None]:  # noqa
     results: list[BaseException | None] = [None] * len(jobs)
 
     def worker(index: int) -> None:
+        # One unit of work per worker, like one request: it commits when its context ends.
         with app.app_context():
             try:
                 args = jobs[index]
@@ -53,8 +54,6 @@ def _run_together(app: Flask, jobs: list) -> list[BaseException | None]:  # noqa
                 workflow.perform(p, user, args[2], args[3])
             except BaseException as exc:  # noqa: BLE001 - reported to the test
                 results[index] = exc
-            finally:
-                db.session.remove()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
     for t in threads:

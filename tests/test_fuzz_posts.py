@@ -91,7 +91,8 @@ def test_post_route_never_500_and_refusals_write_nothing(fuzz_app, endpoint: str
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     sample = {"partnership_id": world.ids["partnership_a"], "member_id": world.ids["member_lib_a_member"],
               "invitation_id": "onbekend", "step": 4, "slot": "samen", "key": "target_parents", "token": "x",
-              "branch_id": world.ids["lib_a"], "notification_id": "onbekend"}
+              "branch_id": world.ids["lib_a"], "notification_id": "onbekend",
+              "message_id": "onbekend"}
     with app.test_request_context():
         url = url_for(endpoint, **{arg: sample[arg] for arg in rule.arguments})
     with app.app_context():

@@ -44,13 +44,16 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "_t": None, "N
 DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stappenplan/core/errors_web.py", "default_title"): ("stappenplan.core.errors_web:MESSAGES",),
     ("stappenplan/core/errors_web.py", "default_message"): ("stappenplan.core.errors_web:MESSAGES",),
-    ("stappenplan/core/templating.py", "KIND_LABELS.get(kind, kind)"): ("stappenplan.core.templating:KIND_LABELS",),
+    ("stappenplan/core/templating.py", "KIND_LABELS.get(kind, kind or '')"): (
+        "stappenplan.core.templating:KIND_LABELS",
+    ),
     ("stappenplan/workflow/timeline.py", "SLOT_LABELS[slot]"): ("stappenplan.workflow.timeline:SLOT_LABELS",),
     ("stappenplan/workflow/timeline.py", "STATUS_LABELS[instance.status]"): (
         "stappenplan.workflow.timeline:STATUS_LABELS",
     ),
     ("templates/notifications/preferences.html", "label"): ("stappenplan.notifications.services:KIND_LABELS",),
     ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
+    ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.audit.routes:MAIL_LABELS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }
 GETTEXT_NAMES = {"_", "gettext", "_l", "lazy_gettext", "ngettext"}

@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
+from stappenplan.core import uow
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
@@ -39,8 +40,10 @@ def test_step_opening_and_signoff_notify_the_right_people(world, app: Flask) -> 
         assert any("Stap 2 staat open" in t for t in titles)  # the library's own step 2
         assert not any("Stap 2 staat open" in t for t in [n.title for n in _notes(world.emails["cc_b"])])
         d.fill_joint(4)
+        uow.checkpoint()  # what happened so far is committed and its mails are sent
         outbox().clear()
         d.act("library", Action("sign_off", 4, "joint"))
+        uow.checkpoint()  # the action commits; its mails leave the outbox after that
         cc_titles = [n.title for n in _notes(world.emails["cc_a_member"])]
         assert "De bibliotheek keurde stap 4 goed" in cc_titles
         assert {m.to for m in outbox()} == {world.emails["cc_a"], world.emails["cc_a_member"]}
@@ -61,12 +64,14 @@ def test_preferences_direct_digest_off(world, app: Flask) -> None:
         d.own_steps(3, 3)
         d.fill_joint(4)
         d.act("library", Action("sign_off", 4, "joint"))
+        uow.checkpoint()
         mails_to_member = [m for m in outbox() if m.to == world.emails["cc_a_member"]]
         assert mails_to_member == []  # step_opened off, sign-off in the digest
         assert _notes(world.emails["cc_a_member"])  # still in the app
         from stappenplan.notifications.services import send_digests
 
         assert send_digests() >= 1
+        uow.checkpoint()
         digest = [m for m in outbox() if m.to == world.emails["cc_a_member"]]
         assert len(digest) == 1 and "keurde stap 4 goed" in digest[0].body
         assert send_digests() == 0  # nothing twice
@@ -102,6 +107,7 @@ def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
             {"id": "a2", "cells": {"action": "Beleidsplan", "deadline": later, "status": "planned"}},
             {"id": "a3", "cells": {"action": "Al klaar", "deadline": soon, "status": "done"}},
         ]})
+    with app.app_context():  # the work above committed (and its mails went out) when its context ended
         outbox().clear()
     runner = app.test_cli_runner()
     first = runner.invoke(args=["notify-due"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,6 +13,8 @@ from stappenplan.accounts.models import User
 from stappenplan.extensions import db
 from tests.factories import login, make_org, make_partnership, make_user
 
+TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I)
+
 
 @contextmanager
 def counted(app: Flask) -> Iterator[list[str]]:
@@ -20,7 +23,9 @@ def counted(app: Flask) -> Iterator[list[str]]:
         engine = db.engine
 
     def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        statements.append(statement)
+        # Transaction control (SQLite's explicit BEGIN, savepoints) is not a query.
+        if not TRANSACTION_CONTROL.match(statement):
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
     try:

@@ -29,7 +29,8 @@ from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.definition import Column, Question, validate_answer
-from stappenplan.worksheets import fields, services, views
+from stappenplan.worksheets import fields, services
+from stappenplan.worksheets import sheet_view as views
 from tests import formdata
 from tests.factories import build_world, login
 

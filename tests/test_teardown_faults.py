@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from tests.conftest import make_app
 from tests.factories import login
 
 
@@ -32,7 +33,9 @@ def test_a_failing_session_close_at_teardown_keeps_the_response(world, app: Flas
     assert client.get("/start").status_code == 200  # and the next request works
 
 
-def test_an_error_escaping_flask_gives_the_dutch_503_page(world, app: Flask) -> None:
+def test_an_error_escaping_flask_gives_the_dutch_503_page(_migrated: None) -> None:
+    app = make_app(PROPAGATE_EXCEPTIONS_IN_TESTS=False)  # as in production
+
     @app.teardown_request
     def explode(error: BaseException | None) -> None:
         raise OperationalError("ROLLBACK", {}, Exception("connection reset"))

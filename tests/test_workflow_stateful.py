@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from stappenplan import demo_content as content
 from stappenplan.accounts.models import User
 from stappenplan.audit.models import AuditEvent
+from stappenplan.core import uow
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
@@ -152,6 +153,7 @@ class WorkflowMachine(RuleBasedStateMachine):
     # --- checks --------------------------------------------------------------------------
 
     def _check_transition(self) -> None:
+        uow.checkpoint()  # each step of the machine is one unit of work, like a request
         after = snapshot(self.p)
         events = db.session.scalars(
             select(AuditEvent).where(AuditEvent.id > self.last_event, AuditEvent.kind.like("workflow.%"))

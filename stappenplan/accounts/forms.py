@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo
 
-from ..core.forms import StrongPassword, email_field, max_length, required
+from ..core.forms import Form, StrongPassword, email_field, max_length, required
 from ..i18n import LANGUAGES
 
 TEAM_CHOICES = [
@@ -32,7 +31,7 @@ def new_password_fields() -> tuple[PasswordField, PasswordField]:
     return password, confirm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = email_field()
     password = PasswordField(
         _l("Wachtwoord"), validators=[required(), max_length(128)],
@@ -41,7 +40,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Ingelogd blijven op dit apparaat"))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     org_name = StringField(
         _l("Naam van de bibliotheekvestiging"),
         validators=[required(), max_length(200)],
@@ -54,15 +53,15 @@ class RegisterForm(FlaskForm):
     password, confirm = new_password_fields()
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = email_field()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password, confirm = new_password_fields()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current = PasswordField(
         _l("Huidig wachtwoord"), validators=[required(), max_length(128)],
         render_kw={"autocomplete": "current-password"},
@@ -70,7 +69,7 @@ class ChangePasswordForm(FlaskForm):
     password, confirm = new_password_fields()
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     """New account when accepting an invitation (the email is fixed by the invitation)."""
 
     name = StringField(_l("Je naam"), validators=[required(), max_length(120)],
@@ -82,7 +81,7 @@ class NewOrganisationAccountForm(AccountForm):
     org_name = StringField(_l("Naam van je organisatie"), validators=[required(), max_length(200)])
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     """The language of the interface (User.locale); the names are in their own language."""
 
     locale = RadioField(

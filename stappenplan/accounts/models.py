@@ -9,13 +9,13 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 
 if TYPE_CHECKING:
     from ..organisations.models import Membership
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who logs in; belongs to exactly one organisation via Membership."""
 
     __tablename__ = "users"
@@ -49,7 +49,7 @@ class User(UserMixin, db.Model):
         return bool(self.membership and self.membership.role == "admin")
 
 
-class PasswordResetRequest(db.Model):
+class PasswordResetRequest(Model):
     """Keeps the outstanding reset link so a used link cannot be used again."""
 
     __tablename__ = "password_resets"

@@ -25,14 +25,14 @@ bp = Blueprint("accounts", __name__)
 @login_limit()
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("home.home"))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
             rls.scope_loaded_user(user)
-            return redirect(safe_next(url_for("core.home")))
+            return redirect(safe_next(url_for("home.home")))
         # One message for unknown email and wrong password: reveals nothing.
         form.password.errors.append(_("Het e-mailadres of het wachtwoord klopt niet."))
     return render_template("accounts/login.html", form=form)
@@ -42,7 +42,7 @@ def login():
 @policy("login")
 def logout():
     services.end_all_sessions(current_user)
-    db.session.commit()
+    db.session.flush()
     logout_user()
     flash(_("Je bent uitgelogd."), "success")
     return redirect(url_for("accounts.login"))
@@ -63,7 +63,7 @@ def register():
             login_user(user)
             flash(_("Welkom! Je bibliotheekvestiging is aangemaakt. Nodig nu je eerste "
                     "kinderopvangpartner uit."), "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("home.home"))
     return render_template("accounts/register.html", form=form)
 
 
@@ -122,7 +122,7 @@ def language():
     if not form.validate_on_submit():
         return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form)
     current_user.locale = form.locale.data
-    db.session.commit()
+    db.session.flush()
     refresh_locale()
     flash(_("De taal is gewijzigd."), "success")
     return redirect(url_for("accounts.account"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -11,8 +13,9 @@ from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
-from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
+from ..outbox import services as outbox
+from ..outbox.services import mail_template
 from .models import PasswordResetRequest, User
 from .passwords import dummy_verify, hash_password, needs_rehash, verify_password
 
@@ -44,7 +47,7 @@ def register_library(org_name: str, name: str, email: str, password: str, team: 
     db.session.add(Membership(user=user, organisation=org, role="admin", team=team or None))
     db.session.flush()
     record("organisation_registered", actor_id=user.id, organisation_id=org.id, name=org.name)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -59,7 +62,7 @@ def authenticate(email: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -74,7 +77,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.password_hash = hash_password(new)
     end_all_sessions(user)
     record("password_changed", actor_id=user.id, organisation_id=user.organisation.id)
-    db.session.commit()
+    db.session.flush()
 
 
 def request_password_reset(email: str) -> None:
@@ -84,19 +87,22 @@ def request_password_reset(email: str) -> None:
         return
     nonce = new_public_id()
     db.session.add(PasswordResetRequest(user_id=user.id, nonce=nonce))
-    db.session.commit()
+    db.session.flush()
     token = sign({"u": user.public_id, "n": nonce}, RESET_SALT)
-    link = external_url("accounts.reset_password", token=token)
-    minutes = current_app.config["PASSWORD_RESET_SECONDS"] // 60
-    send_mail(
-        user.email,
-        _("Nieuw wachtwoord instellen voor Stappenplan"),
-        _(
-            "Hallo %(name)s,\n\nJe hebt gevraagd om een nieuw wachtwoord. Via deze link kies je "
-            "een nieuw wachtwoord:\n\n%(link)s\n\nDe link werkt %(minutes)d minuten en één keer. "
-            "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
-            name=user.name, link=link, minutes=minutes,
-        ),
+    outbox.enqueue("password_reset", user.email,
+                   {"name": user.name, "link": external_url("accounts.reset_password", token=token),
+                    "minutes": current_app.config["PASSWORD_RESET_SECONDS"] // 60},
+                   dedupe_key=f"reset:{nonce}", locale=user.locale, user_id=user.id,
+                   organisation_id=user.membership.organisation_id if user.membership else None)
+
+
+@mail_template("password_reset", secret=True)
+def _reset_mail(params: dict[str, Any]) -> tuple[str, str]:
+    return _("Nieuw wachtwoord instellen voor Stappenplan"), _(
+        "Hallo %(name)s,\n\nJe hebt gevraagd om een nieuw wachtwoord. Via deze link kies je "
+        "een nieuw wachtwoord:\n\n%(link)s\n\nDe link werkt %(minutes)d minuten en één keer. "
+        "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
+        name=params["name"], link=params["link"], minutes=params["minutes"],
     )
 
 
@@ -131,5 +137,5 @@ def reset_password(req: PasswordResetRequest, password: str) -> User:
     ):
         other.used_at = req.used_at
     record("password_reset", actor_id=user.id, organisation_id=user.organisation.id)
-    db.session.commit()
+    db.session.flush()
     return user

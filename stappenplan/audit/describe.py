@@ -96,7 +96,8 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
             break
         offset += len(rows)
         for event, name in rows:
-            if not _visible(event, viewer, partnerships.get(event.partnership_id)):
+            partnership = partnerships.get(event.partnership_id) if event.partnership_id else None
+            if not _visible(event, viewer, partnership):
                 continue
             text = text_for(event)
             if text is None:
@@ -105,8 +106,7 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
                            else "")
             if event.kind == "workflow.step_opened":
                 who = ""
-            result.append(Activity(event.id, event.created_at, who, text, partnerships.get(event.partnership_id),
-                                   event.kind))
+            result.append(Activity(event.id, event.created_at, who, text, partnership, event.kind))
             if len(result) >= limit:
                 break
     return result

@@ -9,10 +9,10 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..extensions import db, utcnow
+from ..extensions import Model, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One row per action; written in the same transaction as the change itself."""
 
     __tablename__ = "audit_events"

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
-from sqlalchemy import func, or_, select
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
 
 from ..access import current_org, policy
 from ..accounts.models import User
+from ..core.web import choice_arg, page_arg, paginate
 from ..extensions import db
+from ..i18n import gettext as _
 from ..organisations.models import Membership
+from ..outbox import services as outbox
+from ..outbox.models import OutboxMessage
 from ..partnerships.models import Partnership
+from ..workflow.definition import N_
 from .describe import text_for
 from .models import AuditEvent
 
 bp = Blueprint("audit", __name__)
+#: What an admin sees for each kind of mail that could not be delivered.
+MAIL_LABELS = {
+    "invitation": N_("Uitnodiging"),
+    "password_reset": N_("Link voor een nieuw wachtwoord"),
+    "notification": N_("Melding"),
+    "digest": N_("Dagelijks overzicht"),
+    "partner_left": N_("Bericht over een vertrokken partner"),
+}
 PER_PAGE = 30
 CATEGORIES = {
     "stappen": ("workflow.",),
@@ -38,10 +52,8 @@ LABELS = {
 @policy("admin")
 def log():
     org = current_org()
-    category = request.args.get("soort", "")
+    category = choice_arg("soort", CATEGORIES)
     person = request.args.get("persoon", "")
-    page = request.args.get("pagina", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     partnership_ids = select(Partnership.id).where(
         or_(Partnership.library_id == org.id, Partnership.childcare_id == org.id))
     stmt = select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id).where(or_(
@@ -55,11 +67,22 @@ def log():
         .where(Membership.organisation_id == org.id).order_by(User.name)).all()
     if person in {p for p, _n in people}:
         stmt = stmt.where(AuditEvent.actor_id == select(User.id).where(User.public_id == person).scalar_subquery())
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.execute(stmt.order_by(AuditEvent.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    listing = paginate(stmt.order_by(AuditEvent.id.desc()), page_arg(), PER_PAGE)
     entries = [{"at": e.created_at, "who": name or e.actor_pseudonym or "",
-                "what": text_for(e) or LABELS.get(e.kind, e.kind), "kind": e.kind} for e, name in rows]
-    pages = max(1, -(-total // PER_PAGE))
-    return render_template("audit/log.html", entries=entries, page=min(page, pages), pages=pages, total=total,
+                "what": text_for(e) or LABELS.get(e.kind, e.kind), "kind": e.kind} for e, name in listing.items]
+    return render_template("audit/log.html", entries=entries, listing=listing, total=listing.total,
                            category=category if category in CATEGORIES else "", person=person, people=people,
-                           categories=list(CATEGORIES))
+                           categories=list(CATEGORIES), undelivered=outbox.undelivered(org.id),
+                           mail_labels=MAIL_LABELS, form=FlaskForm())
+
+
+@bp.post("/organisatie/e-mails/<message_id>/opnieuw")
+@policy("admin")
+def retry_mail(message_id: str):
+    """An admin tries an undelivered mail of their organisation again (another organisation's: 404)."""
+    message = db.first_or_404(select(OutboxMessage).where(OutboxMessage.public_id == message_id,
+                                                          OutboxMessage.organisation_id == current_org().id))
+    if FlaskForm().validate_on_submit():
+        outbox.retry(message)
+        flash(_("De e-mail aan %(to)s staat weer klaar om te versturen.", to=message.to_email), "success")
+    return redirect(url_for("audit.log") + "#e-mails")

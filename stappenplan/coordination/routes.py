@@ -21,15 +21,11 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 
 def _page(template: str, overview: services.Overview, **extra: Any) -> str:
-    """The whole page, or only the matrix for an htmx filter/paging request.
-
-    A history restore (back button after an htmx navigation) needs the whole page.
-    """
-    block = None if request.headers.get("HX-History-Restore-Request") else "matrix"
+    """The whole page, or only the matrix for an htmx filter/paging request (see render)."""
     step_chart, month_chart = charts.overview_charts(overview)
     return render(
         template,
-        block,
+        "matrix",
         ov=overview,
         org=current_org(),
         now=utcnow(),
@@ -58,7 +54,7 @@ def branch(branch_id: str):
     org = current_org()
     if org.kind != "coordination":
         if org.kind == "library" and org.public_id == branch_id:
-            return redirect(url_for("core.home"))
+            return redirect(url_for("home.home"))
         abort(404)
     branches = services.branches_of(org.id)
     scope = services.find_branch(branches, branch_id)
@@ -99,7 +95,7 @@ def _export(fmt: str) -> Response:
         rows=len(rows),
         filters=filters.args(),
     )
-    db.session.commit()
+    db.session.flush()
     name = "regio-overzicht"
     if filters.branch:
         name += "-" + (secure_filename(filters.branch.name).lower() or "vestiging")

@@ -23,6 +23,7 @@ from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_,
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
+from ..core.web import CONTROL, MAX_PAGE, page_window, parse_int
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..i18n import localized
@@ -149,17 +150,7 @@ class MatrixPage:
         return min(self.page * self.per_page, self.total)
 
     def window(self, size: int = 2) -> list[int | None]:
-        """Page numbers to link, with None for a gap: 1 … 4 5 [6] 7 8 … 21."""
-        pages = self.pages
-        shown = {1, pages, *range(max(1, self.page - size), min(pages, self.page + size) + 1)}
-        result: list[int | None] = []
-        previous = 0
-        for number in sorted(shown):
-            if number - previous > 1:
-                result.append(None)
-            result.append(number)
-            previous = number
-        return result
+        return page_window(self.page, self.pages, size)
 
 
 @dataclass
@@ -241,15 +232,14 @@ def parse_filters(
         numbers = {s.number for s in defn.steps}
         if raw_step == DONE_SLUG:
             step = DONE
-        elif raw_step.isdigit() and int(raw_step) in numbers:
-            step = int(raw_step)
+        elif parse_int(raw_step, None, lo=1, hi=99) in numbers:
+            step = parse_int(raw_step, None, lo=1, hi=99)
         else:
             notices.append(_("Die stap bestaat niet. We tonen alle stappen."))
-    query = " ".join((args.get("zoek") or "").split())[:SEARCH_MAX]
+    query = " ".join(CONTROL.sub(" ", args.get("zoek") or "").split())[:SEARCH_MAX]
     stalled = (args.get("stil") or "") in {"1", "ja", "on", "true"}
-    raw_page = (args.get("pagina") or "1").strip()
-    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 else 1
-    return Filters(branch=branch, step=step, query=query, stalled=stalled, page=max(1, page)), notices
+    page = parse_int(args.get("pagina"), 1, lo=1, hi=MAX_PAGE) or 1
+    return Filters(branch=branch, step=step, query=query, stalled=stalled, page=page), notices
 
 
 # --------------------------------------------------------------------------- queries

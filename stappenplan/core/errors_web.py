@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
 from ..i18n import gettext as _
+from . import uow
 
 MESSAGES = {
     400: ("Dat lukte niet", "Het verzoek klopt niet. Probeer het opnieuw vanaf de vorige pagina."),
@@ -36,12 +37,16 @@ def _same_site_referrer() -> str | None:
 
 def error_page(code: int, title: str | None = None, message: str | None = None) -> tuple[str, int]:
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
+    if code == 503:
+        g.database_down = True  # render without reading anything (no user, no menu, Dutch)
     template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
     return (
         render_template(
             template, code=code, title=title or _(default_title),
             message=message or _(default_message),
             back=_same_site_referrer(),
+            # 503: render without touching the database again (no menu, no user name).
+            database_down=g.get("database_down", False),
         ),
         code,
     )
@@ -60,9 +65,10 @@ LAST_RESORT = (
 class SafetyNet:
     """WSGI middleware: anything that escapes the app becomes the Dutch 503 page."""
 
-    def __init__(self, app: Any, logger: logging.Logger) -> None:
+    def __init__(self, app: Any, logger: logging.Logger, propagate: bool = False) -> None:
         self.app = app
         self.logger = logger
+        self.propagate = propagate
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         started: list[tuple[Any, ...]] = []
@@ -75,6 +81,8 @@ class SafetyNet:
         try:
             body = self.app(environ, hold)
         except Exception:  # noqa: BLE001 - the last line of defence
+            if self.propagate:  # tests: a bug must fail the test, not look like a 503
+                raise
             self.logger.exception("error outside the request handlers")
             start_response("503 Service Unavailable", [("Content-Type", "text/html; charset=utf-8"),
                                                        ("Retry-After", "30"),
@@ -97,12 +105,25 @@ def close_session(error: BaseException | None = None) -> None:
             pass
 
 
+def commit_failed(error: Exception) -> Response:
+    """The answer for a request whose commit failed (nothing of it was saved)."""
+    if isinstance(error, OperationalError):
+        current_app.logger.warning("database unavailable at commit: %s", error.__class__.__name__)
+        body, code = error_page(503)
+    else:
+        current_app.logger.exception("commit failed", exc_info=error)
+        body, code = error_page(500)
+    return make_response(body, code)
+
+
 def register(app: Flask) -> None:
     # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order).
     app.teardown_appcontext(close_session)
-    app.wsgi_app = SafetyNet(app.wsgi_app, app.logger)  # type: ignore[method-assign]
+    app.wsgi_app = SafetyNet(app.wsgi_app, app.logger,  # type: ignore[method-assign]
+                             propagate=bool(app.config.get("PROPAGATE_EXCEPTIONS_IN_TESTS")))
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
+        uow.failed()
         return error_page(
             400,
             _("Formulier verlopen"),
@@ -111,27 +132,22 @@ def register(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> object:
+    def http_error(error: HTTPException) -> Any:
         code = error.code or 500
         if code < 400:  # routing redirects are exceptions too
             return error
+        uow.failed()  # an abort() after writes undoes them
         return error_page(code if code in MESSAGES else 400)
 
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError) -> tuple[str, int]:
-        db.session.rollback()
-        # Render without touching the database again: the visitor counts as anonymous here.
-        from flask import g
-
-        from ..extensions import login_manager
-
-        g._login_user = login_manager.anonymous_user()
+        uow.failed()
         app.logger.warning("database unavailable: %s", error.__class__.__name__)
         return error_page(503)
 
     @app.errorhandler(Exception)
     def server_error(error: Exception) -> tuple[str, int]:
-        db.session.rollback()
+        uow.failed()
         app.logger.exception("unhandled error")
         if app.config.get("PROPAGATE_EXCEPTIONS_IN_TESTS"):
             raise error

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from wtforms import Field, StringField
+from flask_wtf import FlaskForm
+from wtforms import Field, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..accounts.passwords import password_problem
+
+#: Control characters (C0 but tab and line breaks, DEL, C1): never in stored text.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+LINE_BREAK = re.compile("[\r\n\t]")
+
+
+class Form(FlaskForm):
+    """Every form of the app: text with a control character (a NUL byte, say) is refused
+    with a message next to the field, and a one-line field (a name, an e-mail address)
+    refuses line breaks, so a name can never break an e-mail header."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            data = field.data
+            if not isinstance(data, str) or isinstance(field, PasswordField):
+                continue
+            if CONTROL.search(data):
+                field.errors = [*field.errors, _l("Hier staat een onzichtbaar stuurteken in. Haal het weg en "
+                                                  "probeer het opnieuw.")]
+                field.data = CONTROL.sub("", data)  # shown again without it: a page cannot hold it
+                valid = False
+            elif isinstance(field, StringField) and not isinstance(field, TextAreaField) and LINE_BREAK.search(data):
+                field.errors = [*field.errors, _l("Gebruik hier maar één regel.")]
+                valid = False
+        return valid
 
 
 def normalise_email(value: str | None) -> str:

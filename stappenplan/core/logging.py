@@ -188,7 +188,7 @@ class RequestLogMiddleware:
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
             # Keep the server's sendfile() path for files: hook into close() instead of wrapping.
-            original_close = body.close
+            original_close = body.close  # type: ignore[attr-defined]
 
             def close() -> None:
                 try:
@@ -196,7 +196,7 @@ class RequestLogMiddleware:
                 finally:
                     finished()
 
-            body.close = close  # type: ignore[method-assign]
+            body.close = close  # type: ignore[attr-defined]
             return body
         return _LoggedBody(body, finished)
 
@@ -267,7 +267,7 @@ def _note_organisation() -> None:
 
     Reads only what the access check loaded, so it never adds a query.
     """
-    user = g.get("_login_user")
+    user = g.get("stappenplan_user")
     if user is None or not getattr(user, "is_authenticated", False):
         return
     from sqlalchemy import inspect as sa_inspect

@@ -21,12 +21,17 @@ KIND_LABELS = {
 }
 
 
-def render(template: str, block: str | None = None, **context: Any) -> str:
-    """Render the page, or only ``block`` of the same template for an htmx request.
+def wants_partial() -> bool:
+    """The one rule for "page or partial": an htmx request asks for a part of the page,
+    except boosted navigation and htmx's history restore (the Back button after the
+    cache expired), which must get the whole page, like a normal visit."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
-    Boosted navigation (hx-boost) gets the whole page, like a normal visit.
-    """
-    if block and htmx and not htmx.boosted:
+
+def render(template: str, block: str | None = None, **context: Any) -> str:
+    """Render the page, or only ``block`` of the same template when ``wants_partial()``.
+    A template without that block (another role's page) is rendered whole."""
+    if block and wants_partial() and block in current_app.jinja_env.get_template(template).blocks:
         return render_block(template, block, **context)
     return render_template(template, **context)
 
@@ -80,18 +85,10 @@ def register(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    def unread_notifications() -> int:
-        from flask_login import current_user
-
-        from ..notifications.services import unread_count
-
-        return unread_count(current_user) if current_user.is_authenticated else 0
-
-    app.jinja_env.globals["unread_notifications"] = unread_notifications
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
-            "kind_label": lambda kind: _(KIND_LABELS.get(kind, kind)),
+            "kind_label": lambda kind: _(KIND_LABELS.get(kind, kind or "")),
             "current_path": request.path,
         }

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 
 KINDS = ("step_opened", "signoff", "mention", "reminder")
 MODES = ("direct", "digest", "off")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """One message for one user. ``dedupe_key`` makes repeated runs harmless."""
 
     __tablename__ = "notifications"
@@ -30,6 +31,8 @@ class Notification(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
+    #: Title and body as source text with parameters (i18n.Msg), shown in the reader's language.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     link: Mapped[str] = mapped_column(String(500), default="")
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     # How it is (or was) mailed: direct, digest or off, decided when it was made.
@@ -39,7 +42,7 @@ class Notification(db.Model):
     emailed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
-class NotificationPreference(db.Model):
+class NotificationPreference(Model):
     __tablename__ = "notification_preferences"
     __table_args__ = (
         UniqueConstraint("user_id", "kind", name="uq_notification_preferences_user_kind"),

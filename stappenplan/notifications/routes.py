@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..access import policy
-from ..core.web import safe_next
+from ..core.web import page_arg, paginate, safe_next
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from . import services
@@ -18,19 +18,19 @@ bp = Blueprint("notifications", __name__)
 PER_PAGE = 25
 
 
+@bp.app_template_global()
+def unread_notifications() -> int:
+    """The number in the menu (base.html): unread notifications of the person logged in."""
+    return services.unread_count(current_user) if current_user.is_authenticated else 0
+
+
 @bp.get("/meldingen")
 @policy("login")
 def index():
-    page = request.args.get("pagina", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
-    base = select(Notification).where(Notification.user_id == current_user.id)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    items = db.session.scalars(
-        base.order_by(Notification.created_at.desc(), Notification.id.desc())
-        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-    ).all()
-    pages = max(1, -(-total // PER_PAGE))
-    return render_template("notifications/index.html", items=items, page=page, pages=pages, form=FlaskForm())
+    listing = paginate(select(Notification).where(Notification.user_id == current_user.id)
+                       .order_by(Notification.created_at.desc(), Notification.id.desc()), page_arg(), PER_PAGE)
+    return render_template("notifications/index.html", items=listing.items, listing=listing, form=FlaskForm(),
+                           notification_texts=services.shown)
 
 
 @bp.get("/meldingen/<notification_id>")
@@ -42,7 +42,7 @@ def open_notification(notification_id: str):
         abort(404)
     if note.read_at is None:
         note.read_at = utcnow()
-        db.session.commit()
+        db.session.flush()
     target = note.link or url_for("notifications.index")
     # Links are absolute (they are mailed too); keep only the local path.
     from urllib.parse import urlsplit
@@ -58,7 +58,7 @@ def mark_all_read():
     if FlaskForm().validate_on_submit():
         db.session.execute(update(Notification).where(
             Notification.user_id == current_user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
-        db.session.commit()
+        db.session.flush()
         flash(_("Alle meldingen zijn gelezen."), "success")
     return redirect(safe_next(url_for("notifications.index")))
 

@@ -11,15 +11,18 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..core import signals
 from ..core.web import external_url
 from ..extensions import db, utcnow
+from ..i18n import Msg, render
 from ..i18n import gettext as _
-from ..mail import send_mail
 from ..organisations.models import Membership
+from ..outbox import services as outbox
+from ..outbox.services import mail_template
 from ..partnerships.models import Partnership
+from ..workflow.definition import N_
 from .models import KINDS, Notification, NotificationPreference
 
 if TYPE_CHECKING:
@@ -32,7 +35,8 @@ KIND_LABELS = {
     "mention": "Iemand noemt je in een opmerking",
     "reminder": "Herinneringen aan deadlines en evaluatiemomenten",
 }
-PARTY_NAME = {"library": "de bibliotheek", "childcare": "de kinderopvang"}
+PARTY_NAME = {"library": N_("de bibliotheek"), "childcare": N_("de kinderopvang")}
+PARTY_TITLE = {"library": N_("De bibliotheek"), "childcare": N_("De kinderopvang")}
 SLUGS = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"}
 
 
@@ -54,7 +58,7 @@ def set_preferences(user: User, choices: dict[str, str]) -> None:
             existing[kind].mode = mode
         else:
             db.session.add(NotificationPreference(user_id=user.id, kind=kind, mode=mode))
-    db.session.commit()
+    db.session.flush()
 
 
 def _members(org_ids: Iterable[int], exclude: int | None = None) -> list[User]:
@@ -65,21 +69,38 @@ def _members(org_ids: Iterable[int], exclude: int | None = None) -> list[User]:
     return [u for u in users if u.id != exclude]
 
 
-def notify(users: Iterable[User], kind: str, *, partnership: Partnership | None, title: str, body: str,
+def notify(users: Iterable[User], kind: str, *, partnership: Partnership | None, title: Msg | str, body: Msg | str,
            link: str, dedupe_key: str | None = None) -> list[Notification]:
-    """Add notifications to the current transaction (skipping ones already made)."""
+    """Add notifications to the current transaction (skipping ones already made).
+
+    ``title`` and ``body`` are kept as source text and parameters, so each reader sees
+    them in their own language; a "direct" one also goes into the outbox as an e-mail.
+    """
     made = []
+    users = list(users)
     modes = _modes([u.id for u in users], kind)
+    message = {part: text.to_json() if isinstance(text, Msg) else text for part, text in (("title", title),
+                                                                                         ("body", body))}
     for user in users:
         if dedupe_key and db.session.scalar(select(Notification.id).where(
                 Notification.user_id == user.id, Notification.dedupe_key == dedupe_key)):
             continue
         note = Notification(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
-                            title=title[:300], body=body, link=link[:500], dedupe_key=dedupe_key,
-                            mode=modes.get(user.id, "direct"))
+                            title=str(title)[:300], body=str(body), message=message, link=link[:500],
+                            dedupe_key=dedupe_key, mode=modes.get(user.id, "direct"))
         db.session.add(note)
         made.append(note)
+    if made:
+        db.session.flush()
+    for note, user in zip(made, [u for u in users if any(n.user_id == u.id for n in made)], strict=False):
+        if note.mode == "direct":
+            outbox.enqueue("notification", user.email, {"notification": note.id}, dedupe_key=f"notification:{note.id}",
+                           locale=user.locale, user_id=user.id, organisation_id=_organisation_of(user))
     return made
+
+
+def _organisation_of(user: User) -> int | None:
+    return user.membership.organisation_id if user.membership is not None else None
 
 
 def _modes(user_ids: list[int], kind: str) -> dict[int, str]:
@@ -91,27 +112,26 @@ def _modes(user_ids: list[int], kind: str) -> dict[int, str]:
     ).all())
 
 
-def deliver(notes: Iterable[Notification]) -> int:
-    """Mail the direct ones (after the transaction that made them committed)."""
-    sent = 0
-    for note in notes:
-        if note.mode != "direct" or note.emailed_at is not None or note.id is None:
-            continue
-        user = db.session.get(User, note.user_id)
-        if user is None:
-            continue
-        send_mail(user.email, note.title, _email_body(user, note))
-        note.emailed_at = utcnow()
-        sent += 1
-    if sent:
-        db.session.commit()
-    return sent
+@mail_template("notification")
+def _notification_mail(params: dict[str, Any]) -> tuple[str, str]:
+    """A notification by e-mail, in the recipient's language (rendered at delivery)."""
+    note = db.session.get(Notification, params["notification"])
+    if note is None:
+        raise LookupError("the notification was removed")
+    user = db.session.get(User, note.user_id)
+    note.emailed_at = note.emailed_at or utcnow()
+    title, body = shown(note)
+    return title, _("Hallo %(name)s,\n\n%(title)s\n\n%(body)s\n\nBekijk het in Stappenplan:\n%(link)s\n\n"
+                    "Je kunt in je account kiezen welke e-mails je krijgt.\n",
+                    name=user.name if user else "", title=title, body=body, link=note.link)
 
 
-def _email_body(user: User, note: Notification) -> str:
-    return _("Hallo %(name)s,\n\n%(title)s\n\n%(body)s\n\nBekijk het in Stappenplan:\n%(link)s\n\n"
-             "Je kunt in je account kiezen welke e-mails je krijgt.\n",
-             name=user.name, title=note.title, body=note.body, link=note.link)
+def shown(note: Notification) -> tuple[str, str]:
+    """Title and body in the reader's language (older notifications: as they were stored)."""
+    message = note.message or {}
+    if "title" in message:
+        return render(message["title"]), render(message.get("body"))
+    return note.title, note.body
 
 
 # --- triggers --------------------------------------------------------------------------------
@@ -129,8 +149,8 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
                                 slot=SLUGS.get(event.slot or "joint", "samen"))
             made += notify(
                 _members(orgs, exclude=actor.id), "step_opened", partnership=partnership,
-                title=_("Stap %(n)d staat open: %(p)s", n=event.step, p=_pair(partnership)),
-                body=_("Jullie kunnen verder met stap %(n)d van het stappenplan.", n=event.step),
+                title=Msg(N_("Stap %(n)d staat open: %(p)s"), n=event.step, p=_pair(partnership)),
+                body=Msg(N_("Jullie kunnen verder met stap %(n)d van het stappenplan."), n=event.step),
                 link=link, dedupe_key=f"opened:{partnership.id}:{event.step}:{event.slot}:{_cycle(event)}",
             )
         elif event.kind == "signed_off" and event.step not in completed:
@@ -138,9 +158,9 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
             link = external_url("partnerships.show", partnership_id=partnership.public_id) + f"#stap-{event.step}"
             made += notify(
                 _members([org_of[other]]), "signoff", partnership=partnership,
-                title=_("%(who)s keurde stap %(n)d goed", who=PARTY_NAME[event.party].capitalize(), n=event.step),
-                body=_("%(name)s keurde stap %(n)d goed. Nu wacht de stap op jullie goedkeuring.",
-                       name=actor.name, n=event.step),
+                title=Msg(N_("%(who)s keurde stap %(n)d goed"), who=Msg(PARTY_TITLE[event.party]), n=event.step),
+                body=Msg(N_("%(name)s keurde stap %(n)d goed. Nu wacht de stap op jullie goedkeuring."),
+                         name=actor.name, n=event.step),
                 link=link,
             )
         elif event.kind == "sign_off_withdrawn" and (event.detail or {}).get("reason") == "edit":
@@ -151,10 +171,10 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
                                     slot="samen")
                 made += notify(
                     _members([org_of[signer]]), "signoff", partnership=partnership,
-                    title=_("Jullie goedkeuring van stap %(n)d is vervallen", n=event.step),
-                    body=_("%(name)s (%(who)s) heeft stap %(n)d gewijzigd nadat jullie die hadden goedgekeurd. "
-                           "Bekijk de wijziging en keur de stap opnieuw goed.",
-                           name=actor.name, who=PARTY_NAME[party], n=event.step),
+                    title=Msg(N_("Jullie goedkeuring van stap %(n)d is vervallen"), n=event.step),
+                    body=Msg(N_("%(name)s (%(who)s) heeft stap %(n)d gewijzigd nadat jullie die hadden "
+                                "goedgekeurd. Bekijk de wijziging en keur de stap opnieuw goed."),
+                             name=actor.name, who=Msg(PARTY_NAME[party]), n=event.step),
                     link=link,
                 )
     return made
@@ -168,19 +188,28 @@ def _pair(p: Partnership) -> str:
     return f"{p.library.name} & {p.childcare.name}"
 
 
+@signals.mentioned.connect
+def _on_mention(sheet: Sheet, *, person: User, author: User, key: str, body: str) -> None:
+    mentioned(person, author, sheet, key, body)
+
+
+@signals.workflow_events.connect
+def _on_workflow_events(partnership: Partnership, *, events: list[Event], actor: User, party: str) -> None:
+    for_events(partnership, events, actor, party)
+
+
 def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:
-    """Someone named ``person`` in a comment (called after the comment is committed)."""
+    """Someone named ``person`` in a comment (in the comment's transaction)."""
     question = sheet.question(key)
     link = external_url("worksheets.show", partnership_id=sheet.partnership.public_id,
                         step=sheet.step.number, slot=SLUGS[sheet.instance.slot]) + f"#vraag-{key}"
-    notes = notify(
+    notify(
         [person], "mention", partnership=sheet.partnership,
-        title=_("%(name)s noemde je bij stap %(n)d", name=author.name, n=sheet.step.number),
-        body=_("Bij de vraag \"%(q)s\":\n\n\"%(text)s\"", q=question.label if question else key, text=body[:500]),
+        title=Msg(N_("%(name)s noemde je bij stap %(n)d"), name=author.name, n=sheet.step.number),
+        body=Msg(N_("Bij de vraag \"%(q)s\":\n\n\"%(text)s\""), q=question.label if question else key,
+                 text=body[:500]),
         link=link,
     )
-    db.session.commit()
-    deliver(notes)
 
 
 # --- scheduled: reminders and digests -------------------------------------------------------------
@@ -222,26 +251,20 @@ def due_reminders(today: date | None = None, days: int = 7) -> int:
             if not today <= day <= horizon:
                 continue
             what = cells.get("action") if question == "action_schema" else cells.get("topic")
-            title = (_("Deadline %(date)s: %(what)s", date=format_date(when), what=what or _("actie"))
+            title = (Msg(N_("Deadline %(date)s: %(what)s"), date=format_date(when), what=what or Msg(N_("actie")))
                      if question == "action_schema"
-                     else _("Evaluatiemoment %(date)s: %(what)s", date=format_date(when), what=what or ""))
+                     else Msg(N_("Evaluatiemoment %(date)s: %(what)s"), date=format_date(when), what=what or ""))
             link = external_url("worksheets.show", partnership_id=p.public_id, step=step, slot="samen")
             made += notify(
                 _members([p.library_id, p.childcare_id]), "reminder", partnership=p, title=title,
-                body=_("Dit staat in jullie samenwerkingsplan (%(pair)s), stap %(n)d.", pair=_pair(p), n=step),
+                body=Msg(N_("Dit staat in jullie samenwerkingsplan (%(pair)s), stap %(n)d."), pair=_pair(p), n=step),
                 link=link, dedupe_key=f"reminder:{cycle_id}:{question}:{row.get('id')}:{when}",
             )
-    try:
-        db.session.commit()
-    except IntegrityError:  # a parallel run made the same reminder: it exists once
-        db.session.rollback()
-        return 0
-    deliver(made)
     return len(made)
 
 
 def send_digests() -> int:
-    """One email per user with everything collected for the daily digest."""
+    """Put one e-mail per user in the outbox with everything collected for the daily digest."""
     pending = db.session.scalars(
         select(Notification).where(Notification.mode == "digest", Notification.emailed_at.is_(None))
         .order_by(Notification.user_id, Notification.created_at)
@@ -249,19 +272,30 @@ def send_digests() -> int:
     by_user: dict[int, list[Notification]] = {}
     for note in pending:
         by_user.setdefault(note.user_id, []).append(note)
+    now = utcnow()
     for user_id, notes in by_user.items():
         user = db.session.get(User, user_id)
         if user is None:
             continue
-        lines = "\n".join(f"- {n.title}\n  {n.link}" for n in notes)
-        send_mail(user.email, _("Je overzicht van vandaag in Stappenplan (%(n)d)", n=len(notes)),
-                  _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige overzicht:\n\n%(lines)s\n", name=user.name,
-                    lines=lines))
-        now = utcnow()
+        ids = [n.id for n in notes]
+        outbox.enqueue("digest", user.email, {"notifications": ids}, dedupe_key=f"digest:{user_id}:{ids[-1]}",
+                       locale=user.locale, user_id=user.id, organisation_id=_organisation_of(user))
         for note in notes:
             note.emailed_at = now
-    db.session.commit()
     return len(by_user)
+
+
+@mail_template("digest")
+def _digest_mail(params: dict[str, Any]) -> tuple[str, str]:
+    notes = db.session.scalars(select(Notification).where(Notification.id.in_(params["notifications"]))
+                               .order_by(Notification.created_at)).all()
+    if not notes:
+        raise LookupError("the notifications were removed")
+    user = db.session.get(User, notes[0].user_id)
+    lines = "\n".join(f"- {shown(n)[0]}\n  {n.link}" for n in notes)
+    return (_("Je overzicht van vandaag in Stappenplan (%(n)d)", n=len(notes)),
+            _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige overzicht:\n\n%(lines)s\n",
+              name=user.name if user else "", lines=lines))
 
 
 def unread_count(user: User) -> int:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 
 if TYPE_CHECKING:
     from ..accounts.models import User
@@ -18,7 +18,7 @@ ROLES = ("admin", "member")
 TEAMS = ("jeugd", "taalhuis")
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """A library branch (the tenant), a childcare location or a coordination body."""
 
     __tablename__ = "organisations"
@@ -35,7 +35,7 @@ class Organisation(db.Model):
     )
 
 
-class Membership(db.Model):
+class Membership(Model):
     """Links a user to their organisation with a role (and a team in libraries)."""
 
     __tablename__ = "memberships"
@@ -58,7 +58,7 @@ class Membership(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
 
 
-class Region(db.Model):
+class Region(Model):
     """A set of library branches that opted in to a coordination organisation's oversight."""
 
     __tablename__ = "regions"
@@ -74,7 +74,7 @@ class Region(db.Model):
     coordination: Mapped[Organisation] = relationship()
 
 
-class RegionMembership(db.Model):
+class RegionMembership(Model):
     """A library branch's opt-in to a region; deleting the row ends coordinator access."""
 
     __tablename__ = "region_memberships"

@@ -10,8 +10,8 @@ from wtforms import SelectChoice
 
 from ..access import current_org, member_or_404, policy
 from ..core.errors import ServiceError, attach
-from ..core.templating import render
-from ..extensions import db, htmx, utcnow
+from ..core.templating import render, wants_partial
+from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..partnerships import invitations
 from ..partnerships.models import Invitation
@@ -92,7 +92,7 @@ def change_role(member_id: str):
         else:
             flash(_("De rol van %(name)s is aangepast.", name=membership.user.name), "success")
             return render("organisations/member_edit.html", "row", membership=membership,
-                          form=form, saved=True) if htmx and not htmx.boosted else redirect(
+                          form=form, saved=True) if wants_partial() else redirect(
                 url_for("organisations.members"))
     return render("organisations/member_edit.html", "row", membership=membership, form=form)
 

@@ -50,7 +50,7 @@ def change_role(actor: User, membership: Membership, role: str, team: str | None
         membership.team = team or None
     record("member_role_changed", actor_id=actor.id, organisation_id=membership.organisation_id,
            member=membership.user.public_id, role=role, team=membership.team)
-    db.session.commit()
+    db.session.flush()
 
 
 def remove_member(actor: User, membership: Membership) -> None:
@@ -63,7 +63,7 @@ def remove_member(actor: User, membership: Membership) -> None:
            member=user.public_id)
     db.session.delete(membership)
     user.session_version += 1  # end their sessions at once
-    db.session.commit()
+    db.session.flush()
 
 
 def regions() -> list[Region]:
@@ -84,7 +84,7 @@ def opt_in(actor: User, region: Region) -> None:
         db.session.flush()
     db.session.add(RegionMembership(region_id=region.id, library_id=library.id))
     record("region_opt_in", actor_id=actor.id, organisation_id=library.id, region=region.name)
-    db.session.commit()
+    db.session.flush()
 
 
 def opt_out(actor: User) -> None:
@@ -94,7 +94,7 @@ def opt_out(actor: User) -> None:
         return
     record("region_opt_out", actor_id=actor.id, organisation_id=library.id, region=current.region.name)
     db.session.delete(current)
-    db.session.commit()
+    db.session.flush()
 
 
 def create_region(name: str, coordination_name: str) -> Region:
@@ -109,5 +109,5 @@ def create_region(name: str, coordination_name: str) -> Region:
         db.session.add(coordination)
     region = Region(name=name, coordination=coordination)
     db.session.add(region)
-    db.session.commit()
+    db.session.flush()
     return region

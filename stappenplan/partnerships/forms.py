@@ -6,12 +6,11 @@ import csv
 import io
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional
 
-from ..core.forms import check_email, max_length
+from ..core.forms import Form, check_email, max_length
 from ..i18n import gettext as _
 from .invitations import PartnerEntry
 
@@ -26,7 +25,7 @@ SITUATION_CHOICES = [
 MAX_LINES = 200
 
 
-class InvitePartnersForm(FlaskForm):
+class InvitePartnersForm(Form):
     emails = TextAreaField(
         _l("E-mailadressen"),
         validators=[Optional(), max_length(50_000)],
@@ -85,5 +84,5 @@ class InvitePartnersForm(FlaskForm):
         return entries, problems
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(Form):
     """Accept as an existing organisation: only the CSRF token."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,13 +19,15 @@ from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.services import create_user, user_by_email
 from ..audit.services import record
+from ..core import signals, uow
 from ..core.errors import ServiceError
 from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
-from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
+from ..outbox import services as outbox
+from ..outbox.services import mail_template
 from .models import Invitation, Partnership
 
 SALT = "invitation"
@@ -71,10 +74,20 @@ def resolve(token: str) -> Resolved:
 
 
 def send_invitation_mail(inv: Invitation) -> None:
-    link = link_for(inv)
-    days = current_app.config["INVITATION_DAYS"]
-    inviter = inv.inviter_org.name
-    if inv.purpose == "member":
+    """Put the invitation mail in the outbox (sent after the commit, in Dutch: the invitee
+    has no language setting yet). A resent invitation is a new mail (new nonce)."""
+    outbox.enqueue(
+        "invitation", inv.email,
+        {"purpose": inv.purpose, "inviter": inv.inviter_org.name, "link": link_for(inv),
+         "days": current_app.config["INVITATION_DAYS"]},
+        dedupe_key=f"invitation:{inv.public_id}:{inv.nonce}", organisation_id=inv.inviter_org_id,
+    )
+
+
+@mail_template("invitation", secret=True)
+def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
+    inviter = params["inviter"]
+    if params["purpose"] == "member":
         subject = _("Uitnodiging: werk mee in Stappenplan voor %(org)s", org=inviter)
         intro = _("Je bent uitgenodigd om mee te werken in Stappenplan voor %(org)s.", org=inviter)
     else:
@@ -87,9 +100,9 @@ def send_invitation_mail(inv: Invitation) -> None:
     body = _(
         "Hallo,\n\n%(intro)s\n\nAccepteer de uitnodiging via deze link:\n%(link)s\n\n"
         "De link werkt %(days)d dagen en één keer.\n",
-        intro=intro, link=link, days=days,
+        intro=intro, link=params["link"], days=params["days"],
     )
-    send_mail(inv.email, subject, body)
+    return subject, body
 
 
 def _new_invitation(**fields: object) -> Invitation:
@@ -115,7 +128,6 @@ def invite_member(actor: User, email: str, role: str, team: str | None) -> Invit
     )
     db.session.flush()
     record("member_invited", actor_id=actor.id, organisation_id=org.id, email=email, role=role)
-    db.session.commit()
     send_invitation_mail(inv)
     return inv
 
@@ -221,7 +233,6 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) ->
     for inv in invitations:
         record("partner_invited", actor_id=actor.id, organisation_id=org.id,
                email=inv.email, organisation=inv.org_name, situation=situation)
-    db.session.commit()
     for inv in invitations:
         send_invitation_mail(inv)
     return invitations
@@ -238,7 +249,6 @@ def resend(actor: User, inv: Invitation) -> None:
     inv.sent_at = utcnow()
     inv.expires_at = utcnow() + _expiry()
     record("invitation_resent", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
-    db.session.commit()
     send_invitation_mail(inv)
 
 
@@ -247,7 +257,6 @@ def revoke(actor: User, inv: Invitation) -> None:
         raise ServiceError(_("Deze uitnodiging is al gebruikt of ingetrokken."))
     inv.revoked_at = utcnow()
     record("invitation_revoked", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
-    db.session.commit()
 
 
 # --- accepting ------------------------------------------------------------------------
@@ -260,17 +269,16 @@ def _lock(inv: Invitation) -> Invitation:
     )
     assert locked is not None
     if locked.accepted_at or locked.revoked_at or locked.expires_at <= utcnow():
-        db.session.rollback()
         raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken of verlopen."))
     return locked
 
 
+@uow.atomic
 def accept_member(inv: Invitation, name: str, password: str) -> User:
     """Join the inviting organisation; a removed former member gets their account back."""
     inv = _lock(inv)
     user = user_by_email(inv.email)
     if user is not None and user.membership is not None:
-        db.session.rollback()
         raise ServiceError(_("Dit e-mailadres hoort al bij een organisatie."))
     if user is None:
         user = create_user(inv.email, name, password)
@@ -282,7 +290,6 @@ def accept_member(inv: Invitation, name: str, password: str) -> User:
     inv.accepted_at = utcnow()
     db.session.flush()
     record("member_joined", actor_id=user.id, organisation_id=inv.inviter_org_id, email=user.email)
-    db.session.commit()
     return user
 
 
@@ -298,6 +305,7 @@ def needs_existing_org(inv: Invitation) -> Organisation | None:
     return None
 
 
+@uow.atomic
 def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
     """An admin of an organisation already on the platform accepts."""
     org = actor.organisation
@@ -310,6 +318,7 @@ def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
     return _create_partnership(inv, org, actor)
 
 
+@uow.atomic
 def accept_partnership_new(inv: Invitation, org_name: str, name: str, password: str) -> User:
     """Create the invited organisation and its first admin, then the partnership."""
     inv = _lock(inv)
@@ -335,27 +344,22 @@ def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Part
         )
     )
     if exists is not None:
-        db.session.rollback()
         raise ServiceError(_("Deze organisaties werken al samen."))
     partnership = services.start_partnership(library, childcare, inv.situation or 2, actor)
     inv.accepted_at = utcnow()
     inv.partnership_id = partnership.id
     record("invitation_accepted", actor_id=actor.id, organisation_id=org.id,
            partnership_id=partnership.id, email=inv.email)
-    db.session.commit()
     _announce_start(partnership, actor)
     return partnership
 
 
 def _announce_start(partnership: Partnership, actor: User) -> None:
     """Step 1 opens for both organisations: tell the inviting side."""
-    from ..notifications import services as notifications
     from ..workflow.engine import Event
 
     events = [Event("step_opened", 1, slot, slot, {"cycle": 1}) for slot in ("library", "childcare")]
-    notes = notifications.for_events(partnership, events, actor, "")
-    db.session.commit()
-    notifications.deliver(notes)
+    signals.workflow_events.send(partnership, events=events, actor=actor, party="")
 
 
 def create_coordinator_invitation(region, email: str, role: str) -> str:  # noqa: ANN001
@@ -369,6 +373,5 @@ def create_coordinator_invitation(region, email: str, role: str) -> str:  # noqa
     db.session.flush()
     record("member_invited", actor_id=None, organisation_id=region.coordination_id,
            email=email, role=role)
-    db.session.commit()
     send_invitation_mail(inv)
     return link_for(inv)

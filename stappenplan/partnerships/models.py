@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 from ..organisations.models import Organisation
 
 SITUATIONS = (1, 2, 3)
 
 
-class Partnership(db.Model):
+class Partnership(Model):
     """One library branch + one childcare location working through the plan."""
 
     __tablename__ = "partnerships"
@@ -49,7 +49,7 @@ class Partnership(db.Model):
         return self.childcare if party == "library" else self.library
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A signed, expiring, single-use invitation to join an organisation or a partnership.
 
     The link carries ``public_id`` and ``nonce``; resending replaces the nonce so

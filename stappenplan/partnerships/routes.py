@@ -12,11 +12,12 @@ from ..access import SLUG_FOR_SLOT, current_org, invitation_or_404, partnership_
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
 from ..audit import describe
 from ..core.errors import ServiceError, attach
-from ..core.templating import render
-from ..extensions import db, htmx, utcnow
+from ..core.templating import render, wants_partial
+from ..core.web import int_arg
+from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..security import invitation_limit
-from ..workflow import views as workflow_views
+from ..workflow import actions as workflow_actions
 from ..workflow.forms import ActionForm
 from ..workflow.timeline import build as build_timeline
 from . import invitations
@@ -64,7 +65,7 @@ def invitations_list():
 
 
 def _after_invitation_action(inv: Invitation):
-    if htmx and not htmx.boosted:
+    if wants_partial():
         return render("partnerships/invitations.html", "invitation_row", inv=inv, form=FlaskForm())
     if inv.purpose == "member":
         return redirect(url_for("organisations.members"))
@@ -125,7 +126,7 @@ def _accept_member(inv: Invitation):
         else:
             login_user(user)
             flash(_("Welkom bij %(org)s!", org=inv.inviter_org.name), "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("home.home"))
     return render_template("partnerships/accept_member.html", inv=inv, form=form)
 
 
@@ -163,7 +164,7 @@ def _accept_partnership(inv: Invitation):
         else:
             login_user(user)
             flash(_("Welkom! De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("home.home"))
     return render_template("partnerships/accept_new.html", inv=inv, form=form)
 
 
@@ -182,10 +183,9 @@ def show(partnership_id: str):
 def activity(partnership_id: str):
     """The partnership's activity feed, ten at a time ("meer laden")."""
     partnership, role = partnership_or_404(partnership_id)
-    before = request.args.get("voor", "")
     items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role,
-                                before=int(before) if before.isdigit() else None)
-    template = "partnerships/_activity_items.html" if htmx and not htmx.boosted else "partnerships/activity.html"
+                                before=int_arg("voor", None, lo=1, hi=2**62))
+    template = "partnerships/_activity_items.html" if wants_partial() else "partnerships/activity.html"
     return render_template(template, partnership=partnership, items=items, page_size=ACTIVITY_PAGE)
 
 
@@ -201,8 +201,8 @@ def act(partnership_id: str):
     if not form.validate_on_submit():
         outcome = {"error": _("Deze actie kon niet worden uitgevoerd. Laad de pagina opnieuw.")}
     else:
-        outcome = workflow_views.perform_action(partnership, party, form)
-    if htmx and not htmx.boosted:
+        outcome = workflow_actions.perform_action(partnership, party, form)
+    if wants_partial():
         # The steps, plus (out of band) the round in the heading and the activity feed.
         timeline = build_timeline(partnership, party, current_user)
         items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=party, loaded=[partnership])
@@ -210,7 +210,7 @@ def act(partnership_id: str):
         return render_blocks("partnerships/show.html", ["timeline", "round_label", "activity"], timeline=timeline,
                              form=ActionForm(), outcome=outcome, items=items, page_size=ACTIVITY_PAGE,
                              oob=True), status
-    flash(outcome.get("error") or outcome.get("message"), "error" if outcome.get("error") else "success")
+    flash(outcome.get("error") or outcome.get("message") or "", "error" if outcome.get("error") else "success")
     for question in outcome.get("missing", []):
         flash(_("Nog niet ingevuld: %(label)s", label=question.label), "error")
     if request.form.get("next") == "sheet" and form.step.data and form.slot.data in SLUG_FOR_SLOT:

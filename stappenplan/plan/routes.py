@@ -31,7 +31,7 @@ def pdf(partnership_id: str) -> Response:
     doc = _document(partnership_id)
     data = render_pdf(render_template("plan/pdf.html", doc=doc), current_app.static_folder or "")
     services.record_export(doc, current_user)
-    db.session.commit()
+    db.session.flush()
     filename = services.pdf_filename(doc)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from ..access import SLUG_FOR_SLOT
 from ..accounts.models import User
 from ..audit.services import record
+from ..core.web import CONTROL, parse_int
 from ..extensions import db, utcnow
 from ..i18n import localized
 from ..partnerships.models import Partnership
@@ -38,7 +39,7 @@ from ..workflow.models import Cycle, StepInstance
 from ..workflow.services import instances_of, state_from
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
-from ..worksheets.views import shared_goals
+from ..worksheets.sheet_view import shared_goals
 
 COORDINATOR = "coordinator"
 
@@ -183,13 +184,7 @@ class PlanDocument:
 
 def parse_round(raw: str | None) -> int | None:
     """``?ronde=N`` as a positive number, or None for anything else (never an error)."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if not text.isdigit() or len(text) > 6:
-        return None
-    number = int(text)
-    return number if number > 0 else None
+    return parse_int(raw, None, lo=1, hi=999_999)
 
 
 def build(partnership: Partnership, role: str, raw_round: str | None = None) -> PlanDocument:
@@ -204,7 +199,8 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
     wanted = parse_round(raw_round)
     cycle = next((c for c in cycles if c.number == wanted), cycles[-1])
     asked = raw_round is not None and raw_round.strip() != ""
-    unknown = raw_round if asked and (wanted is None or cycle.number != wanted) else None
+    # Shown back to the reader: without control characters (a page cannot hold a NUL byte).
+    unknown = CONTROL.sub("", raw_round or "") if asked and (wanted is None or cycle.number != wanted) else None
     defn = localized(get_definition(cycle.plan_version))
 
     instances = instances_of(cycle)

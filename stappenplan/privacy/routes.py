@@ -13,6 +13,7 @@ from wtforms import PasswordField, StringField
 
 from ..access import current_org, policy
 from ..core.errors import ServiceError, attach
+from ..core.forms import Form
 from ..extensions import utcnow
 from ..i18n import gettext as _
 from . import services
@@ -20,12 +21,12 @@ from . import services
 bp = Blueprint("privacy", __name__)
 
 
-class ConfirmNameForm(FlaskForm):
+class ConfirmNameForm(Form):
     confirm = StringField(_l("Typ de naam van je organisatie"),
                           description=_l("Zo weten we zeker dat je de goede organisatie verwijdert."))
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     password = PasswordField(_l("Je wachtwoord"), render_kw={"autocomplete": "current-password"})
 
 

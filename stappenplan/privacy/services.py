@@ -20,8 +20,9 @@ from ..audit.services import record
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..mail import send_mail
 from ..organisations.models import Membership, Organisation
+from ..outbox import services as outbox
+from ..outbox.services import mail_template
 from ..partnerships.models import Invitation, Partnership
 from ..workflow import engine
 from ..workflow.definition import get_definition
@@ -96,7 +97,7 @@ def export(org: Organisation, actor: User) -> dict[str, Any]:
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.organisation_id == org.id)
                                 .order_by(AuditEvent.id)).all()
     record("data_exported", actor_id=actor.id, organisation_id=org.id)
-    db.session.commit()
+    db.session.flush()
     return {
         "organisatie": {"naam": org.name, "soort": org.kind, "aangemaakt": _iso(org.created_at)},
         "geexporteerd": _iso(utcnow()),
@@ -136,7 +137,7 @@ def delete_account(user: User, password: str) -> None:
     _anonymise_actor(user)
     record("account_deleted", actor_id=None, organisation_id=org_id, pseudonym=pseudonym(user))
     db.session.delete(user)
-    db.session.commit()
+    db.session.flush()
 
 
 def delete_organisation(org: Organisation, actor: User, confirm_name: str) -> int:
@@ -145,12 +146,13 @@ def delete_organisation(org: Organisation, actor: User, confirm_name: str) -> in
         raise ServiceError(_("Typ de naam van je organisatie precies over om te bevestigen."), field="confirm")
     partnerships = db.session.scalars(select(Partnership).where(
         or_(Partnership.library_id == org.id, Partnership.childcare_id == org.id))).all()
-    partners = {p.partner_of(p.party_of(org.id)).id: p.partner_of(p.party_of(org.id)) for p in partnerships}
+    partners = {partner.id: partner for partner in
+                (p.childcare if p.library_id == org.id else p.library for p in partnerships)}
     users = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                .where(Membership.organisation_id == org.id)).all()
     for user in users:
         _anonymise_actor(user)
-    name = org.name
+    name, org_key = org.name, org.public_id
     for partner in partners.values():
         record("partner_deleted", actor_id=None, organisation_id=partner.id, partner=name)
     # Partnerships (cycles, answers, comments) go with the organisation: they cannot go on without it.
@@ -160,13 +162,13 @@ def delete_organisation(org: Organisation, actor: User, confirm_name: str) -> in
     for user in users:
         db.session.delete(user)
     db.session.delete(org)
-    db.session.commit()
+    db.session.flush()
     admins = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
         Membership.organisation_id.in_(list(partners)), Membership.role == "admin")).all()
     for admin in admins:
-        send_mail(admin.email, _("%(org)s heeft Stappenplan verlaten", org=name),
-                  _("Hallo %(name)s,\n\n%(org)s heeft zijn gegevens uit Stappenplan laten verwijderen. "
-                    "Jullie samenwerking in Stappenplan is daarmee ook verwijderd.\n", name=admin.name, org=name))
+        outbox.enqueue("partner_left", admin.email, {"name": admin.name, "org": name},
+                       dedupe_key=f"partner-left:{org_key}:{admin.id}", locale=admin.locale, user_id=admin.id,
+                       organisation_id=admin.membership.organisation_id if admin.membership else None)
     return len(partnerships)
 
 
@@ -194,5 +196,13 @@ def purge_records(now: datetime | None = None, months: int | None = None) -> int
     db.session.execute(update(Answer).where(Answer.id.in_(ids)).values(value=None)
                        .execution_options(synchronize_session=False))
     record("records_purged", actor_id=None, organisation_id=None, answers=len(ids), months=months)
-    db.session.commit()
+    db.session.flush()
     return len(ids)
+
+
+@mail_template("partner_left")
+def _partner_left_mail(params: dict[str, Any]) -> tuple[str, str]:
+    return (_("%(org)s heeft Stappenplan verlaten", org=params["org"]),
+            _("Hallo %(name)s,\n\n%(org)s heeft zijn gegevens uit Stappenplan laten verwijderen. "
+              "Jullie samenwerking in Stappenplan is daarmee ook verwijderd.\n",
+              name=params["name"], org=params["org"]))

@@ -17,7 +17,7 @@ transition. For "sign_off_withdrawn" the detail says whose sign-off went
 (``signoff_party``) and why (``reason``: "edit" or "withdrawn").
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -448,7 +448,8 @@ def _start_new_cycle(defn: PlanDefinition, state: CycleState, actor: Actor) -> t
     return initial_state(defn, number), [event]
 
 
-_HANDLERS = {
+Handler = Callable[..., tuple[CycleState, list[Event]]]
+_HANDLERS: dict[str, Handler] = {
     "edit": _edit,
     "complete": _complete,
     "sign_off": _sign_off,
@@ -542,12 +543,12 @@ def blockers(defn: PlanDefinition, state: CycleState, party: str) -> list[str]:
             continue
         instance = state.get(n, JOINT)
         if n == handoff + 1 and instance.status == LOCKED:
-            own = state.get(handoff, party).status
-            if own == COMPLETED and state.get(handoff, other).status != COMPLETED:
+            own_status = state.get(handoff, party).status
+            if own_status == COMPLETED and state.get(handoff, other).status != COMPLETED:
                 reasons.append(
                     _t("Wacht op {party}: stap {n} is nog niet afgerond").format(party=party_name(other), n=handoff)
                 )
-            elif own == OPEN:
+            elif own_status == OPEN:
                 reasons.append(
                     _t("Stap {n} gaat open als jullie allebei stap {previous} hebben afgerond").format(
                         n=n, previous=handoff

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 
 
-class Cycle(db.Model):
+class Cycle(Model):
     """One round through the 8 steps; a partnership's highest number is its current cycle."""
 
     __tablename__ = "cycles"
@@ -32,7 +32,7 @@ class Cycle(db.Model):
     )
 
 
-class StepInstance(db.Model):
+class StepInstance(Model):
     """One step for one slot (library / childcare / joint) within a cycle."""
 
     __tablename__ = "step_instances"
@@ -60,7 +60,7 @@ class StepInstance(db.Model):
     )
 
 
-class SignOff(db.Model):
+class SignOff(Model):
     """An organisation's approval of a joint step's current content."""
 
     __tablename__ = "sign_offs"

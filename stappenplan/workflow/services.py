@@ -8,16 +8,16 @@ completes exactly once. Unique constraints back this up on every database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from ..accounts.models import User
 from ..audit.services import record
+from ..core import signals
 from ..extensions import db, utcnow
 from ..i18n import localized
-from ..notifications import services as notifications
-from ..notifications.models import Notification
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
@@ -166,8 +166,6 @@ def start_first_cycle(partnership: Partnership, actor: User) -> Cycle:
 class Outcome:
     events: list[Event]
     cycle: Cycle
-    #: Notifications made in the transaction; the caller that commits delivers them.
-    notes: list[Notification] = field(default_factory=list)
 
 
 def perform(
@@ -177,13 +175,13 @@ def perform(
     action: Action,
     *,
     reason: str | None = None,
-    commit: bool = True,
     locked: tuple[Cycle, list[StepInstance]] | None = None,
 ) -> Outcome:
     """Carry out one workflow action for ``user`` acting for ``party``.
 
     Raises ``ActionRefused`` (with a Dutch message, and the missing questions when
-    answers are missing) and then changes nothing.
+    answers are missing) before it changes anything. It adds to the unit of work and
+    does not commit.
 
     ``locked``: the current cycle and its instances, read by the caller in this
     transaction after locking the cycle row (``current_cycle(lock=True)``); they are
@@ -197,18 +195,14 @@ def perform(
     defn = plan_for(cycle)
     answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
     before = state_from(cycle, instances, answered)
-    try:
-        after, events = engine.apply(
-            defn,
-            before,
-            action,
-            Actor(party, user.is_admin),
-            reason=reason,
-            situation=partnership.situation,
-        )
-    except ActionRefused:
-        db.session.rollback()
-        raise
+    after, events = engine.apply(
+        defn,
+        before,
+        action,
+        Actor(party, user.is_admin),
+        reason=reason,
+        situation=partnership.situation,
+    )
     if action.kind == "start_new_cycle":
         new_cycle = _start_next_cycle(partnership, cycle, user)
         for event in events:
@@ -216,29 +210,22 @@ def perform(
         for (step, slot), state in sorted(after.steps.items()):
             if state.status == engine.OPEN:  # step 1 opens for both, as in the first cycle
                 _audit(Event("step_opened", step, slot, party), partnership, user, new_cycle.number)
-        _finish(commit)
+        db.session.flush()
         return Outcome(events, new_cycle)
     _store(cycle, instances, before, after, user)
     for event in events:
         _audit(event, partnership, user, cycle.number)
     if events or action.kind == "edit":
         cycle.last_activity_at = utcnow()
-    notes = notifications.for_events(partnership, [_with_cycle(e, cycle.number) for e in events], user, party)
-    _finish(commit)
-    if commit:
-        notifications.deliver(notes)
-    return Outcome(events, cycle, notes)
+    # Who hears about it is not the workflow's business: notifications listens.
+    signals.workflow_events.send(partnership, events=[_with_cycle(e, cycle.number) for e in events], actor=user,
+                                 party=party)
+    db.session.flush()
+    return Outcome(events, cycle)
 
 
 def _with_cycle(event: Event, number: int) -> Event:
     return Event(event.kind, event.step, event.slot, event.party, {**event.detail, "cycle": number})
-
-
-def _finish(commit: bool) -> None:
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
 
 
 def _store(cycle: Cycle, instances: list[StepInstance], before: CycleState, after: CycleState, user: User) -> None:
@@ -281,7 +268,7 @@ def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> 
     new_by_key = {(i.step, i.slot): i for i in instances}
     old_instances = {i.id: i for i in instances_of(previous)}
     carried: list[Answer] = []
-    answers = (
+    answers: Iterable[Answer] = (
         db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(old_instances))) if old_instances else []
     )
     for answer in answers:

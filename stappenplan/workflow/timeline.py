@@ -99,7 +99,7 @@ def build(partnership: Partnership, role: str, user: User) -> Timeline:
                     status=instance.status,
                     status_label=_(STATUS_LABELS[instance.status]),
                     signoffs=[
-                        SignOffView(s.party, names.get(s.user_id, _("verwijderde gebruiker")), s.created_at)
+                        SignOffView(s.party, names.get(s.user_id or 0, _("verwijderde gebruiker")), s.created_at)
                         for s in sorted(instance.signoffs, key=lambda s: s.created_at)
                     ],
                     visible=_visible(defn, state, viewer, step.number, slot, role),

@@ -6,10 +6,12 @@ from sqlalchemy import select
 
 from ..accounts.models import User
 from ..audit.services import record
+from ..core import signals
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..organisations.models import Membership
+from ..workflow.definition import has_control_characters
 from .models import Comment, CommentMention, CommentThread
 from .services import Sheet
 
@@ -60,6 +62,9 @@ def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list
         raise ServiceError(_("Schrijf eerst een opmerking."), field="body")
     if len(body) > MAX_COMMENT:
         raise ServiceError(_("Een opmerking mag maximaal 5.000 tekens hebben."), field="body")
+    if has_control_characters(body):
+        raise ServiceError(_("Deze tekst bevat een onzichtbaar stuurteken. Haal het weg en probeer het opnieuw."),
+                           field="body")
     allowed = {u.public_id: u for u in mentionable(sheet)}
     unknown = [m for m in mention_ids if m not in allowed]
     if unknown:
@@ -81,11 +86,9 @@ def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list
     record("comment_added", actor_id=user.id, organisation_id=user.organisation.id,
            partnership_id=sheet.partnership.id, step=sheet.step.number, question=key,
            mentions=len(mentioned))
-    db.session.commit()
-    from ..notifications import services as notifications
-
+    db.session.flush()
     for person in mentioned:
-        notifications.mentioned(person, user, sheet, key, body)
+        signals.mentioned.send(sheet, person=person, author=user, key=key, body=body)
     return comment
 
 
@@ -100,5 +103,5 @@ def set_resolved(sheet: Sheet, user: User, key: str, resolved: bool) -> CommentT
     record("comments_resolved" if resolved else "comments_reopened", actor_id=user.id,
            organisation_id=user.organisation.id, partnership_id=sheet.partnership.id,
            step=sheet.step.number, question=key)
-    db.session.commit()
+    db.session.flush()
     return thread

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..core import uow
 from ..extensions import db, utcnow
 from .models import Answer, Presence
 from .services import Sheet
@@ -34,19 +35,19 @@ def touch(sheet: Sheet, user: User, question: str | None) -> None:
         select(Presence).where(Presence.step_instance_id == sheet.instance.id, Presence.user_id == user.id)
     )
     if row is None:
-        db.session.add(Presence(step_instance_id=sheet.instance.id, user_id=user.id, question=question,
-                                seen_at=now))
         try:
-            db.session.commit()
+            with uow.savepoint():
+                db.session.add(Presence(step_instance_id=sheet.instance.id, user_id=user.id, question=question,
+                                        seen_at=now))
+                db.session.flush()
         except IntegrityError:  # another tab of the same user got there first
-            db.session.rollback()
+            pass
         return
     if row.question != question or now - row.seen_at > PRESENCE_REFRESH:
         db.session.execute(
             update(Presence).where(Presence.id == row.id).values(question=question, seen_at=now)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
 
 
 def others(sheet: Sheet, user: User) -> list[Present]:

@@ -211,7 +211,7 @@ def table_ops(question: Question, form: MultiDict, current: list[dict[str, Any]]
 
 
 def _differs(old: Any, new: Any) -> bool:
-    empty = (None, "", [])
+    empty: tuple[Any, ...] = (None, "", [])
     if old in empty and new in empty:
         return False
     return str(old) != str(new) if not isinstance(new, list) else old != new

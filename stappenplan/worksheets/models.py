@@ -9,10 +9,10 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import Model, new_public_id, utcnow
 
 
-class Answer(db.Model):
+class Answer(Model):
     """The current answer to one question of one step instance.
 
     ``version`` grows with every accepted write; a save must name the version it
@@ -38,7 +38,7 @@ class Answer(db.Model):
     updated_by: Mapped[User | None] = relationship()
 
 
-class AnswerRevision(db.Model):
+class AnswerRevision(Model):
     """One accepted write (or several quick ones by the same person, folded)."""
 
     __tablename__ = "answer_revisions"
@@ -59,7 +59,7 @@ class AnswerRevision(db.Model):
     user: Mapped[User | None] = relationship()
 
 
-class CommentThread(db.Model):
+class CommentThread(Model):
     """The conversation about one question of one step instance."""
 
     __tablename__ = "comment_threads"
@@ -78,7 +78,7 @@ class CommentThread(db.Model):
     )
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +93,7 @@ class Comment(db.Model):
     author: Mapped[User | None] = relationship(lazy="joined")
 
 
-class CommentMention(db.Model):
+class CommentMention(Model):
     """A person named in a comment; they get an email."""
 
     __tablename__ = "comment_mentions"
@@ -104,7 +104,7 @@ class CommentMention(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
-class Presence(db.Model):
+class Presence(Model):
     """Who has a worksheet open, and in which field (shared across app processes)."""
 
     __tablename__ = "presence"

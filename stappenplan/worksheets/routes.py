@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
@@ -9,12 +10,15 @@ from flask_login import current_user
 
 from ..access import policy, sheet_or_404
 from ..core.errors import ServiceError
+from ..core.templating import wants_partial
+from ..core.web import int_arg, parse_int
 from ..extensions import htmx
 from ..i18n import gettext as _
 from ..security import autosave_limit
 from ..workflow.definition import Question
 from . import comments as comment_service
-from . import feed, fields, history, services, views
+from . import feed, fields, history, services
+from . import sheet_view as views
 from .services import SaveOutcome, Sheet
 from .tables import TableOp
 
@@ -74,10 +78,8 @@ def save_all(partnership_id: str, step: int, slot: str):
 
 
 def _int(raw: str | None) -> int:
-    try:
-        return max(0, int(raw or 0))
-    except ValueError:
-        return 0
+    """A version number from a form: 0 when missing or not a number."""
+    return parse_int(raw, 0, lo=0, hi=2**62) or 0
 
 
 def _question_or_404(sheet: Sheet, key: str) -> Question:
@@ -141,7 +143,7 @@ def table_op(partnership_id: str, step: int, slot: str, key: str):
     else:
         return _invalid(question, _("Deze actie bestaat niet."))
     outcome = services.save_table(sheet, current_user, key, ops, base)
-    if op == "edit":
+    if op == "edit" and column is not None:
         return _field_response(sheet, question, outcome, cell=(row_id, column))
     if outcome.ok:
         return _field_area(sheet, question, message=_row_message(op))
@@ -169,13 +171,14 @@ def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
         response.headers["HX-Reswap"] = "innerHTML"
         return response
     code = {"saved": 200, "unchanged": 200, "invalid": 422, "refused": 409}[outcome.status]
-    if not htmx:
+    if not wants_partial():
         if outcome.ok:
             flash(_("Opgeslagen."), "success")
         else:
             flash(outcome.message or _("Niet opgeslagen."), "error")
+        slot = (request.view_args or {})["slot"]
         return redirect(url_for("worksheets.show", partnership_id=sheet.partnership.public_id,
-                                step=sheet.step.number, slot=request.view_args["slot"]) + f"#vraag-{question.key}")
+                                step=sheet.step.number, slot=slot) + f"#vraag-{question.key}")
     merged_pairs = merged_by = None
     if outcome.merged:
         # The field must show the combined answer: the script puts these values in place.
@@ -208,7 +211,7 @@ def changes(partnership_id: str, step: int, slot: str):
     editing = (request.args.get("editing") or "")[:60] or None
     if sheet.party:
         feed.touch(sheet, current_user, editing)
-    seq = _int(request.args.get("seq"))
+    seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     present = feed.others(sheet, current_user)
     sig = feed.signature(present)
     status = request.args.get("status")
@@ -234,7 +237,7 @@ def question_history(partnership_id: str, step: int, slot: str, key: str):
     question = _question_or_404(sheet, key)
     view = views.build(sheet, current_user)
     entries = history.entries(sheet, question, view.goal_labels)
-    template = "worksheets/_history.html" if htmx else "worksheets/history.html"
+    template = "worksheets/_history.html" if wants_partial() else "worksheets/history.html"
     return render_template(template, v=view, q=question, entries=entries)
 
 
@@ -244,7 +247,7 @@ def restore(partnership_id: str, step: int, slot: str, key: str):
     sheet = _sheet(partnership_id, step, slot, write=True)
     question = _question_or_404(sheet, key)
     outcome = services.restore(sheet, current_user, key, _int(request.form.get("revision")))
-    if htmx:
+    if wants_partial():
         if outcome.ok:
             return _field_area(sheet, question, message=_("De eerdere versie is teruggezet."))
         return _field_response(sheet, question, outcome)
@@ -271,7 +274,7 @@ def thread(partnership_id: str, step: int, slot: str, key: str):
         except ServiceError as exc:
             error = exc.message
         else:
-            if not htmx:
+            if not wants_partial():
                 flash(_("Je opmerking is geplaatst."), "success")
                 return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step,
                                         slot=slot) + f"#vraag-{key}")
@@ -288,7 +291,7 @@ def thread_status(partnership_id: str, step: int, slot: str, key: str):
         comment_service.set_resolved(sheet, current_user, key, request.form.get("resolved") == "1")
     except ServiceError as exc:
         error = exc.message
-    if not htmx:
+    if not wants_partial():
         if error:
             flash(error, "error")
         return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot)
@@ -299,7 +302,7 @@ def thread_status(partnership_id: str, step: int, slot: str, key: str):
 def _thread(sheet: Sheet, question: Question, error: str | None = None, body: str = ""):
     thread_ = comment_service.thread_for(sheet, question.key)
     view = views.build(sheet, current_user)
-    template = "worksheets/_thread.html" if htmx else "worksheets/thread.html"
+    template = "worksheets/_thread.html" if wants_partial() else "worksheets/thread.html"
     status = 422 if error else 200
     return render_template(template, v=view, q=question, thread=thread_, error=error, body=body,
                            people=comment_service.mentionable(sheet)), status
@@ -315,8 +318,9 @@ def sheet_url(view: views.SheetView, endpoint: str = "show", key: str | None = N
     s = view.sheet
     pattern = view.urls.get((endpoint, key is not None))
     if pattern is None:
+        values: dict[str, Any] = {"key": _KEY} if key is not None else {}
         pattern = url_for(f"worksheets.{endpoint}", partnership_id=s.partnership.public_id, step=s.step.number,
-                          slot=view.slug, **({"key": _KEY} if key is not None else {}))
+                          slot=view.slug, **values)
         view.urls[(endpoint, key is not None)] = pattern
     return pattern.replace(_KEY, quote(key, safe="")) if key is not None else pattern
 

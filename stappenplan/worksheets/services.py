@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..core import uow
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..notifications import services as notifications
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow import services as workflow
@@ -219,71 +219,71 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
 
     The workflow's "edit" action comes first: it locks the cycle row (serialising this
     save with sign-offs and with other saves of the partnership on PostgreSQL), refuses
-    edits of a closed step and voids earlier sign-offs. Everything rolls back together
-    when the save turns out to be a conflict or changes nothing.
+    edits of a closed step and voids earlier sign-offs. All of it happens in a savepoint
+    that is undone when the save turns out to be a conflict or changes nothing; the
+    request's unit of work commits the rest.
     """
     if sheet.party is None:
         return SaveOutcome("refused", question=question, message=_("Je kunt hier alleen meelezen."))
     loaded = (sheet.cycle, sheet.instances) if sheet.locked else None
-    sheet.locked = False  # this transaction ends below, and the lock with it
-    try:
-        edit = workflow.perform(
-            sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
-            commit=False, locked=loaded,
+    sheet.locked = False  # the next save reads them again
+    with uow.savepoint() as tentative:
+        try:
+            workflow.perform(
+                sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
+                locked=loaded,
+            )
+        except ActionRefused as refusal_:
+            tentative.undo()
+            return SaveOutcome("refused", question=question, message=refusal_.message)
+        answer = db.session.scalar(
+            select(Answer)
+            .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
+            .with_for_update(of=Answer)
+            .execution_options(populate_existing=True)
         )
-    except ActionRefused as refusal_:
-        return SaveOutcome("refused", question=question, message=refusal_.message)
-    answer = db.session.scalar(
-        select(Answer)
-        .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
-        .with_for_update(of=Answer)
-        .execution_options(populate_existing=True)
-    )
-    current = answer.value if answer else None
-    version = answer.version if answer else 0
-    decision = decide(current, version)
-    value, refusal = decision.value, decision.refusal
-    if refusal is not None:
-        db.session.rollback()
-        return _with_theirs(refusal, sheet, question)
-    if decision.merged:
-        kind = "merge"
-    if value == current and (answer is None or not answer.draft):
-        db.session.rollback()
-        return SaveOutcome("unchanged", question=question, version=version, value=current,
-                           saved_at=answer.updated_at if answer else None)
-    now = utcnow()
-    seq = db.session.execute(
-        update(StepInstance).where(StepInstance.id == sheet.instance.id)
-        .values(content_version=StepInstance.content_version + 1)
-        .returning(StepInstance.content_version)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    try:
-        if answer is None:
-            answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
-            db.session.add(answer)
-            db.session.flush()
-        answer_id = answer.id
-        swapped = db.session.execute(
-            update(Answer)
-            .where(Answer.id == answer_id, Answer.version == version)
-            .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False,
-                    instance_seq=seq)
+        current = answer.value if answer else None
+        version = answer.version if answer else 0
+        decision = decide(current, version)
+        value, refusal = decision.value, decision.refusal
+        if refusal is not None:
+            tentative.undo()
+            return _with_theirs(refusal, sheet, question)
+        if decision.merged:
+            kind = "merge"
+        if value == current and (answer is None or not answer.draft):
+            tentative.undo()
+            return SaveOutcome("unchanged", question=question, version=version, value=current,
+                               saved_at=answer.updated_at if answer else None)
+        now = utcnow()
+        seq = db.session.execute(
+            update(StepInstance).where(StepInstance.id == sheet.instance.id)
+            .values(content_version=StepInstance.content_version + 1)
+            .returning(StepInstance.content_version)
             .execution_options(synchronize_session=False)
-        ).rowcount
-    except IntegrityError:
-        swapped = 0
-    if swapped != 1:
-        db.session.rollback()
-        return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
-    _add_revision(answer_id, version + 1, value, user, sheet.party, kind, now)
-    db.session.commit()
-    if edit.notes:  # the edit voided the partner's approval: tell them (mail after the commit)
-        notifications.deliver(edit.notes)
-    # The outcome is built from what was written: no read-back after the commit.
-    return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now,
-                       merged=decision.merged)
+        ).scalar_one()
+        try:
+            if answer is None:
+                answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
+                db.session.add(answer)
+                db.session.flush()
+            answer_id = answer.id
+            swapped = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
+                update(Answer)
+                .where(Answer.id == answer_id, Answer.version == version)
+                .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False,
+                        instance_seq=seq)
+                .execution_options(synchronize_session=False)
+            )).rowcount
+        except IntegrityError:
+            swapped = 0
+        if swapped != 1:
+            tentative.undo()
+            return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
+        _add_revision(answer_id, version + 1, value, user, sheet.party, kind, now)
+        # The outcome is built from what was written: no read-back afterwards.
+        return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now,
+                           merged=decision.merged)
 
 
 def _add_revision(answer_id: int, version: int, value: Any, user: User, party: str, kind: str,
@@ -298,14 +298,14 @@ def _add_revision(answer_id: int, version: int, value: Any, user: User, party: s
             select(AnswerRevision.id).where(AnswerRevision.answer_id == answer_id)
             .order_by(AnswerRevision.id.desc()).limit(1).scalar_subquery()
         )
-        folded = db.session.execute(
+        folded = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
             update(AnswerRevision)
             .where(AnswerRevision.id == newest, AnswerRevision.kind == "edit",
                    AnswerRevision.user_id == user.id, AnswerRevision.version == version - 1,
                    AnswerRevision.updated_at >= now - FOLD_WINDOW)
             .values(value=value, version=version, updated_at=now, saves=AnswerRevision.saves + 1)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if folded:
             return
     db.session.add(AnswerRevision(answer_id=answer_id, version=version, value=value, user_id=user.id,

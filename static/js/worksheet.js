@@ -584,6 +584,27 @@
       }, function () { /* the next change will bring it */ });
   }
 
+  // The worksheet's bar: not replaced when nothing in it changed (a click on its button
+  // must never land on a button that is being swapped), and focus stays on its button.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || target.id !== "sheet-bar") { return; }
+    var fresh = evt.detail.fragment && evt.detail.fragment.firstElementChild;
+    if (fresh && fresh.innerHTML === target.innerHTML) {
+      evt.detail.shouldSwap = false;
+      return;
+    }
+    var buttons = Array.prototype.slice.call(target.querySelectorAll("button, a, summary"));
+    var focused = buttons.indexOf(document.activeElement);
+    if (focused !== -1) {
+      setTimeout(function () {
+        var bar = document.getElementById("sheet-bar");
+        var again = bar && bar.querySelectorAll("button, a, summary")[focused];
+        if (again) { again.focus(); }
+      }, 0);
+    }
+  });
+
   document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
     var target = evt.detail.target;
     if (!target || !target.id || target.id.indexOf("field-") !== 0) { return; }

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
 from ..access import current_org, policy
 from ..core.templating import render
-from . import home as home_data
+from . import services as home_data
 
-bp = Blueprint("core", __name__)
+bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 @policy("public")
 def index():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("home.home"))
     return redirect(url_for("accounts.login"))
 
 
@@ -25,4 +25,4 @@ def index():
 def home():
     org = current_org()
     template = "home/coordination.html" if org.kind == "coordination" else "home/party.html"
-    return render(template, "results", **home_data.context_for(org, request.args))
+    return render(template, "results", **home_data.context_for(org))

@@ -1,4 +1,5 @@
-"""Glue between the action form and the workflow service, with Dutch feedback."""
+"""The workflow buttons (afronden, goedkeuren, heropenen…): from the posted form to the
+workflow service, with Dutch feedback for the page."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..access import visible_partnerships
 from ..audit.describe import activities
+from ..core.web import Page, choice_arg, int_arg, page_arg, text_arg
 from ..extensions import db, utcnow
 from ..organisations.models import Organisation
 from ..partnerships.models import Invitation, Partnership
@@ -30,16 +31,14 @@ class Filters:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Any) -> Filters:
+    def from_request(cls) -> Filters:
         """Unknown or malformed values fall back to the defaults (never an error)."""
-        situation = args.get("situatie", "")
-        page = args.get("pagina", "1")
         return cls(
-            search=(args.get("zoek") or "").strip()[:100],
-            status=args.get("status") if args.get("status") in STATUSES else "alle",
-            situation=int(situation) if situation in ("1", "2", "3") else None,
-            sort=args.get("sorteer") if args.get("sorteer") in SORTS else "activiteit",
-            page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
+            search=text_arg("zoek", 100),
+            status=choice_arg("status", STATUSES, "alle"),
+            situation=int_arg("situatie", None, lo=1, hi=3),
+            sort=choice_arg("sorteer", SORTS, "activiteit"),
+            page=page_arg(),
         )
 
     def query(self, **changes: Any) -> dict[str, Any]:
@@ -53,13 +52,13 @@ class Filters:
         return bool(self.search or self.status != "alle" or self.situation)
 
 
-def context_for(org: Organisation, args: Any = None) -> dict[str, Any]:
+def context_for(org: Organisation) -> dict[str, Any]:
     if org.kind == "coordination":
         partnerships = list(
             db.session.scalars(visible_partnerships(org).order_by(Partnership.created_at.desc()))
         )
         return {"org": org, "partnerships": partnerships}
-    return _party_home(org, Filters.from_args(args or {}))
+    return _party_home(org, Filters.from_request())
 
 
 def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
@@ -77,7 +76,7 @@ def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
     shown.sort(key=_sort_key(filters.sort, party), reverse=filters.sort in ("activiteit", "voortgang"))
     pages = max(1, math.ceil(len(shown) / PER_PAGE))
     page = min(filters.page, pages)
-    page_items = shown[(page - 1) * PER_PAGE: page * PER_PAGE]
+    listing = Page(items=shown[(page - 1) * PER_PAGE: page * PER_PAGE], page=page, pages=pages, total=len(shown))
     waiting_us = [s for s in all_summaries if s.waits_on(party)]
     waiting_partner = [s for s in all_summaries if s.waits_on(other(party)) and not s.waits_on(party)]
     ids = [s.partnership.id for s in all_summaries]
@@ -85,11 +84,10 @@ def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
         "org": org,
         "party": party,
         "filters": filters,
-        "items": page_items,
+        "items": listing.items,
+        "listing": listing,
         "count": len(shown),
         "total": total,
-        "page": page,
-        "pages": pages,
         "waiting_us": waiting_us,
         "waiting_partner": waiting_partner,
         "recent": activities(ids, limit=5, viewer=party),

@@ -1,4 +1,5 @@
-"""View data for worksheet pages and partials (kept out of the routes)."""
+"""The view-model of a worksheet page: what one viewer sees of one worksheet (answers,
+progress, presence, the step-4 comparison), built once per page or partial."""
 
 from __future__ import annotations
 
@@ -115,6 +116,8 @@ def build(sheet: Sheet, user: Any) -> SheetView:
 def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
     """Required questions and allowed actions of this step instance, from the answers
     the page already loaded (the engine decides; nothing is read again)."""
+    party = sheet.party
+    assert party is not None  # only built for the two organisations (see build)
     instance = sheet.instance
     questions = {q.key: q for q in sheet.step.questions}
     filled = Filled()
@@ -141,12 +144,12 @@ def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
         missing.append(Missing(question, detail))
     required = [q for q in sheet.step.questions_for(asked_to, situation) if q.required]
     actions = [
-        a for a in engine.allowed_actions(sheet.defn, state, engine.Actor(sheet.party, user.is_admin), situation)
+        a for a in engine.allowed_actions(sheet.defn, state, engine.Actor(party, user.is_admin), situation)
         if a.step == sheet.step.number and a.slot == instance.slot
         and a.kind in ("complete", "sign_off", "withdraw_sign_off")
     ]
     signoffs = {s.party for s in instance.signoffs}
-    partner = engine.other_party(sheet.party)
+    partner = engine.other_party(party)
     return Progress(required=len(required), missing=missing, actions=actions, partner=partner,
                     partner_signed=partner in signoffs, signed=sheet.party in signoffs)
 

@@ -1,0 +1,19 @@
+"""Domain events that other packages react to, without the sender knowing them.
+
+The workflow and the worksheets announce what happened; ``notifications`` listens
+(see notifications/services.py). Receivers run in the sender's unit of work, so a
+notification is made in the same transaction as the change that caused it.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: sender: the Partnership; events (workflow engine Events, with the cycle number in
+#: their detail), actor (User), party ("library", "childcare" or "" for the system).
+workflow_events = _signals.signal("workflow-events")
+
+#: sender: the worksheet Sheet; person (User named), author (User), key (question), body.
+mentioned = _signals.signal("mentioned")
