@@ -125,7 +125,7 @@ if _log_format == "json":
     }
 
 
-def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
+def post_worker_init(worker):  # gunicorn hook
     """Never share a database connection with the master or a sibling worker (preload_app)."""
     app = getattr(worker, "wsgi", None)
     if app is None or not hasattr(app, "app_context"):

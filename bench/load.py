@@ -78,7 +78,7 @@ AUTOSAVE_MIN_RATIO = 0.35
 MEMORY_TARGET_MB = 150
 
 
-def bench_app():  # noqa: ANN201 - gunicorn app factory: `gunicorn 'bench.load:bench_app()'`
+def bench_app():  # gunicorn app factory: `gunicorn 'bench.load:bench_app()'`
     """The production app with rate limits off (closed-loop users exceed the per-user limits)."""
     from stappenplan import create_app
 
@@ -688,7 +688,7 @@ def _range(values: list[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def _inprocess_app(url: str):  # noqa: ANN202
+def _inprocess_app(url: str):
     from config import Config
     from stappenplan import create_app
 
@@ -703,7 +703,7 @@ def _inprocess_app(url: str):  # noqa: ANN202
     return create_app(BenchConfig)
 
 
-def _client_for(app: Any, email: str):  # noqa: ANN202
+def _client_for(app: Any, email: str):
     client = app.test_client()
     response = client.post("/inloggen", data={"email": email, "password": PASSWORD})
     if response.status_code != 302:

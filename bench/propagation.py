@@ -50,7 +50,7 @@ def worksheet_path(url: str) -> str:
     return f"/samenwerkingen/{public_id}/stap/4/samen"
 
 
-def login(page, base: str, email: str) -> None:  # noqa: ANN001
+def login(page, base: str, email: str) -> None:
     page.goto(base + "/inloggen")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)

@@ -176,7 +176,7 @@ SLOT_SLUGS = {"bibliotheek": "library", "kinderopvang": "childcare", "samen": "j
 SLUG_FOR_SLOT = {v: k for k, v in SLOT_SLUGS.items()}
 
 
-def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):  # noqa: ANN201 - import cycle
+def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):  # import cycle
     """A worksheet the current user may see: the partnership in reach, the step open
     (or done) for them, and - in steps 1-3 - private to its organisation until it
     completed step 3. Coordinators see only the shared steps.

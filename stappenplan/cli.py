@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from .core import uow
 from .extensions import db
 
 
@@ -30,6 +31,7 @@ def register(app: Flask) -> None:
 
             added = demo_bulk.generate(partnerships)
             click.echo(f"{added} extra samenwerkingen aangemaakt in {demo_bulk.REGION_NAME}.")
+        uow.checkpoint()  # saved, and the demo's mails printed, before the logins come last
         click.echo("")
         click.echo(f"Demo-logins (wachtwoord voor allemaal: {demo.PASSWORD}):")
         for login in demo.LOGINS:

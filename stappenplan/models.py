@@ -16,8 +16,8 @@ __all__ = [
     "RegionMembership",
     "User",
 ]
-from .workflow.models import Cycle, SignOff, StepInstance  # noqa: E402
-from .worksheets.models import Answer, AnswerRevision, Comment, CommentMention, CommentThread, Presence  # noqa: E402
+from .workflow.models import Cycle, SignOff, StepInstance
+from .worksheets.models import Answer, AnswerRevision, Comment, CommentMention, CommentThread, Presence
 
 __all__ += [
     "Answer", "AnswerRevision", "Comment", "CommentMention", "CommentThread", "Cycle", "Presence", "SignOff",

@@ -30,19 +30,19 @@ INVITATIONS = "30 per hour"
 AUTOSAVE = "240 per minute"
 
 
-def login_limit():  # noqa: ANN201 - a decorator
+def login_limit():  # a decorator
     return limiter.limit(LOGIN, methods=["POST"], key_func=get_remote_address)
 
 
-def reset_limit():  # noqa: ANN201
+def reset_limit():
     return limiter.limit(PASSWORD_RESET, methods=["POST"], key_func=get_remote_address)
 
 
-def invitation_limit():  # noqa: ANN201
+def invitation_limit():
     return limiter.limit(INVITATIONS, methods=["POST"], key_func=_user_or_ip)
 
 
-def autosave_limit():  # noqa: ANN201
+def autosave_limit():
     return limiter.limit(AUTOSAVE, methods=["POST"], key_func=_user_or_ip)
 
 
@@ -57,7 +57,7 @@ def init(app: Flask) -> None:
     app.after_request(_headers)
 
     @app.errorhandler(RateLimitExceeded)
-    def too_many(error: RateLimitExceeded):  # noqa: ANN202
+    def too_many(error: RateLimitExceeded):
         from .core.errors_web import error_page
         from .i18n import gettext as _
 
@@ -77,7 +77,7 @@ def init(app: Flask) -> None:
 def _retry_after(error: RateLimitExceeded) -> int:
     try:
         reset = limiter.current_limit.reset_at if limiter.current_limit else None
-    except Exception:  # noqa: BLE001 - a missing value just means "a minute"
+    except Exception:  # a missing value just means "a minute"
         reset = None
     if reset:
         import time

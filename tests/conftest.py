@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config._stappenplan_deselected = len(drop)  # type: ignore[attr-defined]
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     dropped = getattr(config, "_stappenplan_deselected", 0)
     if dropped:
         terminalreporter.write_line(
@@ -176,7 +176,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def world(app: Flask):  # noqa: ANN201
+def world(app: Flask):
     """Two library tenants, their childcare partners, and two regions (see factories)."""
     from tests.factories import build_world
 

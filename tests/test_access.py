@@ -21,7 +21,7 @@ TOKEN_ARGUMENTS = {"token"}
 OUTSIDERS = ("lib_b", "cc_b", "coord_b")
 
 
-def samples(app: Flask, world) -> dict[str, str]:  # noqa: ANN001
+def samples(app: Flask, world) -> dict[str, str]:
     """A real identifier of tenant A for every URL argument the application uses."""
     with app.app_context():
         actor = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))

@@ -39,7 +39,7 @@ def _setup(app: Flask, n: int) -> list[tuple[str, str, str]]:
     return out
 
 
-def _run_together(app: Flask, jobs: list) -> list[BaseException | None]:  # noqa: ANN001
+def _run_together(app: Flask, jobs: list) -> list[BaseException | None]:
     barrier = threading.Barrier(len(jobs))
     results: list[BaseException | None] = [None] * len(jobs)
 
@@ -52,7 +52,7 @@ def _run_together(app: Flask, jobs: list) -> list[BaseException | None]:  # noqa
                 user = db.session.scalar(select(User).where(User.email == args[1]))
                 barrier.wait()
                 workflow.perform(p, user, args[2], args[3])
-            except BaseException as exc:  # noqa: BLE001 - reported to the test
+            except BaseException as exc:  # reported to the test
                 results[index] = exc
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]

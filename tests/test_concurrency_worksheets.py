@@ -24,7 +24,7 @@ SAVES = 50
 KEY = "target_parents"
 
 
-def test_eight_writers_never_lose_an_update(world, app: Flask) -> None:  # noqa: ANN001
+def test_eight_writers_never_lose_an_update(world, app: Flask) -> None:
     with app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
         lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))

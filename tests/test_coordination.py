@@ -106,7 +106,7 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
         engine_ = db.engine
     statements: list[str] = []
 
-    def listener(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def listener(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(engine_, "before_cursor_execute", listener)
@@ -116,7 +116,7 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
         event.remove(engine_, "before_cursor_execute", listener)
 
 
-def _second_partnership(app: Flask, world) -> str:  # noqa: ANN001
+def _second_partnership(app: Flask, world) -> str:
     """Library A with a second childcare partner, at the joint steps (step 4 half approved)."""
     with app.app_context():
         lib_a = db.session.scalar(select(Organisation).where(Organisation.public_id == world.ids["lib_a"]))
@@ -132,7 +132,7 @@ def _second_partnership(app: Flask, world) -> str:  # noqa: ANN001
         return p.public_id
 
 
-def _progress_world_a(app: Flask, world) -> None:  # noqa: ANN001
+def _progress_world_a(app: Flask, world) -> None:
     """Partnership A: library finished steps 1-2, childcare step 1."""
     with app.app_context():
         p = _partnership(world.ids["partnership_a"])
@@ -546,7 +546,7 @@ def test_coordinator_home_links_to_the_overview(world, app: Flask) -> None:
     assert "1 samenwerking" in html and "1 vestiging" in html
 
 
-def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(world, app: Flask, monkeypatch) -> None:  # noqa: ANN001
+def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(world, app: Flask, monkeypatch) -> None:
     app.config["DASHBOARD_CACHE_SECONDS"] = 30
     coordinator = _client(app, world.emails["coord_a"])
     first = _count(app, coordinator, "/regio")

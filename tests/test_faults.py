@@ -27,7 +27,7 @@ from tests.factories import PASSWORD, build_world, login
 pytestmark = pytest.mark.postgres
 
 
-def _step4(app: Flask, world) -> str:  # noqa: ANN001
+def _step4(app: Flask, world) -> str:
     with app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
         lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
@@ -36,7 +36,7 @@ def _step4(app: Flask, world) -> str:  # noqa: ANN001
     return f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
 
 
-def test_connection_killed_mid_request(world, app: Flask) -> None:  # noqa: ANN001
+def test_connection_killed_mid_request(world, app: Flask) -> None:
     """pg_terminate_backend on the connection of a running save: 503, rollback, recovery."""
     url = _step4(app, world)
     client = app.test_client()
@@ -45,7 +45,7 @@ def test_connection_killed_mid_request(world, app: Flask) -> None:  # noqa: ANN0
         engine = db.engine
     started = threading.Event()
 
-    def slow_revision(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def slow_revision(conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.startswith("INSERT INTO answer_revisions") and not started.is_set():
             started.set()
             cursor.execute("SELECT pg_sleep(10)")  # the answer row is already updated in this transaction

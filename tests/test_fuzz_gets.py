@@ -33,7 +33,7 @@ ROLES = ("lib_a", "cc_a", "coord_a", "lib_a_member")
 
 
 @pytest.fixture(scope="module")
-def fuzz_world(_migrated: None):  # noqa: ANN201
+def fuzz_world(_migrated: None):
     from tests.conftest import make_app, wipe
 
     app = make_app()
@@ -66,7 +66,7 @@ def fuzz_world(_migrated: None):  # noqa: ANN201
     wipe(app)
 
 
-def test_every_query_argument_with_odd_values_on_every_get_route(fuzz_world) -> None:  # noqa: ANN001
+def test_every_query_argument_with_odd_values_on_every_get_route(fuzz_world) -> None:
     """Deterministic: each argument with the values that broke pages before, per route."""
     app, clients, urls = fuzz_world
     failures = []
@@ -79,7 +79,7 @@ def test_every_query_argument_with_odd_values_on_every_get_route(fuzz_world) -> 
                     target = f"{url}?{urlencode({name: value})}"
                     try:
                         status = clients[role].get(target, headers=headers).status_code
-                    except Exception as exc:  # noqa: BLE001 - collected: the test lists them all
+                    except Exception as exc:  # collected: the test lists them all
                         status = f"{type(exc).__name__}: {exc}"
                     if not isinstance(status, int) or status >= 500:
                         failures.append((target, role, bool(headers), status))
@@ -87,7 +87,7 @@ def test_every_query_argument_with_odd_values_on_every_get_route(fuzz_world) -> 
     assert not distinct, "\n".join(map(str, distinct))
 
 
-def test_every_get_route_answers_without_a_500(fuzz_world) -> None:  # noqa: ANN001
+def test_every_get_route_answers_without_a_500(fuzz_world) -> None:
     app, clients, urls = fuzz_world
     assert len(urls) >= 25
 

@@ -62,7 +62,7 @@ _ROUTES = [r.endpoint for r in post_rules(make_app())]
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(_migrated: None):  # noqa: ANN201
+def fuzz_app(_migrated: None):
     app = make_app()
     wipe(app)
     world = build_world(app)
@@ -84,7 +84,7 @@ def fuzz_app(_migrated: None):  # noqa: ANN201
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=forms)
-def test_post_route_never_500_and_refusals_write_nothing(fuzz_app, endpoint: str, data: dict) -> None:  # noqa: ANN001
+def test_post_route_never_500_and_refusals_write_nothing(fuzz_app, endpoint: str, data: dict) -> None:
     app, world = fuzz_app
     client = app.test_client()
     login(client, world.emails["lib_a"], PASSWORD)

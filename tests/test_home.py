@@ -11,7 +11,7 @@ from stappenplan.partnerships.models import Partnership
 from tests.factories import login, make_org, make_partnership, make_user
 
 
-def _client(app: Flask, email: str):  # noqa: ANN202
+def _client(app: Flask, email: str):
     client = app.test_client()
     login(client, email, demo.PASSWORD)
     return client

@@ -256,7 +256,7 @@ def _locale_of(app: Flask, email: str) -> str | None:
         return db.session.scalar(select(User.locale).where(User.email == email))
 
 
-def test_the_account_page_offers_the_language_choice(app: Flask, world) -> None:  # noqa: ANN001
+def test_the_account_page_offers_the_language_choice(app: Flask, world) -> None:
     client = app.test_client()
     login(client, world.emails["lib_a"])
     page = client.get("/account").get_data(as_text=True)
@@ -279,7 +279,7 @@ def test_the_account_page_offers_the_language_choice(app: Flask, world) -> None:
 
 
 @pytest.mark.parametrize("value", ["de", "", "EN", "english", "<script>"])
-def test_only_known_languages_are_saved(app: Flask, world, value: str) -> None:  # noqa: ANN001
+def test_only_known_languages_are_saved(app: Flask, world, value: str) -> None:
     client = app.test_client()
     login(client, world.emails["lib_a"])
     page = _choose(client, value, expected_status=200).get_data(as_text=True)
@@ -287,11 +287,11 @@ def test_only_known_languages_are_saved(app: Flask, world, value: str) -> None: 
     assert _locale_of(app, world.emails["lib_a"]) is None
 
 
-def test_choosing_a_language_needs_a_login(client: FlaskClient, world) -> None:  # noqa: ANN001
+def test_choosing_a_language_needs_a_login(client: FlaskClient, world) -> None:
     assert client.post("/account/taal", data={"locale": "en"}).status_code == 401
 
 
-def test_an_english_user_sees_english_and_a_dutch_partner_dutch(app: Flask, world) -> None:  # noqa: ANN001
+def test_an_english_user_sees_english_and_a_dutch_partner_dutch(app: Flask, world) -> None:
     partnership = world.ids["partnership_a"]
     english = app.test_client()
     login(english, world.emails["lib_a"])
@@ -331,7 +331,7 @@ def test_an_english_user_sees_english_and_a_dutch_partner_dutch(app: Flask, worl
     assert "Pagina niet gevonden" in missing.get_data(as_text=True)
 
 
-def test_a_refused_action_is_explained_in_english(app: Flask, world) -> None:  # noqa: ANN001
+def test_a_refused_action_is_explained_in_english(app: Flask, world) -> None:
     client = app.test_client()
     login(client, world.emails["lib_a"])
     _choose(client, "en")

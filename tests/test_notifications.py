@@ -18,7 +18,7 @@ from stappenplan.workflow.engine import Action
 from tests.factories import login
 
 
-def _driver(world) -> Driver:  # noqa: ANN001
+def _driver(world) -> Driver:
     p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
     lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
     cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))

@@ -43,7 +43,7 @@ class FakeSMTP:
     def login(self, user: str, password: str) -> None:
         return None
 
-    def send_message(self, msg) -> None:  # noqa: ANN001
+    def send_message(self, msg) -> None:
         FakeSMTP.sent.append(msg)
 
 

@@ -40,26 +40,26 @@ CHILDCARE_STEP_3 = str(OWN["childcare"][3]["other_value"])[:40]
 NOT_SHARED = "<strong>Nog niet gedeeld.</strong>"  # the marker in place of a party's answers
 
 
-def _driver(world) -> Driver:  # noqa: ANN001
+def _driver(world) -> Driver:
     p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
     lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
     cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
     return Driver(p, lib, cc)
 
 
-def _client(app: Flask, world, who: str) -> FlaskClient:  # noqa: ANN001
+def _client(app: Flask, world, who: str) -> FlaskClient:
     client = app.test_client()
     login(client, world.emails[who])
     return client
 
 
-def _page(client: FlaskClient, world, query: str = "") -> str:  # noqa: ANN001
+def _page(client: FlaskClient, world, query: str = "") -> str:
     response = client.get(f"/samenwerkingen/{world.ids['partnership_a']}/plan{query}")
     assert response.status_code == 200, response.status_code
     return " ".join(response.get_data(as_text=True).split())
 
 
-def _pdf(client: FlaskClient, world, query: str = "") -> bytes:  # noqa: ANN001
+def _pdf(client: FlaskClient, world, query: str = "") -> bytes:
     response = client.get(f"/samenwerkingen/{world.ids['partnership_a']}/plan.pdf{query}")
     assert response.status_code == 200, response.status_code
     assert response.mimetype == "application/pdf"
@@ -84,7 +84,7 @@ def _pdf_text(data: bytes) -> str:
 
 
 @pytest.fixture
-def finished(world, app: Flask):  # noqa: ANN001, ANN201
+def finished(world, app: Flask):
     """Partnership A through all eight steps (cycle 1 closed)."""
     with app.app_context():
         _driver(world).through(8)
@@ -244,7 +244,7 @@ def test_partnership_page_links_to_the_plan(world, app: Flask) -> None:
 def _counting() -> Iterator[list[str]]:
     statements: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)
@@ -254,7 +254,7 @@ def _counting() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", count)
 
 
-def _build_queries(world, role: str) -> int:  # noqa: ANN001
+def _build_queries(world, role: str) -> int:
     db.session.expire_all()
     partnership = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
     with _counting() as statements:

@@ -163,7 +163,7 @@ def _request_lines(lines: list[dict]) -> list[dict]:
     return [line for line in lines if line["logger"] == "stappenplan.request"]
 
 
-def test_json_request_log_line(world, json_logs) -> None:  # noqa: ANN001
+def test_json_request_log_line(world, json_logs) -> None:
     app = make_app(LOG_FORMAT="json")
     client = app.test_client()
     login(client, world.emails["lib_a"])
@@ -184,7 +184,7 @@ def test_json_request_log_line(world, json_logs) -> None:  # noqa: ANN001
     assert "Bibliotheek A" not in raw  # no organisation names
 
 
-def test_request_id_generated_when_missing_or_not_sane(json_logs) -> None:  # noqa: ANN001
+def test_request_id_generated_when_missing_or_not_sane(json_logs) -> None:
     client = make_app(LOG_FORMAT="json").test_client()
     ids = []
     for header in (None, "bad id with spaces", "x" * 300, "kort", '"><script>'):
@@ -199,7 +199,7 @@ def test_request_id_generated_when_missing_or_not_sane(json_logs) -> None:  # no
     assert logged == ids
 
 
-def test_app_log_records_are_json_with_the_request_id(json_logs) -> None:  # noqa: ANN001
+def test_app_log_records_are_json_with_the_request_id(json_logs) -> None:
     app = make_app(LOG_FORMAT="json", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/nope")
     response = app.test_client().get("/readyz", headers={"X-Request-ID": "ready-check-0001"})
     response.close()
@@ -211,7 +211,7 @@ def test_app_log_records_are_json_with_the_request_id(json_logs) -> None:  # noq
     assert line["status"] == 503 and line["level"] == "ERROR"
 
 
-def test_secret_tokens_are_masked_in_the_logged_path(app: Flask, json_logs) -> None:  # noqa: ANN001
+def test_secret_tokens_are_masked_in_the_logged_path(app: Flask, json_logs) -> None:
     make_app(LOG_FORMAT="json").test_client().get("/wachtwoord-herstellen/SuperGeheimResetToken123").close()
     [line] = _request_lines(json_logs())
     assert line["path"] == "/wachtwoord-herstellen/[redacted]"

@@ -22,7 +22,7 @@ def counted(app: Flask) -> Iterator[list[str]]:
     with app.app_context():
         engine = db.engine
 
-    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
         # Transaction control (SQLite's explicit BEGIN, savepoints) is not a query.
         if not TRANSACTION_CONTROL.match(statement):
             statements.append(statement)

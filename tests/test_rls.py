@@ -18,7 +18,7 @@ SCOPE_COLUMNS = ("partnership_id", "cycle_id", "step_instance_id", "answer_id", 
 
 
 @pytest.fixture
-def rls_app(world, app: Flask) -> Flask:  # noqa: ANN001 - world is built by the owner first
+def rls_app(world, app: Flask) -> Flask:  # world is built by the owner first
     from stappenplan.accounts.models import User
     from stappenplan.demo import Driver
     from stappenplan.partnerships.models import Partnership

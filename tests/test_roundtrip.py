@@ -156,7 +156,7 @@ def cell_form(value: Any) -> list[str]:
 # --- decoding the page's form data set back into answers ---------------------------------------
 
 
-def decode(question: Question, form, goal_ids: list[str]) -> Any:  # noqa: ANN001
+def decode(question: Question, form, goal_ids: list[str]) -> Any:
     if question.type in ("table", "records"):
         prefix = f"o-{question.key}{fields.SEP}"
         row_ids: list[str] = []
@@ -230,7 +230,7 @@ class Runner:
                                + [(fields.name(key, row_id, column.key), v) for v in cell_form(cells[column.key])])
 
 
-def open_step(app: Flask, step: int, locale: str = "nl"):  # noqa: ANN201
+def open_step(app: Flask, step: int, locale: str = "nl"):
     """A world whose partnership A has ``step`` open (earlier steps done by the demo driver)."""
     world = build_world(app)
     with app.app_context():

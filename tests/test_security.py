@@ -18,7 +18,7 @@ def limited(_migrated: None) -> Iterator[Flask]:
     wipe(app)
 
 
-def test_security_headers_on_every_page(client) -> None:  # noqa: ANN001
+def test_security_headers_on_every_page(client) -> None:
     for url in ("/inloggen", "/bestaat-niet", "/static/css/app.css"):
         response = client.get(url)
         csp = response.headers["Content-Security-Policy"]

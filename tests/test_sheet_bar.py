@@ -20,7 +20,7 @@ from tests.test_worksheets import HX, answer, driver, sheet_url
 
 
 @pytest.fixture
-def joint4(world, app: Flask) -> str:  # noqa: ANN001
+def joint4(world, app: Flask) -> str:
     with app.app_context():
         driver(world).own_steps(3, 3)
     return sheet_url(world, 4, "samen")

@@ -19,7 +19,7 @@ def test_a_failing_session_close_at_teardown_keeps_the_response(world, app: Flas
     calls = []
     close = Session.close
 
-    def dead(self) -> None:  # noqa: ANN001
+    def dead(self) -> None:
         calls.append(1)
         if len(calls) == 1:  # the connection died: the rollback at the end of the request fails
             close(self)

@@ -173,7 +173,7 @@ def _stop(server: Server) -> None:
 
 
 @pytest.fixture
-def step_four(world, app: Flask):  # noqa: ANN001, ANN201
+def step_four(world, app: Flask):
     """Partnership A with steps 1-3 done by both: the joint step 4 is open."""
     from stappenplan.accounts.models import User
     from stappenplan.demo import Driver
@@ -191,7 +191,7 @@ def step_four(world, app: Flask):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def servers(step_four) -> Iterator[tuple[Server, Server]]:  # noqa: ANN001
+def servers(step_four) -> Iterator[tuple[Server, Server]]:
     if not ON_POSTGRES:  # pragma: no cover - deselected by conftest on SQLite
         pytest.skip("needs PostgreSQL")
     folder = Path(tempfile.mkdtemp(prefix="stappenplan-two-servers-"))
@@ -212,7 +212,7 @@ def servers(step_four) -> Iterator[tuple[Server, Server]]:  # noqa: ANN001
             _stop(server)
 
 
-def test_two_app_servers_share_one_database(servers: tuple[Server, Server], step_four) -> None:  # noqa: ANN001
+def test_two_app_servers_share_one_database(servers: tuple[Server, Server], step_four) -> None:
     one, two = servers
     assert one.process.pid != two.process.pid and one.port != two.port
     world = step_four

@@ -19,7 +19,7 @@ from stappenplan.worksheets.models import Answer
 from tests.factories import login
 
 
-def _driver(world) -> Driver:  # noqa: ANN001
+def _driver(world) -> Driver:
     p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
     lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
     cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))

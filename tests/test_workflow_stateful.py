@@ -221,7 +221,7 @@ class WorkflowMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def machine_app(_migrated: None):  # noqa: ANN201
+def machine_app(_migrated: None):
     app = make_app()
     yield app
     wipe(app)

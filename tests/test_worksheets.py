@@ -26,14 +26,14 @@ from tests.factories import login
 HX = {"HX-Request": "true"}
 
 
-def driver(world) -> Driver:  # noqa: ANN001
+def driver(world) -> Driver:
     p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
     lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
     cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
     return Driver(p, lib, cc)
 
 
-def sheet_url(world, step: int, slot: str) -> str:  # noqa: ANN001
+def sheet_url(world, step: int, slot: str) -> str:
     return f"/samenwerkingen/{world.ids['partnership_a']}/stap/{step}/{slot}"
 
 
@@ -47,21 +47,21 @@ def version_in(body: str, key: str) -> int:
 
 
 @pytest.fixture
-def lib(world, app: Flask) -> FlaskClient:  # noqa: ANN001
+def lib(world, app: Flask) -> FlaskClient:
     client = app.test_client()
     login(client, world.emails["lib_a"])
     return client
 
 
 @pytest.fixture
-def cc(world, app: Flask) -> FlaskClient:  # noqa: ANN001
+def cc(world, app: Flask) -> FlaskClient:
     client = app.test_client()
     login(client, world.emails["cc_a"])
     return client
 
 
 @pytest.fixture
-def joint4(world, app: Flask) -> str:  # noqa: ANN001
+def joint4(world, app: Flask) -> str:
     """Partnership A with step 4 open."""
     with app.app_context():
         driver(world).own_steps(3, 3)

@@ -41,7 +41,7 @@ class User(UserMixin, Model):
         return f"{self.public_id}.{self.session_version}"
 
     @property
-    def organisation(self):  # noqa: ANN201 - avoids an import cycle in annotations
+    def organisation(self):  # avoids an import cycle in annotations
         return self.membership.organisation if self.membership else None
 
     @property

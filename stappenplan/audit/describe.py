@@ -18,7 +18,7 @@ from .models import AuditEvent
 class _Party(dict):
     """Party names in the reader's language (the engine's translated names)."""
 
-    def get(self, key, default=None):  # noqa: ANN001, ANN201
+    def get(self, key, default=None):
         return party_name(key) if key in ("library", "childcare") else default
 
 

@@ -80,7 +80,7 @@ class SafetyNet:
 
         try:
             body = self.app(environ, hold)
-        except Exception:  # noqa: BLE001 - the last line of defence
+        except Exception:  # the last line of defence
             if self.propagate:  # tests: a bug must fail the test, not look like a 503
                 raise
             self.logger.exception("error outside the request handlers")
@@ -97,11 +97,11 @@ def close_session(error: BaseException | None = None) -> None:
     (the request's own answer, already made, stays what it was)."""
     try:
         db.session.remove()
-    except Exception:  # noqa: BLE001 - a dead connection cannot be rolled back
+    except Exception:  # a dead connection cannot be rolled back
         current_app.logger.warning("closing the database session failed; connection dropped", exc_info=True)
         try:
             db.session.registry.clear()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 

@@ -103,7 +103,7 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__()
 
     @property
-    def stream(self):  # noqa: ANN201 - a text stream
+    def stream(self):  # a text stream
         return sys.stderr
 
     @stream.setter

@@ -62,7 +62,7 @@ def _commit() -> None:
     for callback in g.pop(_AFTER, []):
         try:
             callback()
-        except Exception:  # noqa: BLE001 - a side effect after the commit never undoes the commit
+        except Exception:  # a side effect after the commit never undoes the commit
             current_app.logger.exception("after-commit callback failed")
 
 
@@ -73,7 +73,7 @@ def _commit_request(response: Response) -> Response:
         return response
     try:
         _commit()
-    except Exception as error:  # noqa: BLE001 - turned into the Dutch error page
+    except Exception as error:  # turned into the Dutch error page
         failed()
         return _error_response(error)
     return response

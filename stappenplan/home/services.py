@@ -108,7 +108,7 @@ def _matches(summary: Summary, status: str, party: str) -> bool:
     return True
 
 
-def _sort_key(sort: str, party: str):  # noqa: ANN202
+def _sort_key(sort: str, party: str):
     if sort == "naam":
         return lambda s: s.partnership.partner_of(party).name.lower()
     if sort == "voortgang":

@@ -115,7 +115,7 @@ def _attempt(message: OutboxMessage, result: Delivery) -> None:
         with force_locale(message.locale or "nl"):
             subject, body = _TEMPLATES[message.template](message.params)
         send_mail(message.to_email, subject, body, message_id=message_id(message.dedupe_key))
-    except Exception as error:  # noqa: BLE001 - a mail that fails waits for the next attempt
+    except Exception as error:  # a mail that fails waits for the next attempt
         message.attempts += 1
         message.last_error = f"{type(error).__name__}: {error}"[:1000]
         if message.attempts >= MAX_ATTEMPTS:

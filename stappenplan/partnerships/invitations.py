@@ -362,7 +362,7 @@ def _announce_start(partnership: Partnership, actor: User) -> None:
     signals.workflow_events.send(partnership, events=events, actor=actor, party="")
 
 
-def create_coordinator_invitation(region, email: str, role: str) -> str:  # noqa: ANN001
+def create_coordinator_invitation(region, email: str, role: str) -> str:
     """CLI: invite a coordinator into the region's coordination organisation."""
     from ..organisations.models import Region
 

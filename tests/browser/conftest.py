@@ -41,7 +41,7 @@ def _chromium() -> str:
 
 
 class LiveServer:
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -57,20 +57,20 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_app(_migrated: None):  # noqa: ANN201
+def live_app(_migrated: None):
     app = make_app(WTF_CSRF_ENABLED=True, MAIL_BACKEND="memory")
     yield app
     wipe(app)
 
 
 @pytest.fixture
-def server(live_app) -> Iterator[LiveServer]:  # noqa: ANN001
+def server(live_app) -> Iterator[LiveServer]:
     with LiveServer(live_app) as live:
         yield live
 
 
 @pytest.fixture(scope="session")
-def _playwright(_chromium: str):  # noqa: ANN202
+def _playwright(_chromium: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -78,7 +78,7 @@ def _playwright(_chromium: str):  # noqa: ANN202
 
 
 @pytest.fixture
-def browser(_playwright, _chromium: str):  # noqa: ANN001, ANN201
+def browser(_playwright, _chromium: str):
     """A fresh browser per test: one test's crash or dialog cannot spoil the next."""
     instance = _playwright.chromium.launch(executable_path=_chromium, args=ARGS, headless=True)
     yield instance
@@ -87,7 +87,7 @@ def browser(_playwright, _chromium: str):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
+def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
     context.set_default_timeout(10_000)
     pg = context.new_page()
@@ -98,18 +98,18 @@ def page(browser):  # noqa: ANN001, ANN201
     if browser.is_connected():
         try:
             context.close()
-        except Exception:  # noqa: BLE001 - the page may have been closed by the test itself
+        except Exception:  # the page may have been closed by the test itself
             pass
     assert errors == [], f"JavaScript errors: {errors}"
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
+def shot(page, name: str) -> None:
     """Keep a full-page screenshot for people to look at (screenshots/ is not committed)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def login(page, server: LiveServer, email: str, password: str) -> None:  # noqa: ANN001
+def login(page, server: LiveServer, email: str, password: str) -> None:
     page.goto(server.url + "/inloggen")
     page.get_by_label("E-mailadres").fill(email)
     page.get_by_label(re.compile(r"^Wachtwoord")).fill(password)

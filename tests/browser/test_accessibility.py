@@ -25,7 +25,7 @@ def serious(page: Page) -> list[str]:
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def _ids(server) -> dict[str, str]:  # noqa: ANN001
+def _ids(server) -> dict[str, str]:
     with server.app.app_context():
         demo.seed()
         rows = db.session.execute(select(Partnership.public_id, Partnership.childcare_id)).all()
@@ -57,7 +57,7 @@ PAGES = {
 
 
 @pytest.mark.parametrize("role", list(PAGES))
-def test_main_pages_have_no_serious_axe_violations(server, page: Page, role: str) -> None:  # noqa: ANN001
+def test_main_pages_have_no_serious_axe_violations(server, page: Page, role: str) -> None:
     ids = _ids(server)
     page.goto(server.url + "/inloggen")
     assert serious(page) == [], "login page"
@@ -74,7 +74,7 @@ def test_main_pages_have_no_serious_axe_violations(server, page: Page, role: str
     assert problems == {}
 
 
-def test_conflict_view_is_accessible(server, browser, page: Page) -> None:  # noqa: ANN001
+def test_conflict_view_is_accessible(server, browser, page: Page) -> None:
     ids = _ids(server)
     login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
     url = f"{server.url}/samenwerkingen/{ids['step4']}/stap/4/samen"
@@ -106,7 +106,7 @@ def _tab_to(page: Page, predicate: str, limit: int = 250) -> None:
     raise AssertionError(f"could not reach {predicate} with the keyboard")
 
 
-def test_keyboard_only_fill_worksheet_and_sign_off(server, page: Page) -> None:  # noqa: ANN001
+def test_keyboard_only_fill_worksheet_and_sign_off(server, page: Page) -> None:
     ids = _ids(server)
     page.goto(server.url + "/inloggen")
     # log in with the keyboard
@@ -141,7 +141,7 @@ def test_keyboard_only_fill_worksheet_and_sign_off(server, page: Page) -> None: 
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_screens_at_three_widths(server, page: Page, width: int) -> None:  # noqa: ANN001
+def test_screens_at_three_widths(server, page: Page, width: int) -> None:
     ids = _ids(server)
     page.set_viewport_size({"width": width, "height": 900})
     login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)

@@ -24,7 +24,7 @@ FEED = 2500  # ms: more than the change feed's interval (1 s while both are on t
 START = "We bellen elke maand. Het verslag staat in de map."
 
 
-def _prepare(server, **answers) -> tuple[str, dict[str, str]]:  # noqa: ANN001, ANN003
+def _prepare(server, **answers) -> tuple[str, dict[str, str]]:
     world = build_world(server.app)
     with server.app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
@@ -37,18 +37,18 @@ def _prepare(server, **answers) -> tuple[str, dict[str, str]]:  # noqa: ANN001, 
     return f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen", world.emails
 
 
-def _value(server, key: str):  # noqa: ANN001, ANN202
+def _value(server, key: str):
     with server.app.app_context():
         return db.session.scalar(select(Answer.value).where(Answer.question == key))
 
 
-def _revisions(server, key: str) -> list[tuple[str, str]]:  # noqa: ANN001
+def _revisions(server, key: str) -> list[tuple[str, str]]:
     with server.app.app_context():
         return [(r.kind, r.value) for r in db.session.scalars(
             select(AnswerRevision).join(Answer).where(Answer.question == key).order_by(AnswerRevision.id))]
 
 
-def _stored(server, key: str, expected, page: Page, timeout: float = 6.0):  # noqa: ANN001, ANN201
+def _stored(server, key: str, expected, page: Page, timeout: float = 6.0):
     """Wait until the database holds ``expected`` for ``key`` (a save is asynchronous).
 
     Waits through the page, so Playwright keeps handling routes and events meanwhile."""
@@ -62,7 +62,7 @@ def _stored(server, key: str, expected, page: Page, timeout: float = 6.0):  # no
     raise AssertionError(f"{key}: stored {value!r}, expected {expected!r}")
 
 
-def _two(server, browser, page: Page, url: str, emails: dict[str, str]) -> Page:  # noqa: ANN001
+def _two(server, browser, page: Page, url: str, emails: dict[str, str]) -> Page:
     login(page, server, emails["lib_a"], PASSWORD)
     other = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL").new_page()
     errors: list[str] = []
@@ -91,7 +91,7 @@ def _conflict_after_offline_edit(page: Page, other: Page, key: str, mine: str, t
     expect(other.locator(f"#conflict-{key} .conflict")).to_be_visible(timeout=8000)
 
 
-def test_keep_mine_after_the_feed_ran_then_the_field_saves_again(server, browser, page) -> None:  # noqa: ANN001
+def test_keep_mine_after_the_feed_ran_then_the_field_saves_again(server, browser, page) -> None:
     url, emails = _prepare(server, consultation=START)
     other = _two(server, browser, page, url, emails)
     mine = "We bellen elke week. Het verslag staat in de map."
@@ -118,7 +118,7 @@ def test_keep_mine_after_the_feed_ran_then_the_field_saves_again(server, browser
     assert other.js_errors == []
 
 
-def test_take_theirs_then_merge_by_hand_then_saving_goes_on(server, browser, page) -> None:  # noqa: ANN001
+def test_take_theirs_then_merge_by_hand_then_saving_goes_on(server, browser, page) -> None:
     url, emails = _prepare(server, consultation=START, target_parents="Ouders van peuters")
     other = _two(server, browser, page, url, emails)
     _conflict_after_offline_edit(page, other, "consultation", START.replace("maand", "week"),
@@ -143,7 +143,7 @@ def test_take_theirs_then_merge_by_hand_then_saving_goes_on(server, browser, pag
     assert other.js_errors == []
 
 
-def test_disjoint_edits_at_once_are_both_kept_without_a_conflict(server, browser, page) -> None:  # noqa: ANN001
+def test_disjoint_edits_at_once_are_both_kept_without_a_conflict(server, browser, page) -> None:
     url, emails = _prepare(server, consultation=START)
     other = _two(server, browser, page, url, emails)
     page.locator("#input-consultation").fill(START.replace("elke maand", "elke week"))
@@ -158,7 +158,7 @@ def test_disjoint_edits_at_once_are_both_kept_without_a_conflict(server, browser
     assert other.js_errors == []
 
 
-def test_edit_kept_offline_is_merged_or_conflicts_after_reopening(server, browser, page) -> None:  # noqa: ANN001
+def test_edit_kept_offline_is_merged_or_conflicts_after_reopening(server, browser, page) -> None:
     url, emails = _prepare(server, consultation=START, target_parents="Ouders van peuters")
     other = _two(server, browser, page, url, emails)
     context = other.context
@@ -183,7 +183,7 @@ def test_edit_kept_offline_is_merged_or_conflicts_after_reopening(server, browse
     expect(reopened.locator("#conflict-target_parents .conflict")).to_contain_text("Ouders van baby's")
 
 
-def test_400_401_and_429_keep_the_edit_and_save_it_afterwards(server, browser, page) -> None:  # noqa: ANN001
+def test_400_401_and_429_keep_the_edit_and_save_it_afterwards(server, browser, page) -> None:
     url, emails = _prepare(server)
     login(page, server, emails["lib_a"], PASSWORD)
     page.goto(url)
@@ -195,7 +195,7 @@ def test_400_401_and_429_keep_the_edit_and_save_it_afterwards(server, browser, p
     # 429: too many saves; the script waits as asked and saves then.
     calls: list[int] = []
 
-    def too_many(route) -> None:  # noqa: ANN001
+    def too_many(route) -> None:
         calls.append(1)
         if len(calls) == 1:
             route.fulfill(status=429, headers={"Retry-After": "1"}, body="te veel")
@@ -224,7 +224,7 @@ def test_400_401_and_429_keep_the_edit_and_save_it_afterwards(server, browser, p
     assert "Na opnieuw inloggen" not in page.evaluate("() => JSON.stringify(localStorage)")
 
 
-def test_leaving_a_field_does_not_send_a_saved_value_again(server, browser, page) -> None:  # noqa: ANN001
+def test_leaving_a_field_does_not_send_a_saved_value_again(server, browser, page) -> None:
     url, emails = _prepare(server, consultation=START)
     other = _two(server, browser, page, url, emails)
     posts: list[str] = []
@@ -250,7 +250,7 @@ def test_leaving_a_field_does_not_send_a_saved_value_again(server, browser, page
     assert other.js_errors == []
 
 
-def test_table_cells_keep_mine_after_the_feed_then_the_table_saves_again(server, browser, page) -> None:  # noqa: ANN001
+def test_table_cells_keep_mine_after_the_feed_then_the_table_saves_again(server, browser, page) -> None:
     url, emails = _prepare(server, shared_goals=[{"id": "goal-a", "cells": {"goal": "Voorlezen"}}])
     other = _two(server, browser, page, url, emails)
     goal = "#q-shared_goals--goal-a--goal"
@@ -284,7 +284,7 @@ def test_table_cells_keep_mine_after_the_feed_then_the_table_saves_again(server,
     assert other.js_errors == []
 
 
-def test_table_rows_added_in_two_browsers_are_both_kept(server, browser, page) -> None:  # noqa: ANN001
+def test_table_rows_added_in_two_browsers_are_both_kept(server, browser, page) -> None:
     url, emails = _prepare(server)
     other = _two(server, browser, page, url, emails)
     add_mine = page.locator("#field-shared_goals").get_by_role("button", name="Rij toevoegen")
@@ -301,7 +301,7 @@ def test_table_rows_added_in_two_browsers_are_both_kept(server, browser, page) -
     assert len(rows) == 2 and any(r["cells"].get("goal") == "Meer voorlezen thuis" for r in rows)
 
 
-def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:  # noqa: ANN001
+def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:
     url, emails = _prepare(server)
     login(page, server, emails["lib_a"], PASSWORD)
     page.goto(url)

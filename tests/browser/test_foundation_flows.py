@@ -9,7 +9,7 @@ from tests.browser.conftest import login, shot
 from tests.factories import PASSWORD, build_world
 
 
-def test_library_invites_childcare_which_accepts(server, page, browser) -> None:  # noqa: ANN001
+def test_library_invites_childcare_which_accepts(server, page, browser) -> None:
     world = build_world(server.app)
     login(page, server, world.emails["lib_a"], PASSWORD)
     assert page.get_by_role("heading", name="Jullie samenwerkingen").is_visible()
@@ -50,7 +50,7 @@ def test_library_invites_childcare_which_accepts(server, page, browser) -> None:
     guest.context.close()
 
 
-def test_bad_input_shows_messages_next_to_fields(server, page) -> None:  # noqa: ANN001
+def test_bad_input_shows_messages_next_to_fields(server, page) -> None:
     page.goto(server.url + "/registreren")
     page.get_by_label("Naam van de bibliotheekvestiging").fill("Bieb")
     page.get_by_label("Je naam").fill("Ik")
@@ -66,7 +66,7 @@ def test_bad_input_shows_messages_next_to_fields(server, page) -> None:  # noqa:
     shot(page, "register-errors")
 
 
-def test_coordinator_and_member_pages(server, page) -> None:  # noqa: ANN001
+def test_coordinator_and_member_pages(server, page) -> None:
     world = build_world(server.app)
     login(page, server, world.emails["coord_a"], PASSWORD)
     assert page.get_by_role("heading", name="Samenwerkingen in de regio").is_visible()

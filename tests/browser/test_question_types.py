@@ -20,7 +20,7 @@ from tests.factories import PASSWORD, build_world
 FEED = 4500  # ms: longer than the change feed's interval plus a request
 
 
-def _world(server, through: int | None = None, own: tuple[int, int] | None = None):  # noqa: ANN001, ANN202
+def _world(server, through: int | None = None, own: tuple[int, int] | None = None):
     world = build_world(server.app)
     with server.app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
@@ -34,11 +34,11 @@ def _world(server, through: int | None = None, own: tuple[int, int] | None = Non
     return world
 
 
-def _url(server, world, step: int, slot: str) -> str:  # noqa: ANN001
+def _url(server, world, step: int, slot: str) -> str:
     return f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/{step}/{slot}"
 
 
-def _stored(server, key: str, step: int | None = None, slot: str | None = None):  # noqa: ANN001, ANN202
+def _stored(server, key: str, step: int | None = None, slot: str | None = None):
     """The newest answer to ``key`` (of one step and slot: both parties answer steps 1-3)."""
     with server.app.app_context():
         stmt = select(Answer.value).join(StepInstance, StepInstance.id == Answer.step_instance_id)
@@ -54,21 +54,21 @@ def _saved(page: Page, key: str) -> None:
     expect(page.locator(f"#status-{key}")).to_contain_text("Opgeslagen", timeout=5000)
 
 
-def _partner(browser, server, email: str) -> Page:  # noqa: ANN001
+def _partner(browser, server, email: str) -> Page:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
     other = context.new_page()
     login(other, server, email, PASSWORD)
     return other
 
 
-def test_multi_scale_check_and_table_are_shown_as_saved_after_reload(server, page) -> None:  # noqa: ANN001
+def test_multi_scale_check_and_table_are_shown_as_saved_after_reload(server, page) -> None:
     world = _world(server)
     login(page, server, world.emails["lib_a"], PASSWORD)
     # Step 1: several aims (multi) and a score with a remark (scale).
     url1 = _url(server, world, 1, "bibliotheek")
     page.goto(url1)
 
-    def aim(key: str):  # noqa: ANN202
+    def aim(key: str):
         return page.locator(f'input[name="q-aims"][value="{key}"]')
 
     aim("language_development").check()
@@ -131,7 +131,7 @@ def test_multi_scale_check_and_table_are_shown_as_saved_after_reload(server, pag
                                                                   "parents_reached": 12.5}
 
 
-def test_partner_sees_choices_through_the_change_feed(server, browser, page) -> None:  # noqa: ANN001
+def test_partner_sees_choices_through_the_change_feed(server, browser, page) -> None:
     world = _world(server, own=(3, 3))
     url = _url(server, world, 4, "samen")
     login(page, server, world.emails["lib_a"], PASSWORD)
@@ -162,7 +162,7 @@ def test_partner_sees_choices_through_the_change_feed(server, browser, page) -> 
     other.context.close()
 
 
-def test_a_remark_from_the_partner_keeps_both_goal_scores(server, browser, page) -> None:  # noqa: ANN001
+def test_a_remark_from_the_partner_keeps_both_goal_scores(server, browser, page) -> None:
     world = _world(server, through=7)
     url = _url(server, world, 8, "samen")
     login(page, server, world.emails["lib_a"], PASSWORD)
@@ -191,7 +191,7 @@ def test_a_remark_from_the_partner_keeps_both_goal_scores(server, browser, page)
     other.context.close()
 
 
-def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:  # noqa: ANN001
+def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:
     world = _world(server, through=8)
     with server.app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
@@ -211,7 +211,7 @@ def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:  
     shot(page, "question-types-round2")
 
 
-def test_step5_record_with_ticks_and_a_short_line_is_shown_as_saved(server, page) -> None:  # noqa: ANN001
+def test_step5_record_with_ticks_and_a_short_line_is_shown_as_saved(server, page) -> None:
     world = _world(server, through=4)
     login(page, server, world.emails["cc_a"], PASSWORD)
     url = _url(server, world, 5, "samen")
@@ -224,7 +224,7 @@ def test_step5_record_with_ticks_and_a_short_line_is_shown_as_saved(server, page
     label.fill("Gezin Q")
     label.press("Tab")
     _saved(page, "conversations")
-    def tick(card, key: str):  # noqa: ANN001, ANN202
+    def tick(card, key: str):
         return card.locator(f'input[name$="--activities_with_child"][value="{key}"]')
 
     tick(card, "singing").check()

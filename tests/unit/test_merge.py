@@ -24,7 +24,7 @@ def apply(words: list[str], start: int, end: int, replacement: list[str]) -> lis
 
 
 @st.composite
-def disjoint_edits(draw):  # noqa: ANN001, ANN201
+def disjoint_edits(draw):
     """A base text and two edits with at least one untouched word between them."""
     words = draw(BASE_WORDS)
     n = len(words)
@@ -45,7 +45,7 @@ def disjoint_edits(draw):  # noqa: ANN001, ANN201
 
 
 @st.composite
-def overlapping_edits(draw):  # noqa: ANN001, ANN201
+def overlapping_edits(draw):
     """Two edits that both change at least one common word, differently."""
     words = draw(BASE_WORDS)
     n = len(words)
