@@ -26,9 +26,10 @@ from .extensions import db, new_public_id, utcnow
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships.models import Partnership
 from .workflow import engine
-from .workflow.definition import PlanDefinition, get_definition, latest_version
+from .workflow.definition import PlanDefinition
 from .workflow.engine import Action, Actor, CycleState, Event
 from .workflow.models import Cycle, SignOff, StepInstance
+from .workflow.plan_loader import get_definition, latest_version
 
 REGION_NAME = "Regio Rivierenland"
 PARTNERSHIPS_PER_BRANCH = 25

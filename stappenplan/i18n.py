@@ -36,7 +36,8 @@ from flask import Flask, g, has_app_context
 from flask_babel import get_locale
 
 from .workflow import definition
-from .workflow.definition import N_, PLANS_DIR, DefinitionError, PlanDefinition, Question
+from .workflow.definition import N_, DefinitionError, PlanDefinition, Question
+from .workflow.plan_loader import PLANS_DIR
 
 DEFAULT_LOCALE = "nl"
 #: Language names in their own language: someone looking for English looks for "English".

@@ -24,9 +24,9 @@ from stappenplan.extensions import db, utcnow
 from stappenplan.organisations.models import Organisation, RegionMembership
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import engine
-from stappenplan.workflow.definition import get_definition
 from stappenplan.workflow.engine import Action
 from stappenplan.workflow.models import Cycle, SignOff, StepInstance
+from stappenplan.workflow.plan_loader import get_definition
 from tests.factories import login, make_org, make_partnership, make_user
 
 STATUS_WORDS = re.compile(r"Afgerond|Bezig|Nog niet")

@@ -28,8 +28,8 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from stappenplan import i18n
-from stappenplan.workflow import definition, engine
-from stappenplan.workflow.definition import available_versions, get_definition
+from stappenplan.workflow import answers, engine
+from stappenplan.workflow.plan_loader import available_versions, get_definition
 from tests.factories import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,11 +225,11 @@ def test_the_localized_plan_keeps_keys_and_rules() -> None:
 def test_workflow_messages_follow_the_request_language(app: Flask) -> None:
     date_question = get_definition(1).step(4).question("agreement_date")
     dutch = "Dit is geen geldige datum. Gebruik de vorm dd-mm-jjjj."
-    assert definition.validate_answer(date_question, "31-02-2026") == (None, dutch)  # no context: Dutch
+    assert answers.validate_answer(date_question, "31-02-2026") == (None, dutch)  # no context: Dutch
     with app.test_request_context():
-        assert definition.validate_answer(date_question, "31-02-2026") == (None, dutch)
+        assert answers.validate_answer(date_question, "31-02-2026") == (None, dutch)
         with force_locale("en"):
-            assert definition.validate_answer(date_question, "31-02-2026") == (
+            assert answers.validate_answer(date_question, "31-02-2026") == (
                 None, "This is not a valid date. Use the form dd-mm-yyyy.")
             assert engine.party_name("childcare") == "the childcare organisation"
             state = engine.initial_state(get_definition(1))

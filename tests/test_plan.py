@@ -21,8 +21,8 @@ from stappenplan.demo_content import JOINT, OWN
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.plan import services as plan_services
-from stappenplan.workflow.definition import get_definition
 from stappenplan.workflow.engine import Action
+from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.models import Answer
 from tests.factories import login
 

@@ -28,7 +28,8 @@ from stappenplan.accounts.models import User
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
-from stappenplan.workflow.definition import Column, Question, validate_answer
+from stappenplan.workflow.answers import validate_answer
+from stappenplan.workflow.definition import Column, Question
 from stappenplan.worksheets import fields, services
 from stappenplan.worksheets import sheet_view as views
 from tests import formdata
@@ -381,7 +382,7 @@ def test_chosen_labels_in_every_read_only_view(app: Flask, locale: str) -> None:
 
     from stappenplan import demo_content as content
     from stappenplan.i18n import localized
-    from stappenplan.workflow.definition import get_definition
+    from stappenplan.workflow.plan_loader import get_definition
     from tests.test_plan import _pdf_text
 
     world = build_world(app)

@@ -15,8 +15,9 @@ from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.partnerships.models import Partnership
-from stappenplan.workflow.definition import get_definition, validate_answer
+from stappenplan.workflow.answers import validate_answer
 from stappenplan.workflow.engine import Action, ActionRefused
+from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets import display
 from stappenplan.worksheets import services as sheets
 from stappenplan.worksheets.models import Answer, AnswerRevision

@@ -20,7 +20,8 @@ from openpyxl.utils import get_column_letter
 
 from ..i18n import gettext as _
 from ..workflow import engine
-from ..workflow.definition import PlanDefinition, get_definition
+from ..workflow.definition import PlanDefinition
+from ..workflow.plan_loader import get_definition
 from .services import Row
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -30,8 +30,9 @@ from ..i18n import localized
 from ..organisations.models import Organisation, Region, RegionMembership
 from ..partnerships.models import Partnership
 from ..workflow import engine
-from ..workflow.definition import PlanDefinition, get_definition, latest_version
+from ..workflow.definition import PlanDefinition
 from ..workflow.models import Cycle, StepInstance
+from ..workflow.plan_loader import get_definition, latest_version
 
 PER_PAGE = 50
 STALLED_LIST = 10

@@ -34,8 +34,10 @@ from ..extensions import db, utcnow
 from ..i18n import localized
 from ..partnerships.models import Partnership
 from ..workflow import engine
-from ..workflow.definition import PlanDefinition, Question, Situation, Step, get_definition, tally_records
+from ..workflow.answers import tally_records
+from ..workflow.definition import PlanDefinition, Question, Situation, Step
 from ..workflow.models import Cycle, StepInstance
+from ..workflow.plan_loader import get_definition
 from ..workflow.services import instances_of, state_from
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet

@@ -25,8 +25,8 @@ from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..partnerships.models import Invitation, Partnership
 from ..workflow import engine
-from ..workflow.definition import get_definition
 from ..workflow.models import Cycle, StepInstance
+from ..workflow.plan_loader import get_definition
 from ..worksheets.models import Answer, AnswerRevision, Comment, CommentThread
 
 

@@ -21,9 +21,11 @@ from ..i18n import localized
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
-from .definition import PlanDefinition, get_definition, incomplete_rows, is_answered, latest_version
+from .answers import incomplete_rows, is_answered
+from .definition import PlanDefinition
 from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
 from .models import Cycle, SignOff, StepInstance
+from .plan_loader import get_definition, latest_version
 
 __all__ = ["ActionRefused", "Action", "perform", "current_cycle", "load_state", "start_first_cycle"]
 

@@ -11,7 +11,7 @@ from ..core.errors import ServiceError
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..organisations.models import Membership
-from ..workflow.definition import has_control_characters
+from ..workflow.answers import has_control_characters
 from .models import Comment, CommentMention, CommentThread
 from .services import Sheet
 

@@ -24,7 +24,8 @@ from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow import services as workflow
-from ..workflow.definition import PlanDefinition, Question, Step, validate_answer
+from ..workflow.answers import validate_answer
+from ..workflow.definition import PlanDefinition, Question, Step
 from ..workflow.engine import Action, ActionRefused
 from ..workflow.models import Cycle, StepInstance
 from . import merge

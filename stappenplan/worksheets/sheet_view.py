@@ -12,7 +12,8 @@ from ..access import SLUG_FOR_SLOT
 from ..extensions import db
 from ..i18n import gettext as _
 from ..workflow import engine
-from ..workflow.definition import Question, incomplete_rows, is_answered, tally_records
+from ..workflow.answers import incomplete_rows, is_answered, tally_records
+from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, state_from
 from . import feed

@@ -11,21 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stappenplan.workflow.definition import (
-    PLANS_DIR,
-    QUESTION_TYPES,
-    Column,
-    DefinitionError,
-    Option,
-    Question,
-    get_definition,
-    is_answered,
-    latest_version,
-    load_all,
-    load_definition,
-    tally_records,
-    validate_answer,
-)
+from stappenplan.workflow.answers import is_answered, tally_records, validate_answer
+from stappenplan.workflow.definition import QUESTION_TYPES, Column, DefinitionError, Option, Question
+from stappenplan.workflow.plan_loader import PLANS_DIR, get_definition, latest_version, load_all, load_definition
 
 V1_PATH = PLANS_DIR / "v1.yaml"
 DEFN = get_definition(1)

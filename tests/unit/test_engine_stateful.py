@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from stappenplan.workflow.definition import PARTIES, get_definition
+from stappenplan.workflow.definition import PARTIES
 from stappenplan.workflow.engine import (
     COMPLETED,
     JOINT,
@@ -33,6 +33,7 @@ from stappenplan.workflow.engine import (
     visible,
     with_answered,
 )
+from stappenplan.workflow.plan_loader import get_definition
 
 DEFN = get_definition(1)
 INSTANCES = [(n, slot) for n in range(1, 9) for slot in slots_for(DEFN, n)]

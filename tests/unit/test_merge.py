@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stappenplan.workflow.definition import get_definition
+from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.merge import MergeConflict, merge, merge_text
 
 # Distinct base words (an edit's place is then unambiguous); new words come from other
