@@ -62,6 +62,9 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     htmx.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Amsterdam")
     i18n.init(app)
+    from .workflow import definition
+
+    definition.set_translator(i18n.translate)  # the pure plan modules translate through it
     _init_login(app)
 
     from . import models  # noqa: F401 - register every table
@@ -142,7 +145,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
-    from .audit.routes import bp as audit_bp
+    from .activity.routes import bp as audit_bp
     from .coordination.routes import bp as coordination_bp
     from .home.routes import bp as home_bp
     from .notifications.routes import bp as notifications_bp

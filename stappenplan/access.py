@@ -18,6 +18,10 @@ from sqlalchemy import Select, false, select
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships.models import Invitation, Partnership
+from .workflow import engine
+from .workflow.services import current_cycle, instances_of, plan_for, state_from
+from .workflow.slots import SLOT_SLUGS
+from .worksheets.services import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,11 +176,9 @@ def member_or_404(public_id: str) -> Membership:
 
 
 
-SLOT_SLUGS = {"bibliotheek": "library", "kinderopvang": "childcare", "samen": "joint"}
-SLUG_FOR_SLOT = {v: k for k, v in SLOT_SLUGS.items()}
 
 
-def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):  # import cycle
+def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):
     """A worksheet the current user may see: the partnership in reach, the step open
     (or done) for them, and - in steps 1-3 - private to its organisation until it
     completed step 3. Coordinators see only the shared steps.
@@ -184,10 +186,6 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
     ``lock``: for a save, lock the cycle row before the step instances are read, so
     the save's workflow check can use them instead of reading them again.
     """
-    from .workflow import engine
-    from .workflow.services import current_cycle, instances_of, plan_for, state_from
-    from .worksheets.services import Sheet
-
     partnership, role = partnership_or_404(partnership_id)
     slot = SLOT_SLUGS.get(slot_slug)
     cycle = current_cycle(partnership, lock=lock)

@@ -27,8 +27,7 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from stappenplan import i18n
-from stappenplan.workflow import answers, engine
+from stappenplan.workflow import answers, engine, localize
 from stappenplan.workflow.plan_loader import available_versions, get_definition
 from tests.factories import login
 
@@ -53,7 +52,7 @@ DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("templates/notifications/preferences.html", "label"): ("stappenplan.notifications.services:KIND_LABELS",),
     ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
-    ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.audit.routes:MAIL_LABELS",),
+    ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.activity.routes:MAIL_LABELS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }
 GETTEXT_NAMES = {"_", "gettext", "_l", "lazy_gettext", "ngettext"}
@@ -192,15 +191,15 @@ def test_texts_translated_through_a_variable_are_known_and_translated() -> None:
 
 @pytest.mark.parametrize("version", available_versions())
 def test_the_english_plan_covers_every_text_of_the_plan(version: int) -> None:
-    problems = i18n.overlay_problems(get_definition(version), i18n.load_overlay(version, "en"))
+    problems = localize.overlay_problems(get_definition(version), localize.load_overlay(version, "en"))
     assert not problems, "\n".join(problems)
 
 
 def test_the_localized_plan_keeps_keys_and_rules() -> None:
     dutch = get_definition(1)
-    english = i18n.localized(dutch, "en")
-    assert english is not dutch and i18n.localized(dutch, "en") is english  # built once
-    assert i18n.localized(dutch, "nl") is dutch
+    english = localize.localized(dutch, "en")
+    assert english is not dutch and localize.localized(dutch, "en") is english  # built once
+    assert localize.localized(dutch, "nl") is dutch
     for nl_step, en_step in zip(dutch.steps, english.steps, strict=True):
         assert [q.key for q in nl_step.questions] == [q.key for q in en_step.questions]
         for nl_q, en_q in zip(nl_step.questions, en_step.questions, strict=True):

@@ -381,7 +381,7 @@ def test_chosen_labels_in_every_read_only_view(app: Flask, locale: str) -> None:
     from flask_babel import force_locale
 
     from stappenplan import demo_content as content
-    from stappenplan.i18n import localized
+    from stappenplan.workflow.localize import localized
     from stappenplan.workflow.plan_loader import get_definition
     from tests.test_plan import _pdf_text
 

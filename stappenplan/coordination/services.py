@@ -26,11 +26,11 @@ from ..access import coordinated_library_ids
 from ..core.web import CONTROL, MAX_PAGE, page_window, parse_int
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..i18n import localized
 from ..organisations.models import Organisation, Region, RegionMembership
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow.definition import PlanDefinition
+from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
 from ..workflow.plan_loader import get_definition, latest_version
 

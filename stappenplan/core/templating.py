@@ -77,7 +77,7 @@ def register(app: Flask) -> None:
     from ..worksheets import display, fields
 
     app.jinja_env.globals["fields"] = fields
-    from ..access import SLUG_FOR_SLOT
+    from ..workflow.slots import SLUG_FOR_SLOT
 
     app.jinja_env.globals["slug_for_slot"] = SLUG_FOR_SLOT
     app.jinja_env.globals["display"] = display

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..access import visible_partnerships
-from ..audit.describe import activities
+from ..activity.describe import activities
 from ..core.web import Page, choice_arg, int_arg, page_arg, text_arg
 from ..extensions import db, utcnow
 from ..organisations.models import Organisation

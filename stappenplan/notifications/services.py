@@ -23,6 +23,9 @@ from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..partnerships.models import Partnership
 from ..workflow.definition import N_
+from ..workflow.models import Cycle, StepInstance
+from ..worksheets.display import format_date
+from ..worksheets.models import Answer
 from .models import KINDS, Notification, NotificationPreference
 
 if TYPE_CHECKING:
@@ -220,10 +223,6 @@ def due_reminders(today: date | None = None, days: int = 7) -> int:
 
     Safe to run twice: each reminder has a dedupe key per user, row and date.
     """
-    from ..workflow.models import Cycle, StepInstance
-    from ..worksheets.display import format_date
-    from ..worksheets.models import Answer
-
     today = today or utcnow().date()
     horizon = today + timedelta(days=days)
     rows = db.session.execute(

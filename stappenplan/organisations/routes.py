@@ -13,10 +13,9 @@ from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..partnerships import invitations
 from ..partnerships.models import Invitation
 from ..security import invitation_limit
-from . import services
+from . import invitations, services
 from .forms import InviteMemberForm, RegionForm, RoleForm
 from .models import Organisation, Region
 

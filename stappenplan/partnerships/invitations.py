@@ -1,4 +1,6 @@
-"""Invitations: to join an organisation, or to start a partnership.
+"""Invitations: the links and their life cycle (signing, resolving, resending, revoking,
+accepting once), and the partnership invitations. Member invitations build on this in
+``organisations.invitations``.
 
 Links are signed (itsdangerous) and carry the invitation's nonce; the database
 decides whether the link is still valid (expiry, single use, revocation,
@@ -16,7 +18,6 @@ from sqlalchemy import select
 
 from .. import rls
 from ..accounts.models import User
-from ..accounts.passwords import hash_password
 from ..accounts.services import create_user, user_by_email
 from ..audit.services import record
 from ..core import signals, uow
@@ -25,9 +26,10 @@ from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
-from ..organisations.models import Membership, Organisation
+from ..organisations.models import Membership, Organisation, Region
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
+from ..workflow.engine import Event
 from .models import Invitation, Partnership
 
 SALT = "invitation"
@@ -105,34 +107,13 @@ def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
     return subject, body
 
 
-def _new_invitation(**fields: object) -> Invitation:
+def new_invitation(**fields: object) -> Invitation:
     inv = Invitation(expires_at=utcnow() + _expiry(), **fields)
     db.session.add(inv)
     return inv
 
 
-# --- member invitations -------------------------------------------------------------
-
-
-def invite_member(actor: User, email: str, role: str, team: str | None) -> Invitation:
-    org = actor.organisation
-    existing = user_by_email(email)
-    if existing is not None and existing.membership is not None:
-        if existing.membership.organisation_id == org.id:
-            raise ServiceError(_("Deze persoon is al lid van je organisatie."), field="email")
-        raise ServiceError(_("Dit e-mailadres hoort al bij een andere organisatie."), field="email")
-    _refuse_open_duplicate(org.id, email, "member")
-    inv = _new_invitation(
-        purpose="member", email=email, inviter_org_id=org.id, invited_by_id=actor.id,
-        role=role, team=(team or None) if org.kind == "library" else None,
-    )
-    db.session.flush()
-    record("member_invited", actor_id=actor.id, organisation_id=org.id, email=email, role=role)
-    send_invitation_mail(inv)
-    return inv
-
-
-def _refuse_open_duplicate(org_id: int, email: str, purpose: str) -> None:
+def refuse_open_duplicate(org_id: int, email: str, purpose: str) -> None:
     open_inv = db.session.scalar(
         select(Invitation).where(
             Invitation.inviter_org_id == org_id,
@@ -184,7 +165,7 @@ def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation
             _("Vul bij %(email)s ook de naam van de organisatie in.", email=entry.email)
         )
     try:
-        _refuse_open_duplicate(org.id, entry.email, "partnership")
+        refuse_open_duplicate(org.id, entry.email, "partnership")
     except ServiceError as error:
         raise ServiceError(error.message) from None
     return target
@@ -223,7 +204,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) ->
         raise ServiceError("\n".join(problems), field="emails")
     invitations = []
     for entry, target in zip(entries, targets, strict=True):
-        inv = _new_invitation(
+        inv = new_invitation(
             purpose="partnership", email=entry.email, inviter_org_id=org.id,
             invited_by_id=actor.id, target_org_id=target.id if target else None,
             org_name=target.name if target else entry.name, situation=situation, role="admin",
@@ -262,7 +243,7 @@ def revoke(actor: User, inv: Invitation) -> None:
 # --- accepting ------------------------------------------------------------------------
 
 
-def _lock(inv: Invitation) -> Invitation:
+def lock(inv: Invitation) -> Invitation:
     """Re-read the invitation with a row lock so it can be accepted only once."""
     locked = db.session.scalar(
         select(Invitation).where(Invitation.id == inv.id).with_for_update(of=Invitation)
@@ -271,26 +252,6 @@ def _lock(inv: Invitation) -> Invitation:
     if locked.accepted_at or locked.revoked_at or locked.expires_at <= utcnow():
         raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken of verlopen."))
     return locked
-
-
-@uow.atomic
-def accept_member(inv: Invitation, name: str, password: str) -> User:
-    """Join the inviting organisation; a removed former member gets their account back."""
-    inv = _lock(inv)
-    user = user_by_email(inv.email)
-    if user is not None and user.membership is not None:
-        raise ServiceError(_("Dit e-mailadres hoort al bij een organisatie."))
-    if user is None:
-        user = create_user(inv.email, name, password)
-    else:
-        user.name = name.strip()
-        user.password_hash = hash_password(password)
-        user.session_version += 1
-    db.session.add(Membership(user=user, organisation_id=inv.inviter_org_id, role=inv.role, team=inv.team))
-    inv.accepted_at = utcnow()
-    db.session.flush()
-    record("member_joined", actor_id=user.id, organisation_id=inv.inviter_org_id, email=user.email)
-    return user
 
 
 def needs_existing_org(inv: Invitation) -> Organisation | None:
@@ -314,14 +275,14 @@ def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
             _("Alleen een beheerder van een %(kind)s kan deze uitnodiging accepteren.",
               kind=kind_label(PARTNER_KIND[inv.inviter_org.kind]))
         )
-    inv = _lock(inv)
+    inv = lock(inv)
     return _create_partnership(inv, org, actor)
 
 
 @uow.atomic
 def accept_partnership_new(inv: Invitation, org_name: str, name: str, password: str) -> User:
     """Create the invited organisation and its first admin, then the partnership."""
-    inv = _lock(inv)
+    inv = lock(inv)
     user = create_user(inv.email, name, password)
     org = Organisation(name=org_name.strip(), kind=PARTNER_KIND[inv.inviter_org.kind])
     db.session.add(org)
@@ -356,18 +317,13 @@ def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Part
 
 def _announce_start(partnership: Partnership, actor: User) -> None:
     """Step 1 opens for both organisations: tell the inviting side."""
-    from ..workflow.engine import Event
-
     events = [Event("step_opened", 1, slot, slot, {"cycle": 1}) for slot in ("library", "childcare")]
     signals.workflow_events.send(partnership, events=events, actor=actor, party="")
 
 
-def create_coordinator_invitation(region, email: str, role: str) -> str:
+def create_coordinator_invitation(region: Region, email: str, role: str) -> str:
     """CLI: invite a coordinator into the region's coordination organisation."""
-    from ..organisations.models import Region
-
-    assert isinstance(region, Region)
-    inv = _new_invitation(
+    inv = new_invitation(
         purpose="member", email=email, inviter_org_id=region.coordination_id, role=role
     )
     db.session.flush()

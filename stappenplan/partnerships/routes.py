@@ -8,17 +8,19 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_blocks
 from sqlalchemy import select
 
-from ..access import SLUG_FOR_SLOT, current_org, invitation_or_404, partnership_or_404, policy
+from ..access import current_org, invitation_or_404, partnership_or_404, policy
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
-from ..audit import describe
+from ..activity import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
 from ..core.web import int_arg
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
+from ..organisations import invitations as member_invitations
 from ..security import invitation_limit
 from ..workflow import actions as workflow_actions
 from ..workflow.forms import ActionForm
+from ..workflow.slots import SLUG_FOR_SLOT
 from ..workflow.timeline import build as build_timeline
 from . import invitations
 from .forms import AcceptForm, InvitePartnersForm
@@ -119,7 +121,7 @@ def _accept_member(inv: Invitation):
     form = AccountForm()
     if form.validate_on_submit():
         try:
-            user = invitations.accept_member(inv, form.name.data, form.password.data)
+            user = member_invitations.accept_member(inv, form.name.data, form.password.data)
         except ServiceError as error:
             if not attach(form, error):
                 flash(error.message, "error")

@@ -6,6 +6,7 @@ from ..accounts.models import User
 from ..audit.services import record
 from ..extensions import db
 from ..organisations.models import Organisation
+from ..workflow import services as workflow
 from .models import Partnership
 
 
@@ -13,8 +14,6 @@ def start_partnership(
     library: Organisation, childcare: Organisation, situation: int, actor: User
 ) -> Partnership:
     """Create an active partnership and its first cycle (caller commits)."""
-    from ..workflow import services as workflow  # the workflow tables build on partnerships
-
     partnership = Partnership(library=library, childcare=childcare, situation=situation)
     db.session.add(partnership)
     db.session.flush()

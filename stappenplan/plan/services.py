@@ -26,19 +26,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..access import SLUG_FOR_SLOT
 from ..accounts.models import User
 from ..audit.services import record
 from ..core.web import CONTROL, parse_int
 from ..extensions import db, utcnow
-from ..i18n import localized
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow.answers import tally_records
 from ..workflow.definition import PlanDefinition, Question, Situation, Step
+from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
 from ..workflow.plan_loader import get_definition
 from ..workflow.services import instances_of, state_from
+from ..workflow.slots import SLUG_FOR_SLOT
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
 from ..worksheets.sheet_view import shared_goals

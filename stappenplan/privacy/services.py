@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
 from ..accounts.models import User
+from ..accounts.passwords import verify_password
 from ..audit.models import AuditEvent
 from ..audit.services import record
 from ..core.errors import ServiceError
@@ -118,8 +119,6 @@ def _anonymise_actor(user: User) -> None:
 
 def delete_account(user: User, password: str) -> None:
     """A user deletes their own account; their work stays, attributed to 'verwijderde gebruiker'."""
-    from ..accounts.passwords import verify_password
-
     if not verify_password(user.password_hash, password):
         raise ServiceError(_("Dit is niet je wachtwoord."), field="password")
     membership = user.membership

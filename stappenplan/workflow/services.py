@@ -17,13 +17,13 @@ from ..accounts.models import User
 from ..audit.services import record
 from ..core import signals
 from ..extensions import db, utcnow
-from ..i18n import localized
 from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
 from .answers import incomplete_rows, is_answered
 from .definition import PlanDefinition
 from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
+from .localize import localized
 from .models import Cycle, SignOff, StepInstance
 from .plan_loader import get_definition, latest_version
 

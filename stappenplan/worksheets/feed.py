@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..core import uow
 from ..extensions import db, utcnow
+from ..organisations.models import Membership
 from .models import Answer, Presence
 from .services import Sheet
 
@@ -65,8 +66,6 @@ def others(sheet: Sheet, user: User) -> list[Present]:
 
 
 def _parties(sheet: Sheet, user_ids: list[int]) -> dict[int, str]:
-    from ..organisations.models import Membership
-
     if not user_ids:
         return {}
     p = sheet.partnership

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ..accounts.models import User
 from ..extensions import db
 from ..i18n import gettext as _
 from ..workflow.definition import Question
@@ -56,8 +57,6 @@ def entries(sheet: Sheet, question: Question, goals: dict[str, str] | None = Non
 
 def last_other_editor(sheet: Sheet, question: Question, user: object) -> str | None:
     """The name of the person whose change a merge combined with (the newest other editor)."""
-    from ..accounts.models import User
-
     return db.session.scalar(
         select(User.name)
         .join(AnswerRevision, AnswerRevision.user_id == User.id)

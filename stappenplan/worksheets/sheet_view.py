@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..access import SLUG_FOR_SLOT
 from ..extensions import db
 from ..i18n import gettext as _
 from ..workflow import engine
@@ -16,6 +15,7 @@ from ..workflow.answers import incomplete_rows, is_answered, tally_records
 from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, state_from
+from ..workflow.slots import SLUG_FOR_SLOT
 from . import feed
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for

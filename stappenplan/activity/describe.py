@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..accounts.models import User
+from ..audit.models import AuditEvent
 from ..extensions import db
 from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from ..workflow.engine import party_name
-from .models import AuditEvent
 
 
 class _Party(dict):

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 
 from ..access import current_org, policy
 from ..accounts.models import User
+from ..audit.models import AuditEvent
 from ..core.web import choice_arg, page_arg, paginate
 from ..extensions import db
 from ..i18n import gettext as _
@@ -17,7 +18,6 @@ from ..outbox.models import OutboxMessage
 from ..partnerships.models import Partnership
 from ..workflow.definition import N_
 from .describe import text_for
-from .models import AuditEvent
 
 bp = Blueprint("audit", __name__)
 #: What an admin sees for each kind of mail that could not be delivered.
