@@ -94,16 +94,28 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
 
 
 def _check_production(app: Flask) -> None:
-    """Refuse to start in production without real secrets."""
+    """Refuse to start with settings that are unsafe: in production without real secrets
+    or without the site's address (links in e-mails), anywhere with a malformed BASE_URL."""
+    from .core.web import base_url_problem
+
+    base = app.config.get("BASE_URL") or ""
+    problem = base_url_problem(base) if base else None
     if app.config.get("ENV_NAME") != "production" or app.config.get("TESTING"):
+        if problem:
+            raise RuntimeError(problem)
         return
     import os
 
+    problems = []
     missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+    if not base:
+        missing.append("BASE_URL")
     if missing:
-        raise RuntimeError(
-            "STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing)
-        )
+        problems.append("STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing))
+    if problem:
+        problems.append(problem)
+    if problems:
+        raise RuntimeError("; ".join(problems))
 
 
 def _select_locale() -> str:

@@ -50,10 +50,14 @@ def init(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
-    if app.config.get("TRUST_PROXY"):
+    hops = proxy_hops(app)
+    if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # X-Forwarded-* are believed for exactly this many proxies: the client's address is the
+        # hops-th entry from the right, whatever the client itself wrote further left. Without
+        # proxies (0) the headers are ignored and the limits count the socket's address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.after_request(_headers)
 
     @app.errorhandler(RateLimitExceeded)
@@ -72,6 +76,15 @@ def init(app: Flask) -> None:
         response = current_app.make_response((body, code))
         response.headers["Retry-After"] = str(retry)
         return response
+
+
+def proxy_hops(app: Flask) -> int:
+    """``TRUST_PROXY``: the number of reverse proxies in front (``True`` from an older
+    configuration counts as one)."""
+    hops = int(app.config.get("TRUST_PROXY") or 0)
+    if hops < 0:
+        raise RuntimeError("TRUST_PROXY must be 0 or more")
+    return hops
 
 
 def _retry_after(error: RateLimitExceeded) -> int:

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _start_app(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DATABASE_URL", "STAPPENPLAN_ENV", "LOG_FORMAT"}}
+             if k not in {"SECRET_KEY", "DATABASE_URL", "STAPPENPLAN_ENV", "LOG_FORMAT", "BASE_URL", "TRUST_PROXY",
+                          "REDIS_URL", "RATELIMIT_STORAGE_URI", "SINGLE_PROCESS"}}
     clean.update(STAPPENPLAN_INSTANCE=str(tmp_path / "instance"), **env)
     return subprocess.run([sys.executable, "-c", "import wsgi; print('started', wsgi.app.config['ENV_NAME'])"],
                           cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
@@ -38,9 +39,9 @@ def _start_app(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
-        ({}, ["SECRET_KEY", "DATABASE_URL"]),
-        ({"SECRET_KEY": "s3cret-value"}, ["DATABASE_URL"]),
-        ({"DATABASE_URL": "postgresql://app@db.example/stappenplan"}, ["SECRET_KEY"]),
+        ({}, ["SECRET_KEY", "DATABASE_URL", "BASE_URL"]),
+        ({"SECRET_KEY": "s3cret-value", "BASE_URL": "https://stappenplan.example.nl"}, ["DATABASE_URL"]),
+        ({"DATABASE_URL": "postgresql://app@db.example/stappenplan"}, ["SECRET_KEY", "BASE_URL"]),
     ],
 )
 def test_production_refuses_to_start_without_secrets(tmp_path: Path, env: dict[str, str],
@@ -50,15 +51,16 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path, env: dict[s
     assert "started" not in result.stdout
     message = re.search(r"RuntimeError: (.*)", result.stderr)
     assert message, result.stderr[-2000:]
+    named = set(re.findall(r"\b[A-Z_]+\b", message.group(1)))
     for name in missing:
-        assert name in message.group(1)
-    for name in {"SECRET_KEY", "DATABASE_URL"} - set(missing):
-        assert name not in message.group(1)
+        assert name in named
+    for name in {"SECRET_KEY", "DATABASE_URL", "BASE_URL"} - set(missing):
+        assert name not in named
 
 
 def test_production_starts_with_secrets(tmp_path: Path) -> None:
     result = _start_app(tmp_path, STAPPENPLAN_ENV="production", SECRET_KEY="s3cret-value",
-                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}")
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}", BASE_URL="https://stappenplan.example.nl")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "started production" in result.stdout
 
@@ -291,3 +293,38 @@ def test_postgresql_sessions_run_without_jit(app: Flask) -> None:
     kept = make_app(JIT_OFF=False)
     with kept.app_context():
         assert db.session.execute(text("SHOW jit")).scalar_one() == "on"
+
+
+# --- refusing to start: configuration checked inside create_app ------------------------------------
+
+
+def _production_app(monkeypatch: pytest.MonkeyPatch, **config: object) -> Flask:
+    """create_app in production mode (not TESTING), with the required secrets in the environment."""
+    from stappenplan import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "s3cret-value")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///" + tempfile.mkdtemp(prefix="stappenplan-prod-") + "/app.db")
+    settings: dict[str, object] = {
+        "ENV_NAME": "production", "TESTING": False, "LOG_FORMAT": "plain",
+        "SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"],
+        "BASE_URL": "https://stappenplan.example.nl", "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def test_production_refuses_to_start_without_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        _production_app(monkeypatch, BASE_URL="")
+
+
+@pytest.mark.parametrize("url", ["stappenplan.example.nl", "ftp://stappenplan.example.nl", "https://",
+                                 "https://stappenplan.example.nl/?next=x"])
+def test_production_refuses_a_base_url_that_is_not_a_site(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        _production_app(monkeypatch, BASE_URL=url)
+
+
+def test_production_starts_with_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch)
+    assert app.config["BASE_URL"] == "https://stappenplan.example.nl"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from tests.conftest import make_app, wipe
 from tests.factories import PASSWORD, build_world, login
@@ -91,3 +93,114 @@ def test_autosave_rate_limit(limited: Flask) -> None:
     statuses = [client.post(url, data={"q-why": f"tekst {i}", "v-why": i}, headers={"HX-Request": "true"}).status_code
                 for i in range(limit + 1)]
     assert statuses[:limit].count(429) == 0 and statuses[-1] == 429
+
+
+# --- links in e-mails: always BASE_URL, never the request's host ------------------------------------
+
+BASE = "https://stappenplan.example.nl"
+
+
+@pytest.fixture
+def based(_migrated: None) -> Iterator[Flask]:
+    """An app with BASE_URL set and one trusted proxy hop (X-Forwarded-Host would count)."""
+    app = make_app(BASE_URL=BASE, TRUST_PROXY=1)
+    yield app
+    wipe(app)
+
+
+def _mail_links(app: Flask, to: str) -> list[str]:
+    from stappenplan.mail import outbox
+
+    with app.app_context():
+        return [link for m in outbox() if m.to == to for link in re.findall(r"https?://\S+", m.body)]
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "evil.example"},
+    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+], ids=["host", "x-forwarded-host"])
+def test_reset_link_uses_base_url_whatever_the_host_header(based: Flask, headers: dict[str, str]) -> None:
+    world = build_world(based)
+    client = based.test_client()
+    response = client.post("/wachtwoord-vergeten", data={"email": world.emails["cc_a"]}, headers=headers)
+    assert response.status_code == 200
+    links = _mail_links(based, world.emails["cc_a"])
+    assert len(links) == 1 and links[0].startswith(BASE + "/wachtwoord-herstellen/"), links
+    assert "evil" not in links[0]
+
+
+def test_mention_link_ignores_a_forwarded_host(_migrated: None) -> None:
+    """No BASE_URL (development default) and a trusted proxy: X-Forwarded-Host is still not used."""
+    from stappenplan.accounts.models import User
+    from stappenplan.demo import Driver
+    from stappenplan.extensions import db
+    from stappenplan.partnerships.models import Partnership
+
+    app = make_app(TRUST_PROXY=1)
+    try:
+        world = build_world(app)
+        with app.app_context():
+            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+            lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+            cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+            Driver(p, lib, cc).own_steps(3, 3)
+            cc_id = cc.public_id
+        client = app.test_client()
+        login(client, world.emails["lib_a"])
+        url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen/vraag/target_parents/opmerkingen"
+        response = client.post(url, data={"body": "Wat vind jij?", "mentions": [cc_id]},
+                               headers={"HX-Request": "true", "X-Forwarded-Host": "evil.example"})
+        assert response.status_code == 200
+        links = _mail_links(app, world.emails["cc_a"])
+        assert links and all(link.startswith("http://127.0.0.1:5000/samenwerkingen/") for link in links), links
+    finally:
+        wipe(app)
+
+
+def test_links_without_base_url_use_the_fixed_development_default(app: Flask, client) -> None:
+    """Development and tests: no BASE_URL means http://127.0.0.1:5000, not the request's host."""
+    world = build_world(app)
+    client.post("/wachtwoord-vergeten", data={"email": world.emails["cc_a"]}, headers={"Host": "evil.example"})
+    links = _mail_links(app, world.emails["cc_a"])
+    assert len(links) == 1 and links[0].startswith("http://127.0.0.1:5000/wachtwoord-herstellen/"), links
+
+
+# --- proxies: TRUST_PROXY is the number of proxies in front ------------------------------------------
+
+
+def test_trust_proxy_two_trusts_two_hops(_migrated: None) -> None:
+    """Client → proxy A → proxy B → app: the client is the second address from the right;
+    whatever the client itself put further left is not trusted."""
+    app = make_app(RATELIMIT_ENABLED=True, TRUST_PROXY=2)
+    try:
+        client = app.test_client()
+        for i in range(10):
+            forwarded = f"192.0.2.{i}, 203.0.113.7, 10.0.0.1"  # the client rotates its own entry
+            response = client.post("/inloggen", data={"email": f"x{i}@y.nl", "password": "fout-fout-fout"},
+                                   headers={"X-Forwarded-For": forwarded})
+            assert response.status_code == 200
+        blocked = client.post("/inloggen", data={"email": "z@y.nl", "password": "fout-fout-fout"},
+                              headers={"X-Forwarded-For": "192.0.2.99, 203.0.113.7, 10.0.0.1"})
+        assert blocked.status_code == 429
+        other = client.post("/inloggen", data={"email": "z@y.nl", "password": "fout-fout-fout"},
+                            headers={"X-Forwarded-For": "198.51.100.9, 10.0.0.1"})
+        assert other.status_code == 200, "another client behind the same proxies has its own limit"
+    finally:
+        wipe(app)
+
+
+@pytest.mark.parametrize(("raw", "hops"), [("", 0), ("0", 0), ("1", 1), ("2", 2), ("true", 1), ("ja", 1),
+                                           ("off", 0)])
+def test_trust_proxy_setting_is_a_number_of_hops(monkeypatch: pytest.MonkeyPatch, raw: str, hops: int) -> None:
+    import config
+
+    monkeypatch.setenv("TRUST_PROXY", raw)
+    assert config.proxy_hops("TRUST_PROXY", 0) == hops
+
+
+def test_trust_proxy_setting_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    import config
+
+    monkeypatch.setenv("TRUST_PROXY", "-1")
+    with pytest.raises(ValueError, match="TRUST_PROXY"):
+        config.proxy_hops("TRUST_PROXY", 0)
