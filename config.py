@@ -102,8 +102,12 @@ class Config:
     # read live. 0 switches the cache off (docs/deployment.md).
     DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
-    # otherwise in the memory of each process.
+    # otherwise in the memory of each process; RATELIMIT_STORAGE_URI (any storage of the
+    # `limits` package) wins over REDIS_URL. Production refuses per-process counting
+    # unless SINGLE_PROCESS says the app runs as one process (one server, one worker).
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
+    SINGLE_PROCESS = _bool("SINGLE_PROCESS", False)
     # How many reverse proxies in front of the app set X-Forwarded-For/Proto/Host
     # (werkzeug's ProxyFix counts). 0: those headers are ignored.
     TRUST_PROXY = proxy_hops("TRUST_PROXY", 0)

@@ -94,9 +94,11 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
 
 
 def _check_production(app: Flask) -> None:
-    """Refuse to start with settings that are unsafe: in production without real secrets
-    or without the site's address (links in e-mails), anywhere with a malformed BASE_URL."""
+    """Refuse to start with settings that are unsafe: in production without real secrets,
+    without the site's address (links in e-mails) or with rate limits counted per process;
+    anywhere with a malformed BASE_URL."""
     from .core.web import base_url_problem
+    from .security import limit_storage_problem
 
     base = app.config.get("BASE_URL") or ""
     problem = base_url_problem(base) if base else None
@@ -114,6 +116,9 @@ def _check_production(app: Flask) -> None:
         problems.append("STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing))
     if problem:
         problems.append(problem)
+    limits = limit_storage_problem(app.config)
+    if limits:
+        problems.append(limits)
     if problems:
         raise RuntimeError("; ".join(problems))
 

@@ -60,7 +60,8 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path, env: dict[s
 
 def test_production_starts_with_secrets(tmp_path: Path) -> None:
     result = _start_app(tmp_path, STAPPENPLAN_ENV="production", SECRET_KEY="s3cret-value",
-                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}", BASE_URL="https://stappenplan.example.nl")
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}", BASE_URL="https://stappenplan.example.nl",
+                        SINGLE_PROCESS="1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "started production" in result.stdout
 
@@ -261,7 +262,8 @@ def test_versioned_static_files_are_cached_for_a_year(app: Flask) -> None:
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "PORT", "HOST", "LOG_FORMAT", "GUNICORN_MAX_REQUESTS"):
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "PORT", "HOST", "LOG_FORMAT", "GUNICORN_MAX_REQUESTS",
+                 "SINGLE_PROCESS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAPPENPLAN_ENV", "production")
     defaults = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -328,3 +330,30 @@ def test_production_refuses_a_base_url_that_is_not_a_site(monkeypatch: pytest.Mo
 def test_production_starts_with_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     app = _production_app(monkeypatch)
     assert app.config["BASE_URL"] == "https://stappenplan.example.nl"
+
+
+@pytest.mark.parametrize("storage", [
+    {"REDIS_URL": None},
+    {"REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"},
+    {"REDIS_URL": "redis://127.0.0.1:6379/0", "RATELIMIT_STORAGE_URI": "memory://"},
+], ids=["nothing", "memory", "memory-over-redis"])
+def test_production_refuses_to_start_with_rate_limits_per_process(monkeypatch: pytest.MonkeyPatch,
+                                                                  storage: dict[str, object]) -> None:
+    with pytest.raises(RuntimeError, match="REDIS_URL.*SINGLE_PROCESS"):
+        _production_app(monkeypatch, **storage)
+
+
+def test_production_with_one_process_may_keep_rate_limits_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch, REDIS_URL=None, SINGLE_PROCESS=True)
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_production_keeps_rate_limits_in_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch, REDIS_URL="redis://redis.internal:6379/0")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://redis.internal:6379/0"
+
+
+def test_gunicorn_runs_one_worker_when_the_app_says_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    monkeypatch.setenv("SINGLE_PROCESS", "1")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 1
