@@ -99,7 +99,8 @@ class Config:
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
     # The coordinator dashboard's region-wide figures (counts per step, stalled list,
     # months) are kept this many seconds per app process; the matrix itself is always
-    # read live. 0 switches the cache off (docs/deployment.md).
+    # read live, and a branch joining or leaving a region changes the cache key at once
+    # (Region.version). 0 switches the cache off (docs/deployment.md).
     DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
     # otherwise in the memory of each process; RATELIMIT_STORAGE_URI (any storage of the
