@@ -112,6 +112,9 @@ class Config:
     # How many reverse proxies in front of the app set X-Forwarded-For/Proto/Host
     # (werkzeug's ProxyFix counts). 0: those headers are ignored.
     TRUST_PROXY = proxy_hops("TRUST_PROXY", 0)
+    # /readyz shows its reasons and migration ids to loopback clients, and to requests whose
+    # X-Readyz-Token header equals this (monitoring elsewhere); others get the status only.
+    READYZ_TOKEN = os.environ.get("READYZ_TOKEN") or None
     # PostgreSQL row-level security: the role the application switches to (no BYPASSRLS).
     # Leave it unset for `flask db upgrade`, which runs as the owner of the tables.
     DB_APP_ROLE = os.environ.get("DB_APP_ROLE") or None

@@ -357,3 +357,45 @@ def test_gunicorn_runs_one_worker_when_the_app_says_single_process(monkeypatch: 
     monkeypatch.setenv("WEB_CONCURRENCY", "5")
     monkeypatch.setenv("SINGLE_PROCESS", "1")
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 1
+
+
+# --- /readyz details: loopback or token only ---------------------------------------------------------
+
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def test_readyz_shows_only_the_status_to_other_clients(app: Flask) -> None:
+    client = app.test_client()
+    outside = client.get("/readyz", environ_base=OUTSIDE)
+    assert outside.status_code == 200 and outside.get_json() == {"status": "ok"}
+    for loopback in ("127.0.0.1", "::1"):
+        inside = client.get("/readyz", environ_base={"REMOTE_ADDR": loopback}).get_json()
+        assert inside["status"] == "ok" and inside["database"] and inside["code"], loopback
+
+
+def test_readyz_failure_shows_only_the_status_to_other_clients() -> None:
+    response = make_app(SQLALCHEMY_DATABASE_URI=_sqlite_url()).test_client().get("/readyz", environ_base=OUTSIDE)
+    assert response.status_code == 503 and response.get_json() == {"status": "unavailable"}
+
+
+def test_readyz_shows_details_with_the_token(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": "x"}).get_json() == {
+        "status": "ok"}, "no token configured: no header opens the details"
+    app.config["READYZ_TOKEN"] = "readyz-token-of-the-monitoring"
+    for wrong in ("", "readyz-token-of-the-monitorin", "READYZ-TOKEN-OF-THE-MONITORING"):
+        response = client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": wrong})
+        assert response.get_json() == {"status": "ok"}, wrong
+    right = client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": "readyz-token-of-the-monitoring"})
+    assert right.get_json()["database"] and right.get_json()["code"]
+
+
+def test_readyz_loopback_is_the_address_after_the_trusted_proxies(_migrated: None) -> None:
+    direct = make_app().test_client()  # TRUST_PROXY=0: a forged X-Forwarded-For changes nothing
+    forged = direct.get("/readyz", environ_base=OUTSIDE, headers={"X-Forwarded-For": "127.0.0.1"})
+    assert forged.get_json() == {"status": "ok"}
+    proxied = make_app(TRUST_PROXY=1).test_client()  # nginx on the same host: the client is in X-Forwarded-For
+    outside = proxied.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert outside.get_json() == {"status": "ok"}
+    monitoring = proxied.get("/readyz", headers={"X-Forwarded-For": "127.0.0.1"})  # a check on the host itself
+    assert "database" in monitoring.get_json()
