@@ -25,6 +25,8 @@ lock:
 	rm -f .lock.in
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:$(PORT)
+# Links in the demo's e-mails point at this server (unless BASE_URL is set already).
+run: export BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(BIN)/.deps
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo

@@ -21,11 +21,34 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+_TRUE = {"1", "true", "yes", "on", "ja"}
+_FALSE = {"0", "false", "no", "off", "nee"}
+
+
 def _bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
+    return value.strip().lower() in _TRUE
+
+
+def proxy_hops(name: str, default: int) -> int:
+    """The number of reverse proxies in front of the app (``TRUST_PROXY``).
+
+    A whole number; the yes/no words of older configurations count as 1 and 0. Anything
+    else stops the start: a wrong count either trusts a forged ``X-Forwarded-For`` or
+    puts every client behind the proxy's address.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value.isascii() and value.isdigit():
+        return int(value)
+    if value in _TRUE:
+        return 1
+    if value in _FALSE:
+        return 0
+    raise ValueError(f"{name} must be the number of proxies in front of the app (0, 1, 2 ...), not {value!r}")
 
 
 class Config:
@@ -60,6 +83,10 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
     MAIL_DIR = str(INSTANCE / "mail")
+    # The site's address as users reach it (https://stappenplan.example.nl, a path prefix
+    # allowed). Every link in every e-mail is built from it, never from the request's Host
+    # or X-Forwarded-Host. Required in production; elsewhere unset means
+    # http://127.0.0.1:5000 (core/web.py: DEFAULT_BASE_URL).
     BASE_URL = os.environ.get("BASE_URL", "")
     # E-mail leaves through the outbox (stappenplan/outbox). Inline: delivered right after
     # the commit that made it (development, so `make run` shows mails at once); otherwise
@@ -72,12 +99,22 @@ class Config:
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
     # The coordinator dashboard's region-wide figures (counts per step, stalled list,
     # months) are kept this many seconds per app process; the matrix itself is always
-    # read live. 0 switches the cache off (docs/deployment.md).
+    # read live, and a branch joining or leaving a region changes the cache key at once
+    # (Region.version). 0 switches the cache off (docs/deployment.md).
     DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
-    # otherwise in the memory of each process.
+    # otherwise in the memory of each process; RATELIMIT_STORAGE_URI (any storage of the
+    # `limits` package) wins over REDIS_URL. Production refuses per-process counting
+    # unless SINGLE_PROCESS says the app runs as one process (one server, one worker).
     REDIS_URL = os.environ.get("REDIS_URL") or None
-    TRUST_PROXY = _bool("TRUST_PROXY", False)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
+    SINGLE_PROCESS = _bool("SINGLE_PROCESS", False)
+    # How many reverse proxies in front of the app set X-Forwarded-For/Proto/Host
+    # (werkzeug's ProxyFix counts). 0: those headers are ignored.
+    TRUST_PROXY = proxy_hops("TRUST_PROXY", 0)
+    # /readyz shows its reasons and migration ids to loopback clients, and to requests whose
+    # X-Readyz-Token header equals this (monitoring elsewhere); others get the status only.
+    READYZ_TOKEN = os.environ.get("READYZ_TOKEN") or None
     # PostgreSQL row-level security: the role the application switches to (no BYPASSRLS).
     # Leave it unset for `flask db upgrade`, which runs as the owner of the tables.
     DB_APP_ROLE = os.environ.get("DB_APP_ROLE") or None
@@ -100,7 +137,7 @@ class ProductionConfig(Config):
 
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    TRUST_PROXY = _bool("TRUST_PROXY", True)
+    TRUST_PROXY = proxy_hops("TRUST_PROXY", 1)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
     OUTBOX_INLINE = _bool("OUTBOX_INLINE", False)
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
@@ -116,6 +153,8 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     SERVER_NAME = None
+    BASE_URL = ""  # links use the development default, whatever the environment says
+    TRUST_PROXY = 0
     # Tests log in many times a minute from one address; test_security turns limits on.
     RATELIMIT_ENABLED = False
     # Unexpected exceptions fail the test instead of becoming a friendly 500 page.

@@ -6,6 +6,7 @@ environment (see docs/deployment.md):
     PORT               port to listen on                      8000
     HOST               address to bind                        127.0.0.1 (0.0.0.0 in a container)
     WEB_CONCURRENCY    worker processes                       2 x CPU cores + 1
+    SINGLE_PROCESS     1: exactly one worker (the app then may keep rate limits in memory)
     GUNICORN_THREADS   threads per worker                     4
     GUNICORN_TIMEOUT   seconds before a stuck worker is killed 30
     GUNICORN_MAX_REQUESTS  requests before a worker is recycled 2000 (0 = never)
@@ -69,7 +70,10 @@ wsgi_app = "wsgi:app"
 bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8000)}"]
 
 worker_class = "gthread"
-workers = _int("WEB_CONCURRENCY", 2 * _cores() + 1)
+# SINGLE_PROCESS=1 tells the app that its in-memory rate limits are the only ones (no
+# Redis); more workers would each count their own, so there is exactly one.
+_single_process = os.environ.get("SINGLE_PROCESS", "").strip().lower() in {"1", "true", "yes", "on", "ja"}
+workers = 1 if _single_process else _int("WEB_CONCURRENCY", 2 * _cores() + 1)
 threads = _int("GUNICORN_THREADS", 4)
 # Open connections per worker (idle keep-alive ones included); the proxy keeps a few per worker.
 worker_connections = 1000
@@ -96,7 +100,7 @@ else:
     control_socket_disable = True
 
 # The proxy on the same host may set X-Forwarded-*; the app itself applies
-# ProxyFix (TRUST_PROXY, on in production), gunicorn only needs to trust loopback.
+# ProxyFix (TRUST_PROXY: the number of proxies, 1 in production), gunicorn only needs to trust loopback.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 proc_name = "stappenplan"

@@ -862,7 +862,8 @@ def main(argv: list[str] | None = None) -> int:
 
     port = _free_port()
     server_env = dict(env, STAPPENPLAN_ENV="production", SECRET_KEY=secrets.token_hex(32), HOST="127.0.0.1",
-                      PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory")
+                      PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory",
+                      BASE_URL=f"http://127.0.0.1:{port}")
     if args.workers:
         server_env["WEB_CONCURRENCY"] = str(args.workers)
     if args.threads:

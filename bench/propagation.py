@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     prepare_database(args.database_url, 0, workdir, env)
     port = _free_port()
     server = Server(dict(env, STAPPENPLAN_ENV="production", SECRET_KEY=secrets.token_hex(32), HOST="127.0.0.1",
-                         PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory"), workdir / "gunicorn.log")
+                         PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory",
+                         BASE_URL=f"http://127.0.0.1:{port}"), workdir / "gunicorn.log")
     try:
         server.wait_ready()
         base = f"http://127.0.0.1:{port}"

@@ -97,16 +97,33 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
 
 
 def _check_production(app: Flask) -> None:
-    """Refuse to start in production without real secrets."""
+    """Refuse to start with settings that are unsafe: in production without real secrets,
+    without the site's address (links in e-mails) or with rate limits counted per process;
+    anywhere with a malformed BASE_URL."""
+    from .core.web import base_url_problem
+    from .security import limit_storage_problem
+
+    base = app.config.get("BASE_URL") or ""
+    problem = base_url_problem(base) if base else None
     if app.config.get("ENV_NAME") != "production" or app.config.get("TESTING"):
+        if problem:
+            raise RuntimeError(problem)
         return
     import os
 
+    problems = []
     missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+    if not base:
+        missing.append("BASE_URL")
     if missing:
-        raise RuntimeError(
-            "STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing)
-        )
+        problems.append("STAPPENPLAN_ENV=production needs these environment variables: " + ", ".join(missing))
+    if problem:
+        problems.append(problem)
+    limits = limit_storage_problem(app.config)
+    if limits:
+        problems.append(limits)
+    if problems:
+        raise RuntimeError("; ".join(problems))
 
 
 def _select_locale() -> str:

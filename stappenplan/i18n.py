@@ -80,6 +80,12 @@ def gettext(string: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """``flask_babel.ngettext`` likewise: the form for ``num``, which is ``%(num)d`` in the text."""
+    text = translations().ungettext(singular, plural, num)
+    return text % {"num": num, **variables}
+
+
 
 class Msg:
     """A text to translate later, in the reader's language: a notification is stored as

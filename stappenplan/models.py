@@ -1,6 +1,6 @@
 """Imports every model so metadata is complete (Alembic, tests, create_app)."""
 
-from .accounts.models import PasswordResetRequest, User
+from .accounts.models import LoginThrottle, PasswordResetRequest, User
 from .audit.models import AuditEvent
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships.models import Invitation, Partnership
@@ -8,6 +8,7 @@ from .partnerships.models import Invitation, Partnership
 __all__ = [
     "AuditEvent",
     "Invitation",
+    "LoginThrottle",
     "Membership",
     "Organisation",
     "PasswordResetRequest",

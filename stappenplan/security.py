@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -46,14 +49,38 @@ def autosave_limit():
     return limiter.limit(AUTOSAVE, methods=["POST"], key_func=_user_or_ip)
 
 
+def limit_storage(config: Mapping[str, Any]) -> str:
+    """Where the rate limits are counted: RATELIMIT_STORAGE_URI, else REDIS_URL, else the
+    memory of this process."""
+    return config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
+
+
+def limit_storage_problem(config: Mapping[str, Any]) -> str | None:
+    """Why the rate limits would not hold in production, or None.
+
+    Counted in each process's memory, a limit of 10 logins a minute is 10 per worker and
+    server. That is only right when the app runs as one process (``SINGLE_PROCESS``).
+    """
+    if not config.get("RATELIMIT_ENABLED", True) or config.get("SINGLE_PROCESS"):
+        return None
+    if limit_storage(config).startswith("memory://"):
+        return ("rate limits would be counted per process: set REDIS_URL (or RATELIMIT_STORAGE_URI) to "
+                "storage that all processes share, or SINGLE_PROCESS=1 when the app runs as one process")
+    return None
+
+
 def init(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config["RATELIMIT_STORAGE_URI"] = limit_storage(app.config)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
-    if app.config.get("TRUST_PROXY"):
+    hops = proxy_hops(app)
+    if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # X-Forwarded-* are believed for exactly this many proxies: the client's address is the
+        # hops-th entry from the right, whatever the client itself wrote further left. Without
+        # proxies (0) the headers are ignored and the limits count the socket's address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.after_request(_headers)
 
     @app.errorhandler(RateLimitExceeded)
@@ -72,6 +99,15 @@ def init(app: Flask) -> None:
         response = current_app.make_response((body, code))
         response.headers["Retry-After"] = str(retry)
         return response
+
+
+def proxy_hops(app: Flask) -> int:
+    """``TRUST_PROXY``: the number of reverse proxies in front (``True`` from an older
+    configuration counts as one)."""
+    hops = int(app.config.get("TRUST_PROXY") or 0)
+    if hops < 0:
+        raise RuntimeError("TRUST_PROXY must be 0 or more")
+    return hops
 
 
 def _retry_after(error: RateLimitExceeded) -> int:

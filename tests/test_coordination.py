@@ -27,6 +27,7 @@ from stappenplan.workflow import engine
 from stappenplan.workflow.engine import Action
 from stappenplan.workflow.models import Cycle, SignOff, StepInstance
 from stappenplan.workflow.plan_loader import get_definition
+from tests.conftest import make_app
 from tests.factories import login, make_org, make_partnership, make_user
 
 STATUS_WORDS = re.compile(r"Afgerond|Bezig|Nog niet")
@@ -562,3 +563,61 @@ def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(worl
     assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>2</dd>", _page(coordinator))
     other = _client(app, world.emails["coord_b"])
     assert "Opvang A" not in _page(other), "each coordination organisation has its own figures"
+
+
+def _figures(html: str) -> int:
+    match = re.search(r"<dt>Samenwerkingen</dt>\s*<dd>(\d+)</dd>", html)
+    assert match, html[:2000]
+    return int(match.group(1))
+
+
+def test_opting_out_leaves_the_cached_dashboard_at_once_in_every_process(world, app: Flask) -> None:
+    """The figures are cached per process, keyed on the region's version: an opt-out bumps
+    it in the same transaction, so no process shows the branch's name or figures again."""
+    from stappenplan.organisations.models import Region
+
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    other = make_app(DASHBOARD_CACHE_SECONDS=30)  # a second worker with its own cache
+    with app.app_context():
+        region_a = db.session.scalar(select(Region).where(Region.public_id == world.ids["region_a"]))
+        cederhout = make_org("Bibliotheek Cederhout", "library")
+        admin = make_user(cederhout, "admin@bieb-cederhout.nl")
+        wilg = make_org("Opvang De Wilg", "childcare")
+        make_user(wilg, "admin@dewilg.nl")
+        db.session.add(RegionMembership(region=region_a, library=cederhout))
+        p = make_partnership(cederhout, wilg, admin)
+        db.session.flush()
+        db.session.execute(update(Cycle).where(Cycle.partnership_id == p.id)
+                           .values(last_activity_at=utcnow() - timedelta(days=60)))  # in the stalled list
+        db.session.commit()
+    workers = [_client(app, world.emails["coord_a"]), _client(other, world.emails["coord_a"])]
+    for coordinator in workers:
+        html = _page(coordinator)
+        assert "Cederhout" in html and "De Wilg" in html and _figures(html) == 2
+    branch = _client(app, "admin@bieb-cederhout.nl")
+    assert branch.post("/organisatie/regio/afmelden").status_code == 302
+    for coordinator in workers:
+        html = _page(coordinator)
+        assert "Cederhout" not in html and "De Wilg" not in html, "no name of the branch or its partners"
+        assert _figures(html) == 1, "no figures of the branch"
+    assert branch.post("/organisatie/regio", data={"region": world.ids["region_a"]}).status_code == 302
+    for coordinator in workers:
+        html = _page(coordinator)
+        assert "Cederhout" in html and _figures(html) == 2, "opting in again shows at once too"
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_a_deleted_partner_leaves_the_cached_dashboard_at_once(world, app: Flask) -> None:
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    with app.app_context():
+        db.session.execute(update(Cycle).values(last_activity_at=utcnow() - timedelta(days=60)))  # stalled list
+        db.session.commit()
+    coordinator = _client(app, world.emails["coord_a"])
+    html = _page(coordinator)
+    assert "Opvang A" in html and _figures(html) == 1
+    partner = _client(app, world.emails["cc_a"])
+    assert partner.post("/organisatie/verwijderen", data={"confirm": "Opvang A"}).status_code == 302
+    html = _page(coordinator)
+    assert "Opvang A" not in html
+    assert _figures(html) == 0

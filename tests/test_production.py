@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _start_app(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DATABASE_URL", "STAPPENPLAN_ENV", "LOG_FORMAT"}}
+             if k not in {"SECRET_KEY", "DATABASE_URL", "STAPPENPLAN_ENV", "LOG_FORMAT", "BASE_URL", "TRUST_PROXY",
+                          "REDIS_URL", "RATELIMIT_STORAGE_URI", "SINGLE_PROCESS"}}
     clean.update(STAPPENPLAN_INSTANCE=str(tmp_path / "instance"), **env)
     return subprocess.run([sys.executable, "-c", "import wsgi; print('started', wsgi.app.config['ENV_NAME'])"],
                           cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
@@ -38,9 +39,9 @@ def _start_app(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
-        ({}, ["SECRET_KEY", "DATABASE_URL"]),
-        ({"SECRET_KEY": "s3cret-value"}, ["DATABASE_URL"]),
-        ({"DATABASE_URL": "postgresql://app@db.example/stappenplan"}, ["SECRET_KEY"]),
+        ({}, ["SECRET_KEY", "DATABASE_URL", "BASE_URL"]),
+        ({"SECRET_KEY": "s3cret-value", "BASE_URL": "https://stappenplan.example.nl"}, ["DATABASE_URL"]),
+        ({"DATABASE_URL": "postgresql://app@db.example/stappenplan"}, ["SECRET_KEY", "BASE_URL"]),
     ],
 )
 def test_production_refuses_to_start_without_secrets(tmp_path: Path, env: dict[str, str],
@@ -50,15 +51,17 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path, env: dict[s
     assert "started" not in result.stdout
     message = re.search(r"RuntimeError: (.*)", result.stderr)
     assert message, result.stderr[-2000:]
+    named = set(re.findall(r"\b[A-Z_]+\b", message.group(1)))
     for name in missing:
-        assert name in message.group(1)
-    for name in {"SECRET_KEY", "DATABASE_URL"} - set(missing):
-        assert name not in message.group(1)
+        assert name in named
+    for name in {"SECRET_KEY", "DATABASE_URL", "BASE_URL"} - set(missing):
+        assert name not in named
 
 
 def test_production_starts_with_secrets(tmp_path: Path) -> None:
     result = _start_app(tmp_path, STAPPENPLAN_ENV="production", SECRET_KEY="s3cret-value",
-                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}")
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}", BASE_URL="https://stappenplan.example.nl",
+                        SINGLE_PROCESS="1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "started production" in result.stdout
 
@@ -259,7 +262,8 @@ def test_versioned_static_files_are_cached_for_a_year(app: Flask) -> None:
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "PORT", "HOST", "LOG_FORMAT", "GUNICORN_MAX_REQUESTS"):
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "PORT", "HOST", "LOG_FORMAT", "GUNICORN_MAX_REQUESTS",
+                 "SINGLE_PROCESS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAPPENPLAN_ENV", "production")
     defaults = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -291,3 +295,107 @@ def test_postgresql_sessions_run_without_jit(app: Flask) -> None:
     kept = make_app(JIT_OFF=False)
     with kept.app_context():
         assert db.session.execute(text("SHOW jit")).scalar_one() == "on"
+
+
+# --- refusing to start: configuration checked inside create_app ------------------------------------
+
+
+def _production_app(monkeypatch: pytest.MonkeyPatch, **config: object) -> Flask:
+    """create_app in production mode (not TESTING), with the required secrets in the environment."""
+    from stappenplan import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "s3cret-value")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///" + tempfile.mkdtemp(prefix="stappenplan-prod-") + "/app.db")
+    settings: dict[str, object] = {
+        "ENV_NAME": "production", "TESTING": False, "LOG_FORMAT": "plain",
+        "SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"],
+        "BASE_URL": "https://stappenplan.example.nl", "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def test_production_refuses_to_start_without_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        _production_app(monkeypatch, BASE_URL="")
+
+
+@pytest.mark.parametrize("url", ["stappenplan.example.nl", "ftp://stappenplan.example.nl", "https://",
+                                 "https://stappenplan.example.nl/?next=x"])
+def test_production_refuses_a_base_url_that_is_not_a_site(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        _production_app(monkeypatch, BASE_URL=url)
+
+
+def test_production_starts_with_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch)
+    assert app.config["BASE_URL"] == "https://stappenplan.example.nl"
+
+
+@pytest.mark.parametrize("storage", [
+    {"REDIS_URL": None},
+    {"REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"},
+    {"REDIS_URL": "redis://127.0.0.1:6379/0", "RATELIMIT_STORAGE_URI": "memory://"},
+], ids=["nothing", "memory", "memory-over-redis"])
+def test_production_refuses_to_start_with_rate_limits_per_process(monkeypatch: pytest.MonkeyPatch,
+                                                                  storage: dict[str, object]) -> None:
+    with pytest.raises(RuntimeError, match="REDIS_URL.*SINGLE_PROCESS"):
+        _production_app(monkeypatch, **storage)
+
+
+def test_production_with_one_process_may_keep_rate_limits_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch, REDIS_URL=None, SINGLE_PROCESS=True)
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_production_keeps_rate_limits_in_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _production_app(monkeypatch, REDIS_URL="redis://redis.internal:6379/0")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://redis.internal:6379/0"
+
+
+def test_gunicorn_runs_one_worker_when_the_app_says_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    monkeypatch.setenv("SINGLE_PROCESS", "1")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 1
+
+
+# --- /readyz details: loopback or token only ---------------------------------------------------------
+
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def test_readyz_shows_only_the_status_to_other_clients(app: Flask) -> None:
+    client = app.test_client()
+    outside = client.get("/readyz", environ_base=OUTSIDE)
+    assert outside.status_code == 200 and outside.get_json() == {"status": "ok"}
+    for loopback in ("127.0.0.1", "::1"):
+        inside = client.get("/readyz", environ_base={"REMOTE_ADDR": loopback}).get_json()
+        assert inside["status"] == "ok" and inside["database"] and inside["code"], loopback
+
+
+def test_readyz_failure_shows_only_the_status_to_other_clients() -> None:
+    response = make_app(SQLALCHEMY_DATABASE_URI=_sqlite_url()).test_client().get("/readyz", environ_base=OUTSIDE)
+    assert response.status_code == 503 and response.get_json() == {"status": "unavailable"}
+
+
+def test_readyz_shows_details_with_the_token(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": "x"}).get_json() == {
+        "status": "ok"}, "no token configured: no header opens the details"
+    app.config["READYZ_TOKEN"] = "readyz-token-of-the-monitoring"
+    for wrong in ("", "readyz-token-of-the-monitorin", "READYZ-TOKEN-OF-THE-MONITORING"):
+        response = client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": wrong})
+        assert response.get_json() == {"status": "ok"}, wrong
+    right = client.get("/readyz", environ_base=OUTSIDE, headers={"X-Readyz-Token": "readyz-token-of-the-monitoring"})
+    assert right.get_json()["database"] and right.get_json()["code"]
+
+
+def test_readyz_loopback_is_the_address_after_the_trusted_proxies(_migrated: None) -> None:
+    direct = make_app().test_client()  # TRUST_PROXY=0: a forged X-Forwarded-For changes nothing
+    forged = direct.get("/readyz", environ_base=OUTSIDE, headers={"X-Forwarded-For": "127.0.0.1"})
+    assert forged.get_json() == {"status": "ok"}
+    proxied = make_app(TRUST_PROXY=1).test_client()  # nginx on the same host: the client is in X-Forwarded-For
+    outside = proxied.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert outside.get_json() == {"status": "ok"}
+    monitoring = proxied.get("/readyz", headers={"X-Forwarded-For": "127.0.0.1"})  # a check on the host itself
+    assert "database" in monitoring.get_json()

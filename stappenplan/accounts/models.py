@@ -59,3 +59,18 @@ class PasswordResetRequest(Model):
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Model):
+    """Failed logins for one e-mail address, known or not (accounts/throttle.py).
+
+    Kept in the database, so every app process and server counts the same failures. The
+    address is stored only as a keyed hash.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]

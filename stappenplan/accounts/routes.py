@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, url_for
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
@@ -28,7 +28,13 @@ def login():
         return redirect(url_for("home.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.LoginRefused as refused:
+            attach(form, refused)
+            response = make_response(render_template("accounts/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(refused.retry_after)
+            return response
         if user is not None:
             login_user(user, remember=form.remember.data)
             rls.scope_loaded_user(user)

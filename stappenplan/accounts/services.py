@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import current_app
@@ -13,9 +14,11 @@ from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..organisations.models import Membership, Organisation
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
+from . import throttle
 from .models import PasswordResetRequest, User
 from .passwords import dummy_verify, hash_password, needs_rehash, verify_password
 
@@ -51,14 +54,43 @@ def register_library(org_name: str, name: str, email: str, password: str, team: 
     return user
 
 
+class LoginRefused(ServiceError):
+    """Too many failed logins for this address: no attempt before ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        if retry_after < 120:
+            message = ngettext("Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d "
+                               "seconde opnieuw.",
+                               "Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d "
+                               "seconden opnieuw.", retry_after)
+        else:
+            minutes = math.ceil(retry_after / 60)
+            message = ngettext("Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d "
+                               "minuut opnieuw.",
+                               "Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d "
+                               "minuten opnieuw.", minutes)
+        super().__init__(message, field="password")
+        self.retry_after = retry_after
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The user for these credentials, or None; same work whether or not the email exists."""
+    """The user for these credentials, or None; same work whether or not the email exists.
+
+    Raises ``LoginRefused`` while the address waits after failed logins (accounts/throttle.py):
+    then the password is not checked, and known and unknown addresses get the same answer.
+    """
+    wait = throttle.wait_left(email)
+    if wait:
+        raise LoginRefused(wait)
     user = user_by_email(email)
     if user is None or user.membership is None:
         dummy_verify()
+        throttle.failed(email)
         return None
     if not verify_password(user.password_hash, password):
+        throttle.failed(email)
         return None
+    throttle.forget(email)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
@@ -128,6 +160,7 @@ def reset_password(req: PasswordResetRequest, password: str) -> User:
     assert user is not None
     user.password_hash = hash_password(password)
     end_all_sessions(user)
+    throttle.forget(user.email)  # whoever tried to guess the old password, the owner may log in now
     req.used_at = utcnow()
     # Any other outstanding links for this user stop working too.
     for other in db.session.scalars(

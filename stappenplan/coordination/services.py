@@ -188,8 +188,12 @@ class Overview:
 # --------------------------------------------------------------------------- scope
 
 
-def regions_of(org_id: int) -> list[str]:
-    return list(db.session.scalars(select(Region.name).where(Region.coordination_id == org_id).order_by(Region.name)))
+def _regions(org_id: int) -> list[tuple[str, tuple[int, int]]]:
+    """The coordinator's regions by name, each with (id, version) for the figures' cache key."""
+    rows = db.session.execute(
+        select(Region.name, Region.id, Region.version).where(Region.coordination_id == org_id).order_by(Region.name)
+    )
+    return [(name, (region_id, version)) for name, region_id, version in rows]
 
 
 def branches_of(org_id: int) -> list[Branch]:
@@ -458,7 +462,8 @@ _FIGURES_LOCK = threading.Lock()
 
 
 def _region_figures(
-    org_id: int, scope: Branch | None, rows: Subquery, cutoff: datetime, days: int
+    org_id: int, scope: Branch | None, rows: Subquery, cutoff: datetime, days: int,
+    versions: tuple[tuple[int, int], ...],
 ) -> tuple[list[_Group], list[Row], list[MonthCount]]:
     """The figures over all partnerships of the region (or branch): counts per step,
     the longest-stalled list and the months chart.
@@ -466,11 +471,14 @@ def _region_figures(
     They cost three aggregate queries over every partnership (about 20 ms with 1,000),
     change slowly, and a coordinator's page is refreshed by filtering and paging, so
     each app process keeps them ``DASHBOARD_CACHE_SECONDS``. Only figures live here,
-    never anything access depends on: the key is the coordination organisation, and the
-    branch list (opt-in) and the matrix page are read anew on every request.
+    never anything access depends on: the branch list (opt-in) and the matrix page are
+    read anew on every request. The key holds the coordination organisation and the
+    ``(id, version)`` of each of its regions: an opt-in, opt-out or deletion raises the
+    version in its own transaction (organisations/models.py), so the next render in every
+    process computes the figures anew, without the branch.
     """
     ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0)
-    key = (org_id, scope.id if scope else None, days)
+    key = (org_id, scope.id if scope else None, days, versions)
     cache: dict[Any, tuple[float, Any]] = current_app.extensions.setdefault("dashboard_figures", {})
     if ttl > 0:
         with _FIGURES_LOCK:
@@ -499,12 +507,14 @@ def overview(
     """The dashboard (``scope`` None) or one branch's drill-down, in constant queries."""
     defn = definition()
     days, cutoff = stalled_cutoff()
-    regions = regions_of(org_id)
+    region_rows = _regions(org_id)
+    regions = [name for name, _version in region_rows]
     if not branches:
         empty = MatrixPage([], 0, 1)
         return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
     rows = _rows(org_id, cutoff, scope)
-    groups, stalled_rows, months = _region_figures(org_id, scope, rows, cutoff, days)
+    versions = tuple(version for _name, version in region_rows)
+    groups, stalled_rows, months = _region_figures(org_id, scope, rows, cutoff, days, versions)
     counts = _counts(groups, defn)
     summaries = _branch_summaries(groups, branches) if scope is None else []
     matrix, filters = _matrix(rows, filters, groups, cutoff)

@@ -10,10 +10,18 @@ rolling deploy the migrations of the next release ran already while this server 
 runs the previous one. Migrations are written to be backward compatible (expand, then
 contract in a later release), so that server stays ready; a database that is *behind*
 the code is not ready.
+
+The reasons and migration ids are for the people who run the servers: only a loopback
+client (``request.remote_addr``, after ProxyFix when ``TRUST_PROXY`` counts proxies) or
+a request with the ``X-Readyz-Token`` header equal to ``READYZ_TOKEN`` gets them; any
+other client gets the status alone (``{"status": "ok"}`` or ``"unavailable"``) with the
+same HTTP code, which is all a load balancer needs.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import threading
 from dataclasses import dataclass
 
@@ -59,6 +67,26 @@ def code_revisions(app: Flask) -> Revisions:
     return _revisions
 
 
+TOKEN_HEADER = "X-Readyz-Token"
+
+
+def _may_see_details() -> bool:
+    """A client on this host, or one that sends the configured token."""
+    try:
+        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
+            return True
+    except ValueError:
+        pass
+    token = current_app.config.get("READYZ_TOKEN") or ""
+    sent = request.headers.get(TOKEN_HEADER, "")
+    return bool(token) and hmac.compare_digest(sent.encode(), token.encode())
+
+
+def _ready(body: dict[str, object], status: int) -> Response:
+    """The readiness answer: in full for operators, the status alone for anyone else."""
+    return _no_store(body if _may_see_details() else {"status": body["status"]}, status)
+
+
 def _no_store(body: dict[str, object], status: int) -> Response:
     response = jsonify(body)
     response.status_code = status
@@ -81,18 +109,18 @@ def readyz() -> Response:
             current = _database_revisions(conn)
     except Exception as exc:  # any failure means "not ready"
         current_app.logger.warning("readyz: database unreachable (%s: %s)", type(exc).__name__, exc)
-        return _no_store({"status": "unavailable", "reason": "database unreachable",
-                          "error": type(exc).__name__}, 503)
+        return _ready({"status": "unavailable", "reason": "database unreachable",
+                       "error": type(exc).__name__}, 503)
     code = code_revisions(current_app)
     body: dict[str, object] = {"database": sorted(current), "code": sorted(code.heads)}
     if not current:
-        return _no_store({"status": "unavailable", "reason": "database not migrated", **body}, 503)
+        return _ready({"status": "unavailable", "reason": "database not migrated", **body}, 503)
     if current == code.heads:
-        return _no_store({"status": "ok", **body}, 200)
+        return _ready({"status": "ok", **body}, 200)
     if current <= code.known:
-        return _no_store({"status": "unavailable", "reason": "migrations pending", **body}, 503)
+        return _ready({"status": "unavailable", "reason": "migrations pending", **body}, 503)
     # A revision this code does not know: the schema is newer (rolling deploy).
-    return _no_store({"status": "ok", "note": "database schema is newer than this code", **body}, 200)
+    return _ready({"status": "ok", "note": "database schema is newer than this code", **body}, 200)
 
 
 def _database_revisions(conn: Connection) -> frozenset[str]:

@@ -21,15 +21,42 @@ def safe_next(default: str) -> str:
     return default
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL for emails, also outside a request (CLI, cron)."""
-    from flask import current_app, has_request_context, url_for
+#: Where links in e-mails point when ``BASE_URL`` is not set: development and tests only,
+#: production refuses to start without ``BASE_URL`` (``stappenplan._check_production``).
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
-    base = current_app.config.get("BASE_URL") or ""
-    if has_request_context() and not base:
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000"):
-        return url_for(endpoint, _external=True, **values)
+
+def base_url() -> str:
+    """The configured site address without a trailing slash (or the development default)."""
+    from flask import current_app
+
+    return (current_app.config.get("BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the site's address, or None: an http(s) URL with a host and at
+    most a path prefix."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return f"BASE_URL must be the site's address, like https://stappenplan.example.nl (not {url!r})"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"BASE_URL must not have a query, fragment or user name (not {url!r})"
+    return None
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for e-mails, inside or outside a request (CLI, cron, outbox).
+
+    Always under ``BASE_URL``, never the request's ``Host`` or ``X-Forwarded-Host``: a
+    forged header would otherwise put a genuine reset or invitation token in a link to
+    another site. No request context is pushed, so the current request is left alone.
+    """
+    from flask import current_app
+
+    parts = urlsplit(base_url())
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 # --- query arguments: typed and bounded, in one place ------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Connection, ForeignKey, String, UniqueConstraint, event, inspect, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, new_public_id, utcnow
@@ -59,7 +60,13 @@ class Membership(Model):
 
 
 class Region(Model):
-    """A set of library branches that opted in to a coordination organisation's oversight."""
+    """A set of library branches that opted in to a coordination organisation's oversight.
+
+    ``version`` goes up in the same transaction as every change of what the region's
+    coordinators may see: a branch joining or leaving (the listeners below), a branch or a
+    partner deleting its data (privacy). Caches of region-wide figures include it in their
+    key (coordination/services.py), so such a change shows at once in every process.
+    """
 
     __tablename__ = "regions"
 
@@ -70,6 +77,7 @@ class Region(Model):
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     coordination: Mapped[Organisation] = relationship()
 
@@ -87,3 +95,24 @@ class RegionMembership(Model):
 
     region: Mapped[Region] = relationship(lazy="joined")
     library: Mapped[Organisation] = relationship()
+
+
+def bump_region_versions(connection: Connection, region_ids: Iterable[int | None]) -> None:
+    """Raise the version of these regions (one UPDATE, in the caller's transaction)."""
+    ids = sorted({i for i in region_ids if i is not None})
+    if ids:
+        connection.execute(update(Region).where(Region.id.in_(ids)).values(version=Region.version + 1))
+
+
+@event.listens_for(RegionMembership, "after_insert")
+@event.listens_for(RegionMembership, "after_delete")
+def _membership_changed(_mapper: Any, connection: Connection, membership: RegionMembership) -> None:
+    """A branch joined or left a region: whatever path did it, the region's version goes up."""
+    bump_region_versions(connection, [membership.region_id])
+
+
+@event.listens_for(RegionMembership, "after_update")
+def _membership_moved(_mapper: Any, connection: Connection, membership: RegionMembership) -> None:
+    history = inspect(membership).attrs.region_id.history
+    if history.has_changes():
+        bump_region_versions(connection, [*history.deleted, *history.added])

@@ -21,7 +21,7 @@ from ..audit.services import record
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..organisations.models import Membership, Organisation
+from ..organisations.models import Membership, Organisation, RegionMembership, bump_region_versions
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..partnerships.models import Invitation, Partnership
@@ -154,6 +154,11 @@ def delete_organisation(org: Organisation, actor: User, confirm_name: str) -> in
     name, org_key = org.name, org.public_id
     for partner in partners.values():
         record("partner_deleted", actor_id=None, organisation_id=partner.id, partner=name)
+    # Coordinators see these partnerships (and a library's opt-in) no more: their cached
+    # region figures must drop the names at once (Region.version).
+    libraries = {p.library_id for p in partnerships} | ({org.id} if org.kind == "library" else set())
+    bump_region_versions(db.session.connection(), db.session.scalars(
+        select(RegionMembership.region_id).where(RegionMembership.library_id.in_(libraries))))
     # Partnerships (cycles, answers, comments) go with the organisation: they cannot go on without it.
     db.session.execute(delete(Partnership).where(Partnership.id.in_([p.id for p in partnerships])))
     db.session.execute(delete(Invitation).where(or_(Invitation.inviter_org_id == org.id,
