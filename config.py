@@ -102,6 +102,9 @@ class Config:
     # read live, and a branch joining or leaving a region changes the cache key at once
     # (Region.version). 0 switches the cache off (docs/deployment.md).
     DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
+    #: Step 5's theme counts are shown only when at least this many conversations lie
+    #: behind them: with fewer, a count can describe one family.
+    THEME_MIN_CONVERSATIONS = int(os.environ.get("THEME_MIN_CONVERSATIONS", "5"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
     # otherwise in the memory of each process; RATELIMIT_STORAGE_URI (any storage of the
     # `limits` package) wins over REDIS_URL. Production refuses per-process counting

@@ -311,7 +311,7 @@ def test_step5_records_only_for_childcare(world, app: Flask, lib: FlaskClient, c
     assert "Gezin A" in childcare_page and "geen namen" in childcare_page.lower()
     library_page = lib.get(url).get_data(as_text=True)
     assert "Gezin A" not in library_page and "Hun dochter zingt" not in library_page
-    assert "Overzicht van de gesprekken" in library_page and "3 gesprek(ken)" in library_page
+    assert "Overzicht van de gesprekken" in library_page and "6 gesprekken" in library_page
     assert lib.post(f"{url}/vraag/conversations/tabel", data={"op": "add"}).status_code == 404
 
 
@@ -552,3 +552,65 @@ def test_ticks_of_two_people_are_merged(world, app: Flask, lib: FlaskClient) -> 
     other = lib.post(url, data={**data, "q-aims": ["home_environment"], "v-aims": 0}, headers=HX)
     assert other.status_code == 200
     assert answer(app, "aims").value == ["home_environment", "trust"]
+
+
+# --- step 5's theme counts: only from THEME_MIN_CONVERSATIONS conversations on (k-anonymity) -------------
+
+def _set_conversations(app: Flask, rows: list[dict]) -> None:
+    with app.app_context():
+        stored = db.session.scalar(select(Answer).where(Answer.question == "conversations"))
+        stored.value = rows
+        db.session.flush()
+
+
+def _support_counts(page: str) -> dict[str, int]:
+    """The bars of the overview's "support wishes" list, read from the page: label -> count."""
+    match = re.search(r"<h3>Waar willen de ouders ondersteuning bij\?</h3>\s*<ul class=\"bars\">(.*?)</ul>", page, re.S)
+    if match is None:
+        return {}
+    found = re.findall(r'<span class="bars__label">([^<]+)</span>.*?<span class="bars__n">(\d+) keer</span>',
+                       match.group(1), flags=re.S)
+    return {label: int(n) for label, n in found}
+
+
+def test_theme_counts_hidden_below_the_threshold_for_both_organisations_and_in_the_plan(
+        world, app: Flask, lib: FlaskClient, cc: FlaskClient) -> None:
+    """With 4 conversations a count can be one family: no counts anywhere, a clear message;
+    the fifth conversation shows them, to the library and to childcare (which leads step 5)."""
+    assert app.config["THEME_MIN_CONVERSATIONS"] == 5
+    with app.app_context():
+        d = driver(world)
+        d.through(4)
+        d.fill_joint(5)
+        rows = db.session.scalar(select(Answer).where(Answer.question == "conversations")).value
+    assert len(rows) == 6
+    url = sheet_url(world, 5, "samen")
+    _set_conversations(app, rows[:4])
+    plan = f"/samenwerkingen/{world.ids['partnership_a']}/plan"
+    for client in (lib, cc):
+        page = client.get(url).get_data(as_text=True)
+        assert "Overzicht van de gesprekken met ouders" in page and "4 gesprekken" in page
+        assert "Te weinig gesprekken om te tonen" in page
+        assert _support_counts(page) == {}, "no theme count below the threshold"
+        document = client.get(plan).get_data(as_text=True)
+        assert "Te weinig gesprekken om te tonen" in document and "Aantal keer" not in document
+    _set_conversations(app, rows[:5])
+    for client in (lib, cc):
+        page = client.get(url).get_data(as_text=True)
+        assert "5 gesprekken" in page and "Te weinig gesprekken" not in page
+        counts = _support_counts(page)
+        # rec-1..rec-5 of the demo content, counted by hand
+        assert counts["Voorlezen"] == 3 and counts["Eigen lezen en schrijven"] == 2, counts
+        document = client.get(plan).get_data(as_text=True)
+        assert "Aantal keer" in document and "Te weinig gesprekken" not in document
+    assert "Gezin A" not in lib.get(url).get_data(as_text=True)
+
+
+def test_theme_threshold_is_configurable(world, app: Flask, lib: FlaskClient) -> None:
+    with app.app_context():
+        d = driver(world)
+        d.through(4)
+        d.fill_joint(5)
+    app.config["THEME_MIN_CONVERSATIONS"] = 7
+    page = lib.get(sheet_url(world, 5, "samen")).get_data(as_text=True)
+    assert "6 gesprekken" in page and "vanaf 7 gesprekken" in page and _support_counts(page) == {}

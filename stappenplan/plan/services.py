@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from ..accounts.models import User
@@ -32,7 +33,7 @@ from ..core.web import CONTROL, parse_int
 from ..extensions import db, utcnow
 from ..partnerships.models import Partnership
 from ..workflow import engine
-from ..workflow.answers import tally_records
+from ..workflow.answers import theme_overview
 from ..workflow.definition import PlanDefinition, Question, Situation, Step
 from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
@@ -118,6 +119,12 @@ class TallyGroup:
 class Tally:
     conversations: int
     groups: tuple[TallyGroup, ...]
+    #: Fewer conversations than this: no counts (``groups`` is empty), see theme_overview.
+    minimum: int = 0
+
+    @property
+    def hidden(self) -> bool:
+        return self.conversations < max(self.minimum, 1)
 
 
 @dataclass(frozen=True)
@@ -347,12 +354,13 @@ def _tally(step: Step, stored: dict[str, tuple[Any, bool]]) -> Tally | None:
     if question is None:
         return None
     value = stored.get(question.key, (None, False))[0] or []
-    overview = tally_records(question, value)
+    minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
+    count, overview = theme_overview(question, value, minimum)
     groups = tuple(
         TallyGroup(question.column(key).label, tuple((option.label, n) for option, n in counts))
-        for key, counts in overview.items()
+        for key, counts in (overview or {}).items()
     )
-    return Tally(conversations=len(value), groups=groups)
+    return Tally(conversations=count, groups=groups, minimum=minimum)
 
 
 # --------------------------------------------------------------------------- export

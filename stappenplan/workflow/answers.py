@@ -356,7 +356,21 @@ def is_answered(question: Question, value: Any) -> bool:
     return True
 
 
-def tally_records(question: Question, value: Any) -> dict[str, list[tuple[Option, int]]]:
+ThemeCounts = dict[str, list[tuple[Option, int]]]
+
+
+def theme_overview(question: Question, value: Any, minimum: int) -> tuple[int, ThemeCounts | None]:
+    """The number of conversations, and the theme counts only when at least ``minimum``
+    conversations lie behind them (None otherwise): with one conversation a count of 1
+    is one family, and comparing the overview before and after a new record would show
+    that record's choices."""
+    count = len(value) if isinstance(value, list) else 0
+    if count < max(minimum, 1):
+        return count, None
+    return count, tally_records(question, value)
+
+
+def tally_records(question: Question, value: Any) -> ThemeCounts:
     """Step 5's automatic overview: how often each option of each choice/multi
     column came up.
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..i18n import gettext as _
 from ..workflow import engine
-from ..workflow.answers import incomplete_rows, is_answered, tally_records
+from ..workflow.answers import incomplete_rows, is_answered, theme_overview
 from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, state_from
@@ -100,13 +101,12 @@ def build(sheet: Sheet, user: Any) -> SheetView:
         records = [q for q in sheet.step.questions if q.type == "records"]
         if records:
             view.records_question = records[0]
-            if sheet.party != "childcare":
-                value = answers.get(records[0].key)
-                view.tally = {
-                    "question": records[0],
-                    "overview": tally_records(records[0], value.value if value else None),
-                    "count": len(value.value or []) if value else 0,
-                }
+            # Both organisations see the overview (childcare leads step 5 and is told to
+            # use it); the counts only from THEME_MIN_CONVERSATIONS conversations on.
+            value = answers.get(records[0].key)
+            minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
+            count, overview = theme_overview(records[0], value.value if value else None, minimum)
+            view.tally = {"question": records[0], "overview": overview, "count": count, "minimum": minimum}
     view.present = feed.others(sheet, user)
     view.presence_sig = feed.signature(view.present)
     if sheet.party and sheet.instance.status == engine.OPEN:
