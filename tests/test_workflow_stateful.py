@@ -230,7 +230,7 @@ def machine_app(_migrated: None):
 def test_workflow_state_machine(machine_app: Flask) -> None:
     WorkflowMachine.app = machine_app
     WorkflowMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=50, deadline=None,
+        max_examples=12, stateful_step_count=50, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     WorkflowMachine.TestCase().runTest()
