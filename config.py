@@ -95,6 +95,10 @@ class Config:
     MAIL_ID_DOMAIN = os.environ.get("MAIL_ID_DOMAIN", "stappenplan.local")
 
     INVITATION_DAYS = 14
+    # Invitations (partners and colleagues together) one organisation may send per 24 hours.
+    INVITATIONS_PER_DAY = int(os.environ.get("INVITATIONS_PER_DAY", "100"))
+    # How long the link that confirms a self-registered account's e-mail address works.
+    CONFIRM_EMAIL_DAYS = 7
     PASSWORD_RESET_SECONDS = 3600
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
     # The coordinator dashboard's region-wide figures (counts per step, stalled list,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from . import demo_content as content
 from .accounts.models import User
 from .accounts.passwords import hash_password
-from .extensions import db
+from .extensions import db, utcnow
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships import services as partnership_services
 from .partnerships.invitations import PartnerEntry, invite_partners
@@ -46,7 +46,7 @@ def _org(name: str, kind: str) -> Organisation:
 
 
 def _user(email: str, name: str, org: Organisation, role: str = "admin", team: str | None = None) -> User:
-    user = User(email=email, name=name, password_hash=_hash())
+    user = User(email=email, name=name, password_hash=_hash(), email_confirmed_at=utcnow())
     db.session.add(user)
     db.session.add(Membership(user=user, organisation=org, role=role, team=team))
     return user

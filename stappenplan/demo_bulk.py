@@ -270,7 +270,8 @@ def _organisations(
     for i, name in enumerate(names):
         org = Organisation(name=name, kind=kind)
         user = User(
-            email=f"{EMAIL_PREFIX}{slug}-{offset + i}@{demo.DOMAIN}", name=_person(rng), password_hash=password_hash
+            email=f"{EMAIL_PREFIX}{slug}-{offset + i}@{demo.DOMAIN}", name=_person(rng), password_hash=password_hash,
+            email_confirmed_at=utcnow(),
         )
         pairs.append((org, user))
     db.session.add_all([x for pair in pairs for x in pair])

@@ -30,6 +30,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 LOGIN = "10 per minute"
 PASSWORD_RESET = "5 per hour"
 INVITATIONS = "30 per hour"
+REGISTRATION = "5 per hour"
+CONFIRMATION_RESEND = "3 per hour"
 AUTOSAVE = "240 per minute"
 
 
@@ -43,6 +45,14 @@ def reset_limit():
 
 def invitation_limit():
     return limiter.limit(INVITATIONS, methods=["POST"], key_func=_user_or_ip)
+
+
+def registration_limit():
+    return limiter.limit(REGISTRATION, methods=["POST"], key_func=get_remote_address)
+
+
+def resend_limit():
+    return limiter.limit(CONFIRMATION_RESEND, methods=["POST"], key_func=_user_or_ip)
 
 
 def autosave_limit():

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from stappenplan.accounts.models import User
 from stappenplan.accounts.passwords import hash_password
-from stappenplan.extensions import db
+from stappenplan.extensions import db, utcnow
 from stappenplan.organisations.models import Membership, Organisation, Region, RegionMembership
 from stappenplan.partnerships import services as partnership_services
 from stappenplan.partnerships.models import Partnership
@@ -27,7 +27,7 @@ def make_org(name: str, kind: str) -> Organisation:
 def make_user(org: Organisation, email: str, role: str = "admin", team: str | None = None,
               name: str | None = None) -> User:
     user = User(email=email, name=name or email.split("@")[0].title(),
-                password_hash=hash_password(PASSWORD))
+                password_hash=hash_password(PASSWORD), email_confirmed_at=utcnow())
     db.session.add(user)
     db.session.add(Membership(user=user, organisation=org, role=role, team=team))
     db.session.flush()

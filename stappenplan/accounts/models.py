@@ -31,6 +31,10 @@ class User(UserMixin, Model):
     locale: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # None until the owner followed the confirmation link (self-registration only): an
+    # unconfirmed account cannot invite anyone (accounts/confirmation.py). Accounts made from
+    # an invitation link are confirmed by that link.
+    email_confirmed_at: Mapped[datetime | None]
 
     membership: Mapped[Membership | None] = relationship(
         back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, url_for
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 
 from .. import rls
@@ -13,8 +14,8 @@ from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
 from ..extensions import db
 from ..i18n import gettext as _
-from ..security import login_limit, reset_limit
-from . import services
+from ..security import login_limit, registration_limit, resend_limit, reset_limit
+from . import registration, services
 from .forms import ChangePasswordForm, ForgotPasswordForm, LanguageForm, LoginForm, RegisterForm, ResetPasswordForm
 
 bp = Blueprint("accounts", __name__)
@@ -56,21 +57,48 @@ def logout():
 
 @bp.route("/registreren", methods=["GET", "POST"])
 @policy("public")
+@registration_limit()
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_library(
-                form.org_name.data, form.name.data, form.email.data, form.password.data, form.team.data
-            )
-        except ServiceError as error:
-            attach(form, error)
-        else:
-            login_user(user)
-            flash(_("Welkom! Je bibliotheekvestiging is aangemaakt. Nodig nu je eerste "
-                    "kinderopvangpartner uit."), "success")
-            return redirect(url_for("home.home"))
+        registration.register_library(
+            form.org_name.data, form.name.data, form.email.data, form.password.data, form.team.data
+        )
+        # The same page whether or not the address had an account: the mail tells its owner.
+        return render_template("accounts/register_sent.html", email=form.email.data)
     return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/e-mailadres-bevestigen/<token>", methods=["GET", "POST"])
+@policy("public")
+def confirm_email(token: str):
+    """A button, not the link itself, confirms: mail scanners that open links change nothing."""
+    user, problem = registration.confirm(token)
+    if user is None:
+        return render_template("accounts/confirm_invalid.html", problem=problem), 410
+    form = FlaskForm()
+    if form.validate_on_submit():
+        if registration.mark_confirmed(user):
+            if not current_user.is_authenticated:
+                login_user(user)
+                rls.scope_loaded_user(user)
+            flash(_("Je e-mailadres is bevestigd. Je kunt nu partners en collega's uitnodigen."), "success")
+        else:
+            flash(_("Je e-mailadres was al bevestigd."), "info")
+        return redirect(url_for("home.home") if current_user.is_authenticated else url_for("accounts.login"))
+    return render_template("accounts/confirm.html", form=form, user=user)
+
+
+@bp.post("/e-mailadres-bevestigen/opnieuw")
+@policy("login")
+@resend_limit()
+def resend_confirmation():
+    if current_user.email_confirmed_at is None:
+        registration.send_confirmation(current_user)
+        flash(_("We hebben de mail opnieuw gestuurd naar %(email)s.", email=current_user.email), "success")
+    else:
+        flash(_("Je e-mailadres was al bevestigd."), "info")
+    return redirect(safe_next(url_for("home.home")))
 
 
 @bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])

@@ -15,7 +15,6 @@ from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
 from ..i18n import ngettext
-from ..organisations.models import Membership, Organisation
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from . import throttle
@@ -37,20 +36,9 @@ def create_user(email: str, name: str, password: str) -> User:
             _("Er is al een account met dit e-mailadres. Log in of vraag een nieuw wachtwoord aan."),
             field="email",
         )
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    # Made from an invitation link, which reached this address: it counts as confirmed.
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password), email_confirmed_at=utcnow())
     db.session.add(user)
-    return user
-
-
-def register_library(org_name: str, name: str, email: str, password: str, team: str | None) -> User:
-    """Create a library branch with its first admin, in one transaction."""
-    user = create_user(email, name, password)
-    org = Organisation(name=org_name.strip(), kind="library")
-    db.session.add(org)
-    db.session.add(Membership(user=user, organisation=org, role="admin", team=team or None))
-    db.session.flush()
-    record("organisation_registered", actor_id=user.id, organisation_id=org.id, name=org.name)
-    db.session.flush()
     return user
 
 
@@ -113,9 +101,17 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 def request_password_reset(email: str) -> None:
-    """Mail a reset link if the account exists; silent otherwise (reveals nothing)."""
+    """Mail a reset link if the account exists, otherwise a mail saying there is none.
+
+    The page answers the same either way; both paths write a row and put one mail in the
+    outbox, so the time taken does not tell either (bench/enumeration_timing.py).
+    """
     user = user_by_email(email)
     if user is None:
+        address = email.strip().lower()
+        outbox.enqueue("password_reset_unknown", address,
+                       {"register": external_url("accounts.register")},
+                       dedupe_key=f"reset-unknown:{address}:{utcnow():%Y%m%d%H%M}")
         return
     nonce = new_public_id()
     db.session.add(PasswordResetRequest(user_id=user.id, nonce=nonce))
@@ -135,6 +131,18 @@ def _reset_mail(params: dict[str, Any]) -> tuple[str, str]:
         "een nieuw wachtwoord:\n\n%(link)s\n\nDe link werkt %(minutes)d minuten en één keer. "
         "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
         name=params["name"], link=params["link"], minutes=params["minutes"],
+    )
+
+
+@mail_template("password_reset_unknown")
+def _reset_unknown_mail(params: dict[str, Any]) -> tuple[str, str]:
+    return _("Nieuw wachtwoord voor Stappenplan"), _(
+        "Hallo,\n\nIemand vroeg een nieuw wachtwoord aan voor dit e-mailadres, maar er is geen "
+        "account bij Stappenplan met dit adres. Misschien gebruik je een ander e-mailadres?\n\n"
+        "Werk je bij een bibliotheek? Dan kun je je vestiging registreren: %(register)s\n"
+        "Werk je bij een kinderopvang? Vraag dan de bibliotheek of je collega om een uitnodiging.\n\n"
+        "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
+        register=params["register"],
     )
 
 
@@ -160,6 +168,8 @@ def reset_password(req: PasswordResetRequest, password: str) -> User:
     assert user is not None
     user.password_hash = hash_password(password)
     end_all_sessions(user)
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()  # the reset link reached the address: it is theirs
     throttle.forget(user.email)  # whoever tried to guess the old password, the owner may log in now
     req.used_at = utcnow()
     # Any other outstanding links for this user stop working too.

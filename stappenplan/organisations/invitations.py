@@ -12,18 +12,28 @@ from ..core import uow
 from ..core.errors import ServiceError
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from ..partnerships.invitations import lock, new_invitation, refuse_open_duplicate, send_invitation_mail
+from ..partnerships.invitations import (
+    check_may_invite,
+    lock,
+    new_invitation,
+    refuse_open_duplicate,
+    send_invitation_mail,
+)
 from ..partnerships.models import Invitation
 from .models import Membership
 
 
 def invite_member(actor: User, email: str, role: str, team: str | None) -> Invitation:
+    """Invite a colleague. An address that belongs to another organisation is not refused on
+    screen (that would tell who has an account): its owner gets a mail that explains it."""
     org = actor.organisation
+    try:
+        check_may_invite(actor, 1)
+    except ServiceError as error:
+        raise ServiceError(error.message, field="email") from None
     existing = user_by_email(email)
-    if existing is not None and existing.membership is not None:
-        if existing.membership.organisation_id == org.id:
-            raise ServiceError(_("Deze persoon is al lid van je organisatie."), field="email")
-        raise ServiceError(_("Dit e-mailadres hoort al bij een andere organisatie."), field="email")
+    if existing is not None and existing.membership is not None and existing.membership.organisation_id == org.id:
+        raise ServiceError(_("Deze persoon is al lid van je organisatie."), field="email")
     refuse_open_duplicate(org.id, email, "member")
     inv = new_invitation(
         purpose="member", email=email, inviter_org_id=org.id, invited_by_id=actor.id,

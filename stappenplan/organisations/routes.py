@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
+from ..partnerships.invitations import invitations_left
 from ..partnerships.models import Invitation
 from ..security import invitation_limit
 from . import invitations, services
@@ -53,6 +54,8 @@ def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
         "pending": pending,
         "form": invite_form or _without_team(InviteMemberForm(), org),
         "now": utcnow(),
+        "invitations_left": invitations_left(org.id),
+        "invitations_per_day": current_app.config["INVITATIONS_PER_DAY"],
     }
 
 

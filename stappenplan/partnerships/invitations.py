@@ -14,10 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import rls
 from ..accounts.models import User
+from ..accounts.registration import require_confirmed
 from ..accounts.services import create_user, user_by_email
 from ..audit.services import record
 from ..core import signals, uow
@@ -26,6 +27,7 @@ from ..core.tokens import sign, unsign
 from ..core.web import external_url
 from ..extensions import db, new_public_id, utcnow
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..organisations.models import Membership, Organisation, Region
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
@@ -75,9 +77,44 @@ def resolve(token: str) -> Resolved:
     return Resolved(inv, None)
 
 
+def obstacle(inv: Invitation) -> str | None:
+    """Why the address cannot accept this invitation, or None.
+
+    'member_elsewhere': it already belongs to an organisation; 'wrong_kind': it belongs to an
+    organisation of the wrong kind for this partnership; 'partners': its organisation already
+    works with the inviter. The inviter is not told (that would reveal who has an account);
+    the address's owner gets a mail that explains it instead.
+    """
+    user = user_by_email(inv.email)
+    if user is None or user.membership is None:
+        return None
+    target = user.membership.organisation
+    if inv.purpose == "member":
+        return "member_elsewhere"
+    if target.kind != PARTNER_KIND[inv.inviter_org.kind]:
+        return "wrong_kind"
+    pair = (inv.inviter_org_id, target.id) if inv.inviter_org.kind == "library" else (target.id, inv.inviter_org_id)
+    if db.session.scalar(select(Partnership.id).where(Partnership.library_id == pair[0],
+                                                      Partnership.childcare_id == pair[1])):
+        return "partners"
+    return None
+
+
 def send_invitation_mail(inv: Invitation) -> None:
     """Put the invitation mail in the outbox (sent after the commit, in Dutch: the invitee
-    has no language setting yet). A resent invitation is a new mail (new nonce)."""
+    has no language setting yet), or, when the address cannot accept it, a mail to its
+    owner that says why. A resent invitation is a new mail (new nonce)."""
+    reason = obstacle(inv)
+    if reason is not None:
+        owner = user_by_email(inv.email)
+        outbox.enqueue(
+            "invitation_obstacle", inv.email,
+            {"purpose": inv.purpose, "inviter": inv.inviter_org.name, "reason": reason,
+             "login": external_url("accounts.login")},
+            dedupe_key=f"invitation:{inv.public_id}:{inv.nonce}", organisation_id=inv.inviter_org_id,
+            locale=owner.locale if owner else None,
+        )
+        return
     outbox.enqueue(
         "invitation", inv.email,
         {"purpose": inv.purpose, "inviter": inv.inviter_org.name, "link": link_for(inv),
@@ -105,6 +142,56 @@ def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
         intro=intro, link=params["link"], days=params["days"],
     )
     return subject, body
+
+
+def invitations_left(org_id: int) -> int:
+    """How many invitations (partners and colleagues) the organisation may still send today.
+
+    Counted over the last 24 hours, resent ones included: a cap on what one account can make
+    the platform mail, whatever the rate limits per minute allow.
+    """
+    since = utcnow() - timedelta(days=1)
+    sent = db.session.scalar(
+        select(func.count(Invitation.id)).where(Invitation.inviter_org_id == org_id, Invitation.sent_at > since)
+    ) or 0
+    return max(0, current_app.config["INVITATIONS_PER_DAY"] - sent)
+
+
+def check_may_invite(actor: User, count: int) -> None:
+    """A confirmed address, and room in today's quota for ``count`` more invitations."""
+    require_confirmed(actor)
+    left = invitations_left(actor.organisation.id)
+    if count > left:
+        per_day = current_app.config["INVITATIONS_PER_DAY"]
+        raise ServiceError(
+            ngettext("Je organisatie kan vandaag nog %(num)d uitnodiging versturen (maximaal %(max)d per dag).",
+                     "Je organisatie kan vandaag nog %(num)d uitnodigingen versturen (maximaal %(max)d per dag).",
+                     left, max=per_day) if left else
+            _("Je organisatie heeft vandaag al %(max)d uitnodigingen verstuurd, het maximum per dag. "
+              "Probeer het morgen opnieuw.", max=per_day)
+        )
+
+
+@mail_template("invitation_obstacle")
+def _obstacle_mail(params: dict[str, Any]) -> tuple[str, str]:
+    inviter = params["inviter"]
+    reason = params["reason"]
+    if reason == "member_elsewhere":
+        why = _("%(org)s wilde je uitnodigen om mee te werken in Stappenplan. Je e-mailadres hoort al bij "
+                "een andere organisatie, en één adres kan maar bij één organisatie horen. Wil je toch "
+                "meedoen? Vraag %(org)s dan om een uitnodiging op een ander e-mailadres.", org=inviter)
+    elif reason == "partners":
+        why = _("%(org)s wilde jullie uitnodigen voor een samenwerking in Stappenplan, maar jullie werken "
+                "daar al samen. Log in om verder te gaan.", org=inviter)
+    else:
+        why = _("%(org)s wilde jullie uitnodigen voor een samenwerking in Stappenplan. Je e-mailadres hoort "
+                "bij een organisatie die niet met %(org)s kan samenwerken in het stappenplan (een "
+                "samenwerking is altijd tussen een bibliotheek en een kinderopvang). Laat %(org)s het adres "
+                "van de juiste organisatie gebruiken.", org=inviter)
+    return _("Uitnodiging van %(org)s in Stappenplan", org=inviter), _(
+        "Hallo,\n\n%(why)s\n\nInloggen: %(login)s\n\nKen je %(org)s niet? Dan hoef je niets te doen.\n",
+        why=why, login=params["login"], org=inviter,
+    )
 
 
 def new_invitation(**fields: object) -> Invitation:
@@ -142,25 +229,13 @@ class PartnerEntry:
 
 
 def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation | None:
-    """The existing partner organisation for this email (or None), or a ServiceError."""
-    want = PARTNER_KIND[org.kind]
-    existing = user_by_email(entry.email)
-    target = None
-    if existing is not None and existing.membership is not None:
-        target = existing.membership.organisation
-        if target.kind != want:
-            raise ServiceError(
-                _("%(email)s hoort bij een organisatie die geen %(kind)s is.",
-                  email=entry.email, kind=kind_label(want))
-            )
-        pair = (org.id, target.id) if org.kind == "library" else (target.id, org.id)
-        if db.session.scalar(
-            select(Partnership.id).where(
-                Partnership.library_id == pair[0], Partnership.childcare_id == pair[1]
-            )
-        ):
-            raise ServiceError(_("Jullie werken al samen met %(name)s.", name=target.name))
-    elif not entry.name:
+    """The existing partner organisation for this email (or None), or a ServiceError.
+
+    The answer does not depend on whether the address has an account: the organisation's
+    name is always asked, and an address that cannot accept gets an explanation by mail
+    (``obstacle``) instead of an error on the inviter's screen.
+    """
+    if not entry.name:
         raise ServiceError(
             _("Vul bij %(email)s ook de naam van de organisatie in.", email=entry.email)
         )
@@ -168,7 +243,12 @@ def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation
         refuse_open_duplicate(org.id, entry.email, "partnership")
     except ServiceError as error:
         raise ServiceError(error.message) from None
-    return target
+    existing = user_by_email(entry.email)
+    if existing is not None and existing.membership is not None:
+        target = existing.membership.organisation
+        if target.kind == PARTNER_KIND[org.kind]:
+            return target
+    return None
 
 
 def kind_label(kind: str) -> str:
@@ -186,6 +266,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) ->
         situation = 1  # the childcare organisation takes the initiative
     if not entries:
         raise ServiceError(_("Vul minstens één e-mailadres in."), field="emails")
+    check_may_invite(actor, len(entries))
     seen: set[str] = set()
     problems: list[str] = []
     targets: list[Organisation | None] = []
@@ -207,7 +288,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) ->
         inv = new_invitation(
             purpose="partnership", email=entry.email, inviter_org_id=org.id,
             invited_by_id=actor.id, target_org_id=target.id if target else None,
-            org_name=target.name if target else entry.name, situation=situation, role="admin",
+            org_name=entry.name, situation=situation, role="admin",
         )
         invitations.append(inv)
     db.session.flush()
@@ -226,6 +307,7 @@ def resend(actor: User, inv: Invitation) -> None:
     """A fresh link (new nonce, new expiry): the old link stops working."""
     if inv.state in {"accepted", "revoked"}:
         raise ServiceError(_("Deze uitnodiging kan niet opnieuw worden verstuurd."))
+    check_may_invite(actor, 1)
     inv.nonce = new_public_id()
     inv.sent_at = utcnow()
     inv.expires_at = utcnow() + _expiry()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_blocks
@@ -16,6 +16,7 @@ from ..core.templating import render, wants_partial
 from ..core.web import int_arg
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..organisations import invitations as member_invitations
 from ..security import invitation_limit
 from ..workflow import actions as workflow_actions
@@ -45,10 +46,13 @@ def invite():
             except ServiceError as error:
                 form.emails.errors = [*form.emails.errors, *error.message.split("\n")]
             else:
-                flash(_("%(n)d uitnodiging(en) verstuurd.", n=len(sent)), "success")
+                flash(ngettext("%(num)d uitnodiging verstuurd.", "%(num)d uitnodigingen verstuurd.", len(sent)),
+                      "success")
                 return redirect(url_for("partnerships.invitations_list"))
     status = 422 if form.errors else 200
-    return render_template("partnerships/invite.html", form=form, org=org), status
+    return render_template("partnerships/invite.html", form=form, org=org,
+                           invitations_left=invitations.invitations_left(org.id),
+                           invitations_per_day=current_app.config["INVITATIONS_PER_DAY"]), status
 
 
 @bp.get("/uitnodigingen")
