@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
         from .notifications.services import due_reminders
 
         made = due_reminders(days=days)
-        click.echo(f"{made} herinnering(en) gemaakt.")
+        click.echo(f"Herinneringen gemaakt: {made}.")
 
     @app.cli.command("send-digest")
     def send_digest() -> None:
@@ -54,7 +54,7 @@ def register(app: Flask) -> None:
         system()
         from .notifications.services import send_digests
 
-        click.echo(f"{send_digests()} overzicht(en) verstuurd.")
+        click.echo(f"Overzichten verstuurd: {send_digests()}.")
 
     @app.cli.command("deliver")
     @click.option("--loop", is_flag=True, help="Blijf draaien en kijk elke INTERVAL seconden of er mail klaarstaat.")
@@ -80,7 +80,7 @@ def register(app: Flask) -> None:
         system()
         from .privacy.services import purge_records as purge
 
-        click.echo(f"{purge()} gespreksverslag(en) verwijderd.")
+        click.echo(f"Gespreksverslagen verwijderd: {purge()}.")
 
     @app.cli.command("create-region")
     @click.argument("name")

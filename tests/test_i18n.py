@@ -116,6 +116,19 @@ def test_every_message_in_the_code_has_an_english_translation() -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_no_dutch_text_uses_a_plural_shortcut() -> None:
+    """"uitnodiging(en)", "gesprek(ken)": a count takes ngettext, so each form reads as a sentence."""
+    shortcut = re.compile(r"\w\((?:en|s|ken|n|'s)\)")
+    found = []
+    for msgid, where in _extracted().items():
+        for text in msgid if isinstance(msgid, tuple) else (msgid,):
+            if shortcut.search(_PLACEHOLDER.sub("", text)):
+                found.append(f"{text!r} ({where[0]})")
+    plan_texts = [p.read_text(encoding="utf-8") for p in Path(ROOT, "stappenplan/workflow/plans").glob("*.yaml")]
+    found += [m.group(0) for text in plan_texts for m in shortcut.finditer(text)]
+    assert not found, "\n".join(found)
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_compiled_catalog_is_up_to_date(locale: str) -> None:
     """The .mo files are committed: they must say what the .po says."""

@@ -118,7 +118,9 @@ def test_parties_see_both_own_steps_once_shared_coordinators_never(finished, app
         assert LIBRARY_OWN in html and CHILDCARE_OWN in html
     html = _page(_client(app, finished, "coord_a"), finished)
     assert LIBRARY_OWN not in html and CHILDCARE_OWN not in html
-    assert "Alleen zichtbaar voor de organisatie zelf" in html
+    # Both shared their own steps with each other: "only the organisation itself" would be untrue.
+    assert "Alleen zichtbaar voor de twee organisaties, niet voor de regio." in html
+    assert "Alleen zichtbaar voor de organisatie zelf" not in html
     assert NOT_SHARED not in html  # both completed step 3: nothing pending
 
 
@@ -135,6 +137,9 @@ def test_own_steps_stay_private_until_step_three_is_completed(world, app: Flask)
     coordinator = _page(_client(app, world, "coord_a"), world)
     assert CHILDCARE_OWN not in coordinator and LIBRARY_OWN not in coordinator
     assert "Deze stap is nog niet open" in coordinator  # joint steps: statuses only
+    # The library shared its steps with the childcare, the childcare not yet with the library.
+    assert "Alleen zichtbaar voor de twee organisaties, niet voor de regio." in coordinator
+    assert "Alleen zichtbaar voor de organisatie zelf." in coordinator
 
 
 def test_unanswered_questions_are_marked(world, app: Flask) -> None:
@@ -303,3 +308,24 @@ def test_pdf_filename_is_plain_ascii() -> None:
                                                ("1e3", None), ("9" * 40, None), (None, None)])
 def test_parse_round(raw: str | None, expected: int | None) -> None:
     assert plan_services.parse_round(raw) == expected
+
+
+def test_empty_answers_of_finished_steps_say_not_filled_in(world, app: Flask) -> None:
+    """'Nog niet ingevuld' (not yet) only where work is still open; a finished step says 'Niet ingevuld'."""
+    from stappenplan.workflow.models import StepInstance
+    from stappenplan.worksheets.models import Answer
+
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(library_done=1, childcare_done=0)
+        # One answer of the completed step 1 left empty (an optional question, say).
+        instance = db.session.scalar(select(StepInstance.id).where(StepInstance.step == 1,
+                                                                   StepInstance.slot == "library"))
+        db.session.delete(db.session.scalars(select(Answer).where(Answer.step_instance_id == instance)).first())
+        db.session.commit()
+    html = _page(_client(app, world, "lib_a"), world)
+    finished_step = html.split('id="stap-1"')[1].split('id="stap-2"')[0]
+    open_step = html.split('id="stap-2"')[1].split('id="stap-3"')[0]
+    library_part = finished_step.split("plan-party__title")[1]  # the library's (completed) slot comes first
+    assert "Niet ingevuld" in library_part and "Nog niet ingevuld" not in library_part
+    assert "Nog niet ingevuld" in open_step

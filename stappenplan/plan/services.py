@@ -50,6 +50,7 @@ COORDINATOR = "coordinator"
 HIDDEN_LOCKED = "locked"  # the step is not open yet
 HIDDEN_NOT_SHARED = "not_shared"  # the other party's own step, before it completed step 3
 HIDDEN_COORDINATOR = "coordinator"  # own steps are never shown to coordinators
+HIDDEN_COORDINATOR_SHARED = "coordinator_shared"  # ... also once the partner sees them
 
 #: Question types that hold data about individual families: never in the document.
 PRIVATE_TYPES = ("records",)
@@ -271,7 +272,10 @@ def _hidden_reason(defn: PlanDefinition, state: engine.CycleState, role: str, in
         return HIDDEN_LOCKED
     if defn.step(instance.step).mode == "each":
         if role == COORDINATOR:
-            return HIDDEN_COORDINATOR
+            # Once shared with the partner, "only the organisation itself" would be untrue.
+            partner = engine.other_party(instance.slot)
+            shared = engine.visible(defn, state, partner, instance.step, instance.slot)
+            return HIDDEN_COORDINATOR_SHARED if shared else HIDDEN_COORDINATOR
         if not engine.visible(defn, state, role, instance.step, instance.slot):
             return HIDDEN_NOT_SHARED
     return None

@@ -14,6 +14,7 @@ from ..core.templating import wants_partial
 from ..core.web import int_arg, parse_int
 from ..extensions import htmx
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..security import autosave_limit
 from ..workflow.definition import Question
 from . import comments as comment_service
@@ -72,8 +73,9 @@ def save_all(partnership_id: str, step: int, slot: str):
     if problems:
         return _page(sheet, outcomes, 409 if any(o.status == "conflict" for o in problems.values()) else 422)
     saved = sum(1 for o in outcomes.values() if o.status == "saved")
-    flash(_("Opgeslagen: %(n)d antwoord(en) gewijzigd.", n=saved) if saved else _("Er was niets gewijzigd."),
-          "success")
+    message = (ngettext("Opgeslagen: %(num)d antwoord gewijzigd.", "Opgeslagen: %(num)d antwoorden gewijzigd.", saved)
+               if saved else _("Er was niets gewijzigd."))
+    flash(message, "success")
     return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot))
 
 
