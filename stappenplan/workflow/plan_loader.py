@@ -7,9 +7,9 @@ library and PyYAML: no Flask, no database.
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import yaml
 
@@ -81,6 +81,9 @@ def _no_unknown_fields(where: str, data: dict[str, Any], allowed: set[str]) -> N
             _fail(where, f"onbekend veld '{name}'")
 
 
+T = TypeVar("T")
+
+
 def _keyed(where: str, index: int, what: str, data: Any, allowed: set[str]) -> tuple[str, str, dict[str, Any]]:
     """Check an item of a list that is identified by its ``key``.
 
@@ -131,45 +134,43 @@ def _situation_list(where: str, data: dict[str, Any], name: str, known: set[int]
     return tuple(value)
 
 
-def _options(where: str, raw: Any) -> tuple[Option, ...]:
+def _keyed_items(where: str, raw: Any, field: str, noun: str, fields: set[str],
+                 build: Callable[[str, str, dict[str, Any]], T]) -> tuple[T, ...]:
+    """A non-empty list of items with unique keys (options, columns), each made by ``build``."""
     if not isinstance(raw, list) or not raw:
-        _fail(where, "'options' ontbreekt of is leeg")
-    options: list[Option] = []
+        _fail(where, f"'{field}' ontbreekt of is leeg")
+    keys: set[str] = set()
+    items: list[T] = []
     for i, item in enumerate(raw, start=1):
-        key, here, item = _keyed(where, i, "optie", item, _OPTION_FIELDS)
-        if any(o.key == key for o in options):
+        key, here, item = _keyed(where, i, noun, item, fields)
+        if key in keys:
             _fail(here, "sleutel komt dubbel voor")
-        options.append(Option(key=key, label=_text(here, item, "label") or ""))
-    return tuple(options)
+        keys.add(key)
+        items.append(build(key, here, item))
+    return tuple(items)
+
+
+def _options(where: str, raw: Any) -> tuple[Option, ...]:
+    return _keyed_items(where, raw, "options", "optie", _OPTION_FIELDS,
+                        lambda key, here, item: Option(key=key, label=_text(here, item, "label") or ""))
+
+
+def _column(key: str, here: str, item: dict[str, Any]) -> Column:
+    ctype = item.get("type")
+    if ctype not in COLUMN_TYPES:
+        _fail(here, f"onbekend type '{ctype}'")
+    if ctype in ("choice", "multi"):
+        options = _options(here, item.get("options"))
+    elif "options" in item:
+        _fail(here, f"'options' past niet bij type '{ctype}'")
+    else:
+        options = ()
+    return Column(key=key, label=_text(here, item, "label") or "", type=ctype, options=options,
+                  required=_bool(here, item, "required"))
 
 
 def _columns(where: str, raw: Any) -> tuple[Column, ...]:
-    if not isinstance(raw, list) or not raw:
-        _fail(where, "'columns' ontbreekt of is leeg")
-    columns: list[Column] = []
-    for i, item in enumerate(raw, start=1):
-        key, here, item = _keyed(where, i, "kolom", item, _COLUMN_FIELDS)
-        if any(c.key == key for c in columns):
-            _fail(here, "sleutel komt dubbel voor")
-        ctype = item.get("type")
-        if ctype not in COLUMN_TYPES:
-            _fail(here, f"onbekend type '{ctype}'")
-        if ctype in ("choice", "multi"):
-            options = _options(here, item.get("options"))
-        elif "options" in item:
-            _fail(here, f"'options' past niet bij type '{ctype}'")
-        else:
-            options = ()
-        columns.append(
-            Column(
-                key=key,
-                label=_text(here, item, "label") or "",
-                type=ctype,
-                options=options,
-                required=_bool(here, item, "required"),
-            )
-        )
-    return tuple(columns)
+    return _keyed_items(where, raw, "columns", "kolom", _COLUMN_FIELDS, _column)
 
 
 def _scale_labels(where: str, raw: Any) -> Mapping[int, str]:
