@@ -101,6 +101,8 @@ class Config:
     CONFIRM_EMAIL_DAYS = 7
     PASSWORD_RESET_SECONDS = 3600
     STALLED_DAYS = int(os.environ.get("STALLED_DAYS", "30"))
+    # A stalled partnership reminded this many days ago, with no activity since, is marked.
+    REMINDER_FOLLOW_UP_DAYS = int(os.environ.get("REMINDER_FOLLOW_UP_DAYS", "14"))
     # The coordinator dashboard's region-wide figures (counts per step, stalled list,
     # months) are kept this many seconds per app process; the matrix itself is always
     # read live, and a branch joining or leaving a region changes the cache key at once

@@ -150,6 +150,14 @@ def partnership_or_404(public_id: str, *, party_only: bool = False) -> tuple[Par
     return partnership, role
 
 
+def coordinated_partnership_or_404(public_id: str) -> Partnership:
+    """A partnership of a branch in the current coordinator's region (to follow it up)."""
+    partnership, role = partnership_or_404(public_id)
+    if role != "coordinator":
+        abort(404)
+    return partnership
+
+
 def invitation_or_404(public_id: str) -> Invitation:
     """An invitation sent by the current user's organisation."""
     inv = db.session.scalar(

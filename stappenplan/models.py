@@ -30,3 +30,6 @@ __all__ += ["Notification", "NotificationPreference"]
 from .outbox.models import OutboxMessage  # noqa: E402
 
 __all__ += ["OutboxMessage"]
+from .coordination.models import Reminder  # noqa: E402
+
+__all__ += ["Reminder"]

@@ -119,7 +119,7 @@ def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
         mails = len(outbox())
         assert mails == members
     second = runner.invoke(args=["notify-due"])
-    assert second.exit_code == 0 and "0 herinnering" in second.output
+    assert second.exit_code == 0 and "Herinneringen gemaakt: 0." in second.output
     with app.app_context():
         assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == members
         assert len(outbox()) == mails

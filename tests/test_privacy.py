@@ -120,12 +120,12 @@ def test_step5_records_are_purged_after_retention(world, app: Flask) -> None:
         cycle.closed_at = utcnow() - timedelta(days=200)
         db.session.commit()
     runner = app.test_cli_runner()
-    assert "0 gespreksverslag" in runner.invoke(args=["purge-records"]).output  # not yet 12 months
+    assert "Gespreksverslagen verwijderd: 0." in runner.invoke(args=["purge-records"]).output  # not yet 12 months
     with app.app_context():
         cycle = workflow.current_cycle(_driver(world).p)
         cycle.closed_at = utcnow() - timedelta(days=400)
         db.session.commit()
-    assert "1 gespreksverslag" in runner.invoke(args=["purge-records"]).output
+    assert "Gespreksverslagen verwijderd: 1." in runner.invoke(args=["purge-records"]).output
     with app.app_context():
         record = db.session.scalar(select(Answer).where(Answer.question == "conversations"))
         assert record.value is None

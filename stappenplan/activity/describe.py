@@ -65,6 +65,8 @@ def text_for(event: AuditEvent) -> str | None:
         return _("accepteerde de uitnodiging")
     if kind == "comment_added":
         return _("plaatste een opmerking bij stap %(n)d", n=step)
+    if kind == "region_reminder":
+        return _("stuurde een herinnering namens %(region)s", region=d.get("region", ""))
     return None
 
 
@@ -115,7 +117,7 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
 def _visible(event: AuditEvent, viewer: str | None, partnership: Partnership | None) -> bool:
     """Coordinators see workflow events only; comments on own steps stay with their owner."""
     if viewer == "coordinator":
-        return event.kind.startswith("workflow.") or event.kind == "partnership_started"
+        return event.kind.startswith("workflow.") or event.kind in {"partnership_started", "region_reminder"}
     if event.kind == "comment_added" and partnership is not None:
         step = (event.detail or {}).get("step")
         if step is not None and step <= 3 and viewer is not None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from ..access import current_org, policy
+from ..access import coordinated_partnership_or_404, current_org, policy
 from ..audit.services import record
+from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
-from . import charts, exports, services
+from . import charts, exports, reminders, services
+from .forms import ReminderForm
 
 bp = Blueprint("coordination", __name__, url_prefix="/regio")
 
@@ -32,6 +34,8 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
         done=services.DONE,
         step_chart=step_chart,
         month_chart=month_chart,
+        # Read live (the figures are cached): a reminder shows in the stalled list at once.
+        reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
         **extra,
     )
 
@@ -107,3 +111,28 @@ def _export(fmt: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@bp.route("/samenwerking/<partnership_id>/opvolgen", methods=["GET", "POST"])
+@policy("coordination")
+def follow_up(partnership_id: str):
+    """A stalled partnership: who to contact, and a reminder to both organisations."""
+    partnership = coordinated_partnership_or_404(partnership_id)
+    form = ReminderForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reminders.send(current_user, partnership, form.message.data or "")
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            flash(_("De herinnering is gestuurd naar de beheerders van %(library)s en %(childcare)s.",
+                    library=partnership.library.name, childcare=partnership.childcare.name), "success")
+            return redirect(url_for("coordination.follow_up", partnership_id=partnership.public_id))
+    if form.errors:
+        status = 422
+    _days, cutoff = services.stalled_cutoff()
+    facts = services.partnership_facts(current_org().id, partnership.id, cutoff)
+    return render_template("coordination/follow_up.html", partnership=partnership, form=form, facts=facts,
+                           contacts=reminders.contacts(partnership), sent=reminders.history(partnership),
+                           follow_up_days=reminders.follow_up_days(), now=utcnow()), status

@@ -335,6 +335,13 @@ def _to_row(record: Any) -> Row:
     )
 
 
+def partnership_facts(org_id: int, partnership_id: int, cutoff: datetime) -> Row | None:
+    """One partnership's row of the dashboard (current step, last activity, stalled): one query."""
+    rows = _rows(org_id, cutoff)
+    record = db.session.execute(select(rows).where(rows.c.id == partnership_id)).first()
+    return _to_row(record) if record is not None else None
+
+
 def _ordered(stmt: Select, rows: Subquery) -> Select:
     return stmt.order_by(rows.c.library_name, rows.c.childcare_name, rows.c.id)
 

@@ -17,3 +17,7 @@ workflow_events = _signals.signal("workflow-events")
 
 #: sender: the worksheet Sheet; person (User named), author (User), key (question), body.
 mentioned = _signals.signal("mentioned")
+
+#: sender: the Partnership; coordinator (User), organisation (the coordination
+#: Organisation), message (str, may be empty). A coordinator reminds a stalled partnership.
+region_reminder = _signals.signal("region-reminder")

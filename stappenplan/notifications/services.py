@@ -201,6 +201,25 @@ def _on_workflow_events(partnership: Partnership, *, events: list[Event], actor:
     for_events(partnership, events, actor, party)
 
 
+@signals.region_reminder.connect
+def _on_region_reminder(partnership: Partnership, *, coordinator: User, organisation: Any, message: str,
+                        reminder_id: int) -> None:
+    """A coordinator reminds a stalled partnership: the admins of both organisations hear it."""
+    admins = [u for u in _members([partnership.library_id, partnership.childcare_id])
+              if u.membership is not None and u.membership.role == "admin"]
+    body = (Msg(N_("%(name)s van %(region)s ziet dat er al een tijd niets is gebeurd in jullie samenwerking. "
+                   "Kunnen jullie verder met het stappenplan? Lukt het niet, neem dan contact op met "
+                   "%(name)s.\n\nBericht: \"%(message)s\""),
+                name=coordinator.name, region=organisation.name, message=message) if message else
+            Msg(N_("%(name)s van %(region)s ziet dat er al een tijd niets is gebeurd in jullie samenwerking. "
+                   "Kunnen jullie verder met het stappenplan? Lukt het niet, neem dan contact op met "
+                   "%(name)s."), name=coordinator.name, region=organisation.name))
+    notify(admins, "reminder", partnership=partnership,
+           title=Msg(N_("Herinnering van %(region)s: %(pair)s"), region=organisation.name, pair=_pair(partnership)),
+           body=body, link=external_url("partnerships.show", partnership_id=partnership.public_id),
+           dedupe_key=f"region-reminder:{reminder_id}")
+
+
 def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:
     """Someone named ``person`` in a comment (in the comment's transaction)."""
     question = sheet.question(key)

@@ -1,0 +1,117 @@
+"""A coordinator follows up a stalled partnership: contact people, a reminder to both
+organisations (in the app and by e-mail, once per click, logged), refused outside the
+region, and a mark when a reminder got no reaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from stappenplan.audit.models import AuditEvent
+from stappenplan.coordination.models import Reminder
+from stappenplan.extensions import db, utcnow
+from stappenplan.mail import outbox
+from stappenplan.notifications.models import Notification
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.models import Cycle
+from tests.factories import login
+
+
+def _client(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
+def _url(world) -> str:
+    return f"/regio/samenwerking/{world.ids['partnership_a']}/opvolgen"
+
+
+def _stall(app: Flask, world, days: int = 40) -> None:
+    with app.app_context():
+        pid = db.session.scalar(select(Partnership.id).where(Partnership.public_id == world.ids["partnership_a"]))
+        db.session.execute(update(Cycle).where(Cycle.partnership_id == pid)
+                           .values(last_activity_at=utcnow() - timedelta(days=days)))
+        db.session.commit()
+
+
+def test_follow_up_page_shows_both_contact_people(world, app: Flask) -> None:
+    _stall(app, world)
+    page = _client(app, world.emails["coord_a"]).get(_url(world))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert world.emails["lib_a"] in html and world.emails["cc_a"] in html  # the admins
+    assert world.emails["lib_a_member"] not in html  # contact people are the admins
+    assert "Stilgevallen" in html and "Nog geen herinneringen gestuurd." in html
+
+
+def test_a_reminder_reaches_both_organisations_once_per_click_and_is_logged(world, app: Flask) -> None:
+    _stall(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    response = coordinator.post(_url(world), data={"message": "Zullen we volgende week bellen?"})
+    assert response.status_code == 302
+    with app.app_context():
+        notes = db.session.scalars(select(Notification).where(Notification.kind == "reminder")).all()
+        assert len(notes) == 2  # the admin of the library and the admin of the childcare
+        mails = [m for m in outbox() if "Herinnering van" in m.subject]
+        assert sorted(m.to for m in mails) == sorted([world.emails["lib_a"], world.emails["cc_a"]])
+        assert all("Zullen we volgende week bellen?" in m.body for m in mails)
+        assert db.session.scalar(select(func.count(Reminder.id))) == 1
+        assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == "region_reminder")) == 1
+    # A second click is a second reminder (and no more than that).
+    coordinator.post(_url(world), data={"message": ""})
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 2
+        assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == 4
+    page = coordinator.get(_url(world)).get_data(as_text=True)
+    assert page.count("door Coord") == 2 and "Zullen we volgende week bellen?" in page
+    # Logged in the partnership's activity, for the parties and the coordinator alike.
+    library = _client(app, world.emails["lib_a"])
+    assert "stuurde een herinnering namens Coördinatie A" in library.get(
+        f"/samenwerkingen/{world.ids['partnership_a']}/activiteit").get_data(as_text=True)
+    assert "stuurde een herinnering namens Coördinatie A" in coordinator.get(
+        f"/samenwerkingen/{world.ids['partnership_a']}/activiteit").get_data(as_text=True)
+    # The dashboard's stalled list shows it was sent, with the date.
+    dashboard = coordinator.get("/regio").get_data(as_text=True)
+    assert "Herinnerd op" in dashboard and "Opvolgen" in dashboard
+
+
+def test_reminder_refused_outside_the_region_and_for_parties(world, app: Flask) -> None:
+    _stall(app, world)
+    other = _client(app, world.emails["coord_b"])
+    assert other.get(_url(world)).status_code == 404
+    assert other.post(_url(world), data={"message": "x"}).status_code == 404
+    for who in ("lib_a", "cc_a"):
+        assert _client(app, world.emails[who]).post(_url(world), data={"message": "x"}).status_code == 404
+    assert _client(app, world.emails["coord_a"]).get("/regio/samenwerking/bestaat-niet/opvolgen").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 0
+        assert db.session.scalar(select(func.count(Notification.id))) == 0
+
+
+def test_a_too_long_message_is_refused_and_kept(world, app: Flask) -> None:
+    _stall(app, world)
+    response = _client(app, world.emails["coord_a"]).post(_url(world), data={"message": "x" * 1001})
+    assert response.status_code == 422 and "Maximaal 1000 tekens" in response.get_data(as_text=True)
+    assert "x" * 1001 in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 0
+
+
+def test_a_reminder_without_reaction_marks_the_partnership(world, app: Flask) -> None:
+    _stall(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    coordinator.post(_url(world), data={"message": ""})
+    assert "Geen reactie op de herinnering" not in coordinator.get("/regio").get_data(as_text=True)
+    with app.app_context():  # 15 days later, still nothing happened
+        db.session.execute(update(Reminder).values(created_at=utcnow() - timedelta(days=15)))
+        db.session.commit()
+    assert "Geen reactie op de herinnering" in coordinator.get("/regio").get_data(as_text=True)
+    app.config["REMINDER_FOLLOW_UP_DAYS"] = 20
+    assert "Geen reactie op de herinnering" not in coordinator.get("/regio").get_data(as_text=True)
+    app.config["REMINDER_FOLLOW_UP_DAYS"] = 14
+    _stall(app, world, days=10)  # activity after the reminder: no longer stalled, no mark
+    assert "Geen reactie op de herinnering" not in coordinator.get("/regio").get_data(as_text=True)
