@@ -329,3 +329,28 @@ def test_empty_answers_of_finished_steps_say_not_filled_in(world, app: Flask) ->
     library_part = finished_step.split("plan-party__title")[1]  # the library's (completed) slot comes first
     assert "Niet ingevuld" in library_part and "Nog niet ingevuld" not in library_part
     assert "Nog niet ingevuld" in open_step
+
+
+def test_goal_scores_of_every_round_side_by_side_from_round_two(world, app: Flask) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(7)
+        d.fill("library", 8, "joint", {"goal_progress": {"goal-1": {"value": 2, "remark": ""},
+                                                         "goal-2": {"value": 3, "remark": ""}}})
+        d.finish_joint(8)
+    html = _page(_client(app, world, "lib_a"), world)
+    assert "De doelen over de rondes" not in html  # one round: nothing to compare
+    with app.app_context():
+        d = _driver(world)
+        d.act("library", Action("start_new_cycle"))
+        d.through(7)
+        d.fill("library", 8, "joint", {"goal_progress": {"goal-1": {"value": 4, "remark": ""}}})
+    for who in ("lib_a", "cc_a", "coord_a"):
+        html = _page(_client(app, world, who), world)
+        section = html.split('id="rondes-vergeleken"')[1].split("</section>")[0]
+        rows = [r for r in section.split("<tr>")[2:]]
+        assert "Ronde 1" in section and "Ronde 2" in section, who
+        assert SHARED_GOALS[0] in rows[0] and "2 van 5" in rows[0] and "4 van 5" in rows[0], who
+        # The second goal has no score in round 2: unknown, not zero.
+        assert SHARED_GOALS[1] in rows[1] and "3 van 5" in rows[1] and "geen cijfer" in rows[1], who
+        assert "0 van 5" not in section

@@ -43,6 +43,8 @@ from ..workflow.slots import SLUG_FOR_SLOT
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
 from ..worksheets.sheet_view import shared_goals
+from .comparison import RoundComparison
+from .comparison import compare as compare_rounds
 
 COORDINATOR = "coordinator"
 
@@ -178,6 +180,8 @@ class PlanDocument:
     generated_at: datetime
     # A ``?ronde=`` that does not name a cycle of this partnership (shown: the current one).
     unknown_round: str | None = None
+    #: From round 2 on: step 8's goal scores of every round side by side.
+    comparison: RoundComparison | None = None
 
     @property
     def is_current(self) -> bool:
@@ -263,6 +267,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
         steps=tuple(steps),
         generated_at=utcnow(),
         unknown_round=unknown,
+        comparison=compare_rounds(cycles, defn),
     )
 
 
