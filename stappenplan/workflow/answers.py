@@ -10,6 +10,7 @@ from typing import Any
 from .definition import (
     ANSWER_MAX,
     CHECK_VALUES,
+    HELD,
     LINE_MAX,
     MAX_ROWS,
     N_,
@@ -392,3 +393,22 @@ def tally_records(question: Question, value: Any) -> ThemeCounts:
                     counts[key] += 1
         overview[column.key] = [(o, counts[o.key]) for o in column.options]
     return overview
+
+
+def column_asked(column: Column, cells: dict[str, Any] | None, today: dt.date) -> bool:
+    """Whether a row asks ``column`` now. A column with ``asked_after`` (step 6's "what
+    worked") is asked once the activity has happened: it is marked held, or its date
+    lies before ``today``. An answer that is already there is always shown."""
+    rule = column.asked_after
+    cells = cells or {}
+    if rule is None or not _is_empty(cells.get(column.key)):
+        return True
+    if cells.get(rule.held) == HELD:
+        return True
+    date = cells.get(rule.date)
+    if isinstance(date, str):
+        try:
+            return dt.date.fromisoformat(date) < today
+        except ValueError:
+            return False
+    return False

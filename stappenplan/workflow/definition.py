@@ -37,6 +37,9 @@ ROW_ID_MAX = 40
 #: and every revision copies it.
 ANSWER_MAX = 100_000
 SCALE_MIN, SCALE_MAX = 1, 5
+#: The starting situation "library and childcare already work together": every
+#: partnership is in it from its second round on.
+WORKING_TOGETHER = 3
 
 # The C loader (when PyYAML has it) parses a plan ~10x faster; same semantics.
 
@@ -91,12 +94,37 @@ class Option:
 
 
 @dataclass(frozen=True)
+class OptionsFrom:
+    """Where a column takes its options from: a choice/multi column of another step's
+    table (step 6 offers the needs that step 5's conversations are tallied by)."""
+
+    step: int
+    question: str
+    column: str
+
+
+@dataclass(frozen=True)
+class AskedAfter:
+    """A column that is only asked once the row's activity has happened: its ``date``
+    column lies in the past, or its ``held`` column (a choice) says ``held``."""
+
+    date: str
+    held: str
+
+
+#: The option of an ``AskedAfter.held`` column that says the activity took place.
+HELD = "held"
+
+
+@dataclass(frozen=True)
 class Column:
     key: str
     label: str
     type: str
     options: tuple[Option, ...] = ()
     required: bool = False
+    options_from: OptionsFrom | None = None
+    asked_after: AskedAfter | None = None
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
@@ -108,6 +136,46 @@ class Source:
 
     step: int
     question: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A ready-made row someone can add with one click (step 7's actions to consider)."""
+
+    key: str
+    label: str
+    #: The option of ``Suggestions.group_column`` this suggestion is grouped under.
+    group: str
+
+    @property
+    def row_id(self) -> str:
+        """Fixed per suggestion, so adding it twice adds one row (see tables.apply_ops)."""
+        return SUGGESTION_ROW_PREFIX + self.key
+
+
+SUGGESTION_ROW_PREFIX = "s-"
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Suggested rows of a table question: the text goes in ``text_column``, the group
+    (an option key) in ``group_column``, and ``initial`` cells are set as well."""
+
+    text_column: str
+    group_column: str
+    items: tuple[Suggestion, ...]
+    initial: Mapping[str, str] = field(default_factory=_frozen_map, hash=False)
+
+    def get(self, key: str) -> Suggestion | None:
+        return next((s for s in self.items if s.key == key), None)
+
+    def groups(self) -> list[str]:
+        """Group keys in the order the suggestions come."""
+        seen: list[str] = []
+        for item in self.items:
+            if item.group not in seen:
+                seen.append(item.group)
+        return seen
 
 
 @dataclass(frozen=True)
@@ -130,6 +198,7 @@ class Question:
     # The answer may be seen by this party only (step 5's conversation records are
     # seen by the childcare organisation only). See engine.question_visible.
     visible_to: str | None = None
+    suggestions: Suggestions | None = None
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)

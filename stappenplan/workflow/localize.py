@@ -18,7 +18,7 @@ import yaml
 
 from ..i18n import DEFAULT_LOCALE, LANGUAGES, current_locale
 from .definition import DefinitionError, PlanDefinition, Question
-from .plan_loader import PLANS_DIR
+from .plan_loader import PLANS_DIR, resolve_options_from
 
 TextPath = tuple[Any, ...]
 
@@ -66,8 +66,13 @@ def _question_texts(base: TextPath, question: Question) -> dict[TextPath, str]:
         texts[(*base, "options", option.key)] = option.label
     for column in question.columns:
         texts[(*base, "columns", column.key, "label")] = column.label
+        if column.options_from is not None:
+            continue  # copies of another column's options: translated there
         for option in column.options:
             texts[(*base, "columns", column.key, "options", option.key)] = option.label
+    if question.suggestions is not None:
+        for suggestion in question.suggestions.items:
+            texts[(*base, "suggestions", suggestion.key)] = suggestion.label
     for value, label in question.scale_labels.items():
         texts[(*base, "scale_labels", value)] = label
     return texts
@@ -138,7 +143,7 @@ def apply_overlay(defn: PlanDefinition, overlay: Mapping[str, Any]) -> PlanDefin
                 questions=questions,
             )
         )
-    return replace(defn, situations=MappingProxyType(situations), steps=tuple(steps))
+    return replace(defn, situations=MappingProxyType(situations), steps=tuple(resolve_options_from(steps)))
 
 
 def _localized_question(base: TextPath, q: Question, text: Callable[[TextPath, str], str]) -> Question:
@@ -152,8 +157,13 @@ def _localized_question(base: TextPath, q: Question, text: Callable[[TextPath, s
         )
         for c in q.columns
     )
+    suggestions = q.suggestions
+    if suggestions is not None:
+        items = tuple(replace(s, label=text((*base, "suggestions", s.key), s.label)) for s in suggestions.items)
+        suggestions = replace(suggestions, items=items)
     return replace(
         q,
+        suggestions=suggestions,
         label=text((*base, "label"), q.label),
         help=text((*base, "help"), q.help) if q.help else q.help,
         warning=text((*base, "warning"), q.warning) if q.warning else q.warning,

@@ -7,7 +7,8 @@ library and PyYAML: no Flask, no database.
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -15,19 +16,26 @@ import yaml
 
 from .definition import (
     COLUMN_TYPES,
+    HELD,
     MODES,
     PARTIES,
     QUESTION_TYPES,
+    ROW_ID_MAX,
     SCALE_MAX,
     SCALE_MIN,
+    SUGGESTION_ROW_PREFIX,
+    AskedAfter,
     Column,
     DefinitionError,
     Option,
+    OptionsFrom,
     PlanDefinition,
     Question,
     Situation,
     Source,
     Step,
+    Suggestion,
+    Suggestions,
     _frozen_map,
 )
 
@@ -58,10 +66,17 @@ _QUESTION_FIELDS = {
     "warning",
     "source",
     "visible_to",
+    "suggestions",
 }
 _OPTION_FIELDS = {"key", "label"}
-_COLUMN_FIELDS = {"key", "label", "type", "options", "required"}
+_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "options_from", "asked_after"}
 _SOURCE_FIELDS = {"step", "question"}
+_OPTIONS_FROM_FIELDS = {"step", "question", "column"}
+_ASKED_AFTER_FIELDS = {"date", "held"}
+_SUGGESTIONS_FIELDS = {"text_column", "group_column", "initial", "groups"}
+_SUGGESTION_GROUP_FIELDS = {"option", "items"}
+#: A suggestion's row id is ``s-`` plus its key, and row ids are at most 40 characters.
+_SUGGESTION_KEY_MAX = ROW_ID_MAX - len(SUGGESTION_ROW_PREFIX)
 
 
 def _fail(where: str, message: str) -> NoReturn:
@@ -159,18 +174,98 @@ def _column(key: str, here: str, item: dict[str, Any]) -> Column:
     ctype = item.get("type")
     if ctype not in COLUMN_TYPES:
         _fail(here, f"onbekend type '{ctype}'")
-    if ctype in ("choice", "multi"):
+    options_from = None
+    if "options_from" in item:
+        # The options are filled in from the other column once every step is read.
+        if ctype not in ("choice", "multi") or "options" in item:
+            _fail(here, "'options_from' past alleen bij type choice of multi zonder eigen 'options'")
+        raw_from = _mapping(here, item["options_from"], _OPTIONS_FROM_FIELDS, "'options_from'")
+        step, question, column = (raw_from.get(k) for k in ("step", "question", "column"))
+        if type(step) is not int or not isinstance(question, str) or not isinstance(column, str):
+            _fail(here, "'options_from' heeft een 'step' (getal), een 'question' en een 'column' nodig")
+        options_from = OptionsFrom(step=step, question=question, column=column)
+        options: tuple[Option, ...] = ()
+    elif ctype in ("choice", "multi"):
         options = _options(here, item.get("options"))
     elif "options" in item:
         _fail(here, f"'options' past niet bij type '{ctype}'")
     else:
         options = ()
     return Column(key=key, label=_text(here, item, "label") or "", type=ctype, options=options,
-                  required=_bool(here, item, "required"))
+                  required=_bool(here, item, "required"), options_from=options_from,
+                  asked_after=_asked_after(here, item))
 
 
 def _columns(where: str, raw: Any) -> tuple[Column, ...]:
-    return _keyed_items(where, raw, "columns", "kolom", _COLUMN_FIELDS, _column)
+    columns = _keyed_items(where, raw, "columns", "kolom", _COLUMN_FIELDS, _column)
+    for column in columns:
+        if column.asked_after is not None:
+            _check_asked_after(f"{where}, kolom '{column.key}'", column.asked_after, columns)
+    return columns
+
+
+def _asked_after(where: str, item: dict[str, Any]) -> AskedAfter | None:
+    if "asked_after" not in item:
+        return None
+    raw = _mapping(where, item["asked_after"], _ASKED_AFTER_FIELDS, "'asked_after'")
+    date, held = raw.get("date"), raw.get("held")
+    if not isinstance(date, str) or not isinstance(held, str):
+        _fail(where, "'asked_after' heeft een 'date' en een 'held' (kolommen) nodig")
+    return AskedAfter(date=date, held=held)
+
+
+def _check_asked_after(where: str, rule: AskedAfter, columns: Sequence[Column]) -> None:
+    by_key = {c.key: c for c in columns}
+    date, held = by_key.get(rule.date), by_key.get(rule.held)
+    if date is None or date.type != "date":
+        _fail(where, f"'asked_after.date' moet een datumkolom zijn, niet '{rule.date}'")
+    if held is None or held.type != "choice" or HELD not in held.option_keys():
+        _fail(where, f"'asked_after.held' moet een keuzekolom met de optie '{HELD}' zijn")
+
+
+def _suggestions(where: str, raw: Any, columns: tuple[Column, ...]) -> Suggestions:
+    data = _mapping(where, raw, _SUGGESTIONS_FIELDS, "'suggestions'")
+    by_key = {c.key: c for c in columns}
+    text_key, group_key = data.get("text_column"), data.get("group_column")
+    text_column = by_key.get(text_key) if isinstance(text_key, str) else None
+    group_column = by_key.get(group_key) if isinstance(group_key, str) else None
+    if text_column is None or text_column.type not in ("line", "text"):
+        _fail(where, "'suggestions.text_column' moet een tekstkolom van deze tabel zijn")
+    if group_column is None or group_column.type != "choice":
+        _fail(where, "'suggestions.group_column' moet een keuzekolom van deze tabel zijn")
+    initial = data.get("initial", {})
+    if not isinstance(initial, dict):
+        _fail(where, "'suggestions.initial' moet een mapping zijn")
+    for col_key, value in initial.items():
+        column = by_key.get(col_key)
+        if column is None or column.type != "choice" or value not in column.option_keys():
+            _fail(where, f"'suggestions.initial' kent '{col_key}: {value}' niet")
+    groups = data.get("groups")
+    if not isinstance(groups, list) or not groups:
+        _fail(where, "'suggestions.groups' ontbreekt of is leeg")
+    items: list[Suggestion] = []
+    for g, raw_group in enumerate(groups, start=1):
+        here = f"{where}, groep {g}"
+        group = _mapping(here, raw_group, _SUGGESTION_GROUP_FIELDS, "een groep")
+        option = group.get("option")
+        if option not in group_column.option_keys():
+            _fail(here, f"'option' '{option}' staat niet in kolom '{group_column.key}'")
+        raw_items = group.get("items")
+        if not isinstance(raw_items, list) or not raw_items:
+            _fail(here, "'items' ontbreekt of is leeg")
+        for i, raw_item in enumerate(raw_items, start=1):
+            key, item_where, item = _keyed(here, i, "suggestie", raw_item, _OPTION_FIELDS)
+            if len(key) > _SUGGESTION_KEY_MAX:
+                _fail(item_where, f"sleutel is langer dan {_SUGGESTION_KEY_MAX} tekens")
+            if any(s.key == key for s in items):
+                _fail(item_where, "sleutel komt dubbel voor")
+            items.append(Suggestion(key=key, label=_text(item_where, item, "label") or "", group=option))
+    return Suggestions(
+        text_column=text_column.key,
+        group_column=group_column.key,
+        items=tuple(items),
+        initial=_frozen_map(initial),
+    )
 
 
 def _scale_labels(where: str, raw: Any) -> Mapping[int, str]:
@@ -231,6 +326,12 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
     elif "source" in data:
         _fail(where, f"'source' past niet bij type '{qtype}'")
 
+    suggestions = None
+    if "suggestions" in data:
+        if qtype != "table":
+            _fail(where, f"'suggestions' past niet bij type '{qtype}'")
+        suggestions = _suggestions(where, data["suggestions"], columns)
+
     return Question(
         key=key,
         type=qtype,
@@ -246,6 +347,7 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
         warning=_text(where, data, "warning", required=False),
         source=source,
         visible_to=visible_to,
+        suggestions=suggestions,
     )
 
 
@@ -332,6 +434,43 @@ def _check_sources(name: str, steps: list[Step]) -> None:
                 )
 
 
+def resolve_options_from(steps: list[Step], fail: Callable[[str, str], NoReturn] | None = None) -> list[Step]:
+    """Fill in the options of every ``options_from`` column from the column it names.
+
+    Also used after translating a plan (``localize``), so the copied options carry
+    the translated labels of their source.
+    """
+    by_number = {s.number: s for s in steps}
+
+    def problem(where: str, message: str) -> NoReturn:
+        if fail is not None:
+            fail(where, message)
+        raise DefinitionError(f"{where}: {message}")
+
+    def resolved(where: str, column: Column) -> Column:
+        ref = column.options_from
+        if ref is None:
+            return column
+        try:
+            source = by_number[ref.step].question(ref.question).column(ref.column)
+        except KeyError:
+            problem(where, f"'options_from' noemt een onbekende kolom (stap {ref.step}, {ref.question}.{ref.column})")
+        if source.type not in ("choice", "multi") or source.options_from is not None:
+            problem(where, "'options_from' moet naar een keuzekolom met eigen opties wijzen")
+        return replace(column, options=source.options)
+
+    result = []
+    for step in steps:
+        questions = tuple(
+            replace(q, columns=tuple(resolved(f"stap {step.number}, vraag '{q.key}', kolom '{c.key}'", c)
+                                     for c in q.columns))
+            if any(c.options_from for c in q.columns) else q
+            for q in step.questions
+        )
+        result.append(replace(step, questions=questions))
+    return result
+
+
 def load_definition(path: str | Path) -> PlanDefinition:
     """Load and validate one plan file; raise DefinitionError on any problem."""
     path = Path(path)
@@ -370,6 +509,7 @@ def load_definition(path: str | Path) -> PlanDefinition:
     steps = [_step(f"{name}: stap {i}", item, i, known) for i, item in enumerate(raw_steps, start=1)]
     _check_mode_order(name, steps)
     _check_sources(name, steps)
+    steps = resolve_options_from(steps, lambda where, message: _fail(f"{name}: {where}", message))
     return PlanDefinition(version=version, situations=_frozen_map(situations), steps=tuple(steps))
 
 

@@ -21,7 +21,7 @@ from ..partnerships.models import Partnership
 from ..worksheets.models import Answer, AnswerRevision
 from . import engine
 from .answers import incomplete_rows, is_answered
-from .definition import PlanDefinition
+from .definition import WORKING_TOGETHER, PlanDefinition
 from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
 from .localize import localized
 from .models import Cycle, SignOff, StepInstance
@@ -298,5 +298,16 @@ def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> 
             )
         )
     partnership.plan_version = version
+    # After a round together, the partnership starts the next one as "already working together".
+    partnership.situation = WORKING_TOGETHER
     db.session.flush()
     return cycle
+
+
+def previous_cycle(cycle: Cycle) -> Cycle | None:
+    """The round before ``cycle`` (None in the first round)."""
+    if cycle.number <= 1:
+        return None
+    return db.session.scalar(
+        select(Cycle).where(Cycle.partnership_id == cycle.partnership_id, Cycle.number == cycle.number - 1)
+    )

@@ -11,6 +11,9 @@ from babel.numbers import format_decimal
 
 from ..i18n import current_locale
 from ..i18n import gettext as _
+
+# For the templates: is a row's "what worked" asked yet?
+from ..workflow.answers import column_asked as column_asked
 from ..workflow.definition import N_, Column, Question
 
 CHECK_LABELS = {"ja": N_("Ja"), "nee": N_("Nee"), "deels": N_("Deels")}

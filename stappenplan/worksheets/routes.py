@@ -152,6 +152,34 @@ def table_op(partnership_id: str, step: int, slot: str, key: str):
     return _field_response(sheet, question, outcome)
 
 
+@bp.post("/vraag/<key>/suggestie")
+@policy("partner")
+@autosave_limit()
+def add_suggestion(partnership_id: str, step: int, slot: str, key: str):
+    """Add one of the suggested actions as a row (a small form of its own: works without JavaScript)."""
+    sheet = _sheet(partnership_id, step, slot, write=True)
+    question = _question_or_404(sheet, key)
+    if question.suggestions is None:
+        abort(404)
+    suggestion_key = (request.form.get("suggestion") or "")[:60]
+    outcome = services.add_suggestion(sheet, current_user, key, suggestion_key)
+    suggestion = question.suggestions.get(suggestion_key)
+    if outcome.status == "saved":
+        message = _("Toegevoegd aan het actieschema. Je kunt de actie daar aanpassen.")
+    elif outcome.status == "unchanged":
+        message = _("Deze actie staat al in het actieschema.")
+    else:
+        message = outcome.message or _("Niet opgeslagen.")
+    if not wants_partial():
+        flash(message, "success" if outcome.ok else "error")
+        return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot)
+                        + f"#vraag-{key}")
+    if not outcome.ok or suggestion is None:
+        return _invalid(question, message)
+    view = views.build(sheet, current_user)
+    return render_template("worksheets/_suggestion_added.html", v=view, q=question, s=suggestion, message=message)
+
+
 def _row_message(op: str) -> str:
     return {"add": _("Rij toegevoegd."), "delete": _("Rij verwijderd."), "up": _("Rij verplaatst."),
             "down": _("Rij verplaatst.")}[op]

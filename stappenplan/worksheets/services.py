@@ -181,6 +181,24 @@ def save_table(sheet: Sheet, user: User, key: str, ops: list[TableOp], base_vers
     return _write(sheet, user, question, decide)
 
 
+def add_suggestion(sheet: Sheet, user: User, key: str, suggestion_key: str) -> SaveOutcome:
+    """Add a suggested row (step 7's actions to consider) to a table question.
+
+    The row gets the suggestion's fixed id, so a second click, a double post or two
+    people at once still add it once; afterwards it is an ordinary row.
+    """
+    question = sheet.question(key)
+    if question is None or question.suggestions is None:
+        return SaveOutcome("invalid", message=_("Deze vraag bestaat niet in dit werkblad."))
+    suggestions = question.suggestions
+    suggestion = suggestions.get(suggestion_key)
+    if suggestion is None:
+        return SaveOutcome("invalid", question=question, message=_("Deze actie bestaat niet."))
+    cells = {**suggestions.initial, suggestions.text_column: suggestion.label,
+             suggestions.group_column: suggestion.group}
+    return save_table(sheet, user, key, [TableOp("add", suggestion.row_id, cells=cells)], 0)
+
+
 def restore(sheet: Sheet, user: User, key: str, revision_id: int) -> SaveOutcome:
     """Bring back an earlier value; itself a new revision."""
     question = sheet.question(key)

@@ -3,8 +3,10 @@ progress, presence, the step-4 comparison), built once per page or partial."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -15,11 +17,16 @@ from ..workflow import engine
 from ..workflow.answers import incomplete_rows, is_answered, theme_overview
 from ..workflow.definition import Question
 from ..workflow.models import StepInstance
-from ..workflow.services import Filled, state_from
+from ..workflow.services import Filled, plan_for, previous_cycle, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
 from . import feed
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
+
+
+def local_today() -> dt.date:
+    """Today where the organisations are (the server may run in UTC)."""
+    return dt.datetime.now(ZoneInfo("Europe/Amsterdam")).date()
 
 
 @dataclass
@@ -47,6 +54,21 @@ class Progress:
 
 
 @dataclass
+class Lessons:
+    """What the partners wrote down at step 8 of the previous round, shown while they
+    start the next one (steps 1-4)."""
+
+    round: int
+    items: list[tuple[Question, Any]]
+    goals: dict[str, str] = field(default_factory=dict)
+
+
+#: The step whose answers are the lessons of a round, and the steps that show them.
+LESSONS_STEP = 8
+LESSONS_SHOWN_AT = (1, 2, 3, 4)
+
+
+@dataclass
 class SheetView:
     sheet: Sheet
     questions: list[Question]
@@ -59,11 +81,15 @@ class SheetView:
     compare: list[dict[str, Any]] = field(default_factory=list)
     tally: dict[str, Any] | None = None
     records_question: Question | None = None
+    #: Steps 1-4 of a later round: the step-8 evaluation of the round before.
+    lessons: Lessons | None = None
     present: list[feed.Present] = field(default_factory=list)
     presence_sig: str = ""
     progress: Progress | None = None
     #: URL patterns built once per page (routes.sheet_url).
     urls: dict[tuple[str, bool], str] = field(default_factory=dict)
+    #: The date in the Netherlands: has an activity of step 6 happened yet?
+    today: dt.date = field(default_factory=lambda: local_today())
 
     def value(self, key: str) -> Any:
         answer = self.answers.get(key)
@@ -76,6 +102,11 @@ class SheetView:
     def draft(self, key: str) -> bool:
         answer = self.answers.get(key)
         return bool(answer and answer.draft)
+
+    def row_ids(self, key: str) -> set[str]:
+        """Ids of a table's rows: a suggestion whose row is there shows as added."""
+        value = self.value(key)
+        return {row.get("id") for row in value} if isinstance(value, list) else set()
 
     @property
     def goal_labels(self) -> dict[str, str]:
@@ -107,6 +138,8 @@ def build(sheet: Sheet, user: Any) -> SheetView:
             minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
             count, overview = theme_overview(records[0], value.value if value else None, minimum)
             view.tally = {"question": records[0], "overview": overview, "count": count, "minimum": minimum}
+    if sheet.step.number in LESSONS_SHOWN_AT and sheet.cycle.number > 1:
+        view.lessons = previous_lessons(sheet)
     view.present = feed.others(sheet, user)
     view.presence_sig = feed.signature(view.present)
     if sheet.party and sheet.instance.status == engine.OPEN:
@@ -158,12 +191,18 @@ def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
 def shared_goals(sheet: Sheet) -> list[dict[str, Any]]:
     """Step 8 asks about each shared goal of step 4 of the same cycle."""
     q = next((q for q in sheet.step.questions if q.type == "goal_progress"), None)
-    if q is None or q.source is None:
+    if q is None:
+        return []
+    return _goals(sheet.cycle.id, q)
+
+
+def _goals(cycle_id: int, q: Question) -> list[dict[str, Any]]:
+    if q.source is None:
         return []
     row = db.session.execute(
         select(Answer.value)
         .join(StepInstance, StepInstance.id == Answer.step_instance_id)
-        .where(StepInstance.cycle_id == sheet.cycle.id, StepInstance.step == q.source.step,
+        .where(StepInstance.cycle_id == cycle_id, StepInstance.step == q.source.step,
                Answer.question == q.source.question)
     ).scalar_one_or_none()
     goals = []
@@ -172,6 +211,30 @@ def shared_goals(sheet: Sheet) -> list[dict[str, Any]]:
         first = next((v for v in cells.values() if isinstance(v, str) and v.strip()), "")
         goals.append({"id": item["id"], "label": first or "Doel"})
     return goals
+
+
+def previous_lessons(sheet: Sheet) -> Lessons | None:
+    """The step-8 evaluation of the round before this one (its tables left out: the
+    planning of evaluation moments is no lesson), or None when nothing was written."""
+    previous = previous_cycle(sheet.cycle)
+    if previous is None:
+        return None
+    rows = db.session.execute(
+        select(Answer.question, Answer.value)
+        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
+        .where(StepInstance.cycle_id == previous.id, StepInstance.step == LESSONS_STEP)
+    ).all()
+    values: dict[str, Any] = {key: value for key, value in rows}
+    step = plan_for(previous).step(LESSONS_STEP)
+    items = [(q, values[q.key]) for q in step.questions
+             if q.type not in ("table", "records") and is_answered(q, values.get(q.key))]
+    if not items:
+        return None
+    goals: dict[str, str] = {}
+    for q, _value in items:
+        if q.type == "goal_progress":
+            goals.update({g["id"]: g["label"] for g in _goals(previous.id, q)})
+    return Lessons(round=previous.number, items=items, goals=goals)
 
 
 def _comment_counts(sheet: Sheet) -> dict[str, tuple[int, bool]]:
