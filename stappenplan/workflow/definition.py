@@ -97,6 +97,9 @@ class Column:
     type: str
     options: tuple[Option, ...] = ()
     required: bool = False
+    # Warn (never refuse) when a cell looks like a name, address or contact detail:
+    # step 5's records must stay anonymous. See worksheets/identifying.py.
+    privacy_check: bool = False
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
@@ -130,6 +133,8 @@ class Question:
     # The answer may be seen by this party only (step 5's conversation records are
     # seen by the childcare organisation only). See engine.question_visible.
     visible_to: str | None = None
+    # What one row is called on the form ("Gesprek" for step 5's records; None: "Rij").
+    row_label: str | None = None
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
@@ -159,6 +164,12 @@ class Step:
     mode: str
     intro: Mapping[int, str] = field(default_factory=_frozen_map, hash=False)
     questions: tuple[Question, ...] = ()
+    # The source document gives some steps a second title; shown as a subtitle.
+    subtitle: str | None = None
+    # "Voor wie" in plain words: what prevention, cure (Taalhuis) or VVE mean here.
+    for_whom_note: str | None = None
+    # The step's tool ("handvat"): what the organisations get to work with.
+    tool: str | None = None
 
     def questions_for(self, party: str | None = None, situation: int = 1) -> list[Question]:
         """The questions to show to ``party`` in ``situation``, in display order.

@@ -42,7 +42,9 @@ _PLAN_FILE = re.compile(r"^v(\d+)\.yaml$")
 
 _TOP_FIELDS = {"version", "situations", "steps"}
 _SITUATION_FIELDS = {"title", "intro"}
-_STEP_FIELDS = {"number", "title", "goal", "for_whom", "mode", "intro", "questions"}
+_STEP_FIELDS = {
+    "number", "title", "goal", "for_whom", "mode", "intro", "questions", "subtitle", "for_whom_note", "tool",
+}
 _QUESTION_FIELDS = {
     "key",
     "type",
@@ -58,9 +60,10 @@ _QUESTION_FIELDS = {
     "warning",
     "source",
     "visible_to",
+    "row_label",
 }
 _OPTION_FIELDS = {"key", "label"}
-_COLUMN_FIELDS = {"key", "label", "type", "options", "required"}
+_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "privacy_check"}
 _SOURCE_FIELDS = {"step", "question"}
 
 
@@ -167,6 +170,7 @@ def _columns(where: str, raw: Any) -> tuple[Column, ...]:
                 type=ctype,
                 options=options,
                 required=_bool(here, item, "required"),
+                privacy_check=_bool(here, item, "privacy_check"),
             )
         )
     return tuple(columns)
@@ -245,7 +249,14 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
         warning=_text(where, data, "warning", required=False),
         source=source,
         visible_to=visible_to,
+        row_label=_row_label(where, data, qtype),
     )
+
+
+def _row_label(where: str, data: dict[str, Any], qtype: str) -> str | None:
+    if "row_label" in data and qtype not in ("table", "records"):
+        _fail(where, f"'row_label' past niet bij type '{qtype}'")
+    return _text(where, data, "row_label", required=False)
 
 
 def _step(where: str, raw: Any, position: int, known_situations: set[int]) -> Step:
@@ -289,6 +300,9 @@ def _step(where: str, raw: Any, position: int, known_situations: set[int]) -> St
         mode=mode,
         intro=_frozen_map({k: v.strip() for k, v in intro_raw.items()}),
         questions=tuple(questions),
+        subtitle=_text(where, data, "subtitle", required=False),
+        for_whom_note=_text(where, data, "for_whom_note", required=False),
+        tool=_text(where, data, "tool", required=False),
     )
 
 

@@ -12,6 +12,7 @@ from babel.numbers import format_decimal
 from ..i18n import current_locale
 from ..i18n import gettext as _
 from ..workflow.definition import N_, Column, Question
+from .identifying import MESSAGES, identifying_kinds
 
 CHECK_LABELS = {"ja": N_("Ja"), "nee": N_("Nee"), "deels": N_("Deels")}
 
@@ -40,6 +41,17 @@ def format_date(value: str | None) -> str:
         return date.fromisoformat(value).strftime("%d-%m-%Y")
     except ValueError:
         return value
+
+
+def privacy_warning(column: Column, value: Any) -> str | None:
+    """The warning next to a cell that seems to name a family (the save went through)."""
+    if not column.privacy_check or not isinstance(value, str):
+        return None
+    kinds = identifying_kinds(value)
+    if not kinds:
+        return None
+    return _("%(what)s Gebruik een label zoals ‘Gezin A’. Wat je typte is opgeslagen; pas het nog aan.",
+             what=_(MESSAGES[kinds[0]]))
 
 
 def cell_text(column: Column, value: Any) -> str:

@@ -146,11 +146,14 @@ def table_op(partnership_id: str, step: int, slot: str, key: str):
     if op == "edit" and column is not None:
         return _field_response(sheet, question, outcome, cell=(row_id, column))
     if outcome.ok:
-        return _field_area(sheet, question, message=_row_message(op))
+        return _field_area(sheet, question, message=_row_message(op, question))
     return _field_response(sheet, question, outcome)
 
 
-def _row_message(op: str) -> str:
+def _row_message(op: str, question: Question) -> str:
+    if question.type == "records":  # step 5: each row is a conversation
+        return {"add": _("Gesprek toegevoegd."), "delete": _("Gesprek verwijderd."), "up": _("Gesprek verplaatst."),
+                "down": _("Gesprek verplaatst.")}[op]
     return {"add": _("Rij toegevoegd."), "delete": _("Rij verwijderd."), "up": _("Rij verplaatst."),
             "down": _("Rij verplaatst.")}[op]
 
