@@ -52,6 +52,7 @@ DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("templates/notifications/preferences.html", "label"): ("stappenplan.notifications.services:KIND_LABELS",),
     ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
+    ("stappenplan/worksheets/display.py", "MESSAGES[kinds[0]]"): ("stappenplan.worksheets.identifying:MESSAGES",),
     ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.activity.routes:MAIL_LABELS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }

@@ -1,4 +1,5 @@
-"""Entry points: the start page per role (health checks: core/health.py)."""
+"""Entry points: the start page per role, the background of the plan and the step-5
+conversation guide (health checks: core/health.py)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def home():
     org = current_org()
     template = "home/coordination.html" if org.kind == "coordination" else "home/party.html"
     return render(template, "results", **home_data.context_for(org))
+
+
+@bp.get("/over-het-stappenplan")
+@policy("public")
+def about():
+    """Why the plan exists and where it comes from; no data of anyone, so public."""
+    return render("home/about.html", None, plan=home_data.current_plan())
+
+
+@bp.get("/gespreksleidraad")
+@policy("public")
+def guide():
+    """The guide for step 5's conversations with parents, made to be printed."""
+    return render("home/guide.html", None)

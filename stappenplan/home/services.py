@@ -16,6 +16,9 @@ from ..extensions import db, utcnow
 from ..organisations.models import Organisation
 from ..partnerships.models import Invitation, Partnership
 from ..partnerships.summary import Summary, other, summaries
+from ..workflow.definition import PlanDefinition
+from ..workflow.localize import localized
+from ..workflow.plan_loader import get_definition, latest_version
 
 PER_PAGE = 20
 STATUSES = ("alle", "wacht-op-ons", "wacht-op-partner", "stilgevallen", "afgerond")
@@ -132,3 +135,9 @@ def _incoming(org: Organisation) -> list[Invitation]:
             Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow(),
         )
     ))
+
+
+def current_plan() -> PlanDefinition:
+    """The newest plan in the reader's language: the background page lists its
+    starting situations and steps, so the page and the worksheets never disagree."""
+    return localized(get_definition(latest_version()))

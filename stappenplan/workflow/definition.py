@@ -125,6 +125,9 @@ class Column:
     required: bool = False
     options_from: OptionsFrom | None = None
     asked_after: AskedAfter | None = None
+    # Warn (never refuse) when a cell looks like a name, address or contact detail:
+    # step 5's records must stay anonymous. See worksheets/identifying.py.
+    privacy_check: bool = False
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
@@ -199,6 +202,8 @@ class Question:
     # seen by the childcare organisation only). See engine.question_visible.
     visible_to: str | None = None
     suggestions: Suggestions | None = None
+    # What one row is called on the form ("Gesprek" for step 5's records; None: "Rij").
+    row_label: str | None = None
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
@@ -228,6 +233,12 @@ class Step:
     mode: str
     intro: Mapping[int, str] = field(default_factory=_frozen_map, hash=False)
     questions: tuple[Question, ...] = ()
+    # The source document gives some steps a second title; shown as a subtitle.
+    subtitle: str | None = None
+    # "Voor wie" in plain words: what prevention, cure (Taalhuis) or VVE mean here.
+    for_whom_note: str | None = None
+    # The step's tool ("handvat"): what the organisations get to work with.
+    tool: str | None = None
 
     def questions_for(self, party: str | None = None, situation: int = 1) -> list[Question]:
         """The questions to show to ``party`` in ``situation``, in display order.

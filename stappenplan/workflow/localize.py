@@ -21,6 +21,8 @@ from .definition import DefinitionError, PlanDefinition, Question
 from .plan_loader import PLANS_DIR, resolve_options_from
 
 TextPath = tuple[Any, ...]
+#: Step texts that only some steps have.
+_OPTIONAL_STEP_TEXTS = ("subtitle", "for_whom_note", "tool")
 
 
 @functools.lru_cache(maxsize=16)
@@ -49,6 +51,10 @@ def plan_texts(defn: PlanDefinition) -> dict[TextPath, str]:
         texts[(*base, "title")] = step.title
         texts[(*base, "goal")] = step.goal
         texts[(*base, "for_whom")] = step.for_whom
+        for name in _OPTIONAL_STEP_TEXTS:
+            value = getattr(step, name)
+            if value:
+                texts[(*base, name)] = value
         for situation_number, intro in step.intro.items():
             texts[(*base, "intro", situation_number)] = intro
         for question in step.questions:
@@ -62,6 +68,8 @@ def _question_texts(base: TextPath, question: Question) -> dict[TextPath, str]:
         texts[(*base, "help")] = question.help
     if question.warning:
         texts[(*base, "warning")] = question.warning
+    if question.row_label:
+        texts[(*base, "row_label")] = question.row_label
     for option in question.options:
         texts[(*base, "options", option.key)] = option.label
     for column in question.columns:
@@ -139,6 +147,9 @@ def apply_overlay(defn: PlanDefinition, overlay: Mapping[str, Any]) -> PlanDefin
                 title=text((*base, "title"), step.title),
                 goal=text((*base, "goal"), step.goal),
                 for_whom=text((*base, "for_whom"), step.for_whom),
+                subtitle=_optional(text, (*base, "subtitle"), step.subtitle),
+                for_whom_note=_optional(text, (*base, "for_whom_note"), step.for_whom_note),
+                tool=_optional(text, (*base, "tool"), step.tool),
                 intro=MappingProxyType({n: text((*base, "intro", n), v) for n, v in step.intro.items()}),
                 questions=questions,
             )
@@ -167,10 +178,15 @@ def _localized_question(base: TextPath, q: Question, text: Callable[[TextPath, s
         label=text((*base, "label"), q.label),
         help=text((*base, "help"), q.help) if q.help else q.help,
         warning=text((*base, "warning"), q.warning) if q.warning else q.warning,
+        row_label=_optional(text, (*base, "row_label"), q.row_label),
         options=tuple(replace(o, label=text((*base, "options", o.key), o.label)) for o in q.options),
         columns=columns,
         scale_labels=MappingProxyType({v: text((*base, "scale_labels", v), s) for v, s in q.scale_labels.items()}),
     )
+
+
+def _optional(text: Callable[[TextPath, str], str], path: TextPath, value: str | None) -> str | None:
+    return text(path, value) if value else value
 
 
 _LOCALIZED: dict[tuple[int, str], tuple[PlanDefinition, PlanDefinition]] = {}

@@ -50,7 +50,9 @@ _PLAN_FILE = re.compile(r"^v(\d+)\.yaml$")
 
 _TOP_FIELDS = {"version", "situations", "steps"}
 _SITUATION_FIELDS = {"title", "intro"}
-_STEP_FIELDS = {"number", "title", "goal", "for_whom", "mode", "intro", "questions"}
+_STEP_FIELDS = {
+    "number", "title", "goal", "for_whom", "mode", "intro", "questions", "subtitle", "for_whom_note", "tool",
+}
 _QUESTION_FIELDS = {
     "key",
     "type",
@@ -67,9 +69,10 @@ _QUESTION_FIELDS = {
     "source",
     "visible_to",
     "suggestions",
+    "row_label",
 }
 _OPTION_FIELDS = {"key", "label"}
-_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "options_from", "asked_after"}
+_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "options_from", "asked_after", "privacy_check"}
 _SOURCE_FIELDS = {"step", "question"}
 _OPTIONS_FROM_FIELDS = {"step", "question", "column"}
 _ASKED_AFTER_FIELDS = {"date", "held"}
@@ -193,7 +196,7 @@ def _column(key: str, here: str, item: dict[str, Any]) -> Column:
         options = ()
     return Column(key=key, label=_text(here, item, "label") or "", type=ctype, options=options,
                   required=_bool(here, item, "required"), options_from=options_from,
-                  asked_after=_asked_after(here, item))
+                  asked_after=_asked_after(here, item), privacy_check=_bool(here, item, "privacy_check"))
 
 
 def _columns(where: str, raw: Any) -> tuple[Column, ...]:
@@ -348,7 +351,14 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
         source=source,
         visible_to=visible_to,
         suggestions=suggestions,
+        row_label=_row_label(where, data, qtype),
     )
+
+
+def _row_label(where: str, data: dict[str, Any], qtype: str) -> str | None:
+    if "row_label" in data and qtype not in ("table", "records"):
+        _fail(where, f"'row_label' past niet bij type '{qtype}'")
+    return _text(where, data, "row_label", required=False)
 
 
 def _step(where: str, raw: Any, position: int, known_situations: set[int]) -> Step:
@@ -392,6 +402,9 @@ def _step(where: str, raw: Any, position: int, known_situations: set[int]) -> St
         mode=mode,
         intro=_frozen_map({k: v.strip() for k, v in intro_raw.items()}),
         questions=tuple(questions),
+        subtitle=_text(where, data, "subtitle", required=False),
+        for_whom_note=_text(where, data, "for_whom_note", required=False),
+        tool=_text(where, data, "tool", required=False),
     )
 
 

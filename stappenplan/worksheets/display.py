@@ -15,6 +15,7 @@ from ..i18n import gettext as _
 # For the templates: is a row's "what worked" asked yet?
 from ..workflow.answers import column_asked as column_asked
 from ..workflow.definition import N_, Column, Question
+from .identifying import MESSAGES, identifying_kinds
 
 CHECK_LABELS = {"ja": N_("Ja"), "nee": N_("Nee"), "deels": N_("Deels")}
 
@@ -43,6 +44,17 @@ def format_date(value: str | None) -> str:
         return date.fromisoformat(value).strftime("%d-%m-%Y")
     except ValueError:
         return value
+
+
+def privacy_warning(column: Column, value: Any) -> str | None:
+    """The warning next to a cell that seems to name a family (the save went through)."""
+    if not column.privacy_check or not isinstance(value, str):
+        return None
+    kinds = identifying_kinds(value)
+    if not kinds:
+        return None
+    return _("%(what)s Gebruik een label zoals ‘Gezin A’. Wat je typte is opgeslagen; pas het nog aan.",
+             what=_(MESSAGES[kinds[0]]))
 
 
 def cell_text(column: Column, value: Any) -> str:

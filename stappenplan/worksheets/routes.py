@@ -148,7 +148,7 @@ def table_op(partnership_id: str, step: int, slot: str, key: str):
     if op == "edit" and column is not None:
         return _field_response(sheet, question, outcome, cell=(row_id, column))
     if outcome.ok:
-        return _field_area(sheet, question, message=_row_message(op))
+        return _field_area(sheet, question, message=_row_message(op, question))
     return _field_response(sheet, question, outcome)
 
 
@@ -180,7 +180,10 @@ def add_suggestion(partnership_id: str, step: int, slot: str, key: str):
     return render_template("worksheets/_suggestion_added.html", v=view, q=question, s=suggestion, message=message)
 
 
-def _row_message(op: str) -> str:
+def _row_message(op: str, question: Question) -> str:
+    if question.type == "records":  # step 5: each row is a conversation
+        return {"add": _("Gesprek toegevoegd."), "delete": _("Gesprek verwijderd."), "up": _("Gesprek verplaatst."),
+                "down": _("Gesprek verplaatst.")}[op]
     return {"add": _("Rij toegevoegd."), "delete": _("Rij verwijderd."), "up": _("Rij verplaatst."),
             "down": _("Rij verplaatst.")}[op]
 

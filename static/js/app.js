@@ -14,6 +14,13 @@
     }
   });
 
+  // Print buttons: <button data-print> (the page's print styles leave out the menus).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) {
+      window.print();
+    }
+  });
+
   // Confirmation before destructive plain form posts (<form data-confirm="...">).
   document.addEventListener("submit", function (event) {
     var form = event.target;

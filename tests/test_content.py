@@ -1,0 +1,251 @@
+"""The plan's own content: the background page, each step's subtitle, "voor wie" and
+tool, the step-5 conversation guide, and the warning when a record label names a family."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.localize import localized
+from stappenplan.workflow.plan_loader import get_definition
+from stappenplan.worksheets.models import Answer
+from tests.factories import login
+
+HX = {"HX-Request": "true"}
+ABOUT = "/over-het-stappenplan"
+GUIDE = "/gespreksleidraad"
+SUBTITLES = {
+    2: "Inventariseer waar je nu staat en wat je ambities zijn",
+    5: "Ga in gesprek met ouders over hun behoefte",
+    6: "Werk samen vraaggericht en kijk wat werkt",
+    8: "Reflecteer en evalueer",
+}
+
+
+def _driver(world) -> Driver:
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)
+
+
+def _client(app: Flask, email: str, locale: str | None = None) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    if locale:
+        assert client.post("/account/taal", data={"locale": locale}).status_code == 302
+    return client
+
+
+def _items(page: str, css_class: str) -> list[str]:
+    """The <li> texts of the list with ``css_class`` (tags stripped)."""
+    block = re.search(rf'<(ol|ul) class="{css_class}">(.*?)</\1>', page, re.S)
+    assert block, css_class
+    return [re.sub(r"<[^>]+>|\s+", " ", li).strip() for li in re.findall(r"<li[^>]*>(.*?)</li>", block.group(2), re.S)]
+
+
+def _sheet(world, step: int, slot: str) -> str:
+    return f"/samenwerkingen/{world.ids['partnership_a']}/stap/{step}/{slot}"
+
+
+# --------------------------------------------------------------------------- background page
+
+
+def test_background_page_in_dutch_has_aims_situations_and_credit(app: Flask, world) -> None:
+    page = _client(app, world.emails["cc_a"]).get(ABOUT).get_data(as_text=True)
+    assert page.count("<h1") == 1 and "<h1 id=\"about-title\">Over het stappenplan</h1>" in page
+    aims = _items(page, "about__aims")
+    assert len(aims) == 4
+    assert "taal" in aims[0] and "educatief thuismilieu" in aims[1] and "samenwerking tussen ouders" in aims[2]
+    assert "vertrouwen" in aims[3] and "wat ouders zelf willen leren" in aims[3]
+    for heading in ("Educatief partnerschap", "Waarom contact soms moeilijk is", "Van ouder op kind",
+                    "Drie uitgangssituaties"):
+        assert f">{heading}</h2>" in page
+    assert "NT1" in page and "generatie" in page
+    situations = _items(page, "about__situations")
+    assert [s.split(" Jullie")[0] for s in situations][0].startswith("De kinderopvang zoekt samenwerking")
+    assert len(situations) == 3
+    for situation in get_definition(1).situations.values():
+        assert situation.title in page
+    assert "Tel mee met Taal" in page and "Samenwerken met ouders in de kinderopvang" in page
+    assert '<a href="https://itta.uva.nl/samenwerken" rel="external">itta.uva.nl/samenwerken</a>' in page
+    steps = _items(page, "about__steps")
+    assert len(steps) == 8 and SUBTITLES[5] in steps[4]
+
+
+def test_background_page_in_english(app: Flask, world) -> None:
+    page = _client(app, world.emails["lib_a"], "en").get(ABOUT).get_data(as_text=True)
+    aims = _items(page, "about__aims")
+    assert len(aims) == 4 and "educational home environment" in aims[1] and "trust" in aims[3]
+    assert ">Three starting situations</h2>" in page and ">Educational partnership</h2>" in page
+    assert len(_items(page, "about__situations")) == 3
+    english = localized(get_definition(1), "en")
+    for situation in english.situations.values():
+        assert situation.title in page
+    assert "Tel mee met Taal" in page and 'href="https://itta.uva.nl/samenwerken"' in page
+    assert "De vier doelen" not in page and "Drie uitgangssituaties" not in page
+
+
+def test_background_page_is_public(client: FlaskClient, world) -> None:
+    response = client.get(ABOUT)
+    assert response.status_code == 200 and "Tel mee met Taal" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", ["lib_a", "cc_a", "coord_a"])
+def test_every_start_page_links_to_the_background(app: Flask, world, who: str) -> None:
+    page = _client(app, world.emails[who]).get("/start").get_data(as_text=True)
+    assert re.search(r'<p class="about-link"><a href="/over-het-stappenplan">', page)
+
+
+def test_worksheet_and_partnership_pages_link_to_the_background(app: Flask, world) -> None:
+    client = _client(app, world.emails["lib_a"])
+    sheet = client.get(_sheet(world, 1, "bibliotheek")).get_data(as_text=True)
+    assert '<p class="about-link"><a href="/over-het-stappenplan">' in sheet
+    overview = client.get(f"/samenwerkingen/{world.ids['partnership_a']}").get_data(as_text=True)
+    assert '<a class="about-link" href="/over-het-stappenplan">' in overview
+
+
+# --------------------------------------------------------------------------- per step
+
+
+def test_every_step_has_a_tool_and_plain_words_for_whom() -> None:
+    defn = get_definition(1)
+    assert {s.number: s.subtitle for s in defn.steps if s.subtitle} == SUBTITLES
+    for step in defn.steps:
+        assert step.tool and step.for_whom_note, step.number
+    for number in (1, 2, 3, 4, 6, 7, 8):
+        note = defn.step(number).for_whom_note or ""
+        assert "preventie" in note and "curatie" in note and "Taalhuis" in note, number
+    assert "VVE betekent voor- en vroegschoolse educatie" in (defn.step(8).for_whom_note or "")
+    assert "VVE" in defn.step(8).for_whom
+    assert "gespreksleidraad" in (defn.step(5).tool or "")
+    english = localized(defn, "en")
+    assert english.step(5).subtitle == "Talk with parents about what they need"
+    assert "prevention" in (english.step(1).for_whom_note or "") and english.step(8).tool != defn.step(8).tool
+
+
+def test_worksheet_shows_subtitle_for_whom_and_tool(app: Flask, world) -> None:
+    with app.app_context():
+        _driver(world).own_steps(1, 0)
+    client = _client(app, world.emails["lib_a"])
+    page = client.get(_sheet(world, 2, "bibliotheek")).get_data(as_text=True)
+    assert f'<p class="step-subtitle">{SUBTITLES[2]}</p>' in page
+    assert "Het team jeugd &amp; educatie werkt aan preventie" in page and "curatie" in page
+    assert "<dt>Handvat</dt><dd>Een werkblad met vragen die elke organisatie voor zichzelf beantwoordt." in page
+    english = _client(app, world.emails["cc_a"], "en").get(_sheet(world, 1, "kinderopvang")).get_data(as_text=True)
+    assert "<dt>Tool</dt>" in english and "works on prevention" in english and "Handvat" not in english
+
+
+def test_partnership_page_shows_the_subtitles_quietly(app: Flask, world) -> None:
+    page = _client(app, world.emails["cc_a"]).get(f"/samenwerkingen/{world.ids['partnership_a']}")
+    body = page.get_data(as_text=True)
+    for subtitle in SUBTITLES.values():
+        assert f'<p class="step-subtitle">{subtitle}</p>' in body
+    assert body.count('class="step-subtitle"') == 4
+
+
+# --------------------------------------------------------------------------- the conversation guide
+
+
+def test_guide_has_eight_to_twelve_questions_and_a_print_button(app: Flask, world) -> None:
+    page = _client(app, world.emails["cc_a"]).get(GUIDE).get_data(as_text=True)
+    questions = _items(page, "guide__questions")
+    assert 8 <= len(questions) <= 12
+    assert all(q.endswith("?") for q in questions)
+    assert '<button type="button" class="btn btn--primary js-only" data-print>Afdrukken</button>' in page
+    assert "brengen en halen" in page and "Taalhuis" in page and "Schrijf nooit op:" in page
+    assert "namen van ouders of kinderen;" in page
+    english = _client(app, world.emails["lib_a"], "en").get(GUIDE).get_data(as_text=True)
+    assert len(_items(english, "guide__questions")) == len(questions)
+    assert "data-print>Print</button>" in english and "drop-off and pick-up" in english
+
+
+def test_the_print_styles_and_script_exist(app: Flask) -> None:
+    client = app.test_client()
+    css = client.get("/static/css/app.css").get_data(as_text=True)
+    script = client.get("/static/js/app.js").get_data(as_text=True)
+    assert "@media print" in css and ".prose" in css
+    assert "[data-print]" in script and "window.print()" in script
+
+
+def test_step5_worksheet_links_to_the_guide_and_reads_as_conversations(app: Flask, world) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(4)
+        d.fill_joint(5)
+    page = _client(app, world.emails["cc_a"]).get(_sheet(world, 5, "samen")).get_data(as_text=True)
+    assert f'<a href="{GUIDE}" id="guide-link">Open de gespreksleidraad</a>' in page
+    assert f'<p class="step-subtitle">{SUBTITLES[5]}</p>' in page
+    assert re.search(r"<legend>Gesprek 1(:| |<)", page) and "<legend>Rij 1" not in page
+    assert "+ Gesprek toevoegen" in page and "Rij toevoegen" not in page.split('id="field-conversations"')[1]
+    other = _client(app, world.emails["lib_a"]).get(_sheet(world, 4, "samen")).get_data(as_text=True)
+    assert 'id="guide-link"' not in other
+
+
+# --------------------------------------------------------------------------- the name/address warning
+
+
+@pytest.fixture
+def step5(world, app: Flask) -> tuple[FlaskClient, str]:
+    with app.app_context():
+        d = _driver(world)
+        d.through(4)
+        d.fill_joint(5)
+    return _client(app, world.emails["cc_a"]), _sheet(world, 5, "samen")
+
+
+def _first_row(app: Flask) -> tuple[str, int, str]:
+    with app.app_context():
+        answer = db.session.scalar(select(Answer).where(Answer.question == "conversations"))
+        row = answer.value[0]
+        return row["id"], answer.version, row["cells"]["label"]
+
+
+def _edit_label(client: FlaskClient, url: str, row: str, version: int, old: str, new: str):
+    return client.post(f"{url}/vraag/conversations/tabel", headers=HX, data={
+        "op": "edit", "row": row, "col": "label", "v-conversations": version,
+        f"q-conversations--{row}--label": new, f"o-conversations--{row}--label": f'"{old}"',
+    })
+
+
+def test_a_label_that_looks_like_a_name_is_saved_with_a_warning(app: Flask, step5) -> None:
+    client, url = step5
+    row, version, old = _first_row(app)
+    response = _edit_label(client, url, row, version, old, "Jan de Vries")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Opgeslagen" in body  # not blocked
+    warn_id = f"warn-q-conversations--{row}--label"
+    assert f'<p id="{warn_id}" hx-swap-oob="innerHTML">' in body and "Dit lijkt op een naam." in body
+    assert _first_row(app)[2] == "Jan de Vries"
+
+    page = client.get(url).get_data(as_text=True)
+    field = re.search(rf'<input id="q-conversations--{row}--label"[^>]*>', page).group(0)
+    assert f'aria-describedby="{warn_id}"' in field
+    warning = re.search(rf'<p class="cell__warning" id="{warn_id}" aria-live="polite">(.*?)</p>', page).group(1)
+    assert "Dit lijkt op een naam." in warning and "Gezin A" in warning
+
+    # Back to an anonymous label: the warning goes away.
+    body = _edit_label(client, url, row, version + 1, "Jan de Vries", "Gezin Z").get_data(as_text=True)
+    assert f'<p id="{warn_id}" hx-swap-oob="innerHTML"></p>' in body
+    page = client.get(url).get_data(as_text=True)
+    assert f'<p class="cell__warning" id="{warn_id}" aria-live="polite"></p>' in page
+
+
+def test_address_warning_without_javascript_and_in_english(app: Flask, world, step5) -> None:
+    client, url = step5
+    row, version, old = _first_row(app)
+    form = {"v-conversations": version, f"q-conversations--{row}--label": "Dorpsstraat 12, 1234 AB",
+            f"o-conversations--{row}--label": f'"{old}"'}
+    assert client.post(url, data=form).status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "Dit lijkt op een postcode." in page
+    english = _client(app, world.emails["cc_a_member"], "en").get(url).get_data(as_text=True)
+    assert "This looks like a postcode." in english and "Family A" in english
