@@ -34,7 +34,14 @@ def samples(app: Flask, world) -> dict[str, str]:
 
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.organisation_id == actor.organisation.id))
         message.status = "dead"  # a dead letter of tenant A: only A's admins may retry it
+        from stappenplan.organisations.models import Region, RegionRequest
+
+        region_a = db.session.scalar(select(Region).where(Region.public_id == world.ids["region_a"]))
+        # Library A's (decided) request to join region A: only region A's coordinators may see it.
+        region_request = RegionRequest(library_id=actor.organisation.id, region_id=region_a.id, status="accepted")
+        db.session.add(region_request)
         db.session.commit()
+        request_id = region_request.public_id
         notification_id = note.public_id
         message_id = message.public_id
     return {
@@ -47,6 +54,7 @@ def samples(app: Flask, world) -> dict[str, str]:
         "branch_id": world.ids["lib_a"],
         "notification_id": notification_id,
         "message_id": message_id,
+        "request_id": request_id,
     }
 
 

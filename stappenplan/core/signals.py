@@ -17,3 +17,7 @@ workflow_events = _signals.signal("workflow-events")
 
 #: sender: the worksheet Sheet; person (User named), author (User), key (question), body.
 mentioned = _signals.signal("mentioned")
+
+#: sender: the organisations RegionRequest; event ("requested", "accepted" or "declined"),
+#: actor (User who asked or decided).
+region_request = _signals.signal("region-request")
