@@ -316,3 +316,12 @@ def test_the_demo_coordinator_has_one_request_to_decide(app: Flask) -> None:
     assert "1 vestiging vraagt om mee te doen" in coordinator.get("/regio").get_data(as_text=True)
     assert "vestiging Zaltbommel" in coordinator.get("/regio/aanvragen").get_data(as_text=True)
     assert "Zaltbommel" not in coordinator.get("/regio/export.csv").data.decode("utf-8-sig")
+
+
+def test_a_branch_that_deletes_its_data_takes_its_requests_along(world, app: Flask, newcomer: dict[str, str]) -> None:
+    library = _client(app, NEW_ADMIN)
+    _ask(library, world.ids["region_a"])
+    assert library.post("/organisatie/verwijderen", data={"confirm": "Bibliotheek C"}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(RegionRequest.id))) == 0
+    assert "Bibliotheek C" not in _client(app, world.emails["coord_a"]).get("/regio/aanvragen").get_data(as_text=True)

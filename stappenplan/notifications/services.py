@@ -215,8 +215,9 @@ def region_request(request: RegionRequest, event: str, actor: User) -> list[Noti
         return notify(
             _members([request.region.coordination_id]), "region", partnership=None,
             title=Msg(N_("%(branch)s vraagt om mee te doen in %(region)s"), branch=branch, region=region),
-            body=Msg(N_("%(name)s van %(branch)s vraagt om mee te doen in %(region)s. Neem de aanvraag aan "
-                        "of wijs haar af."), name=actor.name, branch=branch, region=region),
+            # No person's name: the notification outlives an account; the request page names who asked.
+            body=Msg(N_("De bibliotheekvestiging %(branch)s wil meedoen in %(region)s. Tot jullie de aanvraag "
+                        "aannemen, zien jullie niets van haar samenwerkingen."), branch=branch, region=region),
             link=external_url("coordination.requests") + f"#aanvraag-{request.public_id}",
             dedupe_key=f"region-request:{request.id}",
         )
