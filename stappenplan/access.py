@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import Select, false, select
 
 from .extensions import db
-from .organisations.models import Membership, Organisation, Region, RegionMembership
+from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
 from .workflow import engine
 from .workflow.services import current_cycle, instances_of, plan_for, state_from
@@ -181,6 +181,22 @@ def member_or_404(public_id: str) -> Membership:
     if membership is None:
         abort(404)
     return membership
+
+
+def region_request_or_404(public_id: str) -> RegionRequest:
+    """A branch's request to join one of the regions the current user's organisation
+    coordinates. Anyone else - the branch itself, a coordinator of another region - gets 404."""
+    org = current_org()
+    request_ = None
+    if org.kind == "coordination":
+        request_ = db.session.scalar(
+            select(RegionRequest)
+            .join(Region, Region.id == RegionRequest.region_id)
+            .where(RegionRequest.public_id == public_id, Region.coordination_id == org.id)
+        )
+    if request_ is None:
+        abort(404)
+    return request_
 
 
 

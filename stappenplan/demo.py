@@ -10,6 +10,7 @@ from . import demo_content as content
 from .accounts.models import User
 from .accounts.passwords import hash_password
 from .extensions import db, utcnow
+from .organisations import services as organisations
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships import services as partnership_services
 from .partnerships.invitations import PartnerEntry, invite_partners
@@ -36,6 +37,7 @@ LOGINS = [
     Login(f"opvang@{DOMAIN}", "Kinderopvang De Vlinder — beheerder"),
     Login(f"kabouterhuis@{DOMAIN}", "Kindcentrum Het Kabouterhuis — beheerder"),
     Login(f"coordinator@{DOMAIN}", "Taalnetwerk Rivierenland — regionale coördinator"),
+    Login(f"zaltbommel@{DOMAIN}", "Bibliotheek Zaltbommel — beheerder (vraagt om mee te doen in de regio)"),
 ]
 
 
@@ -94,6 +96,11 @@ def seed() -> bool:
     db.session.add(RegionMembership(region=region, library=tiel))
     db.session.add(RegionMembership(region=region, library=culemborg))
     db.session.flush()
+    # A branch that asked to join: the coordinator has one request to decide.
+    zaltbommel = _org("Bibliotheek Rivierenland – vestiging Zaltbommel", "library")
+    zaltbommel_admin = _user(LOGINS[6].email, "Ingrid Willems", zaltbommel, "admin", "jeugd")
+    db.session.flush()
+    organisations.request_region(zaltbommel_admin, region)
 
     hummeltje_admin = db.session.scalars(select(User).where(User.email == f"hummeltje@{DOMAIN}")).one()
     zonnestraal_admin = db.session.scalars(select(User).where(User.email == f"zonnestraal@{DOMAIN}")).one()

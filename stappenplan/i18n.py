@@ -188,6 +188,7 @@ DYNAMIC_TEXTS = (
     N_("Je partner keurt een stap goed of vraagt om jullie goedkeuring"),
     N_("Iemand noemt je in een opmerking"),
     N_("Herinneringen aan deadlines en evaluatiemomenten"),
+    N_("Aanvragen om mee te doen in een regio, en de beslissing daarover"),
     # Not passed to gettext yet (see the report of the i18n work): activity/routes.py LABELS,
     # worksheets/display.py CHECK_LABELS, activity/describe.py PARTY and
     # notifications/services.py PARTY_NAME (the last two: "de bibliotheek"/"de kinderopvang",

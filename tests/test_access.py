@@ -34,7 +34,14 @@ def samples(app: Flask, world) -> dict[str, str]:
 
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.organisation_id == actor.organisation.id))
         message.status = "dead"  # a dead letter of tenant A: only A's admins may retry it
+        from stappenplan.organisations.models import Region, RegionRequest
+
+        region_a = db.session.scalar(select(Region).where(Region.public_id == world.ids["region_a"]))
+        # Library A's (decided) request to join region A: only region A's coordinators may see it.
+        region_request = RegionRequest(library_id=actor.organisation.id, region_id=region_a.id, status="accepted")
+        db.session.add(region_request)
         db.session.commit()
+        request_id = region_request.public_id
         notification_id = note.public_id
         message_id = message.public_id
     return {
@@ -47,6 +54,7 @@ def samples(app: Flask, world) -> dict[str, str]:
         "branch_id": world.ids["lib_a"],
         "notification_id": notification_id,
         "message_id": message_id,
+        "request_id": request_id,
     }
 
 
@@ -91,10 +99,12 @@ def test_outsiders_get_404_on_every_identifier_route(world, app: Flask, outsider
 
 
 def test_owner_reaches_the_same_routes(world, app: Flask) -> None:
-    """The 404s above are about scope, not about broken URLs."""
+    """The 404s above are about scope, not about broken URLs (the region's pages: its coordinator)."""
     values = samples(app, world)
     client = app.test_client()
     login(client, world.emails["lib_a"])
+    coordinator = app.test_client()
+    login(coordinator, world.emails["coord_a"])
     for rule in rules_with_arguments(app):
         if "GET" not in (rule.methods or set()):
             continue
@@ -102,7 +112,8 @@ def test_owner_reaches_the_same_routes(world, app: Flask) -> None:
             from flask import url_for
 
             url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
-        assert client.get(url).status_code in {200, 302}, url
+        owner = coordinator if rule.endpoint == "coordination.follow_up" else client
+        assert owner.get(url).status_code in {200, 302}, url
 
 
 def test_anonymous_users_are_sent_to_login(world, app: Flask) -> None:

@@ -603,7 +603,15 @@ def test_opting_out_leaves_the_cached_dashboard_at_once_in_every_process(world, 
     assert branch.post("/organisatie/regio", data={"region": world.ids["region_a"]}).status_code == 302
     for coordinator in workers:
         html = _page(coordinator)
-        assert "Cederhout" in html and _figures(html) == 2, "opting in again shows at once too"
+        assert "Cederhout" not in html and _figures(html) == 1, "a request alone shows nothing of the branch"
+    from stappenplan.organisations.models import RegionRequest
+
+    with app.app_context():
+        request_id = db.session.scalar(select(RegionRequest.public_id).where(RegionRequest.status == "pending"))
+    assert workers[1].post(f"/regio/aanvragen/{request_id}/aannemen").status_code == 302
+    for coordinator in workers:
+        html = _page(coordinator)
+        assert "Cederhout" in html and _figures(html) == 2, "an accepted request shows at once too"
     with other.app_context():
         db.engine.dispose()
 

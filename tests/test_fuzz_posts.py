@@ -92,7 +92,7 @@ def test_post_route_never_500_and_refusals_write_nothing(fuzz_app, endpoint: str
     sample = {"partnership_id": world.ids["partnership_a"], "member_id": world.ids["member_lib_a_member"],
               "invitation_id": "onbekend", "step": 4, "slot": "samen", "key": "target_parents", "token": "x",
               "branch_id": world.ids["lib_a"], "notification_id": "onbekend",
-              "message_id": "onbekend"}
+              "message_id": "onbekend", "request_id": "onbekend"}
     with app.test_request_context():
         url = url_for(endpoint, **{arg: sample[arg] for arg in rule.arguments})
     with app.app_context():

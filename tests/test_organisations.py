@@ -11,7 +11,7 @@ from sqlalchemy import select
 from stappenplan.accounts.models import User
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
-from stappenplan.organisations.models import Membership, RegionMembership
+from stappenplan.organisations.models import Membership, RegionMembership, RegionRequest
 from tests.factories import login
 
 
@@ -113,8 +113,13 @@ def test_region_opt_in_and_out(world, app: Flask, client: FlaskClient) -> None:
     partnership_url = f"/samenwerkingen/{world.ids['partnership_a']}"
     assert coordinator.get(partnership_url).status_code == 404
     login(client, world.emails["lib_a"])
+    client.post("/organisatie/regio/afmelden")  # leave region A first: leaving is immediate
     response = client.post("/organisatie/regio", data={"region": world.ids["region_b"]})
     assert response.status_code == 302
+    assert coordinator.get(partnership_url).status_code == 404  # only a request, until accepted
+    with app.app_context():
+        request_id = db.session.scalar(select(RegionRequest.public_id).where(RegionRequest.status == "pending"))
+    assert coordinator.post(f"/regio/aanvragen/{request_id}/aannemen").status_code == 302
     assert coordinator.get(partnership_url).status_code == 200
     client.post("/organisatie/regio/afmelden")
     assert coordinator.get(partnership_url).status_code == 404

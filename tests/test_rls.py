@@ -15,6 +15,8 @@ pytestmark = pytest.mark.postgres
 
 ROLE = "stappenplan_app"
 SCOPE_COLUMNS = ("partnership_id", "cycle_id", "step_instance_id", "answer_id", "thread_id", "comment_id")
+#: Tables scoped by an organisation rather than a partnership column: each needs a policy too.
+SCOPED_TABLES = ("partnerships", "region_requests")
 
 
 @pytest.fixture
@@ -36,12 +38,12 @@ def test_every_partnership_scoped_table_has_a_policy(app: Flask) -> None:
         scoped = set(db.session.scalars(text(
             "SELECT DISTINCT table_name FROM information_schema.columns "
             "WHERE table_schema = 'public' AND column_name = ANY(:cols)"), {"cols": list(SCOPE_COLUMNS)}))
-        scoped.add("partnerships")
+        scoped.update(SCOPED_TABLES)
         protected = set(db.session.scalars(text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'public' AND c.relrowsecurity AND EXISTS "
             "(SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname)")))
-    assert len(scoped) >= 12
+    assert len(scoped) >= 13
     assert scoped - protected == set(), f"tables without row-level security: {sorted(scoped - protected)}"
 
 
@@ -111,3 +113,55 @@ def test_application_works_under_row_level_security(world, rls_app: Flask) -> No
     accepted = rls_app.test_client().post(path, data={"org_name": "Nieuwe Opvang", "name": "Nina",
                                                       "password": secret, "confirm": secret})
     assert accepted.status_code == 302
+
+
+def test_a_region_request_is_seen_by_its_branch_and_its_regions_coordinators(world, app: Flask) -> None:
+    from stappenplan.organisations import services
+    from stappenplan.organisations.models import Region
+    from tests.factories import make_org, make_user
+
+    with app.app_context():
+        lib_c = make_org("Bibliotheek C", "library")
+        admin = make_user(lib_c, "admin@bieb-c.nl")
+        region_a = db.session.scalar(db.select(Region).where(Region.public_id == world.ids["region_a"]))
+        services.request_region(admin, region_a)
+        db.session.commit()
+        ids = dict(db.session.execute(text("SELECT name, id FROM organisations")).all())
+    assert _count_as_app(app, "region_requests", "", "on") == 1
+    assert _count_as_app(app, "region_requests", str(ids["Bibliotheek C"])) == 1
+    assert _count_as_app(app, "region_requests", str(ids["Coördinatie A"])) == 1
+    assert _count_as_app(app, "region_requests", str(ids["Coördinatie B"])) == 0
+    assert _count_as_app(app, "region_requests", str(ids["Bibliotheek A"])) == 0
+    assert _count_as_app(app, "region_requests", "") == 0
+
+
+def test_region_requests_work_under_row_level_security(world, newcomer_rls) -> None:
+    """Asking, seeing and accepting go through the policies of the new table."""
+    rls_app = newcomer_rls
+    library = rls_app.test_client()
+    login(library, "admin@bieb-c.nl")
+    assert library.post("/organisatie/regio", data={"region": world.ids["region_a"]}).status_code == 302
+    assert "Aanvraag in behandeling" in library.get("/organisatie/regio").get_data(as_text=True)
+    other = rls_app.test_client()
+    login(other, world.emails["coord_b"])
+    assert "Bibliotheek C" not in other.get("/regio/aanvragen").get_data(as_text=True)
+    coordinator = rls_app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    listing = coordinator.get("/regio/aanvragen").get_data(as_text=True)
+    assert "Bibliotheek C" in listing
+    import re
+
+    request_id = re.search(r'id="aanvraag-([^"]+)"', listing).group(1)
+    assert other.post(f"/regio/aanvragen/{request_id}/aannemen").status_code == 404
+    assert coordinator.post(f"/regio/aanvragen/{request_id}/aannemen").status_code == 302
+    assert "Je vestiging doet mee in Regio A" in library.get("/organisatie/regio").get_data(as_text=True)
+
+
+@pytest.fixture
+def newcomer_rls(world, app: Flask) -> Flask:
+    from tests.factories import make_org, make_user
+
+    with app.app_context():
+        make_user(make_org("Bibliotheek C", "library"), "admin@bieb-c.nl")
+        db.session.commit()
+    return make_app(DB_APP_ROLE=ROLE)

@@ -67,6 +67,16 @@ def text_for(event: AuditEvent) -> str | None:
         return _("plaatste een opmerking bij stap %(n)d", n=step)
     if kind == "region_reminder":
         return _("stuurde een herinnering namens %(region)s", region=d.get("region", ""))
+    if kind == "region_requested":
+        return _("vroeg om mee te doen in %(region)s", region=d.get("region", ""))
+    if kind == "region_request_withdrawn":
+        return _("trok de aanvraag voor %(region)s in", region=d.get("region", ""))
+    if kind == "region_request_accepted":
+        return _("nam de aanvraag van %(branch)s voor %(region)s aan", branch=d.get("library", ""),
+                 region=d.get("region", ""))
+    if kind == "region_request_declined":
+        return _("wees de aanvraag van %(branch)s voor %(region)s af", branch=d.get("library", ""),
+                 region=d.get("region", ""))
     return None
 
 

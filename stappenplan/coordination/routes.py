@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.utils import secure_filename
 
-from ..access import coordinated_partnership_or_404, current_org, policy
+from ..access import coordinated_partnership_or_404, current_org, policy, region_request_or_404
 from ..audit.services import record
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
+from ..organisations import services as regions
 from . import charts, exports, reminders, services
 from .forms import ReminderForm
 
@@ -36,6 +39,7 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
         month_chart=month_chart,
         # Read live (the figures are cached): a reminder shows in the stalled list at once.
         reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
+        pending_requests=regions.pending_count(current_org().id),
         **extra,
     )
 
@@ -136,3 +140,39 @@ def follow_up(partnership_id: str):
     return render_template("coordination/follow_up.html", partnership=partnership, form=form, facts=facts,
                            contacts=reminders.contacts(partnership), sent=reminders.history(partnership),
                            follow_up_days=reminders.follow_up_days(), now=utcnow()), status
+
+
+@bp.get("/aanvragen")
+@policy("coordination")
+def requests():
+    """Branches that asked to join one of the coordinator's regions, and recent decisions."""
+    org = current_org()
+    return render_template("coordination/requests.html", org=org, pending=regions.pending_requests(org.id),
+                           decided=regions.recent_decisions(org.id), form=FlaskForm())
+
+
+@bp.post("/aanvragen/<request_id>/aannemen")
+@policy("coordination")
+def accept_request(request_id: str):
+    return _decide(request_id, accept=True)
+
+
+@bp.post("/aanvragen/<request_id>/afwijzen")
+@policy("coordination")
+def decline_request(request_id: str):
+    return _decide(request_id, accept=False)
+
+
+def _decide(request_id: str, *, accept: bool) -> ResponseReturnValue:
+    region_request = region_request_or_404(request_id)
+    if FlaskForm().validate_on_submit():
+        try:
+            regions.decide_request(current_user, region_request, accept=accept)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            name, region = region_request.library.name, region_request.region.name
+            flash(_("%(branch)s doet nu mee in %(region)s.", branch=name, region=region) if accept else
+                  _("De aanvraag van %(branch)s voor %(region)s is afgewezen.", branch=name, region=region),
+                  "success")
+    return redirect(url_for("coordination.requests"))

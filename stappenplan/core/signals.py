@@ -21,3 +21,6 @@ mentioned = _signals.signal("mentioned")
 #: sender: the Partnership; coordinator (User), organisation (the coordination
 #: Organisation), message (str, may be empty). A coordinator reminds a stalled partnership.
 region_reminder = _signals.signal("region-reminder")
+#: sender: the organisations RegionRequest; event ("requested", "accepted" or "declined"),
+#: actor (User who asked or decided).
+region_request = _signals.signal("region-request")

@@ -68,7 +68,9 @@ def mark_all_read():
 def preferences():
     form = FlaskForm()
     if form.validate_on_submit():
-        choices = {kind: request.form.get(kind, "") for kind in KINDS}
+        # A kind missing from the form (a page opened before that kind existed) keeps its choice.
+        current = services.preferences(current_user)
+        choices = {kind: request.form.get(kind, current[kind]) for kind in KINDS}
         bad = [k for k, v in choices.items() if v not in ("direct", "digest", "off")]
         if bad:
             flash(_("Kies voor elke soort melding: direct, dagelijks overzicht of uit."), "error")

@@ -18,7 +18,7 @@ from ..core.web import external_url
 from ..extensions import db, utcnow
 from ..i18n import Msg, render
 from ..i18n import gettext as _
-from ..organisations.models import Membership
+from ..organisations.models import Membership, RegionRequest
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..partnerships.models import Partnership
@@ -37,6 +37,7 @@ KIND_LABELS = {
     "signoff": "Je partner keurt een stap goed of vraagt om jullie goedkeuring",
     "mention": "Iemand noemt je in een opmerking",
     "reminder": "Herinneringen aan deadlines en evaluatiemomenten",
+    "region": "Aanvragen om mee te doen in een regio, en de beslissing daarover",
 }
 PARTY_NAME = {"library": N_("de bibliotheek"), "childcare": N_("de kinderopvang")}
 PARTY_TITLE = {"library": N_("De bibliotheek"), "childcare": N_("De kinderopvang")}
@@ -218,6 +219,39 @@ def _on_region_reminder(partnership: Partnership, *, coordinator: User, organisa
            title=Msg(N_("Herinnering van %(region)s: %(pair)s"), region=organisation.name, pair=_pair(partnership)),
            body=body, link=external_url("partnerships.show", partnership_id=partnership.public_id),
            dedupe_key=f"region-reminder:{reminder_id}")
+@signals.region_request.connect
+def _on_region_request(request: RegionRequest, *, event: str, actor: User) -> None:
+    region_request(request, event, actor)
+
+
+def region_request(request: RegionRequest, event: str, actor: User) -> list[Notification]:
+    """A branch asked to join a region (its coordinators hear of it), or a coordinator
+    decided (the branch's members hear of it). Same transaction as the request or decision."""
+    branch, region = request.library.name, request.region.name
+    if event == "requested":
+        return notify(
+            _members([request.region.coordination_id]), "region", partnership=None,
+            title=Msg(N_("%(branch)s vraagt om mee te doen in %(region)s"), branch=branch, region=region),
+            # No person's name: the notification outlives an account; the request page names who asked.
+            body=Msg(N_("De bibliotheekvestiging %(branch)s wil meedoen in %(region)s. Tot jullie de aanvraag "
+                        "aannemen, zien jullie niets van haar samenwerkingen."), branch=branch, region=region),
+            link=external_url("coordination.requests") + f"#aanvraag-{request.public_id}",
+            dedupe_key=f"region-request:{request.id}",
+        )
+    if event in ("accepted", "declined"):
+        accepted = event == "accepted"
+        return notify(
+            _members([request.library_id]), "region", partnership=None,
+            title=(Msg(N_("Je vestiging doet nu mee in %(region)s"), region=region) if accepted
+                   else Msg(N_("Je aanvraag voor %(region)s is afgewezen"), region=region)),
+            body=(Msg(N_("De regionale ondersteuning heeft de aanvraag aangenomen. Zij kan nu de voortgang van "
+                         "jullie samenwerkingen zien, maar niets wijzigen.")) if accepted
+                  else Msg(N_("De regionale ondersteuning heeft de aanvraag afgewezen. Je vestiging doet niet mee "
+                              "in de regio. Heb je vragen? Neem dan contact op met de regionale ondersteuning."))),
+            link=external_url("organisations.region"),
+            dedupe_key=f"region-request:{request.id}:{event}",
+        )
+    return []
 
 
 def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> None:

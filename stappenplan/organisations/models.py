@@ -6,7 +6,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Connection, ForeignKey, String, UniqueConstraint, event, inspect, update
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, new_public_id, utcnow
@@ -95,6 +106,41 @@ class RegionMembership(Model):
 
     region: Mapped[Region] = relationship(lazy="joined")
     library: Mapped[Organisation] = relationship()
+
+
+REQUEST_STATUSES = ("pending", "accepted", "declined", "withdrawn")
+_PENDING = text("status = 'pending'")
+
+
+class RegionRequest(Model):
+    """A library branch asking to join a region; only an accepted request makes it a member.
+
+    Without it any self-registered library could put itself in a coordinator's figures and
+    exports. A coordinator of the region accepts or declines; the branch may withdraw it.
+    At most one request per branch is pending (a partial unique index).
+    """
+
+    __tablename__ = "region_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','accepted','declined','withdrawn')", name="status"),
+        Index("uq_region_requests_pending", "library_id", unique=True, postgresql_where=_PENDING,
+              sqlite_where=_PENDING),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    library_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    region: Mapped[Region] = relationship(lazy="joined")
+    library: Mapped[Organisation] = relationship(lazy="joined")
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
 def bump_region_versions(connection: Connection, region_ids: Iterable[int | None]) -> None:

@@ -119,20 +119,43 @@ def remove_member(member_id: str):
 @bp.route("/regio", methods=["GET", "POST"])
 @policy("admin", "library")
 def region():
+    """Choosing a region asks to join it; a coordinator of that region decides."""
     org = current_org()
-    current = services.region_of(org)
     form = RegionForm()
     all_regions = services.regions()
     form.region.choices = [SelectChoice(r.public_id, r.name) for r in all_regions]
+    status = 200
     if form.validate_on_submit():
         chosen = db.session.scalar(select(Region).where(Region.public_id == form.region.data))
         if chosen is not None:
-            services.opt_in(current_user, chosen)
-            flash(_("Je vestiging doet nu mee in %(region)s. De regionale ondersteuning ziet "
-                    "de voortgang van jullie samenwerkingen.", region=chosen.name), "success")
-            return redirect(url_for("organisations.region"))
-    return render_template("organisations/region.html", form=form, current=current,
-                           regions=all_regions, leave_form=FlaskForm())
+            try:
+                services.request_region(current_user, chosen)
+            except ServiceError as error:  # shown at the top: the form may not be on the page
+                flash(error.message, "error")
+                status = 422
+            else:
+                flash(_("Je aanvraag om mee te doen in %(region)s is verstuurd. De regionale ondersteuning "
+                        "beslist erover. Tot dan kan zij niet meekijken.", region=chosen.name), "success")
+                return redirect(url_for("organisations.region"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("organisations/region.html", form=form, current=services.region_of(org),
+                           pending=services.pending_request(org), decided=services.last_decision(org),
+                           regions=all_regions, leave_form=FlaskForm()), status
+
+
+@bp.post("/regio/aanvraag-intrekken")
+@policy("admin", "library")
+def withdraw_region_request():
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            withdrawn = services.withdraw_request(current_user)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Je aanvraag voor %(region)s is ingetrokken.", region=withdrawn.region.name), "success")
+    return redirect(url_for("organisations.region"))
 
 
 @bp.post("/regio/afmelden")

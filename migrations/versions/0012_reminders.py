@@ -3,8 +3,8 @@
 Row-level security as for the other partnership-scoped tables: a row is visible (and
 may be written) only when its partnership is.
 
-Revision ID: 0013_reminders
-Revises: 0010_email_confirmed
+Revision ID: 0012_reminders
+Revises: 0011_region_requests
 Create Date: 2026-12-01 04:40:00
 
 """
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013_reminders'
-down_revision = '0010_email_confirmed'
+revision = '0012_reminders'
+down_revision = '0011_region_requests'
 branch_labels = None
 depends_on = None
 
