@@ -5,6 +5,8 @@ BYPASSRLS), and every transaction gets the organisation of the current user with
 ``set_config('app.org_id', :org, true)`` — the function form of ``SET LOCAL``, so
 the value is a bind parameter, never formatted into SQL. Without a scope the
 policies show nothing (fail closed); system tasks (CLI, cron) bypass explicitly.
+The policies find the kind of the organisation themselves (``app_kind()``, migration
+0012), so a coordinator's or a library's scope needs nothing more than its id.
 """
 
 from __future__ import annotations
