@@ -9,7 +9,7 @@ from sqlalchemy import text
 from stappenplan import rls
 from stappenplan.extensions import db
 from tests.conftest import make_app
-from tests.factories import login
+from tests.factories import PASSWORD, login
 
 pytestmark = pytest.mark.postgres
 
@@ -464,3 +464,35 @@ def test_partners_work_in_step_5_under_the_role_policies(world, step5_app: Flask
     done = cc.post(f"{p}/actie", data={"kind": "complete", "step": "5", "slot": "joint"}, follow_redirects=True)
     assert done.status_code == 200
     assert lib.get(f"{p}/stap/6/samen").status_code == 200, "step 5 completed, step 6 open"
+
+
+def test_coordinator_manages_its_own_organisation_under_the_role_policies(world, step5_app: Flask, app: Flask) -> None:
+    """The coordinator's own writes outside the partnerships keep working: a colleague
+    invited and joining, the data export, the account and the organisation deleted."""
+    import re
+
+    from stappenplan.mail import outbox
+
+    coordinator = step5_app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    assert coordinator.post("/organisatie/leden/uitnodigen",
+                            data={"email": "collega@regio-a.nl", "role": "admin"}).status_code == 302
+    with step5_app.app_context():
+        body = [m for m in outbox() if m.to == "collega@regio-a.nl"][-1].body
+    link = re.search(r"http://[^\s]+(/uitnodiging/[^\s]+)", body).group(1)
+    secret = "sterk-wachtwoord-8"
+    colleague = step5_app.test_client()
+    assert colleague.post(link, data={"name": "Collega", "password": secret, "confirm": secret}).status_code == 302
+    export = coordinator.post("/organisatie/gegevens/export.json")
+    assert export.status_code == 200 and "Gezin" not in export.get_data(as_text=True)
+    assert coordinator.post("/account/verwijderen", data={"password": PASSWORD}).status_code == 302
+    with app.app_context():
+        users = "SELECT count(*) FROM users WHERE email = :e"
+        assert db.session.scalar(text(users), {"e": world.emails["coord_a"]}) == 0
+        assert db.session.scalar(text("SELECT count(*) FROM audit_events WHERE actor_pseudonym IS NOT NULL")) > 0
+    assert colleague.get("/regio").status_code == 200
+    gone = colleague.post("/organisatie/verwijderen", data={"confirm": "Coördinatie A"})
+    assert gone.status_code == 302, gone.get_data(as_text=True)[:300]
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM organisations WHERE name = 'Coördinatie A'")) == 0
+        assert db.session.scalar(text("SELECT count(*) FROM answers")) > 0, "the partnerships stay"
