@@ -496,3 +496,23 @@ def test_coordinator_manages_its_own_organisation_under_the_role_policies(world,
     with app.app_context():
         assert db.session.scalar(text("SELECT count(*) FROM organisations WHERE name = 'Coördinatie A'")) == 0
         assert db.session.scalar(text("SELECT count(*) FROM answers")) > 0, "the partnerships stay"
+
+
+def test_library_deletes_its_organisation_records_included_under_the_role_policies(
+        world, step5_app: Flask, app: Flask) -> None:
+    """Deleting the organisation takes the partnership with it, also the records the
+    library cannot read (the foreign keys cascade past the policies)."""
+    library = step5_app.test_client()
+    login(library, world.emails["lib_a"])
+    export = library.post("/organisatie/gegevens/export.json")
+    assert export.status_code == 200 and "Gezin" not in export.get_data(as_text=True)
+    gone = library.post("/organisatie/verwijderen", data={"confirm": "Bibliotheek A"})
+    assert gone.status_code == 302, gone.get_data(as_text=True)[:300]
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM answers WHERE question = 'conversations'")) == 0
+        left = db.session.execute(text("SELECT DISTINCT p.public_id FROM answer_revisions r "
+                                       "JOIN answers a ON a.id = r.answer_id "
+                                       "JOIN step_instances si ON si.id = a.step_instance_id "
+                                       "JOIN cycles c ON c.id = si.cycle_id "
+                                       "JOIN partnerships p ON p.id = c.partnership_id")).scalars().all()
+        assert left == [world.ids["partnership_b"]], "only partnership B's work is left"
