@@ -10,6 +10,7 @@ from stappenplan import rls
 from stappenplan.extensions import db
 from tests.conftest import make_app
 from tests.factories import PASSWORD, login
+from tests.test_worksheets import _support_counts
 
 pytestmark = pytest.mark.postgres
 
@@ -360,18 +361,6 @@ def test_every_table_and_role_under_row_level_security(step5_app: Flask, app: Fl
 
 
 # --- the application under the role policies, for every kind of organisation --------------------
-
-
-def _support_counts(page: str) -> dict[str, int]:
-    """The bars of step 5's "support wishes" overview on a page: label -> count."""
-    import re
-
-    match = re.search(r"<h3>Waar willen de ouders ondersteuning bij\?</h3>\s*<ul class=\"bars\">(.*?)</ul>", page, re.S)
-    if match is None:
-        return {}
-    found = re.findall(r'<span class="bars__label">([^<]+)</span>.*?<span class="bars__n">(\d+) keer</span>',
-                       match.group(1), flags=re.S)
-    return {label: int(n) for label, n in found}
 
 
 def _plan_counts(page: str) -> list[str]:
