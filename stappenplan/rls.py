@@ -5,6 +5,8 @@ BYPASSRLS), and every transaction gets the organisation of the current user with
 ``set_config('app.org_id', :org, true)`` — the function form of ``SET LOCAL``, so
 the value is a bind parameter, never formatted into SQL. Without a scope the
 policies show nothing (fail closed); system tasks (CLI, cron) bypass explicitly.
+The policies find the kind of the organisation themselves (``app_kind()``, migration
+0012), so a coordinator's or a library's scope needs nothing more than its id.
 """
 
 from __future__ import annotations
@@ -64,6 +66,26 @@ def system() -> Iterator[None]:
         yield
     finally:
         _system.reset(token)
+
+
+@contextmanager
+def system_write() -> Iterator[None]:
+    """Inside a request: the enclosed writes are the system's, not the user's (notifying the
+    people of a branch when its coordinator decides or reminds, which a coordinator scope may
+    not write itself). The bypass holds only until the block ends; then the scope is back."""
+    from .extensions import db
+
+    if not (has_app_context() and enabled(current_app)):
+        yield
+        return
+    session = db.session()
+    session.flush()
+    session.execute(text("SELECT set_config('app.bypass', 'on', true)"))
+    try:
+        yield
+        session.flush()
+    finally:
+        session.execute(text("SELECT set_config('app.bypass', '', true)"))
 
 
 def allow_system_tasks() -> None:

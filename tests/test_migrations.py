@@ -61,3 +61,28 @@ def test_migrations_downgrade_to_nothing(empty_database_url: str) -> None:
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_role_policies_downgrade_to_the_tenant_policies(empty_database_url: str) -> None:
+    """0013_role_rls goes back cleanly: its policies and functions go, 0006's stay."""
+    from stappenplan.extensions import db
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
+    policies = "SELECT policyname, count(*) FROM pg_policies WHERE schemaname = 'public' GROUP BY policyname"
+    functions = "SELECT proname FROM pg_proc WHERE proname IN ('app_kind', 'app_childcare_only', 'record_tally')"
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            before = dict(conn.execute(text(policies)).all())
+            assert len(conn.execute(text(functions)).all()) == 3
+        assert before["role_coordinator_insert"] >= 10 and before["role_childcare_only"] == 2
+        downgrade(revision="0013_role_rls-1")
+        with db.engine.connect() as conn:
+            after = dict(conn.execute(text(policies)).all())
+            assert conn.execute(text(functions)).all() == []
+        assert after == {"tenant_scope": before["tenant_scope"]}
+        upgrade()
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(text(policies)).all()) == before
+        db.engine.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -115,3 +116,32 @@ def test_a_reminder_without_reaction_marks_the_partnership(world, app: Flask) ->
     app.config["REMINDER_FOLLOW_UP_DAYS"] = 14
     _stall(app, world, days=10)  # activity after the reminder: no longer stalled, no mark
     assert "Geen reactie op de herinnering" not in coordinator.get("/regio").get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_a_reminder_works_under_row_level_security(world, app: Flask) -> None:
+    """A coordinator scope writes no notifications for other organisations' people: the
+    reminder's notifications are the system's (rls.system_write), and stay unreadable to it."""
+    from sqlalchemy import text
+
+    from tests.conftest import make_app
+
+    _stall(app, world)
+    rls_app = make_app(DB_APP_ROLE="stappenplan_app")
+    coordinator = rls_app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    assert coordinator.post(_url(world), data={"message": "Even bellen?"}).status_code == 302
+    assert "door Coord" in coordinator.get(_url(world)).get_data(as_text=True)
+    library = rls_app.test_client()
+    login(library, world.emails["lib_a"])
+    assert "Herinnering van Coördinatie A" in library.get("/meldingen").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == 2
+        coord_id = db.session.execute(text("SELECT id FROM organisations WHERE kind = 'coordination' "
+                                           "ORDER BY id LIMIT 1")).scalar()
+    with rls_app.app_context(), db.engine.connect() as conn:
+        conn.execute(text('SET ROLE "stappenplan_app"'))
+        conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": str(coord_id)})
+        assert conn.execute(text("SELECT count(*) FROM notifications WHERE kind = 'reminder'")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM reminders")).scalar() == 1
+        conn.rollback()

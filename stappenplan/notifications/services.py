@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from .. import rls
 from ..accounts.models import User
 from ..core import signals
 from ..core.web import external_url
@@ -215,10 +216,12 @@ def _on_region_reminder(partnership: Partnership, *, coordinator: User, organisa
             Msg(N_("%(name)s van %(region)s ziet dat er al een tijd niets is gebeurd in jullie samenwerking. "
                    "Kunnen jullie verder met het stappenplan? Lukt het niet, neem dan contact op met "
                    "%(name)s."), name=coordinator.name, region=organisation.name))
-    notify(admins, "reminder", partnership=partnership,
-           title=Msg(N_("Herinnering van %(region)s: %(pair)s"), region=organisation.name, pair=_pair(partnership)),
-           body=body, link=external_url("partnerships.show", partnership_id=partnership.public_id),
-           dedupe_key=f"region-reminder:{reminder_id}")
+    with rls.system_write():  # a coordinator scope writes no notifications for other organisations
+        notify(admins, "reminder", partnership=partnership,
+               title=Msg(N_("Herinnering van %(region)s: %(pair)s"), region=organisation.name,
+                         pair=_pair(partnership)),
+               body=body, link=external_url("partnerships.show", partnership_id=partnership.public_id),
+               dedupe_key=f"region-reminder:{reminder_id}")
 @signals.region_request.connect
 def _on_region_request(request: RegionRequest, *, event: str, actor: User) -> None:
     region_request(request, event, actor)
@@ -240,17 +243,18 @@ def region_request(request: RegionRequest, event: str, actor: User) -> list[Noti
         )
     if event in ("accepted", "declined"):
         accepted = event == "accepted"
-        return notify(
-            _members([request.library_id]), "region", partnership=None,
-            title=(Msg(N_("Je vestiging doet nu mee in %(region)s"), region=region) if accepted
-                   else Msg(N_("Je aanvraag voor %(region)s is afgewezen"), region=region)),
-            body=(Msg(N_("De regionale ondersteuning heeft de aanvraag aangenomen. Zij kan nu de voortgang van "
-                         "jullie samenwerkingen zien, maar niets wijzigen.")) if accepted
-                  else Msg(N_("De regionale ondersteuning heeft de aanvraag afgewezen. Je vestiging doet niet mee "
-                              "in de regio. Heb je vragen? Neem dan contact op met de regionale ondersteuning."))),
-            link=external_url("organisations.region"),
-            dedupe_key=f"region-request:{request.id}:{event}",
-        )
+        with rls.system_write():  # the coordinator's decision, told to the branch's people
+            return notify(
+                _members([request.library_id]), "region", partnership=None,
+                title=(Msg(N_("Je vestiging doet nu mee in %(region)s"), region=region) if accepted
+                       else Msg(N_("Je aanvraag voor %(region)s is afgewezen"), region=region)),
+                body=(Msg(N_("De regionale ondersteuning heeft de aanvraag aangenomen. Zij kan nu de voortgang van "
+                             "jullie samenwerkingen zien, maar niets wijzigen.")) if accepted
+                      else Msg(N_("De regionale ondersteuning heeft de aanvraag afgewezen. Je vestiging doet niet mee "
+                                  "in de regio. Heb je vragen? Neem dan contact op met de regionale ondersteuning."))),
+                link=external_url("organisations.region"),
+                dedupe_key=f"region-request:{request.id}:{event}",
+            )
     return []
 
 

@@ -12,7 +12,8 @@ PDF) only render what they are given and cannot leak what they never receive:
 
 The document costs a constant number of SQL queries, whatever the amount of data:
 cycles (1), step instances (1) and their sign-offs (1, selectin), answers (1) and
-the step-4 goals for step 8 (at most 1).
+the step-4 goals for step 8 (at most 1); under row-level security step 5's theme
+counts (1, see ``worksheets.tally``).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from ..core.web import CONTROL, parse_int
 from ..extensions import db, utcnow
 from ..partnerships.models import Partnership
 from ..workflow import engine
-from ..workflow.answers import theme_overview
 from ..workflow.definition import PlanDefinition, Question, Situation, Step
 from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
 from ..workflow.plan_loader import get_definition
 from ..workflow.services import instances_of, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
+from ..worksheets import tally as record_tally
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
 from ..worksheets.sheet_view import shared_goals
@@ -241,7 +242,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
                           defn, step, role)
                     for q in questions_for(asked_to)
                 )
-                tally = tally or _tally(step, stored)
+                tally = tally or _tally(step, instance.id, stored)
             slots.append(
                 SlotSection(
                     slot=slot,
@@ -303,7 +304,8 @@ def _answers(instance_ids: list[int]) -> dict[int, dict[str, tuple[Any, bool]]]:
     """Stored answers of the visible instances (one query), per instance and question key.
 
     Private question types (step 5's records) are loaded only to count themes: see
-    ``_tally``; they are never put on an ``AnswerItem``.
+    ``_tally``; they are never put on an ``AnswerItem`` (and under row-level security
+    only the childcare organisation can load them at all).
     """
     rows = db.session.execute(
         select(Answer.step_instance_id, Answer.question, Answer.value, Answer.draft)
@@ -357,14 +359,15 @@ def _after_records(step: Step) -> str | None:
     return None
 
 
-def _tally(step: Step, stored: dict[str, tuple[Any, bool]]) -> Tally | None:
-    """The anonymous theme overview of step 5: counts only, no record."""
+def _tally(step: Step, instance_id: int, stored: dict[str, tuple[Any, bool]]) -> Tally | None:
+    """The anonymous theme overview of step 5: counts only, no record (under row-level
+    security the records are not even loaded for the library and coordinators)."""
     question = next((q for q in step.questions if q.type in PRIVATE_TYPES), None)
     if question is None:
         return None
     value = stored.get(question.key, (None, False))[0] or []
     minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
-    count, overview = theme_overview(question, value, minimum)
+    count, overview = record_tally.overview(instance_id, question, value, minimum)
     groups = tuple(
         TallyGroup(question.column(key).label, tuple((option.label, n) for option, n in counts))
         for key, counts in (overview or {}).items()

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..i18n import gettext as _
 from ..workflow import engine
-from ..workflow.answers import incomplete_rows, is_answered, theme_overview
+from ..workflow.answers import incomplete_rows, is_answered
 from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, plan_for, previous_cycle, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
-from . import feed
+from . import feed, tally
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
 
@@ -133,10 +133,11 @@ def build(sheet: Sheet, user: Any) -> SheetView:
         if records:
             view.records_question = records[0]
             # Both organisations see the overview (childcare leads step 5 and is told to
-            # use it); the counts only from THEME_MIN_CONVERSATIONS conversations on.
+            # use it); the counts only from THEME_MIN_CONVERSATIONS conversations on. The
+            # library's answers hold no records under row-level security: see tally.
             value = answers.get(records[0].key)
             minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
-            count, overview = theme_overview(records[0], value.value if value else None, minimum)
+            count, overview = tally.overview(sheet.instance.id, records[0], value.value if value else None, minimum)
             view.tally = {"question": records[0], "overview": overview, "count": count, "minimum": minimum}
     if sheet.step.number in LESSONS_SHOWN_AT and sheet.cycle.number > 1:
         view.lessons = previous_lessons(sheet)
