@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tempfile
@@ -303,3 +304,22 @@ def test_pdf_filename_is_plain_ascii() -> None:
                                                ("1e3", None), ("9" * 40, None), (None, None)])
 def test_parse_round(raw: str | None, expected: int | None) -> None:
     assert plan_services.parse_round(raw) == expected
+
+
+@pytest.mark.parametrize(("locale", "lang", "title"),
+                         [("nl", "nl", "Samenwerkingsplan"), ("en", "en", "Partnership plan")])
+def test_pdf_is_tagged_with_title_and_language(world, app: Flask, locale: str, lang: str, title: str) -> None:
+    """A screen reader can follow the PDF: tagged (structure tree), marked, titled, in the reader's language."""
+    from pypdf import PdfReader
+    from pypdf.generic import BooleanObject
+
+    client = _client(app, world, "lib_a")
+    if locale != "nl":
+        assert client.post("/account/taal", data={"locale": locale}).status_code == 302
+    reader = PdfReader(io.BytesIO(_pdf(client, world)))
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"] == BooleanObject(True)
+    assert "/StructTreeRoot" in root and root["/StructTreeRoot"].get_object()["/K"]
+    assert str(root["/Lang"]) == lang
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"] == BooleanObject(True)
+    assert reader.metadata is not None and reader.metadata.title.startswith(f"{title}: Bibliotheek A")
