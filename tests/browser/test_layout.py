@@ -56,6 +56,8 @@ def test_no_main_page_scrolls_sideways_at_375(server, page: Page, role: str) -> 
     for path in paths:
         response = page.goto(server.url + path.format(**ids))
         assert response is not None and response.status < 400, f"{path}: {response.status if response else None}"
+        # Folded parts count too (the step-4 comparison, "Doel en voor wie"): open them all.
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
         extra = page.evaluate(SIDEWAYS)
         if extra > 0:
             too_wide[path] = (extra, page.evaluate(CULPRITS))
