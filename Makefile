@@ -27,11 +27,13 @@ lock:
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:$(PORT)
 # Links in the demo's e-mails point at this server (unless BASE_URL is set already).
 run: export BASE_URL ?= http://127.0.0.1:$(PORT)
+# The demo logins come last, right before the server starts.
 run: $(BIN)/.deps
-	$(BIN)/flask db upgrade
-	$(BIN)/flask seed-demo
+	@$(BIN)/flask db upgrade
+	@$(BIN)/flask seed-demo
 	@echo "Stappenplan draait op http://127.0.0.1:$(PORT)  (stoppen: Ctrl+C)"
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	@echo ""
+	@$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## test: install test dependencies and run the whole suite (TEST_DATABASE_URL for PostgreSQL)
 test: $(BIN)/.deps-test

@@ -24,6 +24,8 @@ def register(app: Flask) -> None:
         system()
         from . import demo
 
+        # The demo's e-mails are kept in MAIL_DIR, not printed: the logins must stay readable.
+        app.config["MAIL_CONSOLE_PRINT"] = False
         created = demo.seed()
         click.echo("Demodata geladen." if created else "Demodata stond er al.")
         if partnerships:
@@ -31,11 +33,11 @@ def register(app: Flask) -> None:
 
             added = demo_bulk.generate(partnerships)
             click.echo(f"{added} extra samenwerkingen aangemaakt in {demo_bulk.REGION_NAME}.")
-        uow.checkpoint()  # saved, and the demo's mails printed, before the logins come last
+        uow.checkpoint()  # saved, and the demo's mails delivered, before the logins come last
+        if created and app.config["MAIL_BACKEND"] == "console":
+            click.echo(f"De e-mails van de demo staan in {app.config['MAIL_DIR']}.")
         click.echo("")
-        click.echo(f"Demo-logins (wachtwoord voor allemaal: {demo.PASSWORD}):")
-        for login in demo.LOGINS:
-            click.echo(f"  {login.email:<38} {login.role}")
+        click.echo(demo.logins_table())
         click.echo("")
 
     @app.cli.command("notify-due")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from . import demo_content as content
 from .accounts.models import User
 from .accounts.passwords import hash_password
+from .audit.models import AuditEvent
 from .extensions import db, utcnow
+from .notifications.models import Notification
 from .organisations import services as organisations
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships import services as partnership_services
@@ -17,8 +21,10 @@ from .partnerships.invitations import PartnerEntry, invite_partners
 from .partnerships.models import Partnership
 from .workflow import services as workflow
 from .workflow.engine import Action
+from .workflow.models import Cycle, SignOff, StepInstance
 from .worksheets import comments as comment_service
 from .worksheets import services as worksheets
+from .worksheets.models import Answer, AnswerRevision, Comment, CommentThread
 
 PASSWORD = "demo-stappenplan-2026"
 DOMAIN = "demo.stappenplan.nl"
@@ -31,14 +37,26 @@ class Login:
 
 
 LOGINS = [
-    Login(f"bibliotheek@{DOMAIN}", "Bibliotheek Tiel — beheerder (jeugd & educatie)"),
-    Login(f"taalhuis@{DOMAIN}", "Bibliotheek Tiel — lid (Taalhuis)"),
-    Login(f"culemborg@{DOMAIN}", "Bibliotheek Culemborg — beheerder"),
-    Login(f"opvang@{DOMAIN}", "Kinderopvang De Vlinder — beheerder"),
-    Login(f"kabouterhuis@{DOMAIN}", "Kindcentrum Het Kabouterhuis — beheerder"),
-    Login(f"coordinator@{DOMAIN}", "Taalnetwerk Rivierenland — regionale coördinator"),
-    Login(f"zaltbommel@{DOMAIN}", "Bibliotheek Zaltbommel — beheerder (vraagt om mee te doen in de regio)"),
+    Login(f"bibliotheek@{DOMAIN}", "Bibliotheek Tiel, beheerder"),
+    Login(f"taalhuis@{DOMAIN}", "Bibliotheek Tiel, lid (Taalhuis)"),
+    Login(f"culemborg@{DOMAIN}", "Bibliotheek Culemborg, beheerder"),
+    Login(f"opvang@{DOMAIN}", "Kinderopvang De Vlinder, beheerder"),
+    Login(f"kabouterhuis@{DOMAIN}", "Kindcentrum Het Kabouterhuis, beheerder"),
+    Login(f"coordinator@{DOMAIN}", "Regionale coördinator"),
+    Login(f"zaltbommel@{DOMAIN}", "Bibliotheek Zaltbommel (wacht op de regio)"),
 ]
+
+#: Days without activity of the demo's stalled partnership (Culemborg + De Vlinder): well
+#: past the default STALLED_DAYS (30), so the coordinator's stalled list shows it.
+STALLED_FOR_DAYS = 58
+
+
+def logins_table() -> str:
+    """The demo logins as a compact table: `make run` prints it last, just before serving."""
+    width = max(len(login.role) for login in LOGINS)
+    lines = [f"Demo-logins (wachtwoord voor allemaal: {PASSWORD})"]
+    lines += [f"  {login.role:<{width}}  {login.email}" for login in LOGINS]
+    return "\n".join(lines)
 
 
 def _org(name: str, kind: str) -> Organisation:
@@ -109,7 +127,7 @@ def seed() -> bool:
     p2 = start(tiel, childcare["kabouterhuis"], 3, lib_admin)
     p3 = start(tiel, childcare["hummeltje"], 2, lib_admin)
     p4 = start(culemborg, childcare["zonnestraal"], 2, cul_admin)
-    start(culemborg, childcare["vlinder"], 1, vlinder_admin)
+    p5 = start(culemborg, childcare["vlinder"], 1, vlinder_admin)
     db.session.flush()
 
     # Partnerships at different points of the plan.
@@ -122,9 +140,58 @@ def seed() -> bool:
     d4 = Driver(p4, cul_admin, zonnestraal_admin)
     d4.through(8)
     d4.act("library", Action("start_new_cycle"))
+    # Round 2 is under way: both look at their own steps again, with last round's answers.
+    d4.act("library", Action("complete", 1, "library"))
+    d4.act("childcare", Action("complete", 1, "childcare"))
+    d4.act("library", Action("complete", 2, "library"))
+    # Started by the childcare organisation, then nothing happened for weeks: stalled.
+    Driver(p5, cul_admin, vlinder_admin).own_steps(library_done=0, childcare_done=1)
     # One invitation still open, so the invitation list is not empty.
     invite_partners(cul_admin, [PartnerEntry(f"regenboog@{DOMAIN}", "KDV De Regenboog")], 2)
+    db.session.flush()
+    # The demo was made in seconds; spread each partnership's history over the past months,
+    # so the activity feeds, the "per month" chart and the stalled list look like real use.
+    now = utcnow()
+    for partnership, first, last in ((p1, 75, 2), (p2, 120, 1), (p3, 210, 4), (p4, 330, 6),
+                                     (p5, 90, STALLED_FOR_DAYS)):
+        spread_history(partnership, now - timedelta(days=first), now - timedelta(days=last))
     return True
+
+
+def spread_history(partnership: Partnership, start: datetime, end: datetime) -> None:
+    """Move the timestamps of ``partnership`` evenly into [start, end], keeping their order."""
+    cycles = list(db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id)))
+    instances = list(db.session.scalars(select(StepInstance).where(StepInstance.cycle_id.in_([c.id for c in cycles]))))
+    ids = [i.id for i in instances]
+    answers = list(db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(ids))))
+    threads = list(db.session.scalars(select(CommentThread).where(CommentThread.step_instance_id.in_(ids))))
+    rows: list[tuple[Any, tuple[str, ...]]] = [
+        (partnership, ("created_at",)),
+        *[(c, ("created_at", "closed_at", "last_activity_at")) for c in cycles],
+        *[(i, ("opened_at", "completed_at")) for i in instances],
+        *[(s, ("created_at",)) for s in db.session.scalars(select(SignOff).where(SignOff.step_instance_id.in_(ids)))],
+        *[(a, ("updated_at",)) for a in answers],
+        *[(r, ("created_at", "updated_at")) for r in db.session.scalars(
+            select(AnswerRevision).where(AnswerRevision.answer_id.in_([a.id for a in answers])))],
+        *[(t, ("created_at", "resolved_at")) for t in threads],
+        *[(c, ("created_at",)) for c in db.session.scalars(
+            select(Comment).where(Comment.thread_id.in_([t.id for t in threads])))],
+        *[(e, ("created_at",)) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.partnership_id == partnership.id))],
+        *[(n, ("created_at", "read_at", "emailed_at")) for n in db.session.scalars(
+            select(Notification).where(Notification.partnership_id == partnership.id))],
+    ]
+    # By rank, not by the seconds between them: the seeding of the other partnerships
+    # happened in between, and the steps should be spread evenly over the period.
+    stamps = sorted({v for obj, names in rows for name in names if (v := getattr(obj, name)) is not None})
+    step = (end - start) / max(len(stamps) - 1, 1)
+    moved = {value: start + step * rank for rank, value in enumerate(stamps)}
+    for obj, names in rows:
+        for name in names:
+            value = getattr(obj, name)
+            if value is not None:
+                setattr(obj, name, moved[value])
+    db.session.flush()
 
 
 class Driver:

@@ -52,7 +52,8 @@ def send_mail(to: str, subject: str, body: str, message_id: str | None = None) -
 
 def _to_console(mail: Mail) -> None:
     text = f"To: {mail.to}\nSubject: {mail.subject}\n\n{mail.body}\n"
-    print("----- e-mail -----\n" + text + "------------------", flush=True)
+    if current_app.config.get("MAIL_CONSOLE_PRINT", True):  # `flask seed-demo` only keeps copies
+        print("----- e-mail -----\n" + text + "------------------", flush=True)
     folder = Path(current_app.config["MAIL_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%d-%H%M%S-%f")

@@ -149,7 +149,7 @@ def test_accepting_into_an_existing_organisation(world, app: Flask) -> None:
 
 def test_childcare_invites_a_library(world, app: Flask, client: FlaskClient) -> None:
     login(client, world.emails["cc_a"])
-    assert invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "3").status_code == 302
+    assert invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "1").status_code == 302
     [link] = links(app)
     assert app.test_client().post(link, data={**NEW_ACCOUNT, "org_name": "Bibliotheek Nieuw"}).status_code == 302
     with app.app_context():
@@ -199,3 +199,71 @@ def test_duplicate_open_invitation_is_refused(world, app: Flask, client: FlaskCl
     invite(client, "info@nieuw.nl, Opvang Nieuw")
     response = invite(client, "info@nieuw.nl, Opvang Nieuw")
     assert response.status_code == 422 and "staat al een uitnodiging open" in response.get_data(as_text=True)
+
+
+def test_childcare_chooses_between_its_own_initiative_and_existing_cooperation(
+        world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])
+    page = client.get("/samenwerkingen/uitnodigen").get_data(as_text=True)
+    radios = re.findall(r'<input[^>]*name="situation"[^>]*>', page)
+    assert sorted(re.search(r'value="(\d)"', r).group(1) for r in radios) == ["1", "3"]
+    assert "checked" in next(r for r in radios if 'value="1"' in r)  # its own initiative by default
+    # examples for a library, not for a childcare location
+    assert "placeholder=\"jeugd@bibliotheekrivierenland.nl" in page and "Kinderopvang De Vlinder" not in page
+    refused = invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "2")  # not offered to childcare
+    assert refused.status_code == 422 and "Not a valid" not in refused.get_data(as_text=True)
+    assert links(app) == []
+    assert invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "3").status_code == 302
+    [link] = links(app)
+    assert app.test_client().post(link, data={**NEW_ACCOUNT, "org_name": "Bibliotheek Nieuw"}).status_code == 302
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).join(Partnership.library).where(
+            Organisation.name == "Bibliotheek Nieuw"))
+        assert p.situation == 3
+
+
+def test_library_is_offered_its_own_situations(world, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    page = client.get("/samenwerkingen/uitnodigen").get_data(as_text=True)
+    radios = re.findall(r'<input[^>]*name="situation"[^>]*>', page)
+    assert sorted(re.search(r'value="(\d)"', r).group(1) for r in radios) == ["2", "3"]
+    assert 'placeholder="info@devlinder.nl, Kinderopvang De Vlinder"' in page
+
+
+def test_invitation_mail_names_the_inviter_explains_the_plan_and_quotes_the_message(
+        world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    message = "Beste Kim,\n<b>Leuk</b> als jullie meedoen!\nAccepteer via https://elders.example/x"
+    response = client.post("/samenwerkingen/uitnodigen", data={
+        "emails": "info@nieuw.nl, Opvang Nieuw", "situation": "2", "message": message})
+    assert response.status_code == 302
+    with app.app_context():
+        [mail] = outbox()
+    assert "Admin van Bibliotheek A nodigt je uit" in mail.body
+    assert "In acht stappen" in mail.body and "samenwerkingsplan" in mail.body
+    assert "Persoonlijk bericht van Admin:" in mail.body
+    # plain text, each line quoted: the message cannot pass for the mail's own text or link
+    assert "> Beste Kim,\n> <b>Leuk</b> als jullie meedoen!\n> Accepteer via https://elders.example/x" in mail.body
+    assert "\nAccepteer via https://elders" not in mail.body
+
+
+def test_invitation_without_message_has_no_message_block(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])
+    assert invite(client, "nieuw@bieb.nl, Bibliotheek Nieuw", "1").status_code == 302
+    with app.app_context():
+        [mail] = outbox()
+    assert "Admin van Opvang A nodigt je uit" in mail.body and "Persoonlijk bericht" not in mail.body
+
+
+@pytest.mark.parametrize(("message", "problem"), [
+    ("x" * 1001, "Maximaal 1000 tekens"),
+    ("Hallo\x00daar", "onzichtbaar stuurteken"),
+])
+def test_bad_personal_message_sends_nothing(world, app: Flask, client: FlaskClient, message: str,
+                                            problem: str) -> None:
+    login(client, world.emails["lib_a"])
+    response = client.post("/samenwerkingen/uitnodigen", data={
+        "emails": "info@nieuw.nl, Opvang Nieuw", "situation": "2", "message": message})
+    assert response.status_code == 422
+    assert problem in response.get_data(as_text=True)
+    assert links(app) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tempfile
@@ -354,3 +355,22 @@ def test_goal_scores_of_every_round_side_by_side_from_round_two(world, app: Flas
         # The second goal has no score in round 2: unknown, not zero.
         assert SHARED_GOALS[1] in rows[1] and "3 van 5" in rows[1] and "geen cijfer" in rows[1], who
         assert "0 van 5" not in section
+
+
+@pytest.mark.parametrize(("locale", "lang", "title"),
+                         [("nl", "nl", "Samenwerkingsplan"), ("en", "en", "Partnership plan")])
+def test_pdf_is_tagged_with_title_and_language(world, app: Flask, locale: str, lang: str, title: str) -> None:
+    """A screen reader can follow the PDF: tagged (structure tree), marked, titled, in the reader's language."""
+    from pypdf import PdfReader
+    from pypdf.generic import BooleanObject
+
+    client = _client(app, world, "lib_a")
+    if locale != "nl":
+        assert client.post("/account/taal", data={"locale": locale}).status_code == 302
+    reader = PdfReader(io.BytesIO(_pdf(client, world)))
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"] == BooleanObject(True)
+    assert "/StructTreeRoot" in root and root["/StructTreeRoot"].get_object()["/K"]
+    assert str(root["/Lang"]) == lang
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"] == BooleanObject(True)
+    assert reader.metadata is not None and reader.metadata.title.startswith(f"{title}: Bibliotheek A")

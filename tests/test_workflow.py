@@ -202,3 +202,34 @@ def test_partnership_page_renders_for_every_demo_state(app: Flask) -> None:
                 page = client.get(f"/samenwerkingen/{pid}")
                 assert page.status_code == 200
                 assert re.search(r"Ronde [12]", page.get_data(as_text=True))
+
+
+def _main_actions(page: str) -> list[str]:
+    """The texts of the page's primary buttons and links (its main actions)."""
+    return [" ".join(re.sub(r"<[^>]+>", " ", m).split())
+            for m in re.findall(r'<(?:a|button)[^>]*class="[^"]*btn--primary[^"]*"[^>]*>(.*?)</(?:a|button)>',
+                                page, flags=re.S)]
+
+
+def test_partnership_page_has_one_main_action_to_the_next_step_and_a_progress_bar(world, app: Flask) -> None:
+    url = f"/samenwerkingen/{world.ids['partnership_a']}"
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    page = client.get(url).get_data(as_text=True)
+    assert _main_actions(page) == ["Ga verder met stap 1 : Begin met het waarom"]
+    assert f'href="{url}/stap/1/bibliotheek"' in page.split("Ga verder met stap 1")[0].rsplit("<a", 1)[1]
+    assert re.search(r'<label for="plan-progress">0 van 8 stappen afgerond</label>\s*'
+                     r'<progress id="plan-progress" max="8" value="0">', page)
+    with app.app_context():
+        _driver(world).own_steps(3, 3)
+    page = client.get(url).get_data(as_text=True)
+    [action] = _main_actions(page)
+    assert action.startswith("Ga verder met stap 4 : ")
+    assert "3 van 8 stappen afgerond" in page and '<progress id="plan-progress" max="8" value="3">' in page
+    # "Doel en voor wie" is closed for every step: the page leads with the one action.
+    assert page.count('<details class="step__about">') == 5 and "step__about\" open" not in page
+    # A coordinator reads along: no main action.
+    coordinator = app.test_client()
+    login(coordinator, world.emails["coord_a"])
+    page = coordinator.get(url).get_data(as_text=True)
+    assert _main_actions(page) == [] and "3 van 8 stappen afgerond" in page

@@ -12,7 +12,7 @@ from wtforms.validators import Optional
 
 from ..core.forms import Form, check_email, max_length
 from ..i18n import gettext as _
-from .invitations import PartnerEntry
+from .invitations import MESSAGE_MAX, SITUATIONS_FOR, PartnerEntry
 
 SITUATION_CHOICES = [
     SelectChoice("1", _l("De kinderopvang zoekt samenwerking met de bibliotheek")),
@@ -37,6 +37,29 @@ class InvitePartnersForm(Form):
         description=_l("Kolommen: e-mailadres en naam van de organisatie. Een kopregel mag."),
     )
     situation = RadioField(_l("Uitgangssituatie"), choices=SITUATION_CHOICES, default="2")
+    message = TextAreaField(
+        _l("Persoonlijk bericht (niet verplicht)"),
+        validators=[Optional(), max_length(MESSAGE_MAX)],
+        description=_l("Dit bericht staat in de e-mail, onder jouw naam. Maximaal %(n)d tekens.", n=MESSAGE_MAX),
+        render_kw={"rows": 4, "maxlength": MESSAGE_MAX},
+    )
+
+    def __init__(self, kind: str, *args: object, **kwargs: object) -> None:
+        """The starting situations and the examples depend on who invites: a library
+        invites childcare locations, childcare invites a library branch."""
+        super().__init__(*args, **kwargs)
+        offered = [str(n) for n in SITUATIONS_FOR.get(kind, (2,))]
+        self.situation.choices = [c for c in SITUATION_CHOICES if c.value in offered]
+        if not self.is_submitted():
+            self.situation.data = offered[0]
+        if kind == "childcare":
+            self.emails.description = _l(
+                "Eén per regel: e-mailadres, komma, naam van de bibliotheek(vestiging). "
+                "Bijvoorbeeld: jeugd@bibliotheekrivierenland.nl, Bibliotheek Rivierenland – vestiging Tiel")
+            self.emails.render_kw = {"placeholder": "jeugd@bibliotheekrivierenland.nl, "
+                                                    "Bibliotheek Rivierenland – vestiging Tiel", "rows": 4}
+        else:
+            self.emails.render_kw = {"placeholder": "info@devlinder.nl, Kinderopvang De Vlinder", "rows": 4}
 
     def entries(self) -> tuple[list[PartnerEntry], list[str]]:
         """Parse the textarea and the CSV file into entries, with Dutch problems per line."""

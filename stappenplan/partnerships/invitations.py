@@ -100,10 +100,11 @@ def obstacle(inv: Invitation) -> str | None:
     return None
 
 
-def send_invitation_mail(inv: Invitation) -> None:
+def send_invitation_mail(inv: Invitation, message: str = "") -> None:
     """Put the invitation mail in the outbox (sent after the commit, in Dutch: the invitee
     has no language setting yet), or, when the address cannot accept it, a mail to its
-    owner that says why. A resent invitation is a new mail (new nonce)."""
+    owner that says why. A resent invitation is a new mail (new nonce); the personal
+    message lives only in the first mail, it is not stored with the invitation."""
     reason = obstacle(inv)
     if reason is not None:
         owner = user_by_email(inv.email)
@@ -115,27 +116,51 @@ def send_invitation_mail(inv: Invitation) -> None:
             locale=owner.locale if owner else None,
         )
         return
+    inviter = db.session.get(User, inv.invited_by_id) if inv.invited_by_id else None
     outbox.enqueue(
         "invitation", inv.email,
         {"purpose": inv.purpose, "inviter": inv.inviter_org.name, "link": link_for(inv),
-         "days": current_app.config["INVITATION_DAYS"]},
+         "days": current_app.config["INVITATION_DAYS"], "person": inviter.name if inviter else "",
+         "message": message},
         dedupe_key=f"invitation:{inv.public_id}:{inv.nonce}", organisation_id=inv.inviter_org_id,
     )
+
+
+def quote(message: str) -> str:
+    """The personal message as a quoted block: every line starts with "> ", so in the plain
+    text mail it can never pass for the mail's own text or its link."""
+    return "\n".join(f"> {line}".rstrip() for line in message.strip().splitlines())
 
 
 @mail_template("invitation", secret=True)
 def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
     inviter = params["inviter"]
+    person = params.get("person") or ""
     if params["purpose"] == "member":
         subject = _("Uitnodiging: werk mee in Stappenplan voor %(org)s", org=inviter)
-        intro = _("Je bent uitgenodigd om mee te werken in Stappenplan voor %(org)s.", org=inviter)
+        if person:
+            intro = _("%(person)s nodigt je uit om mee te werken in Stappenplan voor %(org)s.",
+                      person=person, org=inviter)
+        else:
+            intro = _("Je bent uitgenodigd om mee te werken in Stappenplan voor %(org)s.", org=inviter)
     else:
         subject = _("Uitnodiging voor een samenwerking met %(org)s", org=inviter)
-        intro = _(
-            "%(org)s nodigt je uit om samen te werken aan taal en ouderbetrokkenheid, met het "
-            "stappenplan voor samenwerking met ouders in de kinderopvang.",
-            org=inviter,
+        if person:
+            intro = _("%(person)s van %(org)s nodigt je uit om samen te werken aan taal en "
+                      "ouderbetrokkenheid.", person=person, org=inviter)
+        else:
+            intro = _("%(org)s nodigt je uit om samen te werken aan taal en ouderbetrokkenheid.", org=inviter)
+        intro += "\n\n" + _(
+            "Het stappenplan helpt bibliotheek en kinderopvang om samen met ouders te werken aan "
+            "de taalontwikkeling van jonge kinderen. In acht stappen kijken jullie eerst elk apart "
+            "waar je staat, en daarna samen: jullie praten met ouders en maken een "
+            "samenwerkingsplan. Stappenplan is de online plek waar jullie dat samen invullen en "
+            "bijhouden."
         )
+    message = (params.get("message") or "").strip()
+    if message:
+        intro += "\n\n" + (_("Persoonlijk bericht van %(person)s:", person=person) if person
+                           else _("Persoonlijk bericht:")) + "\n" + quote(message)
     body = _(
         "Hallo,\n\n%(intro)s\n\nAccepteer de uitnodiging via deze link:\n%(link)s\n\n"
         "De link werkt %(days)d dagen en één keer.\n",
@@ -259,11 +284,25 @@ def kind_label(kind: str) -> str:
     }[kind]
 
 
-def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) -> list[Invitation]:
-    """Invite one or more partner organisations at once: all or nothing."""
+#: The starting situations an organisation of each kind can choose when it invites, the
+#: default first: a library seeks childcare (2) and childcare seeks a library (1); both
+#: can start from an existing cooperation (3).
+SITUATIONS_FOR = {"library": (2, 3), "childcare": (1, 3)}
+MESSAGE_MAX = 1000
+
+
+def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
+                    message: str = "") -> list[Invitation]:
+    """Invite one or more partner organisations at once: all or nothing. ``message`` is an
+    optional personal note in the mail (plain text)."""
     org = actor.organisation
-    if org.kind == "childcare":
-        situation = 1  # the childcare organisation takes the initiative
+    offered = SITUATIONS_FOR.get(org.kind, (2,))
+    if situation not in offered:
+        situation = offered[0]  # the inviter took the initiative
+    message = message.strip()
+    if len(message) > MESSAGE_MAX:
+        raise ServiceError(_("Het persoonlijke bericht is te lang (maximaal %(n)d tekens).", n=MESSAGE_MAX),
+                           field="message")
     if not entries:
         raise ServiceError(_("Vul minstens één e-mailadres in."), field="emails")
     check_may_invite(actor, len(entries))
@@ -296,7 +335,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int) ->
         record("partner_invited", actor_id=actor.id, organisation_id=org.id,
                email=inv.email, organisation=inv.org_name, situation=situation)
     for inv in invitations:
-        send_invitation_mail(inv)
+        send_invitation_mail(inv, message)
     return invitations
 
 

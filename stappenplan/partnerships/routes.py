@@ -35,16 +35,18 @@ bp = Blueprint("partnerships", __name__)
 @invitation_limit()
 def invite():
     org = current_org()
-    form = InvitePartnersForm()
+    form = InvitePartnersForm(org.kind)
     if form.validate_on_submit():
         entries, problems = form.entries()
         if problems:
             form.emails.errors = [*form.emails.errors, *problems]
         else:
             try:
-                sent = invitations.invite_partners(current_user, entries, int(form.situation.data))
+                sent = invitations.invite_partners(current_user, entries, int(form.situation.data),
+                                                   form.message.data or "")
             except ServiceError as error:
-                form.emails.errors = [*form.emails.errors, *error.message.split("\n")]
+                target = form.message if error.field == "message" else form.emails
+                target.errors = [*target.errors, *error.message.split("\n")]
             else:
                 flash(ngettext("%(num)d uitnodiging verstuurd.", "%(num)d uitnodigingen verstuurd.", len(sent)),
                       "success")

@@ -4,6 +4,8 @@ The document never fetches anything over the network: the stylesheet is read fro
 the static folder and every other URL is refused, so a PDF renders the same offline
 and user text can never make the server request a URL. Fonts come from the system
 (Debian's fonts-dejavu-core), not from the web.
+
+The PDF is PDF/UA-1 (tagged, with language and title), so screen readers can read it.
 """
 
 from __future__ import annotations
@@ -42,4 +44,6 @@ def render_pdf(html: str, static_folder: str) -> bytes:
     fetcher = _fetcher(root)
     stylesheet = CSS(filename=str(root / STYLESHEET), url_fetcher=fetcher)
     document = HTML(string=html, base_url=str(root) + "/", url_fetcher=fetcher)
-    return document.write_pdf(stylesheets=[stylesheet])
+    # PDF/UA-1: a tagged PDF (structure tree, MarkInfo) whose viewer shows the title;
+    # the language comes from <html lang> and the title from <title>.
+    return document.write_pdf(stylesheets=[stylesheet], pdf_variant="pdf/ua-1")

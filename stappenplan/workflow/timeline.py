@@ -69,6 +69,21 @@ class Timeline:
     def party(self) -> str | None:
         return self.role if self.role in engine.PARTIES else None
 
+    @property
+    def next_work(self) -> tuple[StepView, SlotView] | None:
+        """The first open worksheet of the viewer's organisation: the page's one main action
+        ("Ga verder met stap N"), so nobody has to search the eight steps for it."""
+        for view in self.steps:
+            for slot in view.slots:
+                if slot.mine and slot.visible and slot.status == engine.OPEN:
+                    return view, slot
+        return None
+
+    @property
+    def steps_completed(self) -> int:
+        """How many of the steps are done in this round (both slots of a step, if it has two)."""
+        return sum(1 for view in self.steps if view.completed)
+
 
 def build(partnership: Partnership, role: str, user: User) -> Timeline:
     # Every round, oldest first (for the round links); the newest is the current one.

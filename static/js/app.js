@@ -31,6 +31,26 @@
     }
   });
 
+  // The phone menu: a disclosure button (aria-expanded) that shows and hides the menu;
+  // Escape closes it and puts focus back on the button.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".menu-toggle");
+    if (!toggle) { return; }
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (menu) { menu.classList.toggle("is-open", open); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var toggle = document.querySelector('.menu-toggle[aria-expanded="true"]');
+    if (!toggle) { return; }
+    toggle.setAttribute("aria-expanded", "false");
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (menu) { menu.classList.remove("is-open"); }
+    toggle.focus();
+  });
+
   // Move focus to the error summary so keyboard and screen-reader users hear it.
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector(".error-summary");

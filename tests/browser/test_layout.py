@@ -1,0 +1,119 @@
+"""Layout at phone and desktop widths: no page scrolls sideways at 375 px, the header's
+menu collapses behind a disclosure button on phones, and is one row at 1280 px."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from stappenplan import demo
+from tests.browser.conftest import login, shot
+from tests.browser.test_accessibility import _ids
+
+#: The main pages of each role ({step4} etc. are the demo's partnerships, see ``_ids``).
+MAIN_PAGES = {
+    "library": ("bibliotheek@demo.stappenplan.nl", [
+        "/start", "/samenwerkingen/{step7}", "/samenwerkingen/{step4}", "/samenwerkingen/{step4}/stap/4/samen",
+        "/samenwerkingen/{step7}/stap/5/samen", "/samenwerkingen/{step7}/stap/7/samen",
+        "/samenwerkingen/{own}/stap/1/bibliotheek", "/samenwerkingen/{step7}/plan",
+        "/samenwerkingen/uitnodigen", "/uitnodigingen", "/organisatie/leden",
+        "/organisatie/regio", "/organisatie/logboek", "/organisatie/gegevens", "/meldingen", "/account",
+        "/account/meldingen",
+    ]),
+    "childcare": ("opvang@demo.stappenplan.nl", [
+        "/start", "/samenwerkingen/{own}", "/samenwerkingen/{own}/stap/2/kinderopvang",
+        "/samenwerkingen/uitnodigen", "/uitnodigingen", "/organisatie/leden", "/meldingen", "/account",
+    ]),
+    "childcare_step4": ("kabouterhuis@demo.stappenplan.nl", [
+        "/samenwerkingen/{step4}", "/samenwerkingen/{step4}/stap/4/samen",
+    ]),
+    "coordinator": ("coordinator@demo.stappenplan.nl", [
+        "/start", "/regio", "/regio?stil=1", "/samenwerkingen/{step7}", "/samenwerkingen/{step7}/stap/7/samen",
+        "/samenwerkingen/{step7}/plan", "/samenwerkingen/{cycle2}", "/organisatie/leden", "/meldingen", "/account",
+    ]),
+}
+
+SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
+#: For the failure message: the innermost elements that stick out on the right.
+CULPRITS = """() => [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5
+                  && ![...el.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+    .slice(0, 4).map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+                         + `:${Math.round(el.getBoundingClientRect().right)}`)"""
+
+
+@pytest.mark.parametrize("role", list(MAIN_PAGES))
+def test_no_main_page_scrolls_sideways_at_375(server, page: Page, role: str) -> None:
+    ids = _ids(server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    email, paths = MAIN_PAGES[role]
+    login(page, server, email, demo.PASSWORD)
+    if role == "coordinator":
+        page.goto(server.url + "/regio")
+        branch = page.locator('a[href*="/regio/vestiging/"]').first.get_attribute("href")
+        paths = [*paths, branch]
+    too_wide = {}
+    for path in paths:
+        response = page.goto(server.url + path.format(**ids))
+        assert response is not None and response.status < 400, f"{path}: {response.status if response else None}"
+        # Folded parts count too (the step-4 comparison, "Doel en voor wie"): open them all.
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        extra = page.evaluate(SIDEWAYS)
+        if extra > 0:
+            too_wide[path] = (extra, page.evaluate(CULPRITS))
+    assert too_wide == {}, f"pages wider than the 375 px screen (extra px): {too_wide}"
+
+
+@pytest.mark.parametrize("email", ["bibliotheek@demo.stappenplan.nl", "opvang@demo.stappenplan.nl",
+                                   "coordinator@demo.stappenplan.nl", "taalhuis@demo.stappenplan.nl"])
+def test_header_is_one_row_at_1280(server, page: Page, email: str) -> None:
+    _ids(server)
+    login(page, server, email, demo.PASSWORD)
+    page.goto(server.url + "/meldingen")
+    rows = page.evaluate("""() => {
+        const items = [document.querySelector('.brand'), ...document.querySelectorAll('.main-nav li'),
+                       document.querySelector('.user-menu')];
+        return items.map(el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; });
+    }""")
+    middles = [(top + bottom) / 2 for top, bottom in rows]
+    assert max(middles) - min(middles) < 8, f"header items are not on one row: {rows}"
+    assert page.locator(".menu-toggle").is_hidden()
+    assert page.evaluate(SIDEWAYS) <= 0
+
+
+def test_phone_menu_collapses_and_opens_with_the_keyboard(server, page: Page) -> None:
+    _ids(server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
+    toggle = page.get_by_role("button", name="Menu")
+    expect(toggle).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    colleagues = page.get_by_role("link", name="Collega's")
+    expect(colleagues).to_be_hidden()
+    header_height = page.evaluate("document.querySelector('.site-header').getBoundingClientRect().height")
+    assert header_height < 90, f"the closed menu still takes {header_height}px"
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(colleagues).to_be_visible()
+    shot(page, "menu-open-375")
+    page.keyboard.press("Escape")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(colleagues).to_be_hidden()
+    assert page.evaluate("document.activeElement.classList.contains('menu-toggle')")
+    page.keyboard.press("Space")
+    expect(colleagues).to_be_visible()
+    colleagues.click()
+    page.wait_for_url(server.url + "/organisatie/leden")
+
+
+def test_phone_menu_without_javascript_shows_the_links(browser, server) -> None:
+    _ids(server)
+    context = browser.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
+        expect(page.get_by_role("link", name="Collega's")).to_be_visible()
+        expect(page.locator(".menu-toggle")).to_be_hidden()
+    finally:
+        context.close()

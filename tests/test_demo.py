@@ -1,0 +1,115 @@
+"""The demo data and `make run`: links follow the port, the logins come last, and the
+coordinator's overview has something to show (a stalled partnership, one in round 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from stappenplan import demo
+from stappenplan.extensions import db
+from stappenplan.mail import outbox
+from stappenplan.organisations.models import Organisation
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.models import Cycle, StepInstance
+from tests.conftest import make_app, wipe
+from tests.factories import login
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _coordinator_page(app: Flask, path: str = "/regio") -> str:
+    client = app.test_client()
+    login(client, "coordinator@demo.stappenplan.nl", demo.PASSWORD)
+    response = client.get(path)
+    assert response.status_code == 200
+    return " ".join(response.get_data(as_text=True).split())
+
+
+def test_demo_has_a_stalled_partnership_on_the_coordinators_list(app: Flask) -> None:
+    with app.app_context():
+        assert demo.seed()
+    html = _coordinator_page(app)
+    stalled = html.split('id="h-stalled"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<th scope="row"><a [^>]*>([^<]+)</a>', stalled)
+    assert rows == ["Bibliotheek Rivierenland – vestiging Culemborg – Kinderopvang De Vlinder"]
+    days = int(re.search(r"\((\d+) dagen geleden\)", stalled).group(1))
+    assert demo.STALLED_FOR_DAYS <= days <= demo.STALLED_FOR_DAYS + 1  # the page counts in local time
+
+
+def test_demo_has_a_partnership_in_round_two_with_progress(app: Flask) -> None:
+    with app.app_context():
+        demo.seed()
+        cycle = db.session.scalar(
+            select(Cycle).join(Partnership, Partnership.id == Cycle.partnership_id)
+            .join(Organisation, Organisation.id == Partnership.childcare_id)
+            .where(Organisation.name == "Kinderdagverblijf Zonnestraal").order_by(Cycle.number.desc()).limit(1))
+        assert cycle.number == 2 and cycle.closed_at is None
+        done = db.session.scalar(select(func.count(StepInstance.id)).where(
+            StepInstance.cycle_id == cycle.id, StepInstance.status == "completed"))
+        assert done == 3  # steps 1 and 2 of the library, step 1 of the childcare organisation
+    assert "ronde 2" in _coordinator_page(app).lower()
+
+
+def test_demo_history_is_spread_over_months(app: Flask) -> None:
+    """The "completed steps per month" chart shows a course, not one point this month."""
+    with app.app_context():
+        demo.seed()
+    html = _coordinator_page(app)
+    desc = re.search(r"Lijndiagram van het aantal afgeronde stappen per maand[^<]*", html)
+    assert desc
+    counts = [int(n) for n in re.findall(r"\b\w+ \d{4}: (\d+)", desc.group(0))]
+    assert len(counts) == 12 and sum(1 for n in counts if n) >= 4, desc.group(0)
+
+
+def test_demo_invitation_links_follow_base_url(_migrated: None) -> None:
+    app = make_app(MAIL_BACKEND="memory", BASE_URL="http://127.0.0.1:8123")
+    try:
+        assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+        with app.app_context():
+            links = [link for mail in outbox() for link in re.findall(r"https?://\S+", mail.body)]
+        assert links and all(link.startswith("http://127.0.0.1:8123/") for link in links)
+        assert any("/uitnodiging/" in link for link in links)
+    finally:
+        wipe(app)
+
+
+def test_seed_demo_prints_the_logins_last_and_no_mails(_migrated: None) -> None:
+    app = make_app(MAIL_BACKEND="console")
+    try:
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.strip().splitlines()
+        assert "----- e-mail -----" not in result.output  # kept in MAIL_DIR, not printed
+        assert list(Path(app.config["MAIL_DIR"]).glob("*.eml"))
+        table = lines[-(len(demo.LOGINS) + 1):]
+        assert table[0] == f"Demo-logins (wachtwoord voor allemaal: {demo.PASSWORD})"
+        assert [row.split()[-1] for row in table[1:]] == [login.email for login in demo.LOGINS]
+        assert all(len(row) <= 80 for row in table)  # fits a terminal
+    finally:
+        wipe(app)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_points_the_demo_links_at_its_port(tmp_path: Path) -> None:
+    """`PORT=8123 make run`: the seed and the server get BASE_URL http://127.0.0.1:8123."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / ".deps").touch()
+    flask = fake / "flask"
+    flask.write_text('#!/bin/sh\necho "flask $* BASE_URL=$BASE_URL"\n')
+    flask.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in {"BASE_URL", "PORT", "MAKEFLAGS"}}
+    out = subprocess.run(["make", "-s", "-C", str(ROOT), "-o", f"{fake}/.deps", "run", "PORT=8123", f"BIN={fake}"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    assert "flask seed-demo BASE_URL=http://127.0.0.1:8123" in out
+    assert "flask run --host 127.0.0.1 --port 8123 BASE_URL=http://127.0.0.1:8123" in out
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("flask run ")  # the server starts right after the logins (printed by seed-demo)
