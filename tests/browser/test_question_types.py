@@ -217,7 +217,7 @@ def test_step5_record_with_ticks_and_a_short_line_is_shown_as_saved(server, page
     url = _url(server, world, 5, "samen")
     page.goto(url)
     records = page.locator("#field-conversations")
-    records.get_by_role("button", name="Rij toevoegen").click()
+    records.get_by_role("button", name="Gesprek toevoegen").click()
     card = records.locator("fieldset.row-card:not(.row-card--new)").last
     expect(card).to_be_visible(timeout=5000)
     label = card.get_by_label("Label, bijv. Gezin A (verplicht)")
