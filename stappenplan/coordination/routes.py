@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import to_user_timezone
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.utils import secure_filename
@@ -14,10 +15,12 @@ from ..access import coordinated_partnership_or_404, current_org, policy, region
 from ..audit.services import record
 from ..core.errors import ServiceError, attach
 from ..core.templating import render
+from ..core.web import int_arg, text_arg
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..organisations import services as regions
 from . import charts, exports, reminders, services
+from . import outcomes as outcome_service
 from .forms import ReminderForm
 
 bp = Blueprint("coordination", __name__, url_prefix="/regio")
@@ -176,3 +179,18 @@ def _decide(request_id: str, *, accept: bool) -> ResponseReturnValue:
                   _("De aanvraag van %(branch)s voor %(region)s is afgewezen.", branch=name, region=region),
                   "success")
     return redirect(url_for("coordination.requests"))
+
+
+@bp.get("/resultaten")
+@policy("coordination")
+def outcomes():
+    """What happened in the region in a year: activities, families reached, goal scores."""
+    org = current_org()
+    branches = services.branches_of(org.id)
+    today = to_user_timezone(utcnow()).date()
+    year = int_arg("jaar", today.year, lo=2000, hi=today.year + 1) or today.year
+    raw_branch = text_arg("vestiging", 40)
+    branch = services.find_branch(branches, raw_branch) if raw_branch else None
+    figures = outcome_service.compute(org.id, year, today, branch.id if branch else None)
+    return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
+                           unknown_branch=bool(raw_branch) and branch is None)

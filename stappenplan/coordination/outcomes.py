@@ -1,0 +1,199 @@
+"""What happened in a region, for how many families, and what it achieved.
+
+The figures a municipality or provincial support organisation asks a coordinator for,
+counted from the worksheets of the region's partnerships (only steps that are open or
+done in their round, as the coordinator may see them):
+
+- activities held: rows of step 6's activity table marked "held", or whose date has
+  passed; counted in the calendar year of their date (a held activity without a date
+  counts in its round, and in no year);
+- parents and children reached: the numbers filled in at those activities; where an
+  activity has no number the figure says how many are unknown, it never counts them as 0;
+- goal scores: step 8's score per shared goal, as a distribution over 1-5; in the year
+  the score was last saved;
+- rounds completed: rounds closed in that year;
+- partnerships per step: from the dashboard (current step of each partnership's round).
+
+Three queries, whatever the number of partnerships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ..access import coordinated_library_ids
+from ..extensions import db
+from ..organisations.models import Organisation, RegionMembership
+from ..partnerships.models import Partnership
+from ..workflow import engine
+from ..workflow.models import Cycle, StepInstance
+from ..worksheets.models import Answer
+
+ACTIVITY_STEP, ACTIVITY_QUESTION = 6, "activities"
+SCORE_STEP, SCORE_QUESTION = 8, "goal_progress"
+HELD = "held"
+SCALE = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class Reach:
+    """A sum of numbers filled in, and how many activities left it empty."""
+
+    total: int = 0
+    known: int = 0
+    unknown: int = 0
+
+    def add(self, value: Any) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            self.total += int(value)
+            self.known += 1
+        else:
+            self.unknown += 1
+
+
+@dataclass
+class Figures:
+    """The outcome figures of one branch, one round or the whole region."""
+
+    activities: int = 0
+    parents: Reach = field(default_factory=Reach)
+    children: Reach = field(default_factory=Reach)
+    scores: dict[int, int] = field(default_factory=lambda: dict.fromkeys(SCALE, 0))
+    rounds_completed: int = 0
+    partnerships: int = 0
+
+    @property
+    def scored(self) -> int:
+        return sum(self.scores.values())
+
+    def add_activity(self, cells: dict[str, Any]) -> None:
+        self.activities += 1
+        self.parents.add(cells.get("parents"))
+        self.children.add(cells.get("children"))
+
+
+@dataclass(frozen=True)
+class BranchOutcome:
+    name: str
+    public_id: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    year: int
+    years: tuple[int, ...]
+    region: Figures
+    branches: tuple[BranchOutcome, ...]
+    rounds: tuple[tuple[int, Figures], ...]
+    #: Held activities without a date: in the rounds' figures, in no year.
+    undated: int
+
+
+def _held(cells: dict[str, Any], today: date) -> date | None | bool:
+    """The activity's date when it was held (or True when held without a date), else False."""
+    when = _date(cells.get("date"))
+    if cells.get("held") == HELD or (when is not None and when < today):
+        return when if when is not None else True
+    return False
+
+
+def _date(raw: Any) -> date | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def _rows(value: Any) -> Iterable[dict[str, Any]]:
+    for row in value if isinstance(value, list) else []:
+        if isinstance(row, dict) and isinstance(row.get("cells"), dict):
+            yield row["cells"]
+
+
+def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -> Outcomes:
+    """The figures of the coordinator's region (or one branch) for ``year``, three queries."""
+    libraries = coordinated_library_ids(org_id)
+    if branch_id is not None:
+        libraries = libraries.where(RegionMembership.library_id == branch_id)
+    cycles = db.session.execute(
+        select(Cycle.id, Cycle.number, Cycle.closed_at, Partnership.id, Partnership.library_id, Organisation.name,
+               Organisation.public_id)
+        .join(Partnership, Partnership.id == Cycle.partnership_id)
+        .join(Organisation, Organisation.id == Partnership.library_id)
+        .where(Partnership.library_id.in_(libraries))
+    ).all()
+    answers = db.session.execute(
+        select(StepInstance.cycle_id, StepInstance.step, Answer.value, Answer.updated_at)
+        .join(Answer, Answer.step_instance_id == StepInstance.id)
+        .join(Cycle, Cycle.id == StepInstance.cycle_id)
+        .join(Partnership, Partnership.id == Cycle.partnership_id)
+        .where(Partnership.library_id.in_(libraries), StepInstance.status != engine.LOCKED,
+               ((StepInstance.step == ACTIVITY_STEP) & (Answer.question == ACTIVITY_QUESTION))
+               | ((StepInstance.step == SCORE_STEP) & (Answer.question == SCORE_QUESTION)))
+    ).all()
+
+    region = Figures()
+    by_branch: dict[int, BranchOutcome] = {}
+    by_round: dict[int, Figures] = {}
+    cycle_info: dict[int, tuple[int, int]] = {}
+    partnerships_of: dict[int, set[int]] = {}
+    years = {year, today.year}
+    for cycle_id, number, closed_at, partnership_id, library_id, name, public_id in cycles:
+        cycle_info[cycle_id] = (number, library_id)
+        by_branch.setdefault(library_id, BranchOutcome(name, public_id, Figures()))
+        partnerships_of.setdefault(library_id, set()).add(partnership_id)
+        round_figures = by_round.setdefault(number, Figures())
+        round_figures.partnerships += 1
+        if closed_at is not None:
+            round_figures.rounds_completed += 1
+            years.add(closed_at.year)
+            if closed_at.year == year:
+                region.rounds_completed += 1
+                by_branch[library_id].figures.rounds_completed += 1
+    for library_id, ids in partnerships_of.items():
+        by_branch[library_id].figures.partnerships = len(ids)
+    region.partnerships = sum(len(ids) for ids in partnerships_of.values())
+
+    undated = 0
+    for cycle_id, step, value, updated_at in answers:
+        number, library_id = cycle_info[cycle_id]
+        targets_year = (region, by_branch[library_id].figures)
+        round_figures = by_round[number]
+        if step == ACTIVITY_STEP:
+            for cells in _rows(value):
+                held = _held(cells, today)
+                if held is False:
+                    continue
+                round_figures.add_activity(cells)
+                if held is True:
+                    undated += 1
+                    continue
+                assert isinstance(held, date)
+                years.add(held.year)
+                if held.year == year:
+                    for target in targets_year:
+                        target.add_activity(cells)
+        else:
+            entries = list(value.values()) if isinstance(value, dict) else []
+            scores: list[int] = [e["value"] for e in entries if isinstance(e, dict) and type(e.get("value")) is int
+                                 and e["value"] in SCALE]
+            for s in scores:
+                round_figures.scores[s] += 1
+            when: datetime | None = updated_at
+            if when is not None:
+                years.add(when.year)
+            if when is not None and when.year == year:
+                for target in targets_year:
+                    for s in scores:
+                        target.scores[s] += 1
+    branches = tuple(sorted(by_branch.values(), key=lambda b: (b.name, b.public_id)))
+    return Outcomes(year=year, years=tuple(sorted(years, reverse=True)), region=region, branches=branches,
+                    rounds=tuple(sorted(by_round.items())), undated=undated)

@@ -1,0 +1,134 @@
+"""The coordinator's outcome figures: each figure computed by hand from test data and
+compared with the page; unknown numbers never count as 0; scoped to the region."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from stappenplan.accounts.models import User
+from stappenplan.coordination import outcomes
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow.engine import Action
+from tests.factories import login
+
+TODAY = date.today()
+FUTURE = (TODAY + timedelta(days=60)).isoformat()
+LAST_YEAR = TODAY.year - 1
+ROWS = [
+    # held this year, with numbers
+    {"id": "r1", "cells": {"activity": "Voorleesochtend", "date": f"{TODAY.year}-01-15", "held": "held",
+                           "parents": 10, "children": 12}},
+    # held, no date: counts in its round, in no year; children unknown
+    {"id": "r2", "cells": {"activity": "Koffieochtend", "held": "held", "parents": 4}},
+    # last year, date passed (not marked): parents unknown
+    {"id": "r3", "cells": {"activity": "Liedjesmiddag", "date": f"{LAST_YEAR}-11-01", "children": 3}},
+    # planned: not held, not counted
+    {"id": "r4", "cells": {"activity": "Bibliotheekbezoek", "date": FUTURE, "held": "planned", "parents": 99}},
+]
+
+
+def _driver(world) -> Driver:
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)
+
+
+def _prepare(app: Flask, world) -> None:
+    with app.app_context():
+        d = _driver(world)
+        d.through(5)
+        d.fill_joint(6)
+        d.fill("library", 6, "joint", {"activities": ROWS})
+        d.act("library", Action("sign_off", 6, "joint"))
+        d.act("childcare", Action("sign_off", 6, "joint"))
+        d.finish_joint(7)
+        d.fill("library", 8, "joint", {"goal_progress": {"goal-1": {"value": 4, "remark": ""},
+                                                         "goal-2": {"value": 2, "remark": ""}}})
+
+
+def _client(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
+def _section(html: str, heading_id: str) -> str:
+    return " ".join(html.split(f'id="{heading_id}"')[1].split("</section>")[0].split())
+
+
+def _figure(section: str, label: str) -> str:
+    match = re.search(rf"<dt>{label}</dt><dd>(.*?)</dd>", section.replace("> <", "><"))
+    assert match, label
+    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+
+
+def test_figures_of_a_year_are_counted_as_by_hand(world, app: Flask) -> None:
+    _prepare(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    html = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    year = _section(html, "h-year")
+    assert _figure(year, "Activiteiten gehouden") == "1"  # r1 only: r2 has no date, r3 was last year
+    assert _figure(year, "Ouders bereikt") == "10"
+    assert _figure(year, "Kinderen bereikt") == "12"
+    assert _figure(year, "Rondes afgerond") == "0"
+    assert "4: 1" in year and "2: 1" in year and "1: 0" in year  # the goal scores saved this year
+    last = _section(coordinator.get(f"/regio/resultaten?jaar={LAST_YEAR}").get_data(as_text=True), "h-year")
+    assert _figure(last, "Activiteiten gehouden") == "1"  # r3
+    assert _figure(last, "Ouders bereikt") == "onbekend"  # nothing filled in: never 0
+    assert _figure(last, "Kinderen bereikt") == "3"
+    assert "nog geen cijfers" in last
+
+
+def test_figures_per_round_and_the_unknown_numbers(world, app: Flask) -> None:
+    _prepare(app, world)
+    html = _client(app, world.emails["coord_a"]).get("/regio/resultaten").get_data(as_text=True)
+    rounds = _section(html, "h-rounds")
+    row = rounds.split("Ronde 1")[1].split("</tr>")[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+    # partnerships, completed, activities (r1, r2, r3), parents 10 + 4 (r3 unknown), children 12 + 3 (r2 unknown)
+    assert cells[:3] == ["1", "0", "3"]
+    assert cells[3] == "14 (bij 1 activiteit onbekend)"
+    assert cells[4] == "15 (bij 1 activiteit onbekend)"
+    assert "1 gehouden activiteit heeft geen datum" in _section(html, "h-how")
+    branches = _section(html, "h-branches")
+    assert "Bibliotheek A" in branches and "Bibliotheek B" not in branches
+
+
+def test_the_service_counts_the_same_in_three_queries(world, app: Flask) -> None:
+    _prepare(app, world)
+    from sqlalchemy import event
+
+    with app.app_context():
+        org_id = db.session.scalar(select(User).where(User.email == world.emails["coord_a"])).membership.organisation_id
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            figures = outcomes.compute(org_id, TODAY.year, TODAY)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert len(statements) == 2
+        assert figures.region.activities == 1 and figures.undated == 1
+        assert (figures.region.parents.total, figures.region.parents.unknown) == (10, 0)
+        assert dict(figures.rounds)[1].activities == 3
+
+
+def test_outcomes_are_the_regions_own(world, app: Flask) -> None:
+    _prepare(app, world)
+    other = _client(app, world.emails["coord_b"]).get("/regio/resultaten").get_data(as_text=True)
+    assert "Bibliotheek A" not in other and _figure(_section(other, "h-year"), "Activiteiten gehouden") == "0"
+    assert _client(app, world.emails["lib_a"]).get("/regio/resultaten").status_code in (403, 404)
+    # A branch of another region in the filter: ignored with a message, the region's own figures shown.
+    lib_b = world.ids["lib_b"]
+    odd = _client(app, world.emails["coord_a"]).get(f"/regio/resultaten?vestiging={lib_b}&jaar=abc")
+    html = odd.get_data(as_text=True)
+    assert odd.status_code == 200 and "hoort niet bij jullie regio" in html
+    assert _figure(_section(html, "h-year"), "Activiteiten gehouden") == "1"
