@@ -309,13 +309,13 @@ def _tally_sql(app: Flask, org: str, instance: int, minimum: int, options: list[
 def test_record_tally_gives_counts_only_from_the_minimum_and_only_in_reach(step5_app: Flask, app: Flask) -> None:
     from stappenplan.workflow.answers import tally_records
     from stappenplan.workflow.plan_loader import get_definition
-    from stappenplan.worksheets.tally import _options
+    from stappenplan.worksheets.tally import options_of
 
     ids = _org_ids(app)
     question = get_definition(1).step(5).question("conversations")
     instance, value = _as(app, "", "SELECT step_instance_id, value FROM answers WHERE question = 'conversations'",
                           bypass="on")[0]
-    options = _options(question)
+    options = options_of(question)
     expected = {f"{column}:{option.key}": n for column, counts in tally_records(question, value).items()
                 for option, n in counts}
     assert sum(expected.values()) > 0

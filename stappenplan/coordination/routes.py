@@ -19,7 +19,7 @@ from ..core.web import int_arg, text_arg
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..organisations import services as regions
-from . import charts, exports, reminders, services
+from . import charts, exports, reminders, services, themes
 from . import outcomes as outcome_service
 from .forms import ReminderForm
 
@@ -192,5 +192,6 @@ def outcomes():
     raw_branch = text_arg("vestiging", 40)
     branch = services.find_branch(branches, raw_branch) if raw_branch else None
     figures = outcome_service.compute(org.id, year, today, branch.id if branch else None)
+    region_themes = themes.region_themes(org.id, services.definition(), branch.id if branch else None)
     return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
-                           unknown_branch=bool(raw_branch) and branch is None)
+                           themes=region_themes, unknown_branch=bool(raw_branch) and branch is None)

@@ -23,7 +23,7 @@ from ..workflow.definition import Question
 CHOICE_TYPES = ("choice", "multi")
 
 
-def _options(question: Question) -> list[str]:
+def options_of(question: Question) -> list[str]:
     """``column:option`` for every option the overview counts."""
     return [f"{c.key}:{o.key}" for c in question.columns if c.type in CHOICE_TYPES for o in c.options]
 
@@ -38,7 +38,7 @@ def overview(instance_id: int, question: Question, value: Any, minimum: int) -> 
         return theme_overview(question, value, minimum)
     row = db.session.execute(
         text("SELECT conversations, counts FROM record_tally(:instance, :question, :minimum, :options)"),
-        {"instance": instance_id, "question": question.key, "minimum": minimum, "options": _options(question)},
+        {"instance": instance_id, "question": question.key, "minimum": minimum, "options": options_of(question)},
     ).one()
     conversations, counts = int(row.conversations), row.counts
     if counts is None:

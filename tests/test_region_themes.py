@@ -1,0 +1,120 @@
+"""Region-wide themes from step 5: counted by hand over the region, shown only from the
+threshold on, never for one partnership below it; the same under row-level security."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.organisations.models import Region, RegionMembership
+from stappenplan.partnerships.models import Partnership
+from tests.conftest import make_app
+from tests.factories import login, make_org, make_partnership, make_user
+
+A_RECORDS = [["reading_aloud"], ["reading_aloud", "own_literacy"], ["learning_dutch"]]
+C_RECORDS = [["reading_aloud"], ["digital_skills"], ["own_literacy"]]
+# By hand, over both partnerships (6 conversations):
+EXPECTED = {"Voorlezen": 3, "Eigen lezen en schrijven": 2, "Nederlands leren": 1, "Digitale vaardigheden": 1,
+            "Taalontwikkeling": 0, "Opvoeding": 0}
+
+
+def _records(wishes: list[list[str]], prefix: str) -> list[dict]:
+    return [{"id": f"{prefix}{i}", "cells": {"label": f"Gezin {prefix.upper()}{i}", "support_wishes": w}}
+            for i, w in enumerate(wishes, start=1)]
+
+
+@pytest.fixture
+def two_branches(world, app: Flask) -> dict[str, str]:
+    """Partnership A (library A) and a partnership of library C, both in region A, in step 5."""
+    with app.app_context():
+        lib_c = make_org("Bibliotheek C", "library")
+        cc_c = make_org("Opvang C", "childcare")
+        lib_user, cc_user = make_user(lib_c, "admin@bieb-c.nl"), make_user(cc_c, "admin@opvang-c.nl")
+        region_a = db.session.scalar(select(Region).where(Region.public_id == world.ids["region_a"]))
+        db.session.add(RegionMembership(region=region_a, library=lib_c))
+        p_c = make_partnership(lib_c, cc_c, lib_user)
+        db.session.commit()
+        p_a = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        users = {u.email: u for u in db.session.scalars(select(User))}
+        for p, lib, cc, wishes, prefix in (
+            (p_a, users[world.emails["lib_a"]], users[world.emails["cc_a"]], A_RECORDS, "a"),
+            (p_c, lib_user, cc_user, C_RECORDS, "c"),
+        ):
+            d = Driver(p, lib, cc)
+            d.through(4)
+            d.fill("childcare", 5, "joint", {"conversations": _records(wishes, prefix)})
+        db.session.commit()
+        return {"lib_c": lib_c.public_id}
+
+
+def _client(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
+def _themes(html: str) -> dict[str, int]:
+    section = html.split('id="h-themes"')[1].split("</section>")[0]
+    return {label: int(n) for label, n in re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>',
+                                                      section)}
+
+
+def test_region_themes_are_counted_over_all_partnerships(two_branches, world, app: Flask) -> None:
+    html = _client(app, world.emails["coord_a"]).get("/regio/resultaten").get_data(as_text=True)
+    assert "6 gesprekken in alle rondes samen." in html
+    counts = _themes(html)
+    for label, n in EXPECTED.items():
+        assert counts[label] == n, label
+    # Names in the records never reach the coordinator.
+    assert "Gezin A1" not in html and "Gezin C1" not in html
+
+
+def test_no_figure_below_the_threshold_not_even_for_one_branch(two_branches, world, app: Flask) -> None:
+    coordinator = _client(app, world.emails["coord_a"])
+    one = coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}").get_data(as_text=True)
+    assert "3 gesprekken in alle rondes samen." in one and "Te weinig gesprekken om te tonen" in one
+    assert _themes(one) == {}
+    app.config["THEME_MIN_CONVERSATIONS"] = 7
+    region = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    assert "Te weinig gesprekken om te tonen" in region and _themes(region) == {}
+    app.config["THEME_MIN_CONVERSATIONS"] = 3
+    assert _themes(coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}")
+                   .get_data(as_text=True))["Voorlezen"] == 1
+
+
+def test_another_region_sees_none_of_these_conversations(two_branches, world, app: Flask) -> None:
+    html = _client(app, world.emails["coord_b"]).get("/regio/resultaten").get_data(as_text=True)
+    assert "0 gesprekken in alle rondes samen." in html
+
+
+@pytest.mark.postgres
+def test_region_themes_under_row_level_security(two_branches, world, app: Flask) -> None:
+    """The coordinator cannot read a record, yet gets the same counts through region_tally;
+    a library or childcare scope gets nothing from the function."""
+    rls_app = make_app(DB_APP_ROLE="stappenplan_app")
+    html = _client(rls_app, world.emails["coord_a"]).get("/regio/resultaten").get_data(as_text=True)
+    counts = _themes(html)
+    for label, n in EXPECTED.items():
+        assert counts[label] == n, label
+    with app.app_context():
+        ids = dict(db.session.execute(text("SELECT name, id FROM organisations")).all())
+    for org in ("Coördinatie A", "Bibliotheek A", "Opvang A"):
+        with app.app_context(), db.engine.connect() as conn:
+            conn.execute(text('SET ROLE "stappenplan_app"'))
+            conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": str(ids[org])})
+            assert conn.execute(text("SELECT count(*) FROM answers WHERE question = 'conversations'")
+                                ).scalar() == (1 if org == "Opvang A" else 0)  # one answer holds the records
+            row = conn.execute(text("SELECT conversations, counts FROM region_tally('conversations', 5, "
+                                    "ARRAY['support_wishes:reading_aloud'], NULL)")).one()
+            if org == "Coördinatie A":
+                assert row.conversations == 6 and row.counts == {"support_wishes:reading_aloud": 3}
+            else:
+                assert row.conversations == 0 and row.counts is None
+            conn.rollback()
