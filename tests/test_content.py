@@ -148,8 +148,8 @@ def test_partnership_page_shows_the_subtitles_quietly(app: Flask, world) -> None
     page = _client(app, world.emails["cc_a"]).get(f"/samenwerkingen/{world.ids['partnership_a']}")
     body = page.get_data(as_text=True)
     for subtitle in SUBTITLES.values():
-        assert f'<p class="step-subtitle">{subtitle}</p>' in body
-    assert body.count('class="step-subtitle"') == 4
+        assert f'<p class="step__subtitle">{subtitle}</p>' in body
+    assert body.count('class="step__subtitle"') == 4
 
 
 # --------------------------------------------------------------------------- the conversation guide
