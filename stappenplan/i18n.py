@@ -210,6 +210,8 @@ DYNAMIC_TEXTS = (
     N_("een partner verwijderde zijn gegevens"),
     N_("rondde een gesprek af"),
     N_("opende een gesprek opnieuw"),
+    N_("bevestigde het e-mailadres"),
+    N_("downloadde het jaarverslag"),
     N_("Ja"),
     N_("Nee"),
     N_("Deels"),

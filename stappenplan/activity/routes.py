@@ -45,6 +45,7 @@ LABELS = {
     "region_opt_out": "meldde de vestiging af voor de regio", "data_exported": "downloadde alle gegevens",
     "account_deleted": "verwijderde het eigen account", "partner_deleted": "een partner verwijderde zijn gegevens",
     "comments_resolved": "rondde een gesprek af", "comments_reopened": "opende een gesprek opnieuw",
+    "email_confirmed": "bevestigde het e-mailadres", "region_report_exported": "downloadde het jaarverslag",
 }
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import to_user_timezone
 from flask_login import current_user
@@ -14,6 +15,7 @@ from werkzeug.utils import secure_filename
 from ..access import coordinated_partnership_or_404, current_org, policy, region_request_or_404
 from ..audit.services import record
 from ..core.errors import ServiceError, attach
+from ..core.pdf import render_pdf
 from ..core.templating import render
 from ..core.web import int_arg, text_arg
 from ..extensions import db, utcnow
@@ -21,6 +23,7 @@ from ..i18n import gettext as _
 from ..organisations import services as regions
 from . import charts, exports, reminders, services, themes
 from . import outcomes as outcome_service
+from . import report as report_service
 from .forms import ReminderForm
 
 bp = Blueprint("coordination", __name__, url_prefix="/regio")
@@ -195,3 +198,45 @@ def outcomes():
     region_themes = themes.region_themes(org.id, services.definition(), branch.id if branch else None)
     return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
                            themes=region_themes, unknown_branch=bool(raw_branch) and branch is None)
+
+
+def _report() -> report_service.Report:
+    org = current_org()
+    today = to_user_timezone(utcnow()).date()
+    year = int_arg("jaar", today.year, lo=2000, hi=today.year + 1) or today.year
+    return report_service.build(org.id, org.name, year, today, utcnow())
+
+
+def _report_filename(r: report_service.Report, extension: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", secure_filename(f"{'-'.join(r.regions) or r.organisation}").lower()).strip("-")
+    return f"jaarverslag-{slug or 'regio'}-{r.year}.{extension}"
+
+
+@bp.get("/jaarverslag")
+@policy("coordination")
+def report():
+    """The yearly region report, printable; the same as PDF and XLSX."""
+    r = _report()
+    return render_template("coordination/report.html", r=r, how=report_service.how_counted(r))
+
+
+@bp.get("/jaarverslag.pdf")
+@policy("coordination")
+def report_pdf() -> Response:
+    r = _report()
+    html = render_template("coordination/report_pdf.html", r=r, how=report_service.how_counted(r))
+    data = render_pdf(html, current_app.static_folder or "")
+    record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
+           year=r.year, format="pdf")
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{_report_filename(r, "pdf")}"'})
+
+
+@bp.get("/jaarverslag.xlsx")
+@policy("coordination")
+def report_xlsx() -> Response:
+    r = _report()
+    record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
+           year=r.year, format="xlsx")
+    return Response(report_service.to_xlsx(r), mimetype=XLSX_MIMETYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{_report_filename(r, "xlsx")}"'})

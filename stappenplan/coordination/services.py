@@ -196,6 +196,10 @@ def _regions(org_id: int) -> list[tuple[str, tuple[int, int]]]:
     return [(name, (region_id, version)) for name, region_id, version in rows]
 
 
+def region_names(org_id: int) -> list[str]:
+    return [name for name, _version in _regions(org_id)]
+
+
 def branches_of(org_id: int) -> list[Branch]:
     """Opted-in branches of the coordinator's regions, by name."""
     rows = db.session.execute(

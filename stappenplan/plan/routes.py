@@ -6,9 +6,9 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import current_user
 
 from ..access import partnership_or_404, policy
+from ..core.pdf import render_pdf
 from ..extensions import db
 from . import services
-from .pdf import render_pdf
 
 bp = Blueprint("plan", __name__)
 

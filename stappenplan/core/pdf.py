@@ -1,11 +1,11 @@
-"""Rendering the plan's HTML to PDF with WeasyPrint, from local files only.
+"""Rendering HTML (the plan, the region's yearly report) to PDF with WeasyPrint, from local files only.
 
 The document never fetches anything over the network: the stylesheet is read from
 the static folder and every other URL is refused, so a PDF renders the same offline
 and user text can never make the server request a URL. Fonts come from the system
 (Debian's fonts-dejavu-core), not from the web.
 
-The PDF is PDF/UA-1 (tagged, with language and title), so screen readers can read it.
+Every PDF is PDF/UA-1 (tagged, with language and title), so screen readers can read it.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def _fetcher(root: Path) -> Any:
     return StaticOnlyFetcher(allowed_protocols=("file",))
 
 
-def render_pdf(html: str, static_folder: str) -> bytes:
-    """The PDF for ``html``; relative URLs resolve inside ``static_folder``."""
+def render_pdf(html: str, static_folder: str, stylesheet_path: str = STYLESHEET) -> bytes:
+    """The PDF for ``html`` with one stylesheet of the static folder; relative URLs resolve inside it."""
     # Imported here: WeasyPrint loads Pango at import, which only the PDF route needs.
     from weasyprint import CSS, HTML
 
     root = Path(static_folder).resolve()
     fetcher = _fetcher(root)
-    stylesheet = CSS(filename=str(root / STYLESHEET), url_fetcher=fetcher)
+    stylesheet = CSS(filename=str(root / stylesheet_path), url_fetcher=fetcher)
     document = HTML(string=html, base_url=str(root) + "/", url_fetcher=fetcher)
     # PDF/UA-1: a tagged PDF (structure tree, MarkInfo) whose viewer shows the title;
     # the language comes from <html lang> and the title from <title>.

@@ -1,0 +1,132 @@
+"""The yearly region report: one document per region and year, as a printable page, a
+tagged PDF and an XLSX workbook with one sheet per table.
+
+It holds the outcome figures of the year (coordination/outcomes.py), the region-wide
+themes of step 5 (coordination/themes.py), the partnerships per branch with their step,
+and how each figure is counted. All three formats are made from one ``Report``, so
+they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ..i18n import gettext as _
+from ..i18n import ngettext
+from . import outcomes, services, themes
+from .exports import _cell
+
+
+@dataclass(frozen=True)
+class Report:
+    organisation: str
+    regions: tuple[str, ...]
+    year: int
+    generated_at: datetime
+    outcomes: outcomes.Outcomes
+    themes: themes.RegionThemes | None
+    partnerships: tuple[services.Row, ...]
+    step_titles: dict[int, str]
+
+    def step_name(self, row: services.Row) -> str:
+        if row.done:
+            return _("Alle stappen afgerond")
+        return _("Stap %(n)d: %(title)s", n=row.current_step, title=self.step_titles.get(row.current_step, ""))
+
+
+def build(org_id: int, organisation: str, year: int, today: date, now: datetime) -> Report:
+    defn = services.definition()
+    regions = tuple(services.region_names(org_id))
+    rows = services.export_rows(org_id, services.Filters())
+    return Report(
+        organisation=organisation, regions=regions, year=year, generated_at=now,
+        outcomes=outcomes.compute(org_id, year, today), themes=themes.region_themes(org_id, defn),
+        partnerships=tuple(sorted(rows, key=lambda r: (r.library_name, r.childcare_name, r.id))),
+        step_titles={s.number: s.title for s in defn.steps},
+    )
+
+
+def reach_text(reach: outcomes.Reach) -> str:
+    """A reach figure as the page shows it: unknown is never 0."""
+    if reach.known == 0 and reach.unknown == 0:
+        return "–"
+    if reach.known == 0:
+        return _("onbekend")
+    if reach.unknown:
+        return f"{reach.total} (" + ngettext("bij %(num)d activiteit onbekend", "bij %(num)d activiteiten onbekend",
+                                             reach.unknown) + ")"
+    return str(reach.total)
+
+
+def how_counted(report: Report) -> list[str]:
+    minimum = report.themes.minimum if report.themes else 5
+    return [
+        _("Activiteiten: de rijen in stap 6 die als ‘geweest’ zijn gemarkeerd of waarvan de datum voorbij is. "
+          "Ze tellen in het jaar van hun datum."),
+        _("Ouders en kinderen: de aantallen die bij die activiteiten zijn ingevuld, opgeteld. Is bij een activiteit "
+          "niets ingevuld, dan staat erbij bij hoeveel activiteiten het onbekend is; we tellen dat nooit als 0."),
+        _("Cijfers doelen: hoe vaak elk cijfer (1 = nog niet begonnen, 5 = helemaal bereikt) in stap 8 aan een "
+          "gezamenlijk doel is gegeven, in het jaar waarin het cijfer voor het laatst is opgeslagen."),
+        _("Rondes afgerond: rondes die in dat jaar zijn afgesloten."),
+        _("Thema's: hoe vaak elk thema in de gespreksverslagen van stap 5 is gekozen, over alle samenwerkingen van "
+          "de regio (of de gekozen vestiging) samen, nooit per samenwerking. Alleen vanaf %(n)d gesprekken.",
+          n=minimum),
+        _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde."),
+        _("Alleen stappen die open of klaar zijn tellen mee, zoals je ze ook in het overzicht ziet."),
+    ]
+
+
+def _scores(figures: outcomes.Figures) -> list[Any]:
+    return [figures.scores[s] for s in outcomes.SCALE]
+
+
+def to_xlsx(report: Report) -> bytes:
+    """One sheet per table, a bold header row each; text is always stored as text."""
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    score_head = [_("Cijfer %(s)d", s=s) for s in outcomes.SCALE]
+
+    def sheet(title: str, head: list[str], body: list[list[Any]]) -> None:
+        ws = workbook.create_sheet(title[:31])
+        ws.append([_cell(ws, value, font=bold) for value in head])
+        for line in body:
+            ws.append([_cell(ws, value) for value in line])
+
+    o = report.outcomes
+    region = o.region
+    sheet(_("Cijfers %(year)d", year=report.year), [_("Cijfer"), _("Waarde")], [
+        [_("Activiteiten gehouden"), region.activities],
+        [_("Ouders bereikt"), reach_text(region.parents)],
+        [_("Kinderen bereikt"), reach_text(region.children)],
+        [_("Rondes afgerond"), region.rounds_completed],
+        *[[head, n] for head, n in zip(score_head, _scores(region), strict=True)],
+    ])
+    sheet(_("Per vestiging"), [_("Vestiging"), _("Samenwerkingen"), _("Activiteiten"), _("Ouders"), _("Kinderen"),
+                               _("Rondes afgerond"), *score_head],
+          [[b.name, b.figures.partnerships, b.figures.activities, reach_text(b.figures.parents),
+            reach_text(b.figures.children), b.figures.rounds_completed, *_scores(b.figures)] for b in o.branches])
+    sheet(_("Per ronde"), [_("Ronde"), _("Samenwerkingen"), _("Afgerond"), _("Activiteiten"), _("Ouders"),
+                           _("Kinderen"), *score_head],
+          [[number, f.partnerships, f.rounds_completed, f.activities, reach_text(f.parents), reach_text(f.children),
+            *_scores(f)] for number, f in o.rounds])
+    theme_rows: list[list[Any]] = []
+    if report.themes is not None and report.themes.counts is not None:
+        for column in report.themes.question.columns:
+            for option, n in report.themes.counts.get(column.key, []):
+                theme_rows.append([column.label, option.label, n])
+    elif report.themes is not None:
+        theme_rows.append([_("Te weinig gesprekken om te tonen"), "", report.themes.conversations])
+    sheet(_("Thema's"), [_("Vraag"), _("Thema"), _("Aantal gesprekken")], theme_rows)
+    sheet(_("Samenwerkingen"), [_("Vestiging"), _("Kinderopvang"), _("Ronde"), _("Huidige stap"), _("Stilgevallen")],
+          [[r.library_name, r.childcare_name, r.cycle_number, report.step_name(r), _("ja") if r.stalled else _("nee")]
+           for r in report.partnerships])
+    sheet(_("Zo tellen we"), [_("Uitleg")], [[line] for line in how_counted(report)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

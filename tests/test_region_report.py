@@ -1,0 +1,81 @@
+"""The yearly region report: the figures computed by hand appear the same on the page, in
+the PDF's text and in the XLSX cells; one sheet per table; the region's own data only."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+
+from tests.factories import login
+from tests.test_outcomes import LAST_YEAR, TODAY, _prepare
+
+SHEETS = ["Cijfers", "Per vestiging", "Per ronde", "Thema's", "Samenwerkingen", "Zo tellen we"]
+
+
+def _client(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
+    _prepare(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    page = _text(coordinator.get("/regio/jaarverslag").get_data(as_text=True))
+    # By hand (tests/test_outcomes.py): this year 1 activity, 10 parents, 12 children, scores 4 and 2.
+    assert f"Cijfers van {TODAY.year} Activiteiten gehouden 1 Ouders bereikt 10 Kinderen bereikt 12" in page
+    assert "Rondes afgerond 0" in page
+    assert "Bibliotheek A Opvang A 1 Stap 8" in page  # partnerships per branch, with their step
+    assert "Zo tellen we" in page and "nooit als 0" in page
+
+    response = coordinator.get("/regio/jaarverslag.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "jaarverslag-regio-a-" in response.headers["Content-Disposition"]
+    reader = PdfReader(io.BytesIO(response.data))
+    pdf = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Activiteiten gehouden 1" in pdf and "Ouders bereikt 10" in pdf and "Kinderen bereikt 12" in pdf
+    assert "Opvang A" in pdf and "Zo tellen we" in pdf
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/Lang"] == "nl"  # tagged, with its language
+
+    response = coordinator.get("/regio/jaarverslag.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert [name.split(" ")[0] if name.startswith("Cijfers") else name for name in book.sheetnames] == SHEETS
+    figures = {row[0]: row[1] for row in book[book.sheetnames[0]].iter_rows(min_row=2, values_only=True)}
+    assert figures["Activiteiten gehouden"] == 1 and figures["Ouders bereikt"] == "10"
+    assert figures["Kinderen bereikt"] == "12" and figures["Cijfer 4"] == 1 and figures["Cijfer 2"] == 1
+    rounds = list(book["Per ronde"].iter_rows(min_row=2, values_only=True))
+    assert rounds[0][:6] == (1, 1, 0, 3, "14 (bij 1 activiteit onbekend)", "15 (bij 1 activiteit onbekend)")
+    partnerships = list(book["Samenwerkingen"].iter_rows(min_row=2, values_only=True))
+    assert partnerships == [("Bibliotheek A", "Opvang A", 1, partnerships[0][3], "nee")]
+    assert partnerships[0][3].startswith("Stap 8")
+
+
+def test_an_earlier_year_and_unknown_numbers(world, app: Flask) -> None:
+    _prepare(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    page = _text(coordinator.get(f"/regio/jaarverslag?jaar={LAST_YEAR}").get_data(as_text=True))
+    assert "Ouders bereikt onbekend" in page and "Kinderen bereikt 3" in page
+    book = openpyxl.load_workbook(io.BytesIO(coordinator.get(f"/regio/jaarverslag.xlsx?jaar={LAST_YEAR}").data))
+    figures = {row[0]: row[1] for row in book[book.sheetnames[0]].iter_rows(min_row=2, values_only=True)}
+    assert figures["Ouders bereikt"] == "onbekend"  # never 0
+
+
+def test_report_is_the_regions_own(world, app: Flask) -> None:
+    _prepare(app, world)
+    other = _client(app, world.emails["coord_b"])
+    assert "Opvang A" not in other.get("/regio/jaarverslag").get_data(as_text=True)
+    book = openpyxl.load_workbook(io.BytesIO(other.get("/regio/jaarverslag.xlsx").data))
+    assert all("Opvang A" not in str(cell) for ws in book for row in ws.iter_rows(values_only=True) for cell in row)
+    library = _client(app, world.emails["lib_a"])
+    for url in ("/regio/jaarverslag", "/regio/jaarverslag.pdf", "/regio/jaarverslag.xlsx"):
+        assert library.get(url).status_code in (403, 404)
