@@ -111,3 +111,25 @@ def test_application_works_under_row_level_security(world, rls_app: Flask) -> No
     accepted = rls_app.test_client().post(path, data={"org_name": "Nieuwe Opvang", "name": "Nina",
                                                       "password": secret, "confirm": secret})
     assert accepted.status_code == 302
+
+
+def test_idle_change_feed_under_row_level_security(world, rls_app: Flask) -> None:
+    """The feed's one-statement check runs under the policies too: the partner's quiet
+    poll is 204 after the scope, the user and one statement; an outsider still gets 404."""
+    import re
+
+    from tests.test_query_counts import counted
+
+    client = rls_app.test_client()
+    login(client, world.emails["cc_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
+    page = client.get(url).get_data(as_text=True)
+    query = {"seq": re.search(r'name="seq" value="(\d+)"', page).group(1),
+             "presence": re.search(r'name="presence" value="([^"]*)"', page).group(1), "status": "open"}
+    assert client.get(f"{url}/wijzigingen", query_string=query).status_code == 204
+    with counted(rls_app) as statements:
+        assert client.get(f"{url}/wijzigingen", query_string=query).status_code == 204
+    assert len(statements) <= 4, statements
+    outsider = rls_app.test_client()
+    login(outsider, world.emails["cc_b"])
+    assert outsider.get(f"{url}/wijzigingen", query_string=query).status_code == 404
