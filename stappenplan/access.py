@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select
+from sqlalchemy.orm import aliased
 
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership
@@ -23,7 +24,7 @@ from .partnerships.models import Invitation, Partnership
 from .workflow import engine
 from .workflow.models import Cycle, StepInstance
 from .workflow.plan_loader import get_definition, latest_version
-from .workflow.services import current_cycle, instances_of, plan_for, state_from
+from .workflow.services import instances_of, plan_for, state_from
 from .workflow.slots import SLOT_SLUGS
 from .worksheets.services import Sheet
 
@@ -153,10 +154,17 @@ def partnership_or_404(public_id: str, *, party_only: bool = False) -> tuple[Par
     )
     if partnership is None:
         abort(404)
-    role = viewer_role(partnership, org)
+    role = _role_in_visible(partnership, org)
     if role is None or (party_only and role == "coordinator"):
         abort(404)
     return partnership, role
+
+
+def _role_in_visible(partnership: Partnership, org: Organisation) -> str | None:
+    """viewer_role for a partnership read through visible_partnerships(org): for a
+    coordination organisation that statement already held the region test of
+    viewer_role, so it need not be asked again."""
+    return partnership.party_of(org.id) or ("coordinator" if org.kind == "coordination" else None)
 
 
 def coordinated_partnership_or_404(public_id: str) -> Partnership:
@@ -203,9 +211,25 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
     ``lock``: for a save, lock the cycle row before the step instances are read, so
     the save's workflow check can use them instead of reading them again.
     """
-    partnership, role = partnership_or_404(partnership_id)
+    org = current_org()
+    # The partnership and its newest cycle in one statement (the cycle row locked for a save).
+    newer = aliased(Cycle)
+    latest = (select(func.max(newer.number)).where(newer.partnership_id == Partnership.id)
+              .correlate(Partnership).scalar_subquery())
+    stmt = (visible_partnerships(org).add_columns(Cycle)
+            .join_from(Partnership, Cycle, (Cycle.partnership_id == Partnership.id) & (Cycle.number == latest))
+            .where(Partnership.public_id == partnership_id))
+    if lock:
+        # populate_existing: the locked row's current values replace what the session held.
+        stmt = stmt.with_for_update(of=Cycle).execution_options(populate_existing=True)
+    row = db.session.execute(stmt).first()
+    if row is None:
+        abort(404)
+    partnership, cycle = row
+    role = _role_in_visible(partnership, org)
+    if role is None:
+        abort(404)
     slot = SLOT_SLUGS.get(slot_slug)
-    cycle = current_cycle(partnership, lock=lock)
     defn = plan_for(cycle)
     if slot is None or step not in {s.number for s in defn.steps} or slot not in engine.slots_for(defn, step):
         abort(404)
@@ -299,8 +323,8 @@ def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]
     and the two statuses the ``each`` rule of ``engine.visible`` reads."""
     instances = StepInstance.__table__
     target, handoff, after = instances.alias("target"), instances.alias("handoff"), instances.alias("after_handoff")
-    cycles = Cycle.__table__
-    latest = (select(func.max(cycles.c.number)).where(cycles.c.partnership_id == Partnership.id)
+    cycles, newer = Cycle.__table__, Cycle.__table__.alias("newer")
+    latest = (select(func.max(newer.c.number)).where(newer.c.partnership_id == Partnership.id)
               .correlate(Partnership.__table__).scalar_subquery())
     stmt = (
         select(Partnership.library_id, Partnership.childcare_id, cycles.c.plan_version, target.c.id, target.c.status,
@@ -309,6 +333,7 @@ def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]
                                               handoff.c.slot == bindparam("slot")).scalar_subquery(),
                select(after.c.status).where(after.c.cycle_id == cycles.c.id, after.c.step == bindparam("after"),
                                             after.c.slot == engine.JOINT).scalar_subquery())
+        .select_from(Partnership)
         .join(cycles, (cycles.c.partnership_id == Partnership.id) & (cycles.c.number == latest))
         .join(target, (target.c.cycle_id == cycles.c.id) & (target.c.step == bindparam("step"))
               & (target.c.slot == bindparam("slot")))
