@@ -115,7 +115,9 @@ def test_own_presence_is_still_refreshed_and_follows_the_field(world, app: Flask
         old = utcnow() - feed.PRESENCE_REFRESH - timedelta(seconds=5)
         db.session.execute(update(Presence).where(Presence.user_id == cc_id).values(seen_at=old))
         db.session.commit()
-    assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    with counted(app) as statements:
+        assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    assert len(statements) == 3, statements  # the user, the probe, the renewed presence row
     with app.app_context():
         row = db.session.scalar(select(Presence).where(Presence.user_id == cc_id))
         assert row.seen_at > old and row.question is None

@@ -113,10 +113,12 @@ def with_presence(stmt: Select[Any], instance: Any) -> Select[Any]:
     )
 
 
-def quiet_signature(rows: Sequence[Row[Any]], user_id: int, editing: str | None, party: bool) -> str | None:
-    """The presence signature from ``with_presence``'s rows, or None when this poll must
-    go the full way because it has presence to write: a party whose own row is missing,
-    older than PRESENCE_REFRESH or in another field (``touch`` then writes it)."""
+def quiet_signature(rows: Sequence[Row[Any]], user_id: int, editing: str | None,
+                    party: bool) -> tuple[str, bool] | None:
+    """From ``with_presence``'s rows: the presence signature of the others, and whether
+    the viewer's own row is older than PRESENCE_REFRESH (``refresh`` renews it). None
+    when this poll must go the full way because a party's own row is missing or names
+    another field (``touch`` checks the field and writes it)."""
     now = utcnow()
     since = now - PRESENCE_WINDOW
     present: list[Present] = []
@@ -128,9 +130,19 @@ def quiet_signature(rows: Sequence[Row[Any]], user_id: int, editing: str | None,
             own = row
         elif row.presence_seen >= since:
             present.append(Present(row.presence_name, None, row.presence_question))
-    if party and (own is None or own.presence_question != editing or now - own.presence_seen > PRESENCE_REFRESH):
+    if not party:
+        return signature(present), False
+    if own is None or own.presence_question != editing:
         return None
-    return signature(present)
+    return signature(present), now - own.presence_seen > PRESENCE_REFRESH
+
+
+def refresh(instance_id: int, user_id: int) -> None:
+    """Renew the viewer's presence row (same field), as ``touch`` would."""
+    db.session.execute(
+        update(Presence).where(Presence.step_instance_id == instance_id, Presence.user_id == user_id)
+        .values(seen_at=utcnow()).execution_options(synchronize_session=False)
+    )
 
 
 def etag(content_version: int, status: str, presence: str) -> str:

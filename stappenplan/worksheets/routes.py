@@ -210,17 +210,21 @@ def field_area(partnership_id: str, step: int, slot: str, key: str):
 @policy("login")
 def changes(partnership_id: str, step: int, slot: str):
     """Polled every 1-3 s while the tab is visible: 204 (or 304 on If-None-Match) when
-    nothing changed. That answer comes from one statement (``sheet_probe``); anything
-    else - news, presence to write, a refused check - goes the full way."""
+    nothing changed. That answer comes from one statement (``sheet_probe``), plus one to
+    renew the poller's presence every PRESENCE_REFRESH; anything else - news, someone
+    entering another field, a refused check - goes the full way."""
     editing = (request.args.get("editing") or "")[:60] or None
     seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     status = request.args.get("status")
     probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(current_user.id))
     if probe is not None and not (status and status != probe.status):
-        sig = feed.quiet_signature(probe.rows, current_user.id, editing, probe.role in PARTIES)
-        if sig is not None:
+        presence = feed.quiet_signature(probe.rows, current_user.id, editing, probe.role in PARTIES)
+        if presence is not None:
+            sig, stale = presence
             quiet = _quiet(probe.content_version, probe.status, sig, seq)
             if quiet is not None:
+                if stale:
+                    feed.refresh(probe.instance_id, current_user.id)
                 return quiet
     sheet = _sheet(partnership_id, step, slot)
     if sheet.party:
