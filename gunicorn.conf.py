@@ -138,3 +138,15 @@ def post_worker_init(worker):  # gunicorn hook
 
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def when_ready(server):  # gunicorn hook: in the master, after the app was loaded, before any fork
+    """preload_app: compile the templates once here, so no worker has to (core/templating.warm)."""
+    if not server.cfg.preload_app:
+        return
+    app = server.app.wsgi()
+    if hasattr(app, "jinja_env"):
+        from stappenplan.core.templating import warm
+
+        server.log.info("compiled %d templates before forking the workers", warm(app))
+

@@ -149,12 +149,14 @@ def _init_login(app: Flask) -> None:
     def load_user(session_id: str) -> User | None:
         if g.get("database_down"):  # the 503 page renders for an anonymous visitor
             return None
-        public_id, _sep, version = session_id.partition(".")
-        user = db.session.scalar(select(User).where(User.public_id == public_id))
-        if user is None or str(user.session_version) != version or user.membership is None:
-            return None
         from . import rls
 
+        public_id, _sep, version = session_id.partition(".")
+        with rls.claimed():
+            user = db.session.scalar(select(User).where(User.public_id == public_id))
+        if user is None or str(user.session_version) != version or user.membership is None:
+            rls.scope_loaded_user(None)
+            return None
         g.stappenplan_user = user  # who this request acts for, for code that must not load it again
         rls.scope_loaded_user(user)
         return user

@@ -8,18 +8,23 @@ answers 404 for anything outside the user's reach, so existence never leaks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, false, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select
+from sqlalchemy.orm import aliased
 
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
 from .workflow import engine
-from .workflow.services import current_cycle, instances_of, plan_for, state_from
+from .workflow.models import Cycle, StepInstance
+from .workflow.plan_loader import get_definition, latest_version
+from .workflow.services import instances_of, plan_for, state_from
 from .workflow.slots import SLOT_SLUGS
 from .worksheets.services import Sheet
 
@@ -108,14 +113,19 @@ def coordinated_library_ids(org_id: int) -> Select:
 
 def visible_partnerships(org: Organisation) -> Select:
     """All partnerships an organisation may see; the base of every partnership query."""
-    stmt = select(Partnership)
-    if org.kind == "library":
-        return stmt.where(Partnership.library_id == org.id)
-    if org.kind == "childcare":
-        return stmt.where(Partnership.childcare_id == org.id)
-    if org.kind == "coordination":
-        return stmt.where(Partnership.library_id.in_(coordinated_library_ids(org.id)))
-    return stmt.where(false())  # pragma: no cover - unknown kinds see nothing
+    return select(Partnership).where(_visible(org.kind, org.id))
+
+
+def _visible(kind: str, org_id: Any) -> ColumnElement[bool]:
+    """The rule of visible_partnerships for an organisation of ``kind`` (``org_id`` may be
+    a bind parameter, so a statement can be built once and reused)."""
+    if kind == "library":
+        return Partnership.library_id == org_id
+    if kind == "childcare":
+        return Partnership.childcare_id == org_id
+    if kind == "coordination":
+        return Partnership.library_id.in_(coordinated_library_ids(org_id))
+    return false()  # pragma: no cover - unknown kinds see nothing
 
 
 def viewer_role(partnership: Partnership, org: Organisation) -> str | None:
@@ -144,10 +154,17 @@ def partnership_or_404(public_id: str, *, party_only: bool = False) -> tuple[Par
     )
     if partnership is None:
         abort(404)
-    role = viewer_role(partnership, org)
+    role = _role_in_visible(partnership, org)
     if role is None or (party_only and role == "coordinator"):
         abort(404)
     return partnership, role
+
+
+def _role_in_visible(partnership: Partnership, org: Organisation) -> str | None:
+    """viewer_role for a partnership read through visible_partnerships(org): for a
+    coordination organisation that statement already held the region test of
+    viewer_role, so it need not be asked again."""
+    return partnership.party_of(org.id) or ("coordinator" if org.kind == "coordination" else None)
 
 
 def coordinated_partnership_or_404(public_id: str) -> Partnership:
@@ -210,9 +227,25 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
     ``lock``: for a save, lock the cycle row before the step instances are read, so
     the save's workflow check can use them instead of reading them again.
     """
-    partnership, role = partnership_or_404(partnership_id)
+    org = current_org()
+    # The partnership and its newest cycle in one statement (the cycle row locked for a save).
+    newer = aliased(Cycle)
+    latest = (select(func.max(newer.number)).where(newer.partnership_id == Partnership.id)
+              .correlate(Partnership).scalar_subquery())
+    stmt = (visible_partnerships(org).add_columns(Cycle)
+            .join_from(Partnership, Cycle, (Cycle.partnership_id == Partnership.id) & (Cycle.number == latest))
+            .where(Partnership.public_id == partnership_id))
+    if lock:
+        # populate_existing: the locked row's current values replace what the session held.
+        stmt = stmt.with_for_update(of=Cycle).execution_options(populate_existing=True)
+    row = db.session.execute(stmt).first()
+    if row is None:
+        abort(404)
+    partnership, cycle = row
+    role = _role_in_visible(partnership, org)
+    if role is None:
+        abort(404)
     slot = SLOT_SLUGS.get(slot_slug)
-    cycle = current_cycle(partnership, lock=lock)
     defn = plan_for(cycle)
     if slot is None or step not in {s.number for s in defn.steps} or slot not in engine.slots_for(defn, step):
         abort(404)
@@ -226,3 +259,100 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
         abort(404)
     return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
                  instances=instances, locked=lock)
+
+
+@dataclass(frozen=True)
+class SheetProbe:
+    """What the idle change feed needs to know about a worksheet, without loading it."""
+
+    instance_id: int
+    status: str
+    content_version: int
+    role: str
+    #: The statement's rows: one per row ``extend`` joined in (at least one).
+    rows: Sequence[Row[Any]]
+
+
+@functools.cache
+def _handoff() -> int:
+    """The last private step of the newest plan: the statement reads that step's status
+    (the ``each`` rule of ``engine.visible``); a cycle on a plan where it differs is not
+    decided here."""
+    return engine.last_private_step(get_definition(latest_version()))
+
+
+def sheet_probe(partnership_id: str, step: int, slot_slug: str,
+                extend: Callable[[Select[Any], Any], Select[Any]] | None = None,
+                params: dict[str, Any] | None = None) -> SheetProbe | None:
+    """The access check of ``sheet_or_404`` as one indexed statement, for requests that
+    only need a worksheet's status and sequence number (the change feed, polled by every
+    open worksheet). ``extend`` (a module-level function: the statement is built once per
+    organisation kind and kept) may join more to it, given the step instances table, with
+    its values as bind parameters in ``params``; it must keep at least one row (outer joins).
+
+    It only ever says yes: None means "not shown to be visible", and the caller then
+    goes through ``sheet_or_404``, which answers 404 or loads the sheet. So it can never
+    grant more than ``sheet_or_404``: each rule below is the same rule on the same rows
+    (tests/test_change_feed.py compares the two for every user, step and stage).
+    """
+    slot = SLOT_SLUGS.get(slot_slug)
+    if slot is None:
+        return None
+    org = current_org()
+    first = _handoff()
+    values = {"org": org.id, "public_id": partnership_id, "step": step, "slot": slot, "handoff": first,
+              "after": first + 1, **(params or {})}
+    rows = db.session.execute(_probe_statement(org.kind, extend), values).all()
+    if not rows:
+        return None
+    library_id, childcare_id, plan_version, instance_id, status, version, handoff_status, after_status = rows[0][:8]
+    defn = get_definition(plan_version)
+    if engine.last_private_step(defn) != first or step not in {s.number for s in defn.steps} \
+            or slot not in engine.slots_for(defn, step) or status == engine.LOCKED:
+        return None
+    # partnership_or_404: a party, or a coordinator whose region holds the library (the
+    # statement's WHERE is the rule of visible_partnerships, for coordinators that region test).
+    role = "library" if org.id == library_id else "childcare" if org.id == childcare_id else \
+        "coordinator" if org.kind == "coordination" else None
+    if role is None:
+        return None
+    if role == "coordinator":
+        if defn.step(step).mode == "each":
+            return None
+    else:
+        known = {(step, slot): status, (first, slot): handoff_status, (first + 1, engine.JOINT): after_status}
+        state = engine.CycleState(number=0, steps={
+            key: engine.StepState(step=key[0], slot=key[1], status=value)
+            for key, value in known.items() if value is not None})
+        try:
+            if not engine.visible(defn, state, role, step, slot):
+                return None
+        except KeyError:  # the rule looked at a step this statement did not read
+            return None
+    return SheetProbe(instance_id=instance_id, status=status, content_version=version, role=role, rows=rows)
+
+
+@functools.lru_cache(maxsize=32)
+def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]] | None) -> Select[Any]:
+    """sheet_probe's statement for one organisation kind, built once: the partnership by
+    its public id within the organisation's reach, its newest cycle, the step instance,
+    and the two statuses the ``each`` rule of ``engine.visible`` reads."""
+    instances = StepInstance.__table__
+    target, handoff, after = instances.alias("target"), instances.alias("handoff"), instances.alias("after_handoff")
+    cycles, newer = Cycle.__table__, Cycle.__table__.alias("newer")
+    latest = (select(func.max(newer.c.number)).where(newer.c.partnership_id == Partnership.id)
+              .correlate(Partnership.__table__).scalar_subquery())
+    stmt = (
+        select(Partnership.library_id, Partnership.childcare_id, cycles.c.plan_version, target.c.id, target.c.status,
+               target.c.content_version,
+               select(handoff.c.status).where(handoff.c.cycle_id == cycles.c.id, handoff.c.step == bindparam("handoff"),
+                                              handoff.c.slot == bindparam("slot")).scalar_subquery(),
+               select(after.c.status).where(after.c.cycle_id == cycles.c.id, after.c.step == bindparam("after"),
+                                            after.c.slot == engine.JOINT).scalar_subquery())
+        .select_from(Partnership)
+        .join(cycles, (cycles.c.partnership_id == Partnership.id) & (cycles.c.number == latest))
+        .join(target, (target.c.cycle_id == cycles.c.id) & (target.c.step == bindparam("step"))
+              & (target.c.slot == bindparam("slot")))
+        .where(Partnership.public_id == bindparam("public_id"), _visible(kind, bindparam("org")))
+    )
+    return extend(stmt, target) if extend is not None else stmt

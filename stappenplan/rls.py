@@ -36,6 +36,8 @@ def _scope() -> tuple[str, str]:
         if explicit is not None:
             return str(explicit), ""
         user = g.get("stappenplan_user")
+        if user is None and g.get("rls_claim") is not None:
+            return str(g.rls_claim), ""  # while the user loader checks the claim (see claimed)
         membership = getattr(user, "membership", None) if user is not None else None
         return (str(membership.organisation_id) if membership is not None else ""), ""
     return "", "on" if _system.get() else ""
@@ -47,6 +49,8 @@ def apply(session: Session, connection: Any = None) -> None:
     target = connection if connection is not None else session
     target.execute(text("SELECT set_config('app.org_id', :org, true), set_config('app.bypass', :bypass, true)"),
                    {"org": org, "bypass": bypass})
+    if has_request_context():
+        g.rls_applied = (org, bypass)  # what the open transaction carries (scope_loaded_user)
 
 
 def scope_to(org_id: int) -> None:
@@ -127,7 +131,43 @@ def init(app: Flask) -> None:
                 apply(session, connection)
 
 
+#: The session key of the organisation the user loader last confirmed (see claimed).
+SESSION_CLAIM = "rls_org"
+
+
+@contextmanager
+def claimed() -> Iterator[None]:
+    """The user loader's own query: when that query starts the transaction, it starts it
+    with the organisation this session's user belonged to at its previous request (kept
+    in the signed session). ``scope_loaded_user`` then finds the transaction scoped
+    already and saves a statement on every request; a claim that is no longer true (user
+    removed, moved or logged out everywhere) is replaced before anything else is read.
+    The loader's query reads only users, memberships and organisations, which have no
+    policies, so the claim decides nothing by itself."""
+    from flask import session
+
+    if not (has_request_context() and enabled(current_app)):
+        yield
+        return
+    g.rls_claim = session.get(SESSION_CLAIM)
+    try:
+        yield
+    finally:
+        g.pop("rls_claim", None)
+
+
 def scope_loaded_user(user: Any) -> None:
-    """Called by the user loader: the rest of the request acts for this user's organisation."""
-    if user is not None and user.membership is not None and has_app_context() and enabled(current_app):
-        scope_to(user.membership.organisation_id)
+    """Called by the user loader: the rest of the request acts for this user's organisation
+    (or for none when no user was loaded)."""
+    if not (has_app_context() and enabled(current_app) and has_request_context()):
+        return
+    from flask import session
+
+    from .extensions import db
+
+    org_id = user.membership.organisation_id if user is not None and user.membership is not None else None
+    g.rls_org = org_id if org_id is not None else ""
+    if org_id is not None and session.get(SESSION_CLAIM) != org_id:
+        session[SESSION_CLAIM] = org_id
+    if g.get("rls_applied") is not None and g.rls_applied != (str(g.rls_org), ""):
+        apply(db.session())

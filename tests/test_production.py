@@ -359,6 +359,31 @@ def test_gunicorn_runs_one_worker_when_the_app_says_single_process(monkeypatch: 
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 1
 
 
+
+def test_gunicorn_compiles_every_template_in_the_master_before_forking(app: Flask,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """preload_app: ``when_ready`` compiles the templates once, so a worker (also one
+    recycled after max_requests) renders its first pages without compiling anything."""
+    from types import SimpleNamespace
+
+    from jinja2 import Environment
+
+    messages: list[str] = []
+    server = SimpleNamespace(cfg=SimpleNamespace(preload_app=True), app=SimpleNamespace(wsgi=lambda: app),
+                             log=SimpleNamespace(info=lambda msg, *args: messages.append(msg % args)))
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))["when_ready"](server)
+    names = [n for n in app.jinja_env.list_templates() if n.endswith((".html", ".txt"))]
+    assert len(names) > 40 and messages == [f"compiled {len(names)} templates before forking the workers"]
+    assert app.config["STATIC_VERSION"]
+
+    def no_compiling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a template was compiled after the warm-up")
+
+    monkeypatch.setattr(Environment, "compile", no_compiling)
+    client = app.test_client()
+    assert client.get("/inloggen").status_code == 200
+    assert client.get("/wachtwoord-vergeten").status_code == 200
+
 # --- /readyz details: loopback or token only ---------------------------------------------------------
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}

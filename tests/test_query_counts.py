@@ -100,7 +100,11 @@ def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: F
                             data={"q-target_parents": "Tweede", "v-target_parents": 1}, headers=headers)
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert 'value="2"' in saved.get_data(as_text=True)
-    # user, partnership, cycle (locked), step instances + sign-offs, last activity, answer,
-    # content version, compare-and-swap, revision
-    assert len(statements) <= 10, statements
-    assert _queries(app, world.emails["lib_a"], url) <= 12
+    # user, partnership with its cycle (locked), step instances with their sign-offs, last
+    # activity, answer, content version, compare-and-swap, revision
+    assert len(statements) <= 8, statements
+    assert _queries(app, world.emails["lib_a"], url) <= 9
+    assert _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 7
+    # a coordinator's region was checked by the statement that found the partnership
+    assert _queries(app, world.emails["coord_a"], url) <= 8
+    assert _queries(app, world.emails["coord_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 7

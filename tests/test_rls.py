@@ -559,3 +559,94 @@ def test_library_deletes_its_organisation_records_included_under_the_role_polici
                                        "JOIN cycles c ON c.id = si.cycle_id "
                                        "JOIN partnerships p ON p.id = c.partnership_id")).scalars().all()
         assert left == [world.ids["partnership_b"]], "only partnership B's work is left"
+def test_idle_change_feed_under_row_level_security(world, rls_app: Flask) -> None:
+    """The feed's one-statement check runs under the policies too: the partner's quiet
+    poll is 204 after the scope, the user and one statement; an outsider still gets 404."""
+    import re
+
+    from tests.test_query_counts import counted
+
+    client = rls_app.test_client()
+    login(client, world.emails["cc_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
+    page = client.get(url).get_data(as_text=True)
+    query = {"seq": re.search(r'name="seq" value="(\d+)"', page).group(1),
+             "presence": re.search(r'name="presence" value="([^"]*)"', page).group(1), "status": "open"}
+    assert client.get(f"{url}/wijzigingen", query_string=query).status_code == 204
+    with counted(rls_app) as statements:
+        assert client.get(f"{url}/wijzigingen", query_string=query).status_code == 204
+    assert len(statements) <= 3, statements  # the scope (with the claimed organisation), the user, the probe
+    outsider = rls_app.test_client()
+    login(outsider, world.emails["cc_b"])
+    assert outsider.get(f"{url}/wijzigingen", query_string=query).status_code == 404
+
+
+def _scopes(statements: list[tuple[str, object]]) -> list[str]:
+    """The organisation each set_config in ``statements`` put on the transaction."""
+    return [params["org"] for sql, params in statements if "set_config('app.org_id'" in sql]  # type: ignore[index]
+
+
+@pytest.fixture
+def with_parameters(rls_app: Flask):
+    """Statements and their parameters, as the database receives them."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def capture():
+        seen: list[tuple[str, object]] = []
+        with rls_app.app_context():
+            engine = db.engine
+
+        def before(conn, cursor, statement, parameters, context, executemany) -> None:
+            seen.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return capture
+
+
+def test_the_session_claims_the_organisation_and_the_loader_checks_it(world, rls_app: Flask,
+                                                                     with_parameters) -> None:
+    """One set_config per request: the transaction starts with the organisation the user
+    loader confirmed last time. A claim that is no longer true is replaced before anything
+    else is read: a member moved to another organisation sees only that one's partnerships,
+    a removed member is anonymous and acts for no organisation."""
+    from sqlalchemy import delete, select
+
+    from stappenplan.accounts.models import User
+    from stappenplan.organisations.models import Membership, Organisation
+
+    client = rls_app.test_client()
+    login(client, world.emails["lib_a_member"])
+    with rls_app.app_context():
+        lib_a = db.session.scalar(select(Organisation.id).where(Organisation.public_id == world.ids["lib_a"]))
+        lib_b = db.session.scalar(select(Organisation.id).where(Organisation.public_id == world.ids["lib_b"]))
+    client.get("/start")
+    with with_parameters() as seen:
+        home = client.get("/start").get_data(as_text=True)
+    assert "Opvang A" in home
+    assert _scopes(seen) == [str(lib_a)], seen
+    with rls_app.app_context(), rls.system():  # moved to library B (same session version)
+        user_id = db.session.scalar(select(User.id).where(User.email == world.emails["lib_a_member"]))
+        db.session.execute(db.update(Membership).where(Membership.user_id == user_id).values(organisation_id=lib_b))
+        db.session.commit()
+    with with_parameters() as seen:
+        moved = client.get("/start").get_data(as_text=True)
+    assert "Opvang B" in moved and "Opvang A" not in moved
+    assert _scopes(seen) == [str(lib_a), str(lib_b)], seen
+    with with_parameters() as seen:
+        client.get("/start")
+    assert _scopes(seen) == [str(lib_b)], "the new organisation is the claim from now on"
+    with rls_app.app_context(), rls.system():  # removed from the organisation
+        db.session.execute(delete(Membership).where(Membership.user_id == user_id))
+        db.session.commit()
+    with with_parameters() as seen:
+        gone = client.get(f"/samenwerkingen/{world.ids['partnership_b']}")
+    assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
+    assert _scopes(seen) == [str(lib_b), ""], seen

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -59,7 +61,7 @@ def others(sheet: Sheet, user: User) -> list[Present]:
         .join(Presence, Presence.user_id == User.id)
         .where(Presence.step_instance_id == sheet.instance.id, Presence.seen_at >= since,
                Presence.user_id != user.id)
-        .order_by(User.name)
+        .order_by(User.name, User.id)  # the same order as with_presence: one signature for both
     ).all()
     parties = _parties(sheet, [r.id for r in rows])
     return [Present(r.name, parties.get(r.id), r.question) for r in rows]
@@ -88,3 +90,63 @@ def changed_since(sheet: Sheet, seq: int) -> list[Answer]:
             select(Answer).where(Answer.step_instance_id == sheet.instance.id, Answer.instance_seq > seq)
         )
     )
+
+
+def presence_params(user_id: int) -> dict[str, Any]:
+    """The values ``with_presence`` needs: the viewer, and the start of the window."""
+    return {"viewer": user_id, "presence_since": utcnow() - PRESENCE_WINDOW}
+
+
+def with_presence(stmt: Select[Any], instance: Any) -> Select[Any]:
+    """For ``access.sheet_probe``: join the worksheet's presence rows into its statement -
+    everyone seen in the window, and the viewer's own row however old - in the order of
+    ``others``. One row per presence row; one row of NULLs when there is none."""
+    presence, users = Presence.__table__, User.__table__
+    return (
+        stmt.add_columns(presence.c.user_id.label("presence_user"), presence.c.question.label("presence_question"),
+                         presence.c.seen_at.label("presence_seen"), users.c.name.label("presence_name"))
+        .outerjoin(presence, (presence.c.step_instance_id == instance.c.id)
+                   & ((presence.c.seen_at >= bindparam("presence_since"))
+                      | (presence.c.user_id == bindparam("viewer"))))
+        .outerjoin(users, users.c.id == presence.c.user_id)
+        .order_by(users.c.name, users.c.id)
+    )
+
+
+def quiet_signature(rows: Sequence[Row[Any]], user_id: int, editing: str | None,
+                    party: bool) -> tuple[str, bool] | None:
+    """From ``with_presence``'s rows: the presence signature of the others, and whether
+    the viewer's own row is older than PRESENCE_REFRESH (``refresh`` renews it). None
+    when this poll must go the full way because a party's own row is missing or names
+    another field (``touch`` checks the field and writes it)."""
+    now = utcnow()
+    since = now - PRESENCE_WINDOW
+    present: list[Present] = []
+    own = None
+    for row in rows:
+        if row.presence_user is None:
+            continue
+        if row.presence_user == user_id:
+            own = row
+        elif row.presence_seen >= since:
+            present.append(Present(row.presence_name, None, row.presence_question))
+    if not party:
+        return signature(present), False
+    if own is None or own.presence_question != editing:
+        return None
+    return signature(present), now - own.presence_seen > PRESENCE_REFRESH
+
+
+def refresh(instance_id: int, user_id: int) -> None:
+    """Renew the viewer's presence row (same field), as ``touch`` would."""
+    db.session.execute(
+        update(Presence).where(Presence.step_instance_id == instance_id, Presence.user_id == user_id)
+        .values(seen_at=utcnow()).execution_options(synchronize_session=False)
+    )
+
+
+def etag(content_version: int, status: str, presence: str) -> str:
+    """What a poller has seen: the content's sequence number, the step's status and who
+    else is here. The same tag means nothing new for this viewer (304)."""
+    return f"{content_version}-{status}-{presence}"
+

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import policy, sheet_or_404
+from ..access import policy, sheet_or_404, sheet_probe
 from ..core.errors import ServiceError
 from ..core.templating import wants_partial
 from ..core.web import int_arg, parse_int
@@ -17,6 +17,7 @@ from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..security import autosave_limit
 from ..workflow.definition import Question
+from ..workflow.engine import PARTIES
 from . import comments as comment_service
 from . import feed, fields, history, services
 from . import sheet_view as views
@@ -239,28 +240,58 @@ def field_area(partnership_id: str, step: int, slot: str, key: str):
 @bp.get("/wijzigingen")
 @policy("login")
 def changes(partnership_id: str, step: int, slot: str):
-    """Polled every 3 s while the tab is visible: 204 when nothing changed."""
-    sheet = _sheet(partnership_id, step, slot)
+    """Polled every 1-3 s while the tab is visible: 204 (or 304 on If-None-Match) when
+    nothing changed. That answer comes from one statement (``sheet_probe``), plus one to
+    renew the poller's presence every PRESENCE_REFRESH; anything else - news, someone
+    entering another field, a refused check - goes the full way."""
     editing = (request.args.get("editing") or "")[:60] or None
+    seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
+    status = request.args.get("status")
+    probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(current_user.id))
+    if probe is not None and not (status and status != probe.status):
+        presence = feed.quiet_signature(probe.rows, current_user.id, editing, probe.role in PARTIES)
+        if presence is not None:
+            sig, stale = presence
+            quiet = _quiet(probe.content_version, probe.status, sig, seq)
+            if quiet is not None:
+                if stale:
+                    feed.refresh(probe.instance_id, current_user.id)
+                return quiet
+    sheet = _sheet(partnership_id, step, slot)
     if sheet.party:
         feed.touch(sheet, current_user, editing)
-    seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     present = feed.others(sheet, current_user)
     sig = feed.signature(present)
-    status = request.args.get("status")
     if status and status != sheet.instance.status:
         response = Response(status=200)
         response.headers["HX-Refresh"] = "true"
         return response
-    if sheet.instance.content_version == seq and sig == request.args.get("presence"):
-        return Response(status=204)
+    quiet = _quiet(sheet.instance.content_version, sheet.instance.status, sig, seq)
+    if quiet is not None:
+        return quiet
     changed = feed.changed_since(sheet, seq) if sheet.instance.content_version != seq else []
     view = views.build(sheet, current_user)
     # The viewer's own save of the field they are typing in is not news to them.
     keys = [a.question for a in changed if sheet.question(a.question)
             and not (a.question == editing and a.updated_by_id == current_user.id)]
-    return render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
-                           changed={a.question: a for a in changed}, refresh_bar=bool(changed))
+    response = make_response(render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
+                                             changed={a.question: a for a in changed}, refresh_bar=bool(changed)))
+    response.set_etag(feed.etag(sheet.instance.content_version, sheet.instance.status, sig))
+    return response
+
+
+def _quiet(version: int, status: str, sig: str, seq: int) -> Response | None:
+    """Nothing new for this poller: 304 when it sent the current tag, 204 when its
+    sequence number and presence signature are current; None when there is news."""
+    tag = feed.etag(version, status, sig)
+    if request.if_none_match.contains_weak(tag):
+        response = Response(status=304)
+    elif version == seq and sig == request.args.get("presence"):
+        response = Response(status=204)
+    else:
+        return None
+    response.set_etag(tag)
+    return response
 
 
 @bp.get("/vraag/<key>/geschiedenis")

@@ -1,0 +1,215 @@
+"""The idle change feed's fast path: one statement after the session check, the same access
+rules as sheet_or_404, and presence that still shows up within one poll."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_login import login_user
+from sqlalchemy import delete, select, update
+from werkzeug.exceptions import NotFound
+
+from stappenplan import access
+from stappenplan import demo_content as content
+from stappenplan.accounts.models import User
+from stappenplan.extensions import db, utcnow
+from stappenplan.organisations.models import Membership, RegionMembership
+from stappenplan.workflow.engine import Action
+from stappenplan.worksheets import feed
+from stappenplan.worksheets.models import Presence
+from tests.factories import login
+from tests.test_query_counts import counted
+from tests.test_worksheets import driver, sheet_url
+
+HX = {"HX-Request": "true"}
+SEQ = re.compile(r'id="sheet-seq" name="seq" value="(\d+)"')
+SIG = re.compile(r'id="presence-sig" name="presence" value="([^"]*)"')
+
+
+def client_for(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
+def params(page: str, status: str = "open") -> dict[str, str]:
+    """What the page's script sends with each poll."""
+    return {"seq": SEQ.search(page).group(1), "presence": SIG.search(page).group(1), "editing": "",  # type: ignore[union-attr]
+            "status": status}
+
+
+@pytest.fixture
+def step4(world, app: Flask) -> str:
+    with app.app_context():
+        driver(world).own_steps(3, 3)
+    return sheet_url(world, 4, "samen")
+
+
+def test_idle_feed_is_one_statement_after_the_session_check(world, app: Flask, step4: str) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    first = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
+    assert first.status_code == 204 and first.headers["ETag"]
+    with counted(app) as idle:
+        quiet = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
+    assert quiet.status_code == 204
+    assert len(idle) == 2, idle  # the user (session check), then the worksheet with its presence
+    with counted(app) as conditional:
+        unchanged = cc.get(f"{step4}/wijzigingen", query_string=query,
+                           headers={**HX, "If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == first.headers["ETag"]
+    assert len(conditional) == 2, conditional
+    # A coordinator (read-only, no presence row of their own) is answered the same way.
+    coord = client_for(app, world.emails["coord_a"])
+    coord_query = params(coord.get(step4).get_data(as_text=True))
+    with counted(app) as coordinator:
+        assert coord.get(f"{step4}/wijzigingen", query_string=coord_query, headers=HX).status_code == 204
+    assert len(coordinator) == 2, coordinator
+
+
+def test_a_change_ends_the_304_and_brings_the_news(world, app: Flask, step4: str) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    lib = client_for(app, world.emails["lib_a"])
+    lib.get(step4)
+    page = cc.get(step4).get_data(as_text=True)
+    query = params(page)
+    tag = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).headers["ETag"]
+    assert lib.post(f"{step4}/vraag/target_parents", data={"q-target_parents": "Nieuw", "v-target_parents": 0},
+                    headers=HX).status_code == 200
+    news = cc.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag})
+    assert news.status_code == 200 and "Nieuw" in news.get_data(as_text=True)
+    assert news.headers["ETag"] != tag
+    again = cc.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": news.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_someone_arriving_shows_up_at_the_next_poll(world, app: Flask, step4: str) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    tag = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).headers["ETag"]
+    assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    client_for(app, world.emails["lib_a"]).get(step4)  # the library opens the worksheet
+    for headers in (HX, {**HX, "If-None-Match": tag}):
+        arrived = cc.get(f"{step4}/wijzigingen", query_string=query, headers=headers)
+        assert arrived.status_code == 200 and "Ook op dit werkblad" in arrived.get_data(as_text=True)
+    # and leaving: a presence row past the window is no longer counted by the fast path
+    with app.app_context():
+        lib_id = db.session.scalar(select(User.id).where(User.email == world.emails["lib_a"]))
+        db.session.execute(update(Presence).where(Presence.user_id == lib_id)
+                           .values(seen_at=utcnow() - feed.PRESENCE_WINDOW - timedelta(seconds=1)))
+        db.session.commit()
+    left = cc.get(f"{step4}/wijzigingen", query_string={**query, "presence": SIG.search(
+        arrived.get_data(as_text=True)).group(1)}, headers=HX)  # type: ignore[union-attr]
+    assert left.status_code == 200 and "Ook op dit werkblad" not in left.get_data(as_text=True)
+
+
+def test_own_presence_is_still_refreshed_and_follows_the_field(world, app: Flask, step4: str) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    with app.app_context():
+        cc_id = db.session.scalar(select(User.id).where(User.email == world.emails["cc_a"]))
+        old = utcnow() - feed.PRESENCE_REFRESH - timedelta(seconds=5)
+        db.session.execute(update(Presence).where(Presence.user_id == cc_id).values(seen_at=old))
+        db.session.commit()
+    with counted(app) as statements:
+        assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    assert len(statements) == 3, statements  # the user, the probe, the renewed presence row
+    with app.app_context():
+        row = db.session.scalar(select(Presence).where(Presence.user_id == cc_id))
+        assert row.seen_at > old and row.question is None
+    assert cc.get(f"{step4}/wijzigingen", query_string={**query, "editing": "target_parents"},
+                  headers=HX).status_code == 204
+    with app.app_context():
+        assert db.session.scalar(select(Presence.question).where(Presence.user_id == cc_id)) == "target_parents"
+    # a key that is not a question is stored as no field (and the poll stays quiet)
+    assert cc.get(f"{step4}/wijzigingen", query_string={**query, "editing": "geen-vraag"},
+                  headers=HX).status_code == 204
+    with app.app_context():
+        assert db.session.scalar(select(Presence.question).where(Presence.user_id == cc_id)) is None
+
+
+def test_a_status_change_still_reloads_the_page(world, app: Flask, step4: str) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True), status="locked")
+    response = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
+    assert response.status_code == 200 and response.headers["HX-Refresh"] == "true"
+
+
+def test_lost_access_is_404_not_304(world, app: Flask, step4: str) -> None:
+    """A poller that was answered 204/304 gets 404 (or the login) as soon as its access ends,
+    whatever sequence number or tag it sends."""
+    coord = client_for(app, world.emails["coord_a"])
+    query = params(coord.get(step4).get_data(as_text=True))
+    tag = coord.get(f"{step4}/wijzigingen", query_string=query, headers=HX).headers["ETag"]
+    with app.app_context():  # the library leaves the coordinator's region
+        db.session.execute(delete(RegionMembership))
+        db.session.commit()
+    assert coord.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag}
+                     ).status_code == 404
+    member = client_for(app, world.emails["cc_a_member"])
+    query = params(member.get(step4).get_data(as_text=True))
+    tag = member.get(f"{step4}/wijzigingen", query_string=query, headers=HX).headers["ETag"]
+    with app.app_context():  # removed from the organisation
+        user_id = db.session.scalar(select(User.id).where(User.email == world.emails["cc_a_member"]))
+        db.session.execute(delete(Membership).where(Membership.user_id == user_id))
+        db.session.commit()
+    gone = member.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag})
+    assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
+    # another tenant, with the tag and the sequence number of a real poller
+    outsider = client_for(app, world.emails["lib_b"])
+    assert outsider.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag}
+                        ).status_code == 404
+
+
+def _decisions(app: Flask, world, emails: list[str]) -> dict[tuple[str, str, int, str], tuple[bool, bool]]:
+    """Per (user, partnership, step, slug): (the fast path says visible, sheet_or_404 agrees)."""
+    result = {}
+    with app.app_context():
+        for email in emails:
+            user = db.session.scalar(select(User).where(User.email == email))
+            for pid in (world.ids["partnership_a"], world.ids["partnership_b"]):
+                for step in range(0, 10):
+                    for slug in ("bibliotheek", "kinderopvang", "samen", "anders"):
+                        with app.test_request_context():
+                            login_user(user)
+                            fast = access.sheet_probe(pid, step, slug) is not None
+                            try:
+                                access.sheet_or_404(pid, step, slug)
+                                full = True
+                            except NotFound:
+                                full = False
+                        result[(email, pid, step, slug)] = (fast, full)
+        db.session.rollback()
+    return result
+
+
+def test_fast_path_decides_exactly_as_sheet_or_404_at_every_stage(world, app: Flask) -> None:
+    """Every user, worksheet and plan stage: the one-statement check says yes exactly when
+    sheet_or_404 does (never more, so no leak; never less, so the fast path is used)."""
+    emails = [world.emails[k] for k in ("lib_a", "cc_a", "coord_a", "lib_b", "cc_b", "coord_b")]
+
+    def stage_childcare_step3() -> None:
+        d = driver(world)
+        d.fill("childcare", 3, "childcare", content.OWN["childcare"][3])
+        d.act("childcare", Action("complete", 3, "childcare"))
+
+    def stage_new_cycle() -> None:
+        d = driver(world)
+        for step in range(4, 9):
+            d.finish_joint(step)
+        d.act("library", Action("start_new_cycle"))
+
+    stages = [lambda: None, lambda: driver(world).own_steps(3, 2), stage_childcare_step3, stage_new_cycle]
+    seen_visible = 0
+    for number, stage in enumerate(stages):
+        with app.app_context():
+            stage()
+            db.session.commit()
+        for key, (fast, full) in _decisions(app, world, emails).items():
+            assert fast == full, f"stage {number}: {key}: fast path {fast}, sheet_or_404 {full}"
+            seen_visible += fast
+    assert seen_visible > 30  # the comparison covered visible worksheets, not only refusals
