@@ -202,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         ("library admin home", library, "/start", args.requests),
         ("coordinator CSV export (all rows)", coordinator, "/regio/export.csv", args.export_requests),
         ("coordinator XLSX export (all rows)", coordinator, "/regio/export.xlsx", args.export_requests),
+        ("coordinator outcomes of the year", coordinator, "/regio/resultaten", args.requests),
+        ("coordinator yearly report (page)", coordinator, "/regio/jaarverslag", args.requests),
+        ("coordinator yearly report (XLSX)", coordinator, "/regio/jaarverslag.xlsx", args.export_requests),
+        ("coordinator yearly report (PDF)", coordinator, "/regio/jaarverslag.pdf", args.export_requests),
     ]
     results = [measure(app, name, client, path, n, args.warmup) for name, client, path, n in plan]
 

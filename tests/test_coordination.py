@@ -421,6 +421,10 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
         "/regio?stap=3&zoek=a&stil=1",
         "/regio/export.csv",
         "/regio/export.xlsx",
+        "/regio/resultaten",
+        f"/regio/resultaten?vestiging={tiel}",
+        "/regio/jaarverslag",
+        "/regio/jaarverslag.xlsx",
     ]
     for url in urls:
         client.get(url)  # warm up (templates, definitions)
