@@ -189,7 +189,7 @@ DYNAMIC_TEXTS = (
     N_("Iemand noemt je in een opmerking"),
     N_("Herinneringen aan deadlines en evaluatiemomenten"),
     N_("Aanvragen om mee te doen in een regio, en de beslissing daarover"),
-    # Not passed to gettext yet (see the report of the i18n work): activity/routes.py LABELS,
+    # activity/routes.py LABELS (translated where the log shows them),
     # worksheets/display.py CHECK_LABELS, activity/describe.py PARTY and
     # notifications/services.py PARTY_NAME (the last two: "de bibliotheek"/"de kinderopvang",
     # already in the catalog through workflow/engine.py).

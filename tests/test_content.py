@@ -249,3 +249,16 @@ def test_address_warning_without_javascript_and_in_english(app: Flask, world, st
     assert "Dit lijkt op een postcode." in page
     english = _client(app, world.emails["cc_a_member"], "en").get(url).get_data(as_text=True)
     assert "This looks like a postcode." in english and "Family A" in english
+
+
+def test_jargon_is_explained_where_it_appears(app: Flask, world) -> None:
+    """'Educatief thuismilieu' (step 1) and 'laagdrempelig' (step 6) are explained in the question itself."""
+    from stappenplan.workflow.plan_loader import get_definition
+
+    defn = get_definition(1)
+    option = next(o for q in defn.step(1).questions for o in q.options if o.key == "home_environment")
+    assert "educatief thuismilieu" in option.label and "voorlezen" in option.label
+    invitation = next(q for q in defn.step(6).questions if q.key == "invitation")
+    assert "laagdrempelig" in invitation.label and "Laagdrempelig betekent" in (invitation.help or "")
+    page = _client(app, world.emails["cc_a"]).get(_sheet(world, 1, "kinderopvang")).get_data(as_text=True)
+    assert "wat kinderen thuis leren" in page

@@ -54,6 +54,7 @@ DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
     ("stappenplan/worksheets/display.py", "MESSAGES[kinds[0]]"): ("stappenplan.worksheets.identifying:MESSAGES",),
     ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.activity.routes:MAIL_LABELS",),
+    ("stappenplan/activity/routes.py", "LABELS[e.kind]"): ("stappenplan.activity.routes:LABELS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }
 GETTEXT_NAMES = {"_", "gettext", "_l", "lazy_gettext", "ngettext"}
@@ -353,3 +354,13 @@ def test_a_refused_action_is_explained_in_english(app: Flask, world) -> None:
     page = response.get_data(as_text=True)
     assert "First answer all required questions of step 1." in page
     assert "Beantwoord eerst" not in page
+
+
+def test_the_admins_log_reads_in_english(app: Flask, world) -> None:
+    english = app.test_client()
+    login(english, world.emails["lib_a"])
+    _choose(english, "en")
+    assert english.post("/organisatie/leden/uitnodigen",
+                        data={"email": "nieuw@bieb-a.nl", "role": "member"}).status_code == 302
+    log = english.get("/organisatie/logboek").get_data(as_text=True)
+    assert "invited a colleague" in log and "nodigde een collega uit" not in log

@@ -70,7 +70,8 @@ def log():
         stmt = stmt.where(AuditEvent.actor_id == select(User.id).where(User.public_id == person).scalar_subquery())
     listing = paginate(stmt.order_by(AuditEvent.id.desc()), page_arg(), PER_PAGE)
     entries = [{"at": e.created_at, "who": name or e.actor_pseudonym or "",
-                "what": text_for(e) or LABELS.get(e.kind, e.kind), "kind": e.kind} for e, name in listing.items]
+                "what": text_for(e) or (_(LABELS[e.kind]) if e.kind in LABELS else e.kind), "kind": e.kind}
+               for e, name in listing.items]
     return render_template("audit/log.html", entries=entries, listing=listing, total=listing.total,
                            category=category if category in CATEGORIES else "", person=person, people=people,
                            categories=list(CATEGORIES), undelivered=outbox.undelivered(org.id),
