@@ -54,7 +54,7 @@ class InvitePartnersForm(Form):
             self.situation.data = offered[0]
         if kind == "childcare":
             self.emails.description = _l(
-                "Eén per regel: e-mailadres, komma, naam van de bibliotheek(vestiging). "
+                "Eén per regel: e-mailadres, komma, naam van de bibliotheekvestiging. "
                 "Bijvoorbeeld: jeugd@bibliotheekrivierenland.nl, Bibliotheek Rivierenland – vestiging Tiel")
             self.emails.render_kw = {"placeholder": "jeugd@bibliotheekrivierenland.nl, "
                                                     "Bibliotheek Rivierenland – vestiging Tiel", "rows": 4}
