@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -33,6 +34,10 @@ class Report:
     themes: themes.RegionThemes | None
     partnerships: tuple[services.Row, ...]
     step_titles: dict[int, str]
+
+    def how(self) -> list[str]:
+        """How each figure is counted (the same lines on the page, in the PDF and the XLSX)."""
+        return how_counted(minimum_of(self))
 
     def step_name(self, row: services.Row) -> str:
         if row.done:
@@ -64,8 +69,8 @@ def reach_text(reach: outcomes.Reach) -> str:
     return str(reach.total)
 
 
-def how_counted(report: Report) -> list[str]:
-    minimum = report.themes.minimum if report.themes else 5
+def how_counted(minimum: int) -> list[str]:
+    """How each figure of the outcomes page and the report is counted (``minimum``: the themes' threshold)."""
     return [
         _("Activiteiten: de rijen in stap 6 die als ‘geweest’ zijn gemarkeerd of waarvan de datum voorbij is. "
           "Ze tellen in het jaar van hun datum."),
@@ -80,6 +85,10 @@ def how_counted(report: Report) -> list[str]:
         _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde."),
         _("Alleen stappen die open of klaar zijn tellen mee, zoals je ze ook in het overzicht ziet."),
     ]
+
+
+def minimum_of(report: Report) -> int:
+    return report.themes.minimum if report.themes else int(current_app.config.get("THEME_MIN_CONVERSATIONS", 5))
 
 
 def _scores(figures: outcomes.Figures) -> list[Any]:
@@ -126,7 +135,7 @@ def to_xlsx(report: Report) -> bytes:
     sheet(_("Samenwerkingen"), [_("Vestiging"), _("Kinderopvang"), _("Ronde"), _("Huidige stap"), _("Stilgevallen")],
           [[r.library_name, r.childcare_name, r.cycle_number, report.step_name(r), _("ja") if r.stalled else _("nee")]
            for r in report.partnerships])
-    sheet(_("Zo tellen we"), [_("Uitleg")], [[line] for line in how_counted(report)])
+    sheet(_("Zo tellen we"), [_("Uitleg")], [[line] for line in report.how()])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

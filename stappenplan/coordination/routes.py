@@ -196,8 +196,10 @@ def outcomes():
     branch = services.find_branch(branches, raw_branch) if raw_branch else None
     figures = outcome_service.compute(org.id, year, today, branch.id if branch else None)
     region_themes = themes.region_themes(org.id, services.definition(), branch.id if branch else None)
+    minimum = region_themes.minimum if region_themes else int(current_app.config.get("THEME_MIN_CONVERSATIONS", 5))
     return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
-                           themes=region_themes, unknown_branch=bool(raw_branch) and branch is None)
+                           themes=region_themes, unknown_branch=bool(raw_branch) and branch is None,
+                           how=report_service.how_counted(minimum))
 
 
 def _report() -> report_service.Report:
@@ -217,14 +219,14 @@ def _report_filename(r: report_service.Report, extension: str) -> str:
 def report():
     """The yearly region report, printable; the same as PDF and XLSX."""
     r = _report()
-    return render_template("coordination/report.html", r=r, how=report_service.how_counted(r))
+    return render_template("coordination/report.html", r=r)
 
 
 @bp.get("/jaarverslag.pdf")
 @policy("coordination")
 def report_pdf() -> Response:
     r = _report()
-    html = render_template("coordination/report_pdf.html", r=r, how=report_service.how_counted(r))
+    html = render_template("coordination/report_pdf.html", r=r)
     data = render_pdf(html, current_app.static_folder or "")
     record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
            year=r.year, format="pdf")
