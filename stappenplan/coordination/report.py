@@ -69,6 +69,13 @@ def reach_text(reach: outcomes.Reach) -> str:
     return str(reach.total)
 
 
+def reach_cell(reach: outcomes.Reach) -> int | str:
+    """For a spreadsheet: a number when every activity had one, otherwise the explaining text."""
+    if reach.known and not reach.unknown:
+        return reach.total
+    return reach_text(reach)
+
+
 def how_counted(minimum: int) -> list[str]:
     """How each figure of the outcomes page and the report is counted (``minimum``: the themes' threshold)."""
     return [
@@ -111,18 +118,18 @@ def to_xlsx(report: Report) -> bytes:
     region = o.region
     sheet(_("Cijfers %(year)d", year=report.year), [_("Cijfer"), _("Waarde")], [
         [_("Activiteiten gehouden"), region.activities],
-        [_("Ouders bereikt"), reach_text(region.parents)],
-        [_("Kinderen bereikt"), reach_text(region.children)],
+        [_("Ouders bereikt"), reach_cell(region.parents)],
+        [_("Kinderen bereikt"), reach_cell(region.children)],
         [_("Rondes afgerond"), region.rounds_completed],
         *[[head, n] for head, n in zip(score_head, _scores(region), strict=True)],
     ])
     sheet(_("Per vestiging"), [_("Vestiging"), _("Samenwerkingen"), _("Activiteiten"), _("Ouders"), _("Kinderen"),
                                _("Rondes afgerond"), *score_head],
-          [[b.name, b.figures.partnerships, b.figures.activities, reach_text(b.figures.parents),
-            reach_text(b.figures.children), b.figures.rounds_completed, *_scores(b.figures)] for b in o.branches])
+          [[b.name, b.figures.partnerships, b.figures.activities, reach_cell(b.figures.parents),
+            reach_cell(b.figures.children), b.figures.rounds_completed, *_scores(b.figures)] for b in o.branches])
     sheet(_("Per ronde"), [_("Ronde"), _("Samenwerkingen"), _("Afgerond"), _("Activiteiten"), _("Ouders"),
                            _("Kinderen"), *score_head],
-          [[number, f.partnerships, f.rounds_completed, f.activities, reach_text(f.parents), reach_text(f.children),
+          [[number, f.partnerships, f.rounds_completed, f.activities, reach_cell(f.parents), reach_cell(f.children),
             *_scores(f)] for number, f in o.rounds])
     theme_rows: list[list[Any]] = []
     if report.themes is not None and report.themes.counts is not None:
