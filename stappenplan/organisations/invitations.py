@@ -58,6 +58,7 @@ def accept_member(inv: Invitation, name: str, password: str) -> User:
         user.name = name.strip()
         user.password_hash = hash_password(password)
         user.session_version += 1
+        user.email_confirmed_at = user.email_confirmed_at or utcnow()  # the link reached this address
     db.session.add(Membership(user=user, organisation_id=inv.inviter_org_id, role=inv.role, team=inv.team))
     inv.accepted_at = utcnow()
     db.session.flush()
