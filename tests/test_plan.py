@@ -313,15 +313,16 @@ def test_parse_round(raw: str | None, expected: int | None) -> None:
 
 def test_empty_answers_of_finished_steps_say_not_filled_in(world, app: Flask) -> None:
     """'Nog niet ingevuld' (not yet) only where work is still open; a finished step says 'Niet ingevuld'."""
-    from stappenplan.workflow.models import StepInstance
+    from stappenplan.workflow.models import Cycle, StepInstance
     from stappenplan.worksheets.models import Answer
 
     with app.app_context():
         d = _driver(world)
         d.own_steps(library_done=1, childcare_done=0)
         # One answer of the completed step 1 left empty (an optional question, say).
-        instance = db.session.scalar(select(StepInstance.id).where(StepInstance.step == 1,
-                                                                   StepInstance.slot == "library"))
+        instance = db.session.scalar(
+            select(StepInstance.id).join(Cycle, Cycle.id == StepInstance.cycle_id)
+            .where(Cycle.partnership_id == d.p.id, StepInstance.step == 1, StepInstance.slot == "library"))
         db.session.delete(db.session.scalars(select(Answer).where(Answer.step_instance_id == instance)).first())
         db.session.commit()
     html = _page(_client(app, world, "lib_a"), world)
