@@ -102,13 +102,15 @@ def current_org() -> Organisation:
     return current_user.membership.organisation
 
 
-def coordinated_library_ids(org_id: int) -> Select:
-    """Library branches whose partnerships a coordination organisation may see."""
-    return (
+def coordinated_library_ids(org_id: int, branch_id: int | None = None) -> Select:
+    """Library branches whose partnerships a coordination organisation may see (or just
+    ``branch_id``, when it is one of them)."""
+    stmt = (
         select(RegionMembership.library_id)
         .join(Region, Region.id == RegionMembership.region_id)
         .where(Region.coordination_id == org_id)
     )
+    return stmt if branch_id is None else stmt.where(RegionMembership.library_id == branch_id)
 
 
 def visible_partnerships(org: Organisation) -> Select:

@@ -122,15 +122,15 @@ def to_xlsx(head: list[str], body: list[list[Cell | int]], title: str) -> bytes:
     sheet.freeze_panes = "C2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(head))}{len(body) + 1}"
     bold = Font(bold=True)
-    sheet.append([_cell(sheet, value, font=bold) for value in head])
+    sheet.append([cell(sheet, value, font=bold) for value in head])
     for line in body:
-        sheet.append([_cell(sheet, value) for value in line])
+        sheet.append([cell(sheet, value) for value in line])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _cell(sheet: Any, value: Cell | int, font: Font | None = None) -> WriteOnlyCell:
+def cell(sheet: Any, value: Cell | int, font: Font | None = None) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = TYPE_STRING

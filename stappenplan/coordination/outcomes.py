@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from ..access import coordinated_library_ids
 from ..extensions import db
-from ..organisations.models import Organisation, RegionMembership
+from ..organisations.models import Organisation
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow.models import Cycle, StepInstance
@@ -120,9 +120,7 @@ def _rows(value: Any) -> Iterable[dict[str, Any]]:
 
 def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -> Outcomes:
     """The figures of the coordinator's region (or one branch) for ``year``, three queries."""
-    libraries = coordinated_library_ids(org_id)
-    if branch_id is not None:
-        libraries = libraries.where(RegionMembership.library_id == branch_id)
+    libraries = coordinated_library_ids(org_id, branch_id)
     cycles = db.session.execute(
         select(Cycle.id, Cycle.number, Cycle.closed_at, Partnership.id, Partnership.library_id, Organisation.name,
                Organisation.public_id)

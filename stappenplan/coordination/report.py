@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from . import outcomes, services, themes
-from .exports import _cell
+from .exports import cell
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def how_counted(minimum: int) -> list[str]:
 
 
 def minimum_of(report: Report) -> int:
-    return report.themes.minimum if report.themes else int(current_app.config.get("THEME_MIN_CONVERSATIONS", 5))
+    return report.themes.minimum if report.themes else themes.minimum()
 
 
 def _scores(figures: outcomes.Figures) -> list[Any]:
@@ -110,9 +109,9 @@ def to_xlsx(report: Report) -> bytes:
 
     def sheet(title: str, head: list[str], body: list[list[Any]]) -> None:
         ws = workbook.create_sheet(title[:31])
-        ws.append([_cell(ws, value, font=bold) for value in head])
+        ws.append([cell(ws, value, font=bold) for value in head])
         for line in body:
-            ws.append([_cell(ws, value) for value in line])
+            ws.append([cell(ws, value) for value in line])
 
     o = report.outcomes
     region = o.region

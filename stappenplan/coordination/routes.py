@@ -196,7 +196,7 @@ def outcomes():
     branch = services.find_branch(branches, raw_branch) if raw_branch else None
     figures = outcome_service.compute(org.id, year, today, branch.id if branch else None)
     region_themes = themes.region_themes(org.id, services.definition(), branch.id if branch else None)
-    minimum = region_themes.minimum if region_themes else int(current_app.config.get("THEME_MIN_CONVERSATIONS", 5))
+    minimum = region_themes.minimum if region_themes else themes.minimum()
     return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
                            themes=region_themes, unknown_branch=bool(raw_branch) and branch is None,
                            how=report_service.how_counted(minimum))

@@ -17,7 +17,6 @@ from sqlalchemy import select, text
 from .. import rls
 from ..access import coordinated_library_ids
 from ..extensions import db
-from ..organisations.models import RegionMembership
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow.answers import ThemeCounts, theme_overview
@@ -37,6 +36,11 @@ class RegionThemes:
     counts: ThemeCounts | None
 
 
+def minimum() -> int:
+    """The threshold, the same as a partnership's own overview."""
+    return int(current_app.config["THEME_MIN_CONVERSATIONS"])
+
+
 def records_question(defn: PlanDefinition) -> Question | None:
     """Step 5's conversation records: the question only the childcare organisation reads."""
     return next((q for step in defn.steps for q in step.questions
@@ -48,11 +52,11 @@ def region_themes(org_id: int, defn: PlanDefinition, branch_id: int | None = Non
     question = records_question(defn)
     if question is None:
         return None
-    minimum = int(current_app.config.get("THEME_MIN_CONVERSATIONS", 5))
+    threshold = minimum()
     if rls.enabled(current_app):
         row = db.session.execute(
             text("SELECT conversations, counts FROM region_tally(:question, :minimum, :options, :library)"),
-            {"question": question.key, "minimum": minimum, "options": tally_options(question),
+            {"question": question.key, "minimum": threshold, "options": tally_options(question),
              "library": branch_id},
         ).one()
         conversations, raw = int(row.conversations), row.counts
@@ -60,10 +64,8 @@ def region_themes(org_id: int, defn: PlanDefinition, branch_id: int | None = Non
             c.key: [(o, int(raw.get(f"{c.key}:{o.key}", 0))) for o in c.options]
             for c in question.columns if c.type in CHOICE_TYPES
         }
-        return RegionThemes(question, conversations, minimum, counts)
-    libraries = coordinated_library_ids(org_id)
-    if branch_id is not None:
-        libraries = libraries.where(RegionMembership.library_id == branch_id)
+        return RegionThemes(question, conversations, threshold, counts)
+    libraries = coordinated_library_ids(org_id, branch_id)
     values = db.session.scalars(
         select(Answer.value)
         .join(StepInstance, StepInstance.id == Answer.step_instance_id)
@@ -73,5 +75,5 @@ def region_themes(org_id: int, defn: PlanDefinition, branch_id: int | None = Non
                Answer.question == question.key)
     ).all()
     records = [row for value in values if isinstance(value, list) for row in value]
-    conversations, counts = theme_overview(question, records, minimum)
-    return RegionThemes(question, conversations, minimum, counts)
+    conversations, counts = theme_overview(question, records, threshold)
+    return RegionThemes(question, conversations, threshold, counts)
