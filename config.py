@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("STAPPENPLAN_INSTANCE", ROOT / "instance"))
@@ -59,7 +60,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'stappenplan.db'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping on every checkout: core/pool.py pings a connection that rested DB_PING_AFTER_IDLE s.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    DB_PING_AFTER_IDLE = float(os.environ.get("DB_PING_AFTER_IDLE", "2"))
     # PostgreSQL: switch JIT compilation off for the app's sessions (see create_app).
     JIT_OFF = _bool("JIT_OFF", True)
     BABEL_DEFAULT_LOCALE = "nl"

@@ -16,6 +16,7 @@ want to keep.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import re
 import statistics
 import sys
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--rls", action="store_true", help="connect as the row-level security role stappenplan_app")
     parser.add_argument("--no-load", action="store_true", help="reuse the data of the previous run")
+    parser.add_argument("--only", help="comma-separated start of request names, e.g. autosave,worksheet")
+    parser.add_argument("--profile", type=Path, help="write a cProfile file per request kind into this folder")
     args = parser.parse_args(argv)
 
     url = normalise_database_url(args.database_url)
@@ -146,7 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"{'request':<34} {'median ms':>10} {'p95 ms':>8} {'statements':>11}")
     for name, send in plan:
+        if args.only and not any(name.startswith(part) for part in args.only.split(",")):
+            continue
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            profiler = cProfile.Profile()
+            profiler.enable()
         times, statements = timed(engine, args.requests, args.warmup, send)
+        if args.profile:
+            profiler.disable()
+            profiler.dump_stats(args.profile / (re.sub(r"\W+", "-", name).strip("-") + ".prof"))
         ordered = sorted(times)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
         low, high = min(statements), max(statements)

@@ -414,9 +414,12 @@ def _input(page: str, id_: str) -> str:
 
 
 def open_sheet(port: int, session: Session, pid: str) -> dict[str, str]:
-    status, _h, page = _request(port, "GET", f"/samenwerkingen/{pid}/stap/4/samen", cookie=session.cookie)
+    status, headers, page = _request(port, "GET", f"/samenwerkingen/{pid}/stap/4/samen", cookie=session.cookie)
     if status != 200:
         raise SystemExit(f"worksheet {pid}: {status}")
+    if headers["set-cookie"]:  # as a browser would
+        jar = _cookies(headers["set-cookie"], dict(part.split("=", 1) for part in session.cookie.split("; ")))
+        session.cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
     token = re.search(r"hx-headers='([^']*)'", page)
     if not token:
         raise SystemExit("no hx-headers on the worksheet page")

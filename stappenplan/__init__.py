@@ -54,6 +54,9 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
 
     db.init_app(app)
     from . import rls
+    from .core import pool
+
+    pool.init(app)
 
     rls.init(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
@@ -136,6 +139,7 @@ def _select_locale() -> str:
 
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
+    from flask_login import user_logged_in
     from sqlalchemy import select
 
     from .accounts.models import User
@@ -145,11 +149,20 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message = _l("Log in om verder te gaan.")
     login_manager.login_message_category = "info"
 
+    @user_logged_in.connect_via(app)
+    def _remember_at_login(_sender: Flask, user: User) -> None:
+        # The first poll after logging in can already use the change feed's session check.
+        from .access import remember_identity
+
+        if user.membership is not None:
+            remember_identity(user)
+
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
         if g.get("database_down"):  # the 503 page renders for an anonymous visitor
             return None
         from . import rls
+        from .access import remember_identity
 
         public_id, _sep, version = session_id.partition(".")
         with rls.claimed():
@@ -159,6 +172,7 @@ def _init_login(app: Flask) -> None:
             return None
         g.stappenplan_user = user  # who this request acts for, for code that must not load it again
         rls.scope_loaded_user(user)
+        remember_identity(user)
         return user
 
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select
 from sqlalchemy.orm import aliased
 
+from . import rls
+from .accounts.models import User
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
@@ -51,13 +53,28 @@ def policy(*rules: str) -> Callable[[F], F]:
     return decorate
 
 
+def lazy_login(view: F) -> F:
+    """For a ``@policy("login")`` view polled so often that loading the user first costs
+    more than the answer (the change feed): when the session names a user the loader
+    confirmed before (``SESSION_IDENTITY``), the access check leaves the login to the
+    view, which must either check that identity in its own statement (``sheet_probe``
+    with ``identity``) or call ``require_login`` before it reads or shows anything."""
+    view.access_lazy_login = True  # type: ignore[attr-defined]
+    return view
+
+
+def _view() -> Any:
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    return current_app.view_functions.get(request.endpoint)
+
+
 def _view_policy() -> frozenset[str] | None:
     if request.endpoint is None:
         return frozenset({"public"})  # 404/405 handled by Flask itself
     if request.endpoint == "static":
         return frozenset({"public"})
-    view = current_app.view_functions.get(request.endpoint)
-    return getattr(view, "access_policy", None)
+    return getattr(_view(), "access_policy", None)
 
 
 def allowed(rules: frozenset[str]) -> bool:
@@ -85,6 +102,15 @@ def enforce() -> Any:
         abort(404)
     if "public" in rules:
         return None
+    if rules == {"login"} and getattr(_view(), "access_lazy_login", False):
+        identity = _claimed_identity()
+        if identity is not None:
+            g.lazy_identity = identity
+            return None
+    return _require(rules)
+
+
+def _require(rules: frozenset[str]) -> Any:
     if not current_user.is_authenticated:
         if request.method == "GET":
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
@@ -93,6 +119,62 @@ def enforce() -> Any:
         # Routes that name an object answer 404 so they reveal nothing.
         abort(404 if request.view_args else 403)
     return None
+
+
+# --- the session's identity, checked inside a statement (lazy_login) ---------
+
+#: The session key of whom the user loader last confirmed (see Identity). Signed with the
+#: rest of the session; it decides nothing by itself: sheet_probe checks it in its statement.
+SESSION_IDENTITY = "who"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The user of this session as the loader last confirmed it: the user's ids and
+    session version, the organisation of its membership and that organisation's kind."""
+
+    user_id: int
+    public_id: str
+    session_version: int
+    org_id: int
+    org_kind: str
+    org_public_id: str
+
+
+def remember_identity(user: Any) -> None:
+    """Called by the user loader for a confirmed user: keep whom it found in the session
+    (written only when it changed, so the cookie is not re-signed on every request)."""
+    membership = user.membership
+    org = membership.organisation
+    value = [user.id, org.id, org.kind, org.public_id]
+    if session.get(SESSION_IDENTITY) != value:
+        session[SESSION_IDENTITY] = value
+
+
+def _claimed_identity() -> Identity | None:
+    value = session.get(SESSION_IDENTITY)
+    public_id, _sep, version = str(session.get("_user_id") or "").partition(".")
+    if not (isinstance(value, list) and len(value) == 4 and public_id and version.isdigit()):
+        return None
+    user_id, org_id, kind, org_public_id = value
+    if not (isinstance(user_id, int) and isinstance(org_id, int) and kind in ("library", "childcare", "coordination")
+            and isinstance(org_public_id, str)):
+        return None
+    return Identity(user_id, public_id, int(version), org_id, kind, org_public_id)
+
+
+def session_identity() -> Identity | None:
+    """The session's unconfirmed identity when the access check left the login to a
+    ``lazy_login`` view; None when the user was loaded (use ``current_user``)."""
+    return g.get("lazy_identity")
+
+
+def require_login() -> Any:
+    """What a ``lazy_login`` view does before anything its identity statement did not
+    decide: the access check it skipped (a redirect to the login page, or None)."""
+    if g.pop("lazy_identity", None) is None:
+        return None
+    return _require(frozenset({"login"}))
 
 
 # --- scoping -----------------------------------------------------------------
@@ -285,7 +367,7 @@ def _handoff() -> int:
 
 def sheet_probe(partnership_id: str, step: int, slot_slug: str,
                 extend: Callable[[Select[Any], Any], Select[Any]] | None = None,
-                params: dict[str, Any] | None = None) -> SheetProbe | None:
+                params: dict[str, Any] | None = None, identity: Identity | None = None) -> SheetProbe | None:
     """The access check of ``sheet_or_404`` as one indexed statement, for requests that
     only need a worksheet's status and sequence number (the change feed, polled by every
     open worksheet). ``extend`` (a module-level function: the statement is built once per
@@ -296,15 +378,35 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
     goes through ``sheet_or_404``, which answers 404 or loads the sheet. So it can never
     grant more than ``sheet_or_404``: each rule below is the same rule on the same rows
     (tests/test_change_feed.py compares the two for every user, step and stage).
+
+    ``identity`` (a ``lazy_login`` view, the user not loaded): the statement also checks
+    the session - that user, with that session version, is still a member of that
+    organisation of that kind - so a yes holds for the user the loader would load.
     """
     slot = SLOT_SLUGS.get(slot_slug)
     if slot is None:
         return None
-    org = current_org()
+    if identity is not None:
+        org_id, kind = identity.org_id, identity.org_kind
+        g.rls_claim = org_id  # under row-level security the statement's transaction starts scoped to it
+        who = {"me": identity.user_id, "me_public": identity.public_id, "me_version": identity.session_version,
+               "me_kind": kind}
+    else:
+        org = current_org()
+        org_id, kind, who = org.id, org.kind, {}
     first = _handoff()
-    values = {"org": org.id, "public_id": partnership_id, "step": step, "slot": slot, "handoff": first,
-              "after": first + 1, **(params or {})}
-    rows = db.session.execute(_probe_statement(org.kind, extend), values).all()
+    values = {"org": org_id, "public_id": partnership_id, "step": step, "slot": slot, "handoff": first,
+              "after": first + 1, **who, **(params or {})}
+    statement = _probe_statement(kind, extend, identity is not None)
+    if identity is not None and not db.session().in_transaction() and not rls.enabled(current_app):
+        # The request has read nothing yet and this one statement only reads: it needs no
+        # transaction (two round trips fewer, for BEGIN and COMMIT). The connection goes
+        # back at once, so whatever follows runs in a transaction of its own as usual.
+        connection = db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        rows = connection.execute(statement, values).all()
+        db.session.close()
+    else:
+        rows = db.session.connection().execute(statement, values).all()
     if not rows:
         return None
     library_id, childcare_id, plan_version, instance_id, status, version, handoff_status, after_status = rows[0][:8]
@@ -314,8 +416,8 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
         return None
     # partnership_or_404: a party, or a coordinator whose region holds the library (the
     # statement's WHERE is the rule of visible_partnerships, for coordinators that region test).
-    role = "library" if org.id == library_id else "childcare" if org.id == childcare_id else \
-        "coordinator" if org.kind == "coordination" else None
+    role = "library" if org_id == library_id else "childcare" if org_id == childcare_id else \
+        "coordinator" if kind == "coordination" else None
     if role is None:
         return None
     if role == "coordinator":
@@ -335,10 +437,12 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
 
 
 @functools.lru_cache(maxsize=32)
-def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]] | None) -> Select[Any]:
+def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]] | None,
+                     identity: bool = False) -> Select[Any]:
     """sheet_probe's statement for one organisation kind, built once: the partnership by
     its public id within the organisation's reach, its newest cycle, the step instance,
-    and the two statuses the ``each`` rule of ``engine.visible`` reads."""
+    and the two statuses the ``each`` rule of ``engine.visible`` reads; with ``identity``
+    also the check the user loader makes (user, session version, membership)."""
     instances = StepInstance.__table__
     target, handoff, after = instances.alias("target"), instances.alias("handoff"), instances.alias("after_handoff")
     cycles, newer = Cycle.__table__, Cycle.__table__.alias("newer")
@@ -357,4 +461,10 @@ def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]
               & (target.c.slot == bindparam("slot")))
         .where(Partnership.public_id == bindparam("public_id"), _visible(kind, bindparam("org")))
     )
+    if identity:
+        users, members, orgs = User.__table__.alias("viewer"), Membership.__table__, Organisation.__table__
+        stmt = (stmt.join(users, (users.c.id == bindparam("me")) & (users.c.public_id == bindparam("me_public"))
+                          & (users.c.session_version == bindparam("me_version")))
+                .join(members, (members.c.user_id == users.c.id) & (members.c.organisation_id == bindparam("org")))
+                .join(orgs, (orgs.c.id == members.c.organisation_id) & (orgs.c.kind == bindparam("me_kind"))))
     return extend(stmt, target) if extend is not None else stmt

@@ -49,7 +49,7 @@ def step4(world, app: Flask) -> str:
     return sheet_url(world, 4, "samen")
 
 
-def test_idle_feed_is_one_statement_after_the_session_check(world, app: Flask, step4: str) -> None:
+def test_idle_feed_is_one_statement_with_the_session_check(world, app: Flask, step4: str) -> None:
     cc = client_for(app, world.emails["cc_a"])
     query = params(cc.get(step4).get_data(as_text=True))
     first = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
@@ -57,18 +57,21 @@ def test_idle_feed_is_one_statement_after_the_session_check(world, app: Flask, s
     with counted(app) as idle:
         quiet = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
     assert quiet.status_code == 204
-    assert len(idle) == 2, idle  # the user (session check), then the worksheet with its presence
+    # The worksheet with its presence, and the session check (user, session version,
+    # membership) in the same statement: the user is not loaded first.
+    assert len(idle) == 1, idle
+    assert "viewer.session_version" in idle[0] and "memberships" in idle[0]
     with counted(app) as conditional:
         unchanged = cc.get(f"{step4}/wijzigingen", query_string=query,
                            headers={**HX, "If-None-Match": first.headers["ETag"]})
     assert unchanged.status_code == 304 and unchanged.headers["ETag"] == first.headers["ETag"]
-    assert len(conditional) == 2, conditional
+    assert len(conditional) == 1, conditional
     # A coordinator (read-only, no presence row of their own) is answered the same way.
     coord = client_for(app, world.emails["coord_a"])
     coord_query = params(coord.get(step4).get_data(as_text=True))
     with counted(app) as coordinator:
         assert coord.get(f"{step4}/wijzigingen", query_string=coord_query, headers=HX).status_code == 204
-    assert len(coordinator) == 2, coordinator
+    assert len(coordinator) == 1, coordinator
 
 
 def test_a_change_ends_the_304_and_brings_the_news(world, app: Flask, step4: str) -> None:
@@ -117,7 +120,7 @@ def test_own_presence_is_still_refreshed_and_follows_the_field(world, app: Flask
         db.session.commit()
     with counted(app) as statements:
         assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
-    assert len(statements) == 3, statements  # the user, the probe, the renewed presence row
+    assert len(statements) == 2, statements  # the probe (with the session check), the renewed presence row
     with app.app_context():
         row = db.session.scalar(select(Presence).where(Presence.user_id == cc_id))
         assert row.seen_at > old and row.question is None
@@ -177,6 +180,11 @@ def _decisions(app: Flask, world, emails: list[str]) -> dict[tuple[str, str, int
                         with app.test_request_context():
                             login_user(user)
                             fast = access.sheet_probe(pid, step, slug) is not None
+                            org = user.membership.organisation
+                            identity = access.Identity(user.id, user.public_id, user.session_version, org.id,
+                                                       org.kind, org.public_id)
+                            lazy = access.sheet_probe(pid, step, slug, identity=identity) is not None
+                            assert lazy == fast, (email, pid, step, slug)
                             try:
                                 access.sheet_or_404(pid, step, slug)
                                 full = True
@@ -213,3 +221,61 @@ def test_fast_path_decides_exactly_as_sheet_or_404_at_every_stage(world, app: Fl
             assert fast == full, f"stage {number}: {key}: fast path {fast}, sheet_or_404 {full}"
             seen_visible += fast
     assert seen_visible > 30  # the comparison covered visible worksheets, not only refusals
+
+
+def _identity(client: FlaskClient) -> list:
+    with client.session_transaction() as sess:
+        return list(sess[access.SESSION_IDENTITY])
+
+
+def test_the_session_check_in_the_statement_ends_at_a_logout_everywhere(world, app: Flask, step4: str) -> None:
+    """The feed does not load the user, so its statement must refuse what the loader
+    refuses: an old session version (logged out everywhere, password changed)."""
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    with app.app_context():
+        db.session.execute(update(User).where(User.email == world.emails["cc_a"])
+                           .values(session_version=User.session_version + 1))
+        db.session.commit()
+    gone = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
+    assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
+
+
+def test_a_session_claim_that_no_longer_holds_goes_the_full_way(world, app: Flask, step4: str) -> None:
+    """A session whose remembered identity names another organisation (or another kind of
+    organisation, or nothing at all: a session from before this check) is answered by the
+    user loader's check, which then remembers the right identity."""
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    right = _identity(cc)
+    with app.app_context():
+        lib_org = db.session.scalar(select(User).where(User.email == world.emails["lib_a"])).organisation
+        wrong_org = [right[0], lib_org.id, "library", lib_org.public_id]
+    for claim in (wrong_org, [right[0], right[1], "library", right[3]], [right[0] + 1000, *right[1:]], None):
+        with cc.session_transaction() as sess:
+            if claim is None:
+                sess.pop(access.SESSION_IDENTITY, None)
+            else:
+                sess[access.SESSION_IDENTITY] = claim
+        with counted(app) as statements:
+            answer = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
+        assert answer.status_code == 204, claim
+        assert len(statements) > 1 and any("FROM users" in s and "viewer" not in s for s in statements), claim
+        assert _identity(cc) == right
+        with counted(app) as statements:
+            assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+        assert len(statements) == 1
+
+
+def test_a_stranger_with_a_forged_claim_learns_nothing(world, app: Flask, step4: str) -> None:
+    """Another tenant's user whose session claims the partner's organisation (it cannot be
+    forged without the secret key, but the statement would not believe it either)."""
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    claim = _identity(cc)
+    outsider = client_for(app, world.emails["cc_b"])
+    outsider.get("/start")
+    with outsider.session_transaction() as sess:
+        sess[access.SESSION_IDENTITY] = [sess[access.SESSION_IDENTITY][0], *claim[1:]]
+    assert outsider.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 404

@@ -283,6 +283,12 @@ def _note_organisation() -> None:
         request.environ[ENV_ORG] = org.public_id
 
 
+def note_organisation(public_id: str) -> None:
+    """For a request that confirmed its organisation without loading the user (the idle
+    change feed): log it like the others."""
+    request.environ[ENV_ORG] = public_id
+
+
 def init(app: Flask) -> None:
     """Configure logging and log every request. Call at the end of ``create_app``:
     the middleware must wrap everything else (the proxy fix included), and the

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import policy, sheet_or_404, sheet_probe
+from ..access import lazy_login, policy, require_login, session_identity, sheet_or_404, sheet_probe
 from ..core.errors import ServiceError
+from ..core.logging import note_organisation
 from ..core.templating import wants_partial
 from ..core.web import int_arg, parse_int
 from ..extensions import htmx
@@ -239,24 +240,34 @@ def field_area(partnership_id: str, step: int, slot: str, key: str):
 
 @bp.get("/wijzigingen")
 @policy("login")
+@lazy_login
 def changes(partnership_id: str, step: int, slot: str):
     """Polled every 1-3 s while the tab is visible: 204 (or 304 on If-None-Match) when
-    nothing changed. That answer comes from one statement (``sheet_probe``), plus one to
-    renew the poller's presence every PRESENCE_REFRESH; anything else - news, someone
-    entering another field, a refused check - goes the full way."""
+    nothing changed. That answer comes from one statement (``sheet_probe``, which also
+    checks the session, so the user is not loaded first), plus one to renew the poller's
+    presence every PRESENCE_REFRESH; anything else - news, someone entering another field,
+    a refused check - goes the full way, with the user loaded and checked as anywhere."""
     editing = (request.args.get("editing") or "")[:60] or None
     seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     status = request.args.get("status")
-    probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(current_user.id))
+    identity = session_identity()
+    user_id = identity.user_id if identity is not None else current_user.id
+    probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(user_id),
+                        identity=identity)
     if probe is not None and not (status and status != probe.status):
-        presence = feed.quiet_signature(probe.rows, current_user.id, editing, probe.role in PARTIES)
+        presence = feed.quiet_signature(probe.rows, user_id, editing, probe.role in PARTIES)
         if presence is not None:
             sig, stale = presence
             quiet = _quiet(probe.content_version, probe.status, sig, seq)
             if quiet is not None:
                 if stale:
-                    feed.refresh(probe.instance_id, current_user.id)
+                    feed.refresh(probe.instance_id, user_id)
+                if identity is not None:
+                    note_organisation(identity.org_public_id)
                 return quiet
+    refused = require_login()
+    if refused is not None:
+        return refused
     sheet = _sheet(partnership_id, step, slot)
     if sheet.party:
         feed.touch(sheet, current_user, editing)
