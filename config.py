@@ -111,6 +111,9 @@ class Config:
     # read live, and a branch joining or leaving a region changes the cache key at once
     # (Region.version). 0 switches the cache off (docs/deployment.md).
     DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
+    # The yearly report's page and PDF list the partnerships one by one up to this many;
+    # above it, the counts per branch and step, and the whole list in the XLSX.
+    REPORT_LIST_LIMIT = int(os.environ.get("REPORT_LIST_LIMIT", "200"))
     #: Step 5's theme counts are shown only when at least this many conversations lie
     #: behind them: with fewer, a count can describe one family.
     THEME_MIN_CONVERSATIONS = int(os.environ.get("THEME_MIN_CONVERSATIONS", "5"))

@@ -140,8 +140,37 @@ def post_worker_init(worker):  # gunicorn hook
         db.engine.dispose(close=False)
 
 
+def _tune_malloc(log) -> None:
+    """glibc's malloc, set once in the master (the workers inherit it with the fork):
+
+    * at most two arenas per process (``MALLOC_ARENA_MAX=2``): each of a worker's threads
+      would otherwise get an arena of its own, each keeping freed memory;
+    * blocks of 128 KiB and more always from ``mmap``, so they go back to the system when
+      freed. The default threshold grows to the largest block freed so far: after the
+      first login, Argon2id's 19 MiB would come from the heap and stay with the worker.
+
+    ``GUNICORN_TUNE_MALLOC=0`` leaves malloc as it is."""
+    if os.environ.get("GUNICORN_TUNE_MALLOC", "1") == "0":
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return
+    m_mmap_threshold, m_arena_max = -3, -8
+    done = mallopt(m_arena_max, 2) == 1 and mallopt(m_mmap_threshold, 128 * 1024) == 1
+    log.info("malloc: 2 arenas, blocks from 128 KiB mmapped" if done else "malloc: mallopt refused, left as is")
+
+
 def when_ready(server):  # gunicorn hook: in the master, after the app was loaded, before any fork
-    """preload_app: compile the templates once here, so no worker has to (core/templating.warm)."""
+    """preload_app: compile the templates once here, so no worker has to (core/templating.warm);
+    then tune malloc and freeze what the master built, so the workers' garbage collector
+    never writes to (and so copies) the pages they share with the master."""
+    _tune_malloc(server.log)
     if not server.cfg.preload_app:
         return
     app = server.app.wsgi()
@@ -149,4 +178,8 @@ def when_ready(server):  # gunicorn hook: in the master, after the app was loade
         from stappenplan.core.templating import warm
 
         server.log.info("compiled %d templates before forking the workers", warm(app))
+    import gc
+
+    gc.collect()
+    gc.freeze()
 

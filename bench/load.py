@@ -72,10 +72,14 @@ COORDINATOR = "coordinator@demo.stappenplan.nl"
 KEY = "target_parents"  # a text question of the joint step-4 worksheet
 VERSION_RE = re.compile(r'<input[^>]*\bid="v-' + KEY + r'"[^>]*\bvalue="(\d+)"')
 
-# Targets (20 concurrent users, 2 cores): p95 in ms, throughput as a share of the bare route.
-P95_TARGETS = {"autosave": 50, "worksheet": 100, "partnership": 100, "library home": 250, "coordinator": 250}
-AUTOSAVE_MIN_RATIO = 0.35
+# Targets (20 concurrent users, 2 cores): p95 in ms of the paced pass, and throughput in the
+# capacity pass as a share of the bare route in the same run (the performance issue's table).
+P95_TARGETS = {"autosave": 50, "worksheet": 100, "partnership": 100, "library home": 250, "coordinator": 250,
+               "report": 250}
+RATIO_TARGETS = {"feed": 0.50, "autosave": 0.25, "worksheet": 0.20, "partnership": 0.20, "library home": 0.12,
+                 "coordinator": 0.08}
 MEMORY_TARGET_MB = 150
+REPORT_URL = "/regio/jaarverslag"
 
 
 def bench_app():  # gunicorn app factory: `gunicorn 'bench.load:bench_app()'`
@@ -664,6 +668,8 @@ def count_queries(url: str, fixtures: Fixtures, scenarios: list[str]) -> dict[st
     measure("library home", _client_for(app, fixtures.home_user), "GET", "/start")
     if "coordinator" in scenarios:
         measure("coordinator", _client_for(app, COORDINATOR), "GET", "/regio")
+    if "report" in scenarios:
+        measure("report", _client_for(app, COORDINATOR), "GET", REPORT_URL)
     # autosave: each save is based on the version the previous one returned
     page = lib.get(sheet).get_data(as_text=True)
     version = int(VERSION_RE.search(page).group(1))  # type: ignore[union-attr]
@@ -735,6 +741,8 @@ def profile(url: str, fixtures: Fixtures, workdir: Path, scenarios: list[str], r
     ]
     if "coordinator" in scenarios:
         targets.append(("coordinator", _client_for(app, COORDINATOR), "/regio"))
+    if "report" in scenarios:
+        targets.append(("report", _client_for(app, COORDINATOR), REPORT_URL))
     written = []
     for name, client, path in targets:
         client.get(path)
@@ -767,14 +775,15 @@ def profile(url: str, fixtures: Fixtures, workdir: Path, scenarios: list[str], r
 
 def _target(result: Result, bare_rps: float, ratio: bool = True) -> str:
     notes = []
-    if result.name in P95_TARGETS:
+    if result.name in P95_TARGETS and not ratio:  # latency counts with paced users
         goal = P95_TARGETS[result.name]
         notes.append(f"p95<{goal}: {'ok' if result.p95_ms < goal else 'MISSED'}")
-    if result.name == "autosave" and ratio:
-        ok = bare_rps and result.rps / bare_rps >= AUTOSAVE_MIN_RATIO
-        notes.append(f">={AUTOSAVE_MIN_RATIO:.0%} bare: {'ok' if ok else 'MISSED'}")
+    if result.name in RATIO_TARGETS and ratio:
+        goal_ratio = RATIO_TARGETS[result.name]
+        ok = bare_rps and result.rps / bare_rps >= goal_ratio
+        notes.append(f">={goal_ratio:.0%} bare: {'ok' if ok else 'MISSED'}")
     if result.peak_rss_mb:
-        notes.append(f"mem<{MEMORY_TARGET_MB}: {'ok' if result.peak_rss_mb < MEMORY_TARGET_MB else 'MISSED'}")
+        notes.append(f"mem<={MEMORY_TARGET_MB}: {'ok' if result.peak_rss_mb <= MEMORY_TARGET_MB else 'MISSED'}")
     return ", ".join(notes)
 
 
@@ -927,9 +936,11 @@ def main(argv: list[str] | None = None) -> int:
                 cookie = sessions[fixtures.home_user].cookie
                 return "GET /start", [User("GET", "/start", cookie) for _ in range(args.users)]
             cookie = sessions[COORDINATOR].cookie
+            if name == "report":
+                return f"GET {REPORT_URL}", [User("GET", REPORT_URL, cookie) for _ in range(args.users)]
             return "GET /regio", [User("GET", "/regio", cookie) for _ in range(args.users)]
 
-        order = ["bare", "autosave", "worksheet", "partnership", "feed", "library home", "coordinator"]
+        order = ["bare", "autosave", "worksheet", "partnership", "feed", "library home", "coordinator", "report"]
         passes = [(args, results)]
         if args.paced and not args.think:
             passes.append((argparse.Namespace(**{**vars(args), "think": args.paced}), paced_results))
@@ -939,7 +950,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 if wanted and name not in wanted and name != "bare":
                     continue
-                if name == "coordinator" and coordinator_status != 200:
+                if name in ("coordinator", "report") and coordinator_status != 200:
                     result = Result(name, "GET /regio")
                     result.skipped = f"/regio answered {coordinator_status} (coordinator dashboard not available)"
                     collected.append(result)

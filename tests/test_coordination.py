@@ -426,6 +426,7 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
         "/regio/jaarverslag",
         "/regio/jaarverslag.xlsx",
     ]
+    app.config["REPORT_LIST_LIMIT"] = 1000  # the report lists every partnership at 5 and at 205
     for url in urls:
         client.get(url)  # warm up (templates, definitions)
     small = {url: _count(app, client, url) for url in urls}
@@ -436,6 +437,11 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
     large = {url: _count(app, client, url) for url in urls}
     assert small == large, (small, large)
     assert max(large.values()) <= 15
+    # Above REPORT_LIST_LIMIT the report's page reads the counts per branch and step, not
+    # the list: one statement pair fewer, whatever the number of partnerships.
+    app.config["REPORT_LIST_LIMIT"] = 100
+    assert _count(app, client, "/regio/jaarverslag") < large["/regio/jaarverslag"]
+    app.config["REPORT_LIST_LIMIT"] = 200
 
     # Paging: 50 per page, bad page numbers never fail.
     first = _page(client)
@@ -569,6 +575,22 @@ def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(worl
     assert "Opvang A" not in _page(other), "each coordination organisation has its own figures"
 
 
+def test_the_reports_figures_are_kept_like_the_dashboards(world, app: Flask, monkeypatch) -> None:
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    coordinator = _client(app, world.emails["coord_a"])
+    first = _count(app, coordinator, "/regio/jaarverslag")
+    assert _count(app, coordinator, "/regio/jaarverslag") < first, "outcomes, themes and steps come from the cache"
+    _second_partnership(app, world)
+    html = _page(coordinator, "/regio/jaarverslag")
+    assert "Kinderopvang Zonnebloem" in html, "the list is read live"
+    assert re.search(r"Bibliotheek A( \d+){10} 1 ", " ".join(re.sub(r"<[^>]+>", " ", html).split())), \
+        "the figures are at most 30 s old"
+    later = services.time.monotonic() + 31
+    monkeypatch.setattr(services.time, "monotonic", lambda: later)
+    text = " ".join(re.sub(r"<[^>]+>", " ", _page(coordinator, "/regio/jaarverslag")).split())
+    assert re.search(r"Bibliotheek A( \d+){10} 2 ", text), "two partnerships once the figures expired"
+
+
 def _figures(html: str) -> int:
     match = re.search(r"<dt>Samenwerkingen</dt>\s*<dd>(\d+)</dd>", html)
     assert match, html[:2000]
@@ -598,12 +620,15 @@ def test_opting_out_leaves_the_cached_dashboard_at_once_in_every_process(world, 
     for coordinator in workers:
         html = _page(coordinator)
         assert "Cederhout" in html and "De Wilg" in html and _figures(html) == 2
+        assert "Cederhout" in _page(coordinator, "/regio/jaarverslag")  # the report's figures are cached too
     branch = _client(app, "admin@bieb-cederhout.nl")
     assert branch.post("/organisatie/regio/afmelden").status_code == 302
     for coordinator in workers:
         html = _page(coordinator)
         assert "Cederhout" not in html and "De Wilg" not in html, "no name of the branch or its partners"
         assert _figures(html) == 1, "no figures of the branch"
+        report = _page(coordinator, "/regio/jaarverslag")
+        assert "Cederhout" not in report and "De Wilg" not in report
     assert branch.post("/organisatie/regio", data={"region": world.ids["region_a"]}).status_code == 302
     for coordinator in workers:
         html = _page(coordinator)

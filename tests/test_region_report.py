@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from tests.factories import login
 from tests.test_outcomes import LAST_YEAR, TODAY, _prepare
 
-SHEETS = ["Cijfers", "Per vestiging", "Per ronde", "Thema's", "Samenwerkingen", "Zo tellen we"]
+SHEETS = ["Cijfers", "Per vestiging", "Per ronde", "Thema's", "Stappen per vestiging", "Samenwerkingen", "Zo tellen we"]
 
 
 def _client(app: Flask, email: str) -> FlaskClient:
@@ -35,6 +35,8 @@ def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
     assert f"Cijfers van {TODAY.year} Activiteiten gehouden 1 Ouders bereikt 10 Kinderen bereikt 12" in page
     assert "Rondes afgerond 0" in page
     assert "Bibliotheek A Opvang A 1 Stap 8" in page  # partnerships per branch, with their step
+    # per branch: how many at each of the eight steps, finished, stalled, in all
+    assert "Stap 8 Afgerond Stilgevallen Totaal Bibliotheek A 0 0 0 0 0 0 0 1 0 0 1" in page
     assert "Zo tellen we" in page and "nooit als 0" in page
 
     response = coordinator.get("/regio/jaarverslag.pdf")
@@ -58,6 +60,27 @@ def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
     partnerships = list(book["Samenwerkingen"].iter_rows(min_row=2, values_only=True))
     assert partnerships == [("Bibliotheek A", "Opvang A", 1, partnerships[0][3], "nee")]
     assert partnerships[0][3].startswith("Stap 8")
+    steps = list(book["Stappen per vestiging"].iter_rows(values_only=True))
+    assert steps[0][-3:] == ("Afgerond", "Stilgevallen", "Totaal")
+    assert steps[1:] == [("Bibliotheek A", 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1)]
+
+
+def test_a_big_region_is_counted_on_the_page_and_listed_in_the_xlsx(world, app: Flask) -> None:
+    """Above REPORT_LIST_LIMIT partnerships the page and the PDF give the counts per branch
+    and step and say where the list is; the XLSX still lists every partnership."""
+    _prepare(app, world)
+    app.config["REPORT_LIST_LIMIT"] = 0
+    coordinator = _client(app, world.emails["coord_a"])
+    page = _text(coordinator.get("/regio/jaarverslag").get_data(as_text=True))
+    assert "Bibliotheek A 0 0 0 0 0 0 0 1 0 0 1" in page
+    assert "De regio heeft 1 samenwerkingen: te veel om hier een voor een te noemen" in page
+    assert "Opvang A" not in page
+    reader = PdfReader(io.BytesIO(coordinator.get("/regio/jaarverslag.pdf").data))
+    pdf = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Excel-download" in pdf and "Opvang A" not in pdf
+    book = openpyxl.load_workbook(io.BytesIO(coordinator.get("/regio/jaarverslag.xlsx").data))
+    assert [row[:2] for row in book["Samenwerkingen"].iter_rows(min_row=2, values_only=True)] == [
+        ("Bibliotheek A", "Opvang A")]
 
 
 def test_an_earlier_year_and_unknown_numbers(world, app: Flask) -> None:

@@ -2,9 +2,13 @@
 tagged PDF and an XLSX workbook with one sheet per table.
 
 It holds the outcome figures of the year (coordination/outcomes.py), the region-wide
-themes of step 5 (coordination/themes.py), the partnerships per branch with their step,
-and how each figure is counted. All three formats are made from one ``Report``, so
-they cannot disagree.
+themes of step 5 (coordination/themes.py), how many partnerships of each branch are at
+each step, the partnerships themselves with their step, and how each figure is counted.
+All three formats are made from one ``Report``, so they cannot disagree.
+
+A region may hold thousands of partnerships: the page and the PDF list them one by one
+only up to ``REPORT_LIST_LIMIT`` (the list would be hundreds of printed pages and slow
+to make); above it they say so and point to the XLSX, which always lists them all.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import get_locale
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -31,8 +36,15 @@ class Report:
     generated_at: datetime
     outcomes: outcomes.Outcomes
     themes: themes.RegionThemes | None
+    #: Every partnership, or () when there are more than the page lists (``listed``).
     partnerships: tuple[services.Row, ...]
     step_titles: dict[int, str]
+    branches: tuple[services.BranchSteps, ...] = ()
+    listed: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.branches)
 
     def how(self) -> list[str]:
         """How each figure is counted (the same lines on the page, in the PDF and the XLSX)."""
@@ -44,15 +56,30 @@ class Report:
         return _("Stap %(n)d: %(title)s", n=row.current_step, title=self.step_titles.get(row.current_step, ""))
 
 
-def build(org_id: int, organisation: str, year: int, today: date, now: datetime) -> Report:
+def build(org_id: int, organisation: str, year: int, today: date, now: datetime,
+          list_limit: int | None = None) -> Report:
+    """``list_limit``: list the partnerships one by one only when there are at most this
+    many (None: always, for the XLSX)."""
     defn = services.definition()
-    regions = tuple(services.region_names(org_id))
-    rows = services.export_rows(org_id, services.Filters())
+    names, versions = services.regions_and_versions(org_id)
+    regions = tuple(names)
+    days, _cutoff = services.stalled_cutoff()
+
+    def figures() -> tuple[outcomes.Outcomes, themes.RegionThemes | None, tuple[services.BranchSteps, ...]]:
+        return (outcomes.compute(org_id, year, today), themes.region_themes(org_id, defn),
+                tuple(services.steps_per_branch(org_id, defn)))
+
+    # Like the dashboard's figures: kept a short while per process, keyed on the regions'
+    # versions (and the language: theme labels are translated).
+    key = ("report", org_id, year, today, days, str(get_locale()), versions)
+    figures_of_year, region_themes, branches = services.cached(key, figures)
+    listed = list_limit is None or sum(b.total for b in branches) <= list_limit
+    rows = services.export_rows(org_id, services.Filters()) if listed else []
     return Report(
         organisation=organisation, regions=regions, year=year, generated_at=now,
-        outcomes=outcomes.compute(org_id, year, today), themes=themes.region_themes(org_id, defn),
+        outcomes=figures_of_year, themes=region_themes,
         partnerships=tuple(sorted(rows, key=lambda r: (r.library_name, r.childcare_name, r.id))),
-        step_titles={s.number: s.title for s in defn.steps},
+        step_titles={s.number: s.title for s in defn.steps}, branches=branches, listed=listed,
     )
 
 
@@ -88,7 +115,8 @@ def how_counted(minimum: int) -> list[str]:
         _("Thema's: hoe vaak elk thema in de gespreksverslagen van stap 5 is gekozen, over alle samenwerkingen van "
           "de regio (of de gekozen vestiging) samen, nooit per samenwerking. Alleen vanaf %(n)d gesprekken.",
           n=minimum),
-        _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde."),
+        _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde. "
+          "Stilgevallen: al een tijd geen activiteit, zoals in het overzicht."),
         _("Alleen stappen die open of klaar zijn tellen mee, zoals je ze ook in het overzicht ziet."),
     ]
 
@@ -138,6 +166,9 @@ def to_xlsx(report: Report) -> bytes:
     elif report.themes is not None:
         theme_rows.append([_("Te weinig gesprekken om te tonen"), "", report.themes.conversations])
     sheet(_("Thema's"), [_("Vraag"), _("Thema"), _("Aantal gesprekken")], theme_rows)
+    step_head = [_("Stap %(n)d", n=number) for number in sorted(report.step_titles)]
+    sheet(_("Stappen per vestiging"), [_("Vestiging"), *step_head, _("Afgerond"), _("Stilgevallen"), _("Totaal")],
+          [[b.name, *b.counts, b.done, b.stalled, b.total] for b in report.branches])
     sheet(_("Samenwerkingen"), [_("Vestiging"), _("Kinderopvang"), _("Ronde"), _("Huidige stap"), _("Stilgevallen")],
           [[r.library_name, r.childcare_name, r.cycle_number, report.step_name(r), _("ja") if r.stalled else _("nee")]
            for r in report.partnerships])

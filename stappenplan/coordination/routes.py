@@ -202,11 +202,14 @@ def outcomes():
                            how=report_service.how_counted(minimum))
 
 
-def _report() -> report_service.Report:
+def _report(*, everything: bool = False) -> report_service.Report:
+    """``everything``: list every partnership (the XLSX); the page and the PDF list them only
+    up to REPORT_LIST_LIMIT."""
     org = current_org()
     today = to_user_timezone(utcnow()).date()
     year = int_arg("jaar", today.year, lo=2000, hi=today.year + 1) or today.year
-    return report_service.build(org.id, org.name, year, today, utcnow())
+    limit = None if everything else current_app.config.get("REPORT_LIST_LIMIT", 200)
+    return report_service.build(org.id, org.name, year, today, utcnow(), limit)
 
 
 def _report_filename(r: report_service.Report, extension: str) -> str:
@@ -237,7 +240,7 @@ def report_pdf() -> Response:
 @bp.get("/jaarverslag.xlsx")
 @policy("coordination")
 def report_xlsx() -> Response:
-    r = _report()
+    r = _report(everything=True)
     record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
            year=r.year, format="xlsx")
     return Response(report_service.to_xlsx(r), mimetype=XLSX_MIMETYPE,

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_, select
@@ -123,6 +123,20 @@ class BranchSummary:
     partnerships: int
     stalled: int
     done: int
+
+
+@dataclass(frozen=True)
+class BranchSteps:
+    """How many partnerships of one branch are at each step of the plan (the yearly report)."""
+
+    name: str
+    counts: tuple[int, ...]  # per step of the plan, in its order
+    done: int
+    stalled: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts) + self.done
 
 
 @dataclass(frozen=True)
@@ -396,9 +410,19 @@ def _counts(groups: list[_Group], defn: PlanDefinition) -> list[StepCount]:
     return counts
 
 
+def _by_library(groups: list[_Group]) -> dict[int, list[_Group]]:
+    """The groups of each branch (one pass: a region may have hundreds of branches)."""
+    result: dict[int, list[_Group]] = {}
+    for g in groups:
+        result.setdefault(g.library_id, []).append(g)
+    return result
+
+
 def _branch_summaries(groups: list[_Group], branches: list[Branch]) -> list[BranchSummary]:
+    per_library = _by_library(groups)
+
     def summary(branch: Branch) -> BranchSummary:
-        own = [g for g in groups if g.library_id == branch.id]
+        own = per_library.get(branch.id, [])
         return BranchSummary(
             branch, sum(g.count for g in own), sum(g.stalled for g in own), sum(g.count for g in own if g.step == DONE)
         )
@@ -470,6 +494,28 @@ def definition() -> PlanDefinition:
 
 
 _FIGURES_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+def cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Region-wide figures, kept ``DASHBOARD_CACHE_SECONDS`` per app process (0: always
+    computed). Only figures live here, never anything access depends on; every key holds
+    the coordination organisation and the ``(id, version)`` of each of its regions (see
+    ``_region_figures``), so a branch that joins or leaves shows at once."""
+    ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0)
+    if ttl <= 0:
+        return compute()
+    cache: dict[Any, tuple[float, Any]] = current_app.extensions.setdefault("dashboard_figures", {})
+    with _FIGURES_LOCK:
+        hit = cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    value = compute()
+    with _FIGURES_LOCK:
+        if len(cache) > 1000:  # bounded: a few entries per coordination organisation
+            cache.clear()
+        cache[key] = (time.monotonic() + ttl, value)
+    return value
 
 
 def _region_figures(
@@ -481,35 +527,32 @@ def _region_figures(
 
     They cost three aggregate queries over every partnership (about 20 ms with 1,000),
     change slowly, and a coordinator's page is refreshed by filtering and paging, so
-    each app process keeps them ``DASHBOARD_CACHE_SECONDS``. Only figures live here,
-    never anything access depends on: the branch list (opt-in) and the matrix page are
-    read anew on every request. The key holds the coordination organisation and the
-    ``(id, version)`` of each of its regions: an opt-in, opt-out or deletion raises the
+    each app process keeps them ``DASHBOARD_CACHE_SECONDS`` (``cached``). Only figures
+    live here, never anything access depends on: the branch list (opt-in) and the matrix
+    page are read anew on every request. The key holds the coordination organisation and
+    the ``(id, version)`` of each of its regions: an opt-in, opt-out or deletion raises the
     version in its own transaction (organisations/models.py), so the next render in every
     process computes the figures anew, without the branch.
     """
-    ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0)
-    key = (org_id, scope.id if scope else None, days, versions)
-    cache: dict[Any, tuple[float, Any]] = current_app.extensions.setdefault("dashboard_figures", {})
-    if ttl > 0:
-        with _FIGURES_LOCK:
-            hit = cache.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-    groups = _groups(rows)
-    stalled_rows = [
-        _to_row(r)
-        for r in db.session.execute(
-            select(rows).where(_stalled(rows, cutoff)).order_by(rows.c.last_activity_at, rows.c.id).limit(STALLED_LIST)
-        )
-    ]
-    figures = (groups, stalled_rows, _months(org_id, scope))
-    if ttl > 0:
-        with _FIGURES_LOCK:
-            if len(cache) > 1000:  # bounded: one entry per coordination organisation and branch
-                cache.clear()
-            cache[key] = (time.monotonic() + ttl, figures)
-    return figures
+
+    def compute() -> tuple[list[_Group], list[Row], list[MonthCount]]:
+        groups = _groups(rows)
+        stalled_rows = [
+            _to_row(r)
+            for r in db.session.execute(
+                select(rows).where(_stalled(rows, cutoff)).order_by(rows.c.last_activity_at, rows.c.id)
+                .limit(STALLED_LIST)
+            )
+        ]
+        return groups, stalled_rows, _months(org_id, scope)
+
+    return cached(("dashboard", org_id, scope.id if scope else None, days, versions), compute)
+
+
+def regions_and_versions(org_id: int) -> tuple[list[str], tuple[tuple[int, int], ...]]:
+    """The coordinator's region names, and the key part of ``cached``: (id, version) of each."""
+    rows = _regions(org_id)
+    return [name for name, _version in rows], tuple(version for _name, version in rows)
 
 
 def overview(
@@ -546,6 +589,23 @@ def overview(
         filters=filters,
         notices=notices,
     )
+
+
+def steps_per_branch(org_id: int, defn: PlanDefinition) -> list[BranchSteps]:
+    """Per opted-in branch: its partnerships per current step, finished and stalled; one
+    aggregate query (the dashboard's), whatever the number of partnerships."""
+    _days, cutoff = stalled_cutoff()
+    per_library = _by_library(_groups(_rows(org_id, cutoff)))
+    result = []
+    for branch in branches_of(org_id):
+        own = {g.step: g for g in per_library.get(branch.id, [])}
+        result.append(BranchSteps(
+            name=branch.name,
+            counts=tuple(own[s.number].count if s.number in own else 0 for s in defn.steps),
+            done=own[DONE].count if DONE in own else 0,
+            stalled=sum(g.stalled for g in own.values()),
+        ))
+    return result
 
 
 def export_rows(org_id: int, filters: Filters) -> list[Row]:
