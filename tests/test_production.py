@@ -364,16 +364,21 @@ def test_gunicorn_compiles_every_template_in_the_master_before_forking(app: Flas
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """preload_app: ``when_ready`` compiles the templates once, so a worker (also one
     recycled after max_requests) renders its first pages without compiling anything."""
+    import gc
     from types import SimpleNamespace
 
     from jinja2 import Environment
 
     messages: list[str] = []
+    frozen: list[bool] = []
+    monkeypatch.setenv("GUNICORN_TUNE_MALLOC", "0")  # malloc: see the test below, in a process of its own
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # the test process keeps collecting
     server = SimpleNamespace(cfg=SimpleNamespace(preload_app=True), app=SimpleNamespace(wsgi=lambda: app),
                              log=SimpleNamespace(info=lambda msg, *args: messages.append(msg % args)))
     runpy.run_path(str(ROOT / "gunicorn.conf.py"))["when_ready"](server)
     names = [n for n in app.jinja_env.list_templates() if n.endswith((".html", ".txt"))]
     assert len(names) > 40 and messages == [f"compiled {len(names)} templates before forking the workers"]
+    assert frozen == [True], "what the master built is frozen before the workers fork"
     assert app.config["STATIC_VERSION"]
 
     def no_compiling(*args: object, **kwargs: object) -> None:
@@ -383,6 +388,44 @@ def test_gunicorn_compiles_every_template_in_the_master_before_forking(app: Flas
     client = app.test_client()
     assert client.get("/inloggen").status_code == 200
     assert client.get("/wachtwoord-vergeten").status_code == 200
+
+
+def test_gunicorn_master_tunes_malloc_so_big_blocks_go_back_to_the_system() -> None:
+    """After ``_tune_malloc`` a freed 19 MiB block (Argon2id's memory at every login) is
+    returned at once; with glibc's default the threshold grows past it after the first
+    free, and the next such block stays with the process."""
+
+    probe = f"""
+import runpy, ctypes
+def rss():
+    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) // 1024
+tune = {{}}
+if TUNE:
+    conf = runpy.run_path({str(ROOT / "gunicorn.conf.py")!r})
+    conf["_tune_malloc"](type("Log", (), {{"info": staticmethod(print)}})())
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def block():
+    p = libc.malloc(19 << 20)
+    ctypes.memset(p, 1, 19 << 20)
+    return p
+libc.free(block())
+before = rss()
+p = block()
+libc.free(p)
+print("kept", rss() - before)
+"""
+    results = {}
+    for tune in (False, True):
+        done = subprocess.run([sys.executable, "-c", f"TUNE = {tune}\n" + probe], capture_output=True, text=True,
+                              check=True, env={**os.environ, "MALLOC_ARENA_MAX": "", "GUNICORN_TUNE_MALLOC": "1"})
+        results[tune] = done.stdout
+    assert "malloc: 2 arenas, blocks from 128 KiB mmapped" in results[True]
+    kept = {tune: int(out.split("kept")[1]) for tune, out in results.items()}
+    assert kept[False] >= 15, kept  # the default keeps the second block
+    assert kept[True] <= 2, kept
+
 
 # --- /readyz details: loopback or token only ---------------------------------------------------------
 

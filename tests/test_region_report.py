@@ -36,7 +36,7 @@ def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
     assert "Rondes afgerond 0" in page
     assert "Bibliotheek A Opvang A 1 Stap 8" in page  # partnerships per branch, with their step
     # per branch: how many at each of the eight steps, finished, stalled, in all
-    assert "Stap 8 Afgerond Stilgevallen Totaal Bibliotheek A 0 0 0 0 0 0 0 1 0 0 1" in page
+    assert "Nu bij stap Afgerond Stilgevallen Totaal 1 2 3 4 5 6 7 8 Bibliotheek A 0 0 0 0 0 0 0 1 0 0 1" in page
     assert "Zo tellen we" in page and "nooit als 0" in page
 
     response = coordinator.get("/regio/jaarverslag.pdf")
