@@ -26,9 +26,8 @@ from typing import Any
 
 import flask_babel
 from babel.support import NullTranslations
-from flask import Flask, before_render_template, g, has_app_context
+from flask import Flask, g, has_app_context
 from flask_babel import get_locale
-from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the i18n extension's own wrappers
 
 DEFAULT_LOCALE = "nl"
 #: Language names in their own language: someone looking for English looks for "English".
@@ -52,19 +51,6 @@ def init(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
-    before_render_template.connect(_bind_catalog, app)
-
-
-def _bind_catalog(_app: Flask, template: Any = None, context: dict[str, Any] | None = None, **_extra: Any) -> None:
-    """Each render gets gettext and ngettext bound to the catalog of that moment, in its
-    context, where the templates' ``_()`` finds them first: the global callables above
-    look the catalog up again for each of the ~200 strings of a worksheet page (macros
-    imported without the context still use those)."""
-    if context is None:
-        return
-    catalog = translations()
-    context.setdefault("gettext", _make_new_gettext(catalog.ugettext))
-    context.setdefault("ngettext", _make_new_ngettext(catalog.ungettext))
 
 
 _NULL = NullTranslations()
