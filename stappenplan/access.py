@@ -400,11 +400,11 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
     statement = _probe_statement(kind, extend, identity is not None)
     if identity is not None and not db.session().in_transaction() and not rls.enabled(current_app):
         # The request has read nothing yet and this one statement only reads: it needs no
-        # transaction (two round trips fewer, for BEGIN and COMMIT). The connection goes
-        # back at once, so whatever follows runs in a transaction of its own as usual.
-        connection = db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        rows = connection.execute(statement, values).all()
-        db.session.close()
+        # transaction (two round trips fewer, for BEGIN and COMMIT), nor the ORM session.
+        # The connection goes back at once; whatever follows runs in the request's unit of
+        # work as usual.
+        with db.engine.connect() as connection:
+            rows = connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, values).all()
     else:
         rows = db.session.connection().execute(statement, values).all()
     if not rows:

@@ -54,11 +54,14 @@ def _commit() -> None:
     # The unit of work is over: nothing is read through these objects any more, so they
     # keep their values (a test or template may still look at them; no reload needed).
     session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
+    # else: the unit of work never began (a request answered without the session, such
+    # as the idle change feed): there is nothing to commit.
     for callback in g.pop(_AFTER, []):
         try:
             callback()
