@@ -51,7 +51,8 @@ PAGES = {
         "/p/{step4}", "/p/{step4}/stap/4/samen",
     ]),
     "coordinator": ("coordinator@demo.stappenplan.nl", [
-        "/start", "/regio", "/p/{step7}", "/p/{step7}/stap/7/samen", "/p/{step7}/plan",
+        "/start", "/regio", "/p/{step7}", "/p/{step7}/stap/7/samen", "/p/{step7}/plan", "/regio/resultaten",
+        "/regio/jaarverslag",
     ]),
 }
 
