@@ -139,7 +139,7 @@ def _select_locale() -> str:
 
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
-    from flask_login import user_logged_in
+    from flask_login import user_logged_in, user_logged_out
     from sqlalchemy import select
 
     from .accounts.models import User
@@ -156,6 +156,14 @@ def _init_login(app: Flask) -> None:
 
         if user.membership is not None:
             remember_identity(user)
+
+    @user_logged_out.connect_via(app)
+    def _forget_at_logout(_sender: Flask, user: User | None = None) -> None:
+        from flask import session
+
+        from .access import SESSION_IDENTITY
+
+        session.pop(SESSION_IDENTITY, None)
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:

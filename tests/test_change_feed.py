@@ -279,3 +279,11 @@ def test_a_stranger_with_a_forged_claim_learns_nothing(world, app: Flask, step4:
     with outsider.session_transaction() as sess:
         sess[access.SESSION_IDENTITY] = [sess[access.SESSION_IDENTITY][0], *claim[1:]]
     assert outsider.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 404
+
+
+def test_logging_out_forgets_the_remembered_identity(world, app: Flask) -> None:
+    cc = client_for(app, world.emails["cc_a"])
+    assert _identity(cc)[0] > 0  # remembered at login
+    cc.post("/uitloggen")
+    with cc.session_transaction() as sess:
+        assert access.SESSION_IDENTITY not in sess and "_user_id" not in sess
