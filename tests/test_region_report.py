@@ -74,6 +74,7 @@ def test_a_big_region_is_counted_on_the_page_and_listed_in_the_xlsx(world, app: 
     page = _text(coordinator.get("/regio/jaarverslag").get_data(as_text=True))
     assert "Bibliotheek A 0 0 0 0 0 0 0 1 0 0 1" in page
     assert "De regio heeft 1 samenwerkingen: te veel om hier een voor een te noemen" in page
+    assert "De PDF van een grote regio maken duurt even" in page
     assert "Opvang A" not in page
     reader = PdfReader(io.BytesIO(coordinator.get("/regio/jaarverslag.pdf").data))
     pdf = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
