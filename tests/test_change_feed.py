@@ -287,3 +287,33 @@ def test_logging_out_forgets_the_remembered_identity(world, app: Flask) -> None:
     cc.post("/uitloggen")
     with cc.session_transaction() as sess:
         assert access.SESSION_IDENTITY not in sess and "_user_id" not in sess
+
+
+@pytest.mark.postgres
+def test_a_feed_connection_that_died_while_resting_gives_the_503_page_once(world, step4: str) -> None:
+    """The idle feed's statement goes straight to psycopg on PostgreSQL. A pooled connection
+    that the server ended between two polls (within the ping-after-rest window) fails that
+    one poll with the Dutch 503 page, never a 500; the next poll gets a fresh connection."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from tests.conftest import DATABASE_URL, make_app
+
+    app = make_app(DB_PING_AFTER_IDLE=600)
+    cc = client_for(app, world.emails["cc_a"])
+    query = params(cc.get(step4).get_data(as_text=True))
+    assert cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX).status_code == 204
+    with app.app_context():  # the app's pool holds one connection: the one the feed used
+        pids = {db.session.scalar(text("SELECT pg_backend_pid()"))}
+        db.session.remove()
+    killer = create_engine(DATABASE_URL, poolclass=NullPool)
+    with killer.connect() as conn:
+        for pid in pids:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.commit()
+    killer.dispose()
+    answers = [cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX) for _ in range(4)]
+    assert [a.status_code for a in answers] == [503, 204, 204, 204]
+    assert "Even niet bereikbaar" in answers[0].get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
