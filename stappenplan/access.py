@@ -13,16 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import psycopg
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
-from psycopg.rows import namedtuple_row
 from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
 from . import rls
 from .accounts.models import User
+from .core import uow
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
@@ -72,12 +70,12 @@ def _view() -> Any:
     return current_app.view_functions.get(request.endpoint)
 
 
-def _view_policy() -> frozenset[str] | None:
+def _view_policy(view: Any) -> frozenset[str] | None:
     if request.endpoint is None:
         return frozenset({"public"})  # 404/405 handled by Flask itself
     if request.endpoint == "static":
         return frozenset({"public"})
-    return getattr(_view(), "access_policy", None)
+    return getattr(view, "access_policy", None)
 
 
 def allowed(rules: frozenset[str]) -> bool:
@@ -99,13 +97,14 @@ def allowed(rules: frozenset[str]) -> bool:
 
 def enforce() -> Any:
     """before_request hook: apply the view's policy (no policy → 404, fail closed)."""
-    rules = _view_policy()
+    view = _view()
+    rules = _view_policy(view)
     if rules is None:
         current_app.logger.error("route %s has no access policy", request.endpoint)
         abort(404)
     if "public" in rules:
         return None
-    if rules == {"login"} and getattr(_view(), "access_lazy_login", False):
+    if rules == {"login"} and getattr(view, "access_lazy_login", False):
         identity = _claimed_identity()
         if identity is not None:
             g.lazy_identity = identity
@@ -406,7 +405,7 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
         # transaction (two round trips fewer, for BEGIN and COMMIT), nor the ORM session.
         # The connection goes back at once; whatever follows runs in the request's unit of
         # work as usual.
-        rows = _read_outside_transaction(statement, values)
+        rows = uow.read_outside_transaction(statement, values)
     else:
         rows = db.session.connection().execute(statement, values).all()
     if not rows:
@@ -436,53 +435,6 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
         except KeyError:  # the rule looked at a step this statement did not read
             return None
     return SheetProbe(instance_id=instance_id, status=status, content_version=version, role=role, rows=rows)
-
-
-def _read_outside_transaction(statement: Select[Any], values: dict[str, Any]) -> Sequence[Any]:
-    """Run one read-only statement without a transaction, for the idle change feed.
-
-    On PostgreSQL it goes straight to psycopg on a pooled connection (the pool's checkout,
-    with its ping after rest, still applies), the statement compiled once: SQLAlchemy's
-    ``Connection`` costs as much Python as the rest of the poll (``docs/deployment.md``).
-    The engine's ``before_cursor_execute`` listeners still see it, so the statement counts
-    of the tests and the benchmark stay true."""
-    engine = db.engine
-    if engine.dialect.driver != "psycopg":
-        with engine.connect() as connection:
-            return connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, values).all()
-    sql, defaults = _compiled(statement, engine.dialect)
-    parameters = {**defaults, **values}
-    pooled = engine.raw_connection()
-    try:
-        driver = pooled.driver_connection
-        assert driver is not None  # a checked-out connection
-        try:
-            driver.autocommit = True
-            with driver.cursor(row_factory=namedtuple_row) as cursor:
-                if engine.dispatch.before_cursor_execute:
-                    engine.dispatch.before_cursor_execute(None, cursor, sql, parameters, None, False)
-                cursor.execute(sql, parameters)
-                rows = cursor.fetchall()
-            driver.autocommit = False
-            return rows
-        except psycopg.Error as error:
-            # As SQLAlchemy would: a broken connection leaves the pool, and the error is
-            # its OperationalError (the Dutch 503 page), never a 500.
-            broken = driver.closed or isinstance(error, psycopg.OperationalError)
-            if broken:
-                pooled.invalidate(error)
-            raise DBAPIError.instance(sql, parameters, error, psycopg.Error,
-                                      connection_invalidated=broken) from error
-    finally:
-        pooled.close()
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled(statement: Select[Any], dialect: Any) -> tuple[str, dict[str, Any]]:
-    """The SQL of a statement built once (``_probe_statement``), with the values of the
-    bind parameters it holds itself; the caller's values are added per call."""
-    compiled = statement.compile(dialect=dialect)
-    return str(compiled), dict(compiled.params)
 
 
 @functools.lru_cache(maxsize=32)

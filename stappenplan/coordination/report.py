@@ -44,7 +44,7 @@ class Report:
 
     @property
     def total(self) -> int:
-        return sum(b.total for b in self.branches)
+        return _total(self.branches)
 
     def how(self) -> list[str]:
         """How each figure is counted (the same lines on the page, in the PDF and the XLSX)."""
@@ -73,7 +73,7 @@ def build(org_id: int, organisation: str, year: int, today: date, now: datetime,
     # versions (and the language: theme labels are translated).
     key = ("report", org_id, year, today, days, str(get_locale()), versions)
     figures_of_year, region_themes, branches = services.cached(key, figures)
-    listed = list_limit is None or sum(b.total for b in branches) <= list_limit
+    listed = list_limit is None or _total(branches) <= list_limit
     rows = services.export_rows(org_id, services.Filters()) if listed else []
     return Report(
         organisation=organisation, regions=regions, year=year, generated_at=now,
@@ -81,6 +81,10 @@ def build(org_id: int, organisation: str, year: int, today: date, now: datetime,
         partnerships=tuple(sorted(rows, key=lambda r: (r.library_name, r.childcare_name, r.id))),
         step_titles={s.number: s.title for s in defn.steps}, branches=branches, listed=listed,
     )
+
+
+def _total(branches: tuple[services.BranchSteps, ...]) -> int:
+    return sum(b.total for b in branches)
 
 
 def reach_text(reach: outcomes.Reach) -> str:

@@ -210,10 +210,6 @@ def _regions(org_id: int) -> list[tuple[str, tuple[int, int]]]:
     return [(name, (region_id, version)) for name, region_id, version in rows]
 
 
-def region_names(org_id: int) -> list[str]:
-    return [name for name, _version in _regions(org_id)]
-
-
 def branches_of(org_id: int) -> list[Branch]:
     """Opted-in branches of the coordinator's regions, by name."""
     rows = db.session.execute(
@@ -561,13 +557,11 @@ def overview(
     """The dashboard (``scope`` None) or one branch's drill-down, in constant queries."""
     defn = definition()
     days, cutoff = stalled_cutoff()
-    region_rows = _regions(org_id)
-    regions = [name for name, _version in region_rows]
+    regions, versions = regions_and_versions(org_id)
     if not branches:
         empty = MatrixPage([], 0, 1)
         return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
     rows = _rows(org_id, cutoff, scope)
-    versions = tuple(version for _name, version in region_rows)
     groups, stalled_rows, months = _region_figures(org_id, scope, rows, cutoff, days, versions)
     counts = _counts(groups, defn)
     summaries = _branch_summaries(groups, branches) if scope is None else []

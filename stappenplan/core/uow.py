@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, current_app, g
-from sqlalchemy.exc import InvalidRequestError
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Select
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 
 from ..extensions import db
 
@@ -171,3 +174,51 @@ def savepoint() -> Iterator[Savepoint]:
         point._close(ok=False)
         raise
     point._close(ok=True)
+
+
+def read_outside_transaction(statement: Select[Any], values: dict[str, Any]) -> Sequence[Any]:
+    """Run one read-only statement outside the unit of work, without a transaction (the
+    idle change feed: nothing else has been read, nothing is written).
+
+    On PostgreSQL it goes straight to psycopg on a pooled connection (the pool's checkout,
+    with its ping after rest, still applies), the statement compiled once: SQLAlchemy's
+    ``Connection`` costs as much Python as the rest of the poll (``docs/deployment.md``).
+    The engine's ``before_cursor_execute`` listeners still see it, so the statement counts
+    of the tests and the benchmark stay true."""
+    engine = db.engine
+    if engine.dialect.driver != "psycopg":
+        with engine.connect() as connection:
+            return connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, values).all()
+    sql, defaults = _compiled(statement, engine.dialect)
+    parameters = {**defaults, **values}
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert driver is not None  # a checked-out connection
+        try:
+            driver.autocommit = True
+            with driver.cursor(row_factory=namedtuple_row) as cursor:
+                if engine.dispatch.before_cursor_execute:
+                    engine.dispatch.before_cursor_execute(None, cursor, sql, parameters, None, False)
+                cursor.execute(sql, parameters)
+                rows = cursor.fetchall()
+            driver.autocommit = False
+            return rows
+        except psycopg.Error as error:
+            # As SQLAlchemy would: a broken connection leaves the pool, and the error is
+            # its OperationalError (the Dutch 503 page), never a 500.
+            broken = driver.closed or isinstance(error, psycopg.OperationalError)
+            if broken:
+                pooled.invalidate(error)
+            raise DBAPIError.instance(sql, parameters, error, psycopg.Error,
+                                      connection_invalidated=broken) from error
+    finally:
+        pooled.close()
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(statement: Select[Any], dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The SQL of a statement built once (``access._probe_statement``), with the values of the
+    bind parameters it holds itself; the caller's values are added per call."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)
