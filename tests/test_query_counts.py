@@ -100,9 +100,11 @@ def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: F
                             data={"q-target_parents": "Tweede", "v-target_parents": 1}, headers=headers)
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert 'value="2"' in saved.get_data(as_text=True)
-    # user, partnership with its cycle (locked), step instances with their sign-offs, last
-    # activity, answer, content version, compare-and-swap, revision
-    assert len(statements) <= 8, statements
+    # user, partnership with its cycle (locked), step instances with their sign-offs,
+    # answer, content version, compare-and-swap, revision; the cycle's last activity was
+    # written by the first save a moment ago (workflow.services.ACTIVITY_GRANULARITY)
+    assert len(statements) <= 7, statements
+    assert not any(s.lstrip().upper().startswith("UPDATE CYCLES") for s in statements), statements
     assert _queries(app, world.emails["lib_a"], url) <= 9
     assert _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 7
     # a coordinator's region was checked by the statement that found the partnership

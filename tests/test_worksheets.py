@@ -222,6 +222,53 @@ def test_quick_saves_fold_and_restore_is_a_new_revision(world, app: Flask, lib: 
         assert kinds == ["edit", "edit", "restore"]
 
 
+
+def test_saves_move_the_last_activity_on_at_most_every_few_minutes(world, app: Flask, lib: FlaskClient,
+                                                                    joint4: str) -> None:
+    """Someone typing saves every few seconds; the cycle's last activity (stalled after days,
+    shown as a date) is written when it is older than ACTIVITY_GRANULARITY, and always when
+    the workflow moves (a step completed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from stappenplan.extensions import utcnow
+    from stappenplan.workflow.models import Cycle
+    from stappenplan.workflow.services import ACTIVITY_GRANULARITY
+
+    def last_activity() -> object:
+        with app.app_context():
+            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+            return db.session.scalar(select(Cycle.last_activity_at).where(Cycle.partnership_id == p.id))
+
+    def set_last_activity(ago: timedelta) -> object:
+        with app.app_context():
+            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+            when = utcnow() - ago
+            db.session.execute(update(Cycle).where(Cycle.partnership_id == p.id).values(last_activity_at=when))
+            db.session.commit()
+            return when
+
+    url = f"{joint4}/vraag/consultation"
+    stalled = set_last_activity(timedelta(days=40))
+    assert lib.post(url, data={"q-consultation": "Een", "v-consultation": 0}, headers=HX).status_code == 200
+    first = last_activity()
+    assert first > stalled + timedelta(days=39)  # a save of a stalled partnership counts at once
+    assert lib.post(url, data={"q-consultation": "Een twee", "v-consultation": 1}, headers=HX).status_code == 200
+    assert last_activity() == first  # a moment later: not written again
+    recent = set_last_activity(ACTIVITY_GRANULARITY + timedelta(seconds=5))
+    assert lib.post(url, data={"q-consultation": "Een twee drie", "v-consultation": 2}, headers=HX).status_code == 200
+    assert last_activity() > recent + ACTIVITY_GRANULARITY  # older than the granularity: written
+    with app.app_context():
+        driver(world).fill_joint(4)  # edits only
+        db.session.commit()
+    just_now = set_last_activity(timedelta(seconds=30))
+    with app.app_context():
+        driver(world).act("library", Action("sign_off", 4, "joint"))  # the workflow moves: written at once
+        db.session.commit()
+    assert last_activity() > just_now
+
+
 # --- comments ----------------------------------------------------------------------------------------
 
 def test_comments_resolve_reopen_and_mention(world, app: Flask, lib: FlaskClient, cc: FlaskClient,

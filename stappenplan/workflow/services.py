@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -29,6 +30,16 @@ from .models import Cycle, SignOff, StepInstance
 from .plan_loader import get_definition, latest_version
 
 __all__ = ["ActionRefused", "Action", "perform", "current_cycle", "load_state", "start_first_cycle"]
+
+#: An edit moves the cycle's last activity on only when it is older than this. Someone
+#: typing saves every few seconds, and each save would otherwise write the cycle row
+#: again; what reads it counts in days (stalled after 30, a reminder answered by any
+#: later activity of a partnership that was stalled) or shows the date.
+ACTIVITY_GRANULARITY = timedelta(minutes=5)
+
+
+def _activity_is_stale(last: datetime | None, now: datetime) -> bool:
+    return last is None or now - last >= ACTIVITY_GRANULARITY
 
 
 def plan_for(cycle: Cycle) -> PlanDefinition:
@@ -221,8 +232,9 @@ def perform(
     _store(cycle, instances, before, after, user)
     for event in events:
         _audit(event, partnership, user, cycle.number)
-    if events or action.kind == "edit":
-        cycle.last_activity_at = utcnow()
+    now = utcnow()
+    if events or (action.kind == "edit" and _activity_is_stale(cycle.last_activity_at, now)):
+        cycle.last_activity_at = now
     # Who hears about it is not the workflow's business: notifications listens.
     signals.workflow_events.send(partnership, events=[_with_cycle(e, cycle.number) for e in events], actor=user,
                                  party=party)
