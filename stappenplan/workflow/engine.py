@@ -496,22 +496,29 @@ def apply(
 # --------------------------------------------------------------------------- questions
 
 
-def allowed_actions(defn: PlanDefinition, state: CycleState, actor: Actor, situation: int = 1) -> list[Action]:
+def allowed_actions(defn: PlanDefinition, state: CycleState, actor: Actor, situation: int = 1,
+                    only: tuple[int, str] | None = None) -> list[Action]:
     """Exactly the actions ``actor`` may take now, in step order.
 
     "complete" and "sign_off" are listed as soon as the status permits them, even
     if required answers are missing: the button stays visible, and pressing it
     explains what is missing (``ActionRefused.missing`` / ``missing_required``).
     This asks ``apply`` itself, so the list can never disagree with the rules.
+
+    ``only`` (step, slot): just that worksheet's actions (a worksheet page asks about
+    its own; the other ~50 candidates would each be tried and refused).
     """
     candidates = [
         Action(kind, s.number, slot)
         for s in defn.steps
+        if only is None or s.number == only[0]
         for slot in slots_for(defn, s.number)
+        if only is None or slot == only[1]
         for kind in ACTION_KINDS
         if kind != "start_new_cycle"
     ]
-    candidates.append(Action("start_new_cycle"))
+    if only is None:
+        candidates.append(Action("start_new_cycle"))
     allowed = []
     for action in candidates:
         try:

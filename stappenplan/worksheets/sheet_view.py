@@ -179,9 +179,9 @@ def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
         missing.append(Missing(question, detail))
     required = [q for q in sheet.step.questions_for(asked_to, situation) if q.required]
     actions = [
-        a for a in engine.allowed_actions(sheet.defn, state, engine.Actor(party, user.is_admin), situation)
-        if a.step == sheet.step.number and a.slot == instance.slot
-        and a.kind in ("complete", "sign_off", "withdraw_sign_off")
+        a for a in engine.allowed_actions(sheet.defn, state, engine.Actor(party, user.is_admin), situation,
+                                          only=(sheet.step.number, instance.slot))
+        if a.kind in ("complete", "sign_off", "withdraw_sign_off")
     ]
     signoffs = {s.party for s in instance.signoffs}
     partner = engine.other_party(party)

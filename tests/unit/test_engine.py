@@ -587,6 +587,26 @@ def test_allowed_actions_lists_complete_even_when_answers_are_missing() -> None:
     assert missing_required(DEFN, state, 1, "library", "library")
 
 
+@pytest.mark.parametrize("stage", ["start", 2, 4, "4 signed", 5, 8, "closed"])
+def test_allowed_actions_for_one_worksheet_are_the_full_list_filtered(stage) -> None:
+    """A worksheet page asks only about its own step and slot (``only``): exactly the
+    actions the full list holds for it, in every stage, for every kind of actor."""
+    if stage == "start":
+        state = initial_state(DEFN)
+    elif stage == "4 signed":
+        state, _ = do(fill(state_at(4), 4, JOINT), "sign_off", 4, JOINT, LIB)
+    elif stage == "closed":
+        state = closed_cycle()
+    else:
+        state = state_at(stage)
+    for actor in (LIB, LIB_ADMIN, CC, CC_ADMIN):
+        everything = allowed_actions(DEFN, state, actor)
+        for step in DEFN.steps:
+            for slot in slots_for(DEFN, step.number):
+                expected = [a for a in everything if (a.step, a.slot) == (step.number, slot)]
+                assert allowed_actions(DEFN, state, actor, only=(step.number, slot)) == expected
+
+
 # --------------------------------------------------------------------------- apply details
 
 
