@@ -364,3 +364,30 @@ def test_the_admins_log_reads_in_english(app: Flask, world) -> None:
                         data={"email": "nieuw@bieb-a.nl", "role": "member"}).status_code == 302
     log = english.get("/organisatie/logboek").get_data(as_text=True)
     assert "invited a colleague" in log and "nodigde een collega uit" not in log
+
+
+def test_wtforms_own_messages_follow_the_language_and_are_read_once(app: Flask, monkeypatch) -> None:
+    """WTForms' built-in messages come in the request's language; their catalog is read
+    from disk once per language and process, not in every request that builds a form."""
+    from babel import support
+    from wtforms import IntegerField
+
+    from stappenplan.core import forms
+
+    class NumberForm(forms.Form):
+        number = IntegerField()
+
+    loads: list[object] = []
+    real_load = support.Translations.load
+    monkeypatch.setattr(support.Translations, "load",
+                        lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
+    forms._wtforms_catalog.cache_clear()
+    messages = {}
+    for locale in ("nl", "en", "nl", "en"):
+        with app.test_request_context("/", method="POST", data={"number": "abc"}), force_locale(locale):
+            form = NumberForm(meta={"csrf": False})
+            assert not form.validate()
+            messages.setdefault(locale, set()).add(form.number.errors[-1])
+    assert messages["en"] == {"Not a valid integer value."}
+    assert messages["nl"] == {"Ongeldig getal."}
+    assert len(loads) == 2  # one per language

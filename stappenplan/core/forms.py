@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+from babel import support
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField, StringField, TextAreaField
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..accounts.passwords import password_problem
@@ -18,10 +22,34 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 LINE_BREAK = re.compile("[\r\n\t]")
 
 
+@functools.lru_cache(maxsize=8)
+def _wtforms_catalog(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsMessages:
+    """WTForms' own messages ("Not a valid integer value.") in the request's language.
+    Flask-WTF reads and parses that catalog from disk in every request that builds a
+    form; this keeps one per language for the life of the process."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalog(str(get_locale() or "nl")).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalog(str(get_locale() or "nl")).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
 class Form(FlaskForm):
     """Every form of the app: text with a control character (a NUL byte, say) is refused
     with a message next to the field, and a one-line field (a name, an e-mail address)
     refuses line breaks, so a name can never break an e-mail header."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> _WTFormsMessages:
+            return _WTFORMS_MESSAGES
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
