@@ -3,12 +3,13 @@
 Loads the demo plus ``--partnerships`` bulk partnerships into a fresh PostgreSQL schema
 (as ``bench/overviews.py`` does), then sends requests through the Flask test client as
 the demo library admin on the demo's shared step 4 (Tiel + Het Kabouterhuis), and as the
-demo coordinator for the coordinator's feed. Prints the median and 95th percentile in ms
-and the SQL statements per request (transaction control included).
+demo coordinator for the coordinator's feed and dashboard. Prints the median and 95th
+percentile in ms, the median CPU time of this process (the app's work, the database's
+not included) and the SQL statements per request (transaction control included).
 
     .venv/bin/python bench/feed.py [--database-url URL] [--partnerships 100] [--rls]
 
-Wall-clock figures are noisy on a shared machine; the statement counts are exact.
+Wall-clock figures are noisy on a shared machine; CPU time less so; the statement counts are exact.
 The database's ``public`` schema is dropped and re-created: never point it at data you
 want to keep.
 """
@@ -39,8 +40,10 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/stappenplan_bench"
 VERSION = re.compile(r'id="v-target_parents"[^>]*value="(\d+)"')
 
 
-def timed(engine: Any, requests: int, warmup: int, send: Callable[[], None]) -> tuple[list[float], list[int]]:
-    """Run ``send`` warm-up + ``requests`` times; per timed request: ms and statements."""
+def timed(engine: Any, requests: int, warmup: int,
+          send: Callable[[], None]) -> tuple[list[float], list[int], list[float]]:
+    """Run ``send`` warm-up + ``requests`` times; per timed request: ms, statements and
+    the CPU ms of this process (the app's own work, without the database's)."""
     counter = [0]
 
     def count(*_args: Any) -> None:
@@ -48,18 +51,19 @@ def timed(engine: Any, requests: int, warmup: int, send: Callable[[], None]) -> 
 
     for _ in range(warmup):
         send()
-    times, statements = [], []
+    times, statements, cpu = [], [], []
     event.listen(engine, "before_cursor_execute", count)
     try:
         for _ in range(requests):
             counter[0] = 0
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             send()
+            cpu.append((time.process_time() - started_cpu) * 1000)
             times.append((time.perf_counter() - started) * 1000)
             statements.append(counter[0])
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    return times, statements
+    return times, statements, cpu
 
 
 def expect(client: FlaskClient, method: str, url: str, codes: set[int], **kwargs: Any) -> str:
@@ -145,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         ("worksheet page", lambda: expect(library, "GET", sheet, {200})),
         ("partnership page", lambda: expect(library, "GET", f"/samenwerkingen/{pid}", {200})),
         ("library home", lambda: expect(library, "GET", "/start", {200})),
+        ("coordinator dashboard", lambda: expect(coordinator, "GET", "/regio", {200})),
         ("healthz", lambda: expect(library, "GET", "/healthz", {200})),
     ]
-    print(f"{'request':<34} {'median ms':>10} {'p95 ms':>8} {'statements':>11}")
+    print(f"{'request':<34} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'statements':>11}")
     for name, send in plan:
         if args.only and not any(name.startswith(part) for part in args.only.split(",")):
             continue
@@ -155,14 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             args.profile.mkdir(parents=True, exist_ok=True)
             profiler = cProfile.Profile()
             profiler.enable()
-        times, statements = timed(engine, args.requests, args.warmup, send)
+        times, statements, cpu = timed(engine, args.requests, args.warmup, send)
         if args.profile:
             profiler.disable()
             profiler.dump_stats(args.profile / (re.sub(r"\W+", "-", name).strip("-") + ".prof"))
         ordered = sorted(times)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
         low, high = min(statements), max(statements)
-        print(f"{name:<34} {statistics.median(times):>10.2f} {p95:>8.2f} "
+        print(f"{name:<34} {statistics.median(times):>10.2f} {p95:>8.2f} {statistics.median(cpu):>7.2f} "
               f"{str(low) if low == high else f'{low}-{high}':>11}")
     return 0
 
