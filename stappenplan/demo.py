@@ -191,6 +191,10 @@ def spread_history(partnership: Partnership, start: datetime, end: datetime) -> 
             value = getattr(obj, name)
             if value is not None:
                 setattr(obj, name, moved[value])
+    # The newest round's last activity is the last thing that happened (a save writes it
+    # at most every few minutes, so its own stamp may rank a little earlier).
+    if cycles:
+        max(cycles, key=lambda c: c.number).last_activity_at = end
     db.session.flush()
 
 

@@ -464,6 +464,31 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
     assert "<html" in restore.get_data(as_text=True)
 
 
+def test_the_cached_matrix_order_pages_exactly_like_the_sorting_query(app: Flask) -> None:
+    """Without filters a page's ids come from the order kept with the figures; a name search
+    that matches every partnership takes the sorting query: both give the same pages,
+    with the cache on, for the region and for one branch."""
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    with app.app_context():
+        demo_bulk.generate(150, seed=5)
+        tiel = db.session.scalar(select(Organisation.public_id).where(Organisation.name.like("%vestiging Tiel")))
+    client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
+    views = [("/regio?", "/regio?zoek=bibliotheek&"),
+             (f"/regio?vestiging={tiel}&", f"/regio?vestiging={tiel}&zoek=bibliotheek&"),
+             (f"/regio/vestiging/{tiel}?", f"/regio/vestiging/{tiel}?zoek=bibliotheek&")]
+    compared: list[int] = []
+    for cached_view, sorted_view in views:
+        totals = [re.findall(r"\d+–\d+ van (\d+) samenwerkingen", _page(client, view + "pagina=1"))
+                  for view in (cached_view, sorted_view)]
+        assert totals[0] == totals[1] and len(totals[0]) == 1, totals  # the search matches every partnership
+        pages = -(-int(totals[0][0]) // services.PER_PAGE)
+        compared.append(pages)
+        for page in range(1, pages + 1):
+            assert matrix_rows(_page(client, f"{cached_view}pagina={page}")) == \
+                matrix_rows(_page(client, f"{sorted_view}pagina={page}")), (cached_view, page)
+    assert compared[0] >= 3 and min(compared) >= 1, compared  # the region spans several pages
+
+
 def test_bulk_data_is_consistent_with_the_engine(app: Flask) -> None:
     with app.app_context():
         demo_bulk.generate(80, seed=3)
@@ -562,15 +587,22 @@ def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(worl
     coordinator = _client(app, world.emails["coord_a"])
     first = _count(app, coordinator, "/regio")
     again = _count(app, coordinator, "/regio")
-    assert again == first - 3, "the counts, the stalled list and the months come from the cache"
-    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>1</dd>", _page(coordinator))
-    _second_partnership(app, world)
+    assert again == first - 4, "the counts, the stalled list, the months and the matrix order come from the cache"
     html = _page(coordinator)
-    assert any("Kinderopvang Zonnebloem" in row[0] for row in matrix_rows(html)), "the matrix is read live"
-    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>1</dd>", html), "the figures are at most 30 s old"
+    assert "?stap=1#matrix" in html  # partnership A is at step 1
+    _progress_world_a(app, world)  # A moves on to step 3: no partnership came or went
+    html = _page(coordinator)
+    row = next(r for r in matrix_rows(html) if r[0].startswith("Bibliotheek A – Opvang A"))
+    assert STATUS_WORDS.findall(row[1]) == ["Afgerond", "Afgerond"], "the matrix rows are read live"
+    assert "?stap=1#matrix" in html and "?stap=3#matrix" not in html, "the counts are at most 30 s old"
     later = services.time.monotonic() + 31
     monkeypatch.setattr(services.time, "monotonic", lambda: later)
-    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>2</dd>", _page(coordinator))
+    html = _page(coordinator)
+    assert "?stap=3#matrix" in html and "?stap=1#matrix" not in html
+    _second_partnership(app, world)  # a new partnership raises the region's version
+    html = _page(coordinator)
+    assert any("Kinderopvang Zonnebloem" in row[0] for row in matrix_rows(html)), "in the matrix at once"
+    assert re.search(r"<dt>Samenwerkingen</dt>\s*<dd>2</dd>", html), "and in the figures"
     other = _client(app, world.emails["coord_b"])
     assert "Opvang A" not in _page(other), "each coordination organisation has its own figures"
 
@@ -580,15 +612,21 @@ def test_the_reports_figures_are_kept_like_the_dashboards(world, app: Flask, mon
     coordinator = _client(app, world.emails["coord_a"])
     first = _count(app, coordinator, "/regio/jaarverslag")
     assert _count(app, coordinator, "/regio/jaarverslag") < first, "outcomes, themes and steps come from the cache"
-    _second_partnership(app, world)
-    html = _page(coordinator, "/regio/jaarverslag")
-    assert "Kinderopvang Zonnebloem" in html, "the list is read live"
-    assert re.search(r"Bibliotheek A( \d+){10} 1 ", " ".join(re.sub(r"<[^>]+>", " ", html).split())), \
-        "the figures are at most 30 s old"
+
+    def text() -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", _page(coordinator, "/regio/jaarverslag")).split())
+
+    assert re.search(r"Bibliotheek A 1( \d+){9} 1 ", text())  # A is at step 1
+    _progress_world_a(app, world)  # A moves on to step 3: no partnership came or went
+    assert re.search(r"Bibliotheek A 1( \d+){9} 1 ", text()), "the figures are at most 30 s old"
     later = services.time.monotonic() + 31
     monkeypatch.setattr(services.time, "monotonic", lambda: later)
-    text = " ".join(re.sub(r"<[^>]+>", " ", _page(coordinator, "/regio/jaarverslag")).split())
-    assert re.search(r"Bibliotheek A( \d+){10} 2 ", text), "two partnerships once the figures expired"
+    assert re.search(r"Bibliotheek A 0 0 1( \d+){7} 1 ", text())
+    _second_partnership(app, world)  # a new partnership raises the region's version
+    html = _page(coordinator, "/regio/jaarverslag")
+    assert "Kinderopvang Zonnebloem" in html, "the list is read live"
+    assert re.search(r"Bibliotheek A( \d+){10} 2 ", " ".join(re.sub(r"<[^>]+>", " ", html).split())), \
+        "two partnerships at once"
 
 
 def _figures(html: str) -> int:

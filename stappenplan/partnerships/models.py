@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Connection, ForeignKey, String, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, new_public_id, utcnow
-from ..organisations.models import Organisation
+from ..organisations.models import Organisation, RegionMembership, bump_region_versions
 
 SITUATIONS = (1, 2, 3)
 
@@ -103,3 +104,11 @@ class Invitation(Model):
         if self.expires_at <= utcnow():
             return "expired"
         return "pending"
+
+
+@event.listens_for(Partnership, "after_insert")
+def _partnership_started(_mapper: Any, connection: Connection, partnership: Partnership) -> None:
+    """A new partnership of a branch in a region: the coordinators' cached figures and the
+    dashboard's order of partnerships (coordination/services.py) include it at once."""
+    bump_region_versions(connection, connection.scalars(
+        select(RegionMembership.region_id).where(RegionMembership.library_id == partnership.library_id)))
