@@ -397,12 +397,14 @@ def _groups(rows: Subquery) -> list[_Group]:
 
 
 def _counts(groups: list[_Group], defn: PlanDefinition) -> list[StepCount]:
-    def tally(step: int) -> tuple[int, int]:
-        matching = [g for g in groups if g.step == step]
-        return sum(g.count for g in matching), sum(g.stalled for g in matching)
+    per_step: dict[int, list[int]] = {}
+    for g in groups:  # one pass: a region of 10,000 partnerships has thousands of groups
+        tally = per_step.setdefault(g.step, [0, 0])
+        tally[0] += g.count
+        tally[1] += g.stalled
 
-    counts = [StepCount(s.number, s.title, *tally(s.number)) for s in defn.steps]
-    counts.append(StepCount(DONE, "", *tally(DONE)))
+    counts = [StepCount(s.number, s.title, *per_step.get(s.number, (0, 0))) for s in defn.steps]
+    counts.append(StepCount(DONE, "", *per_step.get(DONE, (0, 0))))
     return counts
 
 
