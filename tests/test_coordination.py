@@ -696,3 +696,58 @@ def test_a_deleted_partner_leaves_the_cached_dashboard_at_once(world, app: Flask
     html = _page(coordinator)
     assert "Opvang A" not in html
     assert _figures(html) == 0
+
+
+def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask, monkeypatch) -> None:
+    """templating.fragment keys on its whole input: the same input gives the kept HTML, any
+    other value (or language) renders anew, and the cache stays bounded."""
+    import flask_babel
+
+    from stappenplan.core import templating
+
+    rendered: list[dict] = []
+    real = templating.render_template
+
+    def counting(template: str, **context: object) -> str:
+        rendered.append(context)
+        return real(template, **context)
+
+    monkeypatch.setattr(templating, "render_template", counting)
+    lib = services.Branch(1, "pub1", "Bibliotheek <Tiel>", "Regio A")
+    rows = (services.BranchSummary(lib, 3, 1, 0),)
+    with app.test_request_context("/"):
+        app.extensions.pop("fragments", None)
+        args = {"summaries": rows, "multi_region": True, "branch_url": "/regio/vestiging/BRANCH"}
+        first = templating.fragment("coordination/_branch_rows.html", **args)
+        assert templating.fragment("coordination/_branch_rows.html", **args) is first and len(rendered) == 1
+        assert 'href="/regio/vestiging/pub1">Bibliotheek &lt;Tiel&gt;</a>' in first and "Regio A" in first
+        changed = templating.fragment("coordination/_branch_rows.html",
+                                      **{**args, "summaries": (services.BranchSummary(lib, 4, 1, 0),)})
+        assert len(rendered) == 2 and '<td class="num">4</td>' in changed
+        with flask_babel.force_locale("en"):
+            templating.fragment("coordination/_branch_rows.html", **args)
+        assert len(rendered) == 3, "each language has its own entry"
+        for n in range(templating.FRAGMENT_CACHE_SIZE + 5):
+            templating.fragment("coordination/_branch_rows.html", **{**args, "branch_url": f"/x/{n}/BRANCH"})
+        assert len(app.extensions["fragments"]) <= templating.FRAGMENT_CACHE_SIZE
+
+
+def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Flask) -> None:
+    """The dashboard's branch rows come from templating.fragment: a new partnership (a new
+    region version, new figures) shows in them at once; a repeat request reuses them."""
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    coordinator = _client(app, world.emails["coord_a"])
+
+    def branch_row(html: str) -> str:
+        found = re.search(r'<th scope="row"><a href="/regio/vestiging/[^"]+">Bibliotheek A</a></th>(.*?)</tr>',
+                          html, re.S)
+        assert found, html[:3000]
+        return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+    app.extensions.pop("fragments", None)
+    assert branch_row(_page(coordinator)).startswith("1 ")
+    assert len(app.extensions["fragments"]) == 1
+    _page(coordinator)
+    assert len(app.extensions["fragments"]) == 1, "the same figures: the kept rows"
+    _second_partnership(app, world)
+    assert branch_row(_page(coordinator)).startswith("2 ")

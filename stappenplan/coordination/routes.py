@@ -16,7 +16,7 @@ from ..access import coordinated_partnership_or_404, current_org, policy, region
 from ..audit.services import record
 from ..core.errors import ServiceError, attach
 from ..core.pdf import render_pdf
-from ..core.templating import render
+from ..core.templating import fragment, render
 from ..core.web import int_arg, text_arg
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
@@ -46,6 +46,12 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
         # Read live (the figures are cached): a reminder shows in the stalled list at once.
         reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
         pending_requests=regions.pending_count(current_org().id),
+        # A region may have hundreds of branches; their rows change only with the figures.
+        branch_rows=lambda: fragment(
+            "coordination/_branch_rows.html", summaries=tuple(overview.branch_summaries),
+            multi_region=len(overview.regions) > 1,
+            # One url_for for all rows (public ids are URL-safe).
+            branch_url=url_for("coordination.branch", branch_id="BRANCH")),
         **extra,
     )
 

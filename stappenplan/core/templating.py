@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Hashable
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from babel import dates as babel_dates
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import format_datetime, get_locale, to_user_timezone
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from ..extensions import htmx
 from ..i18n import gettext as _
@@ -34,6 +37,32 @@ def render(template: str, block: str | None = None, **context: Any) -> str:
     if block and wants_partial() and block in current_app.jinja_env.get_template(template).blocks:
         return render_block(template, block, **context)
     return render_template(template, **context)
+
+
+#: Rendered fragments kept per process (``fragment``); cleared when full.
+FRAGMENT_CACHE_SIZE = 64
+_FRAGMENTS_LOCK = threading.Lock()
+
+
+def fragment(template: str, **context: Hashable) -> Markup:
+    """A partial rendered once per distinct input and then reused: for a large part of a
+    page that is a pure function of ``context`` (a region's table of 400 branches).
+
+    The cache key is the input itself - the template, the language and every value of
+    ``context`` (hashable, compared for equality on a hit) - so a hit returns exactly what
+    rendering would. The template may therefore read nothing but ``context``: no
+    ``current_user``, ``request``, ``csrf_token()`` or ``url_for`` (pass a URL in)."""
+    key = (template, str(get_locale()), tuple(sorted(context.items())))
+    cache: dict[Any, Markup] = current_app.extensions.setdefault("fragments", {})
+    with _FRAGMENTS_LOCK:
+        html = cache.get(key)
+    if html is None:
+        html = Markup(render_template(template, **context))
+        with _FRAGMENTS_LOCK:
+            if len(cache) >= FRAGMENT_CACHE_SIZE:
+                cache.clear()
+            cache[key] = html
+    return html
 
 
 def _static_url(filename: str) -> str:
