@@ -488,8 +488,8 @@ def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: date
             _ordered(_filtered(rows, filters, cutoff), rows).offset(start).limit(PER_PAGE)
         ).all()
     else:
-        branch_id = filters.branch.id if filters.branch else None
-        ids = [pid for pid, library_id in order if branch_id in (None, library_id)][start:start + PER_PAGE]
+        in_scope = order if filters.branch is None else [p for p in order if p[1] == filters.branch.id]
+        ids = [pid for pid, _library_id in in_scope[start:start + PER_PAGE]]
         position = {pid: n for n, pid in enumerate(ids)}
         found = db.session.execute(select(rows).where(rows.c.id.in_(ids))).all()
         records = sorted(found, key=lambda r: position[r.id])
