@@ -489,6 +489,38 @@ def test_the_cached_matrix_order_pages_exactly_like_the_sorting_query(app: Flask
     assert compared[0] >= 3 and min(compared) >= 1, compared  # the region spans several pages
 
 
+def test_the_matrix_page_is_read_with_its_ids_in_the_sql_text(app: Flask) -> None:
+    """The unfiltered page's ids are written into the statement, so a prepared statement's
+    generic plan (one that does not know them) is never used for it. The statement must
+    name each id of the page and send none of them as a parameter."""
+    with app.app_context():
+        demo_bulk.generate(60, seed=5)
+    client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, parameters: object, *_args: object) -> None:
+        if "overview_rows.id IN" in statement:
+            seen.append((statement, parameters))
+
+    with app.app_context():
+        engine_ = db.engine
+    event.listen(engine_, "before_cursor_execute", capture)
+    try:
+        html = _page(client, "/regio?pagina=2")
+    finally:
+        event.remove(engine_, "before_cursor_execute", capture)
+    assert len(seen) == 1, len(seen)
+    statement, parameters = seen[0]
+    public_ids = re.findall(r"/samenwerkingen/([\w-]+)\"", html.split('id="matrix"', 1)[1])
+    with app.app_context():
+        ids = db.session.scalars(select(Partnership.id).where(Partnership.public_id.in_(public_ids))).all()
+    assert len(ids) >= 10, len(ids)  # page 2 of the demo's region
+    in_list = statement.split("overview_rows.id IN", 1)[1]
+    assert all(re.search(rf"\b{i}\b", in_list) for i in ids)
+    # The other parameters (step status, cutoff, coordination id, ...) are a handful.
+    assert len(parameters) < len(ids), f"ids were sent as parameters: {parameters}"  # type: ignore[arg-type]
+
+
 def test_bulk_data_is_consistent_with_the_engine(app: Flask) -> None:
     with app.app_context():
         demo_bulk.generate(80, seed=3)

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import Select, Subquery, and_, case, exists, extract, func, or_, select
+from sqlalchemy import Select, Subquery, and_, bindparam, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
@@ -473,6 +473,17 @@ def _total(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datet
     )
 
 
+def _inline_ids(ids: list[int]) -> Any:
+    """The page's ids written into the SQL text instead of sent as parameters.
+
+    psycopg prepares a statement it has run five times; PostgreSQL then may switch to a
+    generic plan, one that does not know the ids. For this query that plan scanned all
+    partnerships of the region (12 ms at 10,005 instead of 5). With the ids in the text,
+    the plan is always made for them. They are integers from the cached order, never
+    user input."""
+    return bindparam("page_ids", [int(i) for i in ids], expanding=True, literal_execute=True)
+
+
 def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datetime,
             order: list[tuple[int, int]]) -> tuple[MatrixPage, Filters]:
     """One page of the matrix. Without a step, "stalled" or name filter the page's ids come
@@ -491,7 +502,7 @@ def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: date
         in_scope = order if filters.branch is None else [p for p in order if p[1] == filters.branch.id]
         ids = [pid for pid, _library_id in in_scope[start:start + PER_PAGE]]
         position = {pid: n for n, pid in enumerate(ids)}
-        found = db.session.execute(select(rows).where(rows.c.id.in_(ids))).all()
+        found = db.session.execute(select(rows).where(rows.c.id.in_(_inline_ids(ids)))).all()
         records = sorted(found, key=lambda r: position[r.id])
     page_rows = [_to_row(r) for r in records]
     _attach_statuses(page_rows, [r.cycle_id for r in page_rows])
