@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -396,15 +396,46 @@ def _groups(rows: Subquery) -> list[_Group]:
     return [_Group(lib, int(step), count, int(stalled or 0)) for lib, step, count, stalled in db.session.execute(stmt)]
 
 
-def _counts(groups: list[_Group], defn: PlanDefinition) -> list[StepCount]:
-    per_step: dict[int, list[int]] = {}
-    for g in groups:  # one pass: a region of 10,000 partnerships has thousands of groups
-        tally = per_step.setdefault(g.step, [0, 0])
-        tally[0] += g.count
-        tally[1] += g.stalled
+@dataclass(frozen=True)
+class _Tally:
+    """The groups summed once per figures (not per request): per step, per branch and per
+    branch and step. A region of 10,000 partnerships has thousands of groups and hundreds
+    of branches; with the sums kept, a page looks its numbers up."""
 
-    counts = [StepCount(s.number, s.title, *per_step.get(s.number, (0, 0))) for s in defn.steps]
-    counts.append(StepCount(DONE, "", *per_step.get(DONE, (0, 0))))
+    per_step: dict[int, tuple[int, int]]  # step -> (count, stalled)
+    per_library: dict[int, tuple[int, int, int]]  # branch -> (count, stalled, done)
+    per_library_step: dict[tuple[int, int], tuple[int, int]]  # (branch, step) -> (count, stalled)
+
+    @classmethod
+    def of(cls, groups: list[_Group]) -> _Tally:
+        per_step: dict[int, tuple[int, int]] = {}
+        per_library: dict[int, tuple[int, int, int]] = {}
+        per_library_step: dict[tuple[int, int], tuple[int, int]] = {}
+        for g in groups:
+            count, stalled = per_step.get(g.step, (0, 0))
+            per_step[g.step] = (count + g.count, stalled + g.stalled)
+            count, stalled, done = per_library.get(g.library_id, (0, 0, 0))
+            per_library[g.library_id] = (
+                count + g.count, stalled + g.stalled, done + (g.count if g.step == DONE else 0))
+            count, stalled = per_library_step.get((g.library_id, g.step), (0, 0))
+            per_library_step[(g.library_id, g.step)] = (count + g.count, stalled + g.stalled)
+        return cls(per_step, per_library, per_library_step)
+
+    def matching(self, branch_id: int | None, step: int | None, stalled: bool) -> int:
+        """How many partnerships match a branch and/or step filter (only the stalled ones)."""
+        which = 1 if stalled else 0
+        if branch_id is not None and step is not None:
+            return self.per_library_step.get((branch_id, step), (0, 0))[which]
+        if branch_id is not None:
+            return self.per_library.get(branch_id, (0, 0, 0))[which]
+        if step is not None:
+            return self.per_step.get(step, (0, 0))[which]
+        return sum(pair[which] for pair in self.per_step.values())
+
+
+def _counts(tally: _Tally, defn: PlanDefinition) -> list[StepCount]:
+    counts = [StepCount(s.number, s.title, *tally.per_step.get(s.number, (0, 0))) for s in defn.steps]
+    counts.append(StepCount(DONE, "", *tally.per_step.get(DONE, (0, 0))))
     return counts
 
 
@@ -416,16 +447,9 @@ def _by_library(groups: list[_Group]) -> dict[int, list[_Group]]:
     return result
 
 
-def _branch_summaries(groups: list[_Group], branches: list[Branch]) -> list[BranchSummary]:
-    per_library = _by_library(groups)
-
-    def summary(branch: Branch) -> BranchSummary:
-        own = per_library.get(branch.id, [])
-        return BranchSummary(
-            branch, sum(g.count for g in own), sum(g.stalled for g in own), sum(g.count for g in own if g.step == DONE)
-        )
-
-    return [summary(b) for b in branches]
+def _branch_summaries(tally: _Tally, branches: list[Branch]) -> list[BranchSummary]:
+    none = (0, 0, 0)
+    return [BranchSummary(b, *tally.per_library.get(b.id, none)) for b in branches]
 
 
 def _month_starts(today: date, count: int = MONTHS) -> list[date]:
@@ -461,16 +485,29 @@ def _months(org_id: int, branch: Branch | None) -> list[MonthCount]:
     return [MonthCount(start, found.get((start.year, start.month), 0)) for start in starts]
 
 
-def _total(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datetime) -> int:
-    """Rows matching the filters; only a name search needs SQL, the rest is in ``groups``."""
+@dataclass(frozen=True)
+class _Order:
+    """The matrix's order by branch and partner name: all partnership ids, and each
+    branch's own (so a page filtered on one branch slices its list, not all 10,000)."""
+
+    ids: list[int]
+    per_library: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, int]]) -> _Order:
+        ids: list[int] = []
+        per_library: dict[int, list[int]] = {}
+        for pid, library_id in pairs:
+            ids.append(pid)
+            per_library.setdefault(library_id, []).append(pid)
+        return cls(ids, per_library)
+
+
+def _total(rows: Subquery, filters: Filters, tally: _Tally, cutoff: datetime) -> int:
+    """Rows matching the filters; only a name search needs SQL, the rest is in ``tally``."""
     if filters.query:
         return db.session.scalar(select(func.count()).select_from(_filtered(rows, filters, cutoff).subquery())) or 0
-    branch_id = filters.branch.id if filters.branch else None
-    return sum(
-        g.stalled if filters.stalled else g.count
-        for g in groups
-        if branch_id in (None, g.library_id) and filters.step in (None, g.step)
-    )
+    return tally.matching(filters.branch.id if filters.branch else None, filters.step, filters.stalled)
 
 
 def _inline_ids(ids: list[int]) -> Any:
@@ -484,12 +521,12 @@ def _inline_ids(ids: list[int]) -> Any:
     return bindparam("page_ids", [int(i) for i in ids], expanding=True, literal_execute=True)
 
 
-def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: datetime,
-            order: list[tuple[int, int]]) -> tuple[MatrixPage, Filters]:
+def _matrix(rows: Subquery, filters: Filters, tally: _Tally, cutoff: datetime,
+            order: _Order) -> tuple[MatrixPage, Filters]:
     """One page of the matrix. Without a step, "stalled" or name filter the page's ids come
     from ``order`` (the cached name order, see ``_region_figures``) and only those rows are
     read, live; otherwise the filtered query sorts and pages in SQL."""
-    total = _total(rows, filters, groups, cutoff)
+    total = _total(rows, filters, tally, cutoff)
     pages = max(1, math.ceil(total / PER_PAGE))
     if filters.page > pages:
         filters = replace(filters, page=pages)
@@ -499,8 +536,8 @@ def _matrix(rows: Subquery, filters: Filters, groups: list[_Group], cutoff: date
             _ordered(_filtered(rows, filters, cutoff), rows).offset(start).limit(PER_PAGE)
         ).all()
     else:
-        in_scope = order if filters.branch is None else [p for p in order if p[1] == filters.branch.id]
-        ids = [pid for pid, _library_id in in_scope[start:start + PER_PAGE]]
+        in_scope = order.ids if filters.branch is None else order.per_library.get(filters.branch.id, [])
+        ids = in_scope[start:start + PER_PAGE]
         position = {pid: n for n, pid in enumerate(ids)}
         found = db.session.execute(select(rows).where(rows.c.id.in_(_inline_ids(ids)))).all()
         records = sorted(found, key=lambda r: position[r.id])
@@ -542,7 +579,7 @@ def cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
 def _region_figures(
     org_id: int, scope: Branch | None, rows: Subquery, cutoff: datetime, days: int,
     versions: tuple[tuple[int, int], ...],
-) -> tuple[list[_Group], list[Row], list[MonthCount], list[tuple[int, int]]]:
+) -> tuple[_Tally, list[Row], list[MonthCount], _Order]:
     """The figures over all partnerships of the region (or branch): counts per step,
     the longest-stalled list, the months chart, and the order of the matrix: every
     partnership's (id, branch id) by branch and partner name. To show the first 50 by name
@@ -561,8 +598,8 @@ def _region_figures(
     process computes the figures anew, without the branch.
     """
 
-    def compute() -> tuple[list[_Group], list[Row], list[MonthCount], list[tuple[int, int]]]:
-        groups = _groups(rows)
+    def compute() -> tuple[_Tally, list[Row], list[MonthCount], _Order]:
+        tally = _Tally.of(_groups(rows))
         stalled_rows = [
             _to_row(r)
             for r in db.session.execute(
@@ -570,9 +607,8 @@ def _region_figures(
                 .limit(STALLED_LIST)
             )
         ]
-        order = [(pid, library_id) for pid, library_id in
-                 db.session.execute(_ordered(select(rows.c.id, rows.c.library_id), rows))]
-        return groups, stalled_rows, _months(org_id, scope), order
+        order = _Order.of(db.session.execute(_ordered(select(rows.c.id, rows.c.library_id), rows)).tuples())
+        return tally, stalled_rows, _months(org_id, scope), order
 
     return cached(("dashboard", org_id, scope.id if scope else None, days, versions), compute)
 
@@ -594,10 +630,10 @@ def overview(
         empty = MatrixPage([], 0, 1)
         return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
     rows = _rows(org_id, cutoff, scope)
-    groups, stalled_rows, months, order = _region_figures(org_id, scope, rows, cutoff, days, versions)
-    counts = _counts(groups, defn)
-    summaries = _branch_summaries(groups, branches) if scope is None else []
-    matrix, filters = _matrix(rows, filters, groups, cutoff, order)
+    tally, stalled_rows, months, order = _region_figures(org_id, scope, rows, cutoff, days, versions)
+    counts = _counts(tally, defn)
+    summaries = _branch_summaries(tally, branches) if scope is None else []
+    matrix, filters = _matrix(rows, filters, tally, cutoff, order)
     return Overview(
         regions=regions,
         branches=branches,
