@@ -811,8 +811,37 @@ def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Fla
 
     app.extensions.pop("fragments", None)
     assert branch_row(_page(coordinator)).startswith("1 ")
-    assert len(app.extensions["fragments"]) == 1
+    assert len(app.extensions["fragments"]) == 2  # the rows and the branch filter's options
     _page(coordinator)
-    assert len(app.extensions["fragments"]) == 1, "the same figures: the kept rows"
+    assert len(app.extensions["fragments"]) == 2, "the same figures: the kept rows"
     _second_partnership(app, world)
     assert branch_row(_page(coordinator)).startswith("2 ")
+
+
+def test_the_branch_filter_marks_the_chosen_branch_in_the_kept_options(app: Flask) -> None:
+    """The branch filter's options are one fragment per branch list; each page marks its
+    own chosen branch (and only that one) in it, and choosing adds no cache entry."""
+    with app.app_context():
+        demo_bulk.generate(30, seed=2)
+        org = db.session.scalar(select(Organisation).where(Organisation.kind == "coordination"))
+        assert org is not None
+        branches = services.branches_of(org.id)
+    assert len(branches) >= 3
+    client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
+    app.extensions.pop("fragments", None)
+
+    def options(url: str) -> list[tuple[str, bool, str]]:
+        select_html = re.search(r'<select id="f-branch" name="vestiging">(.*?)</select>', _page(client, url), re.S)
+        assert select_html
+        return [(value, bool(chosen), name) for value, chosen, name in
+                re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select_html.group(1))]
+
+    unfiltered = options("/regio")
+    assert unfiltered == [("", False, "Alle vestigingen")] + [(b.public_id, False, b.name) for b in branches]
+    entries = len(app.extensions["fragments"])
+    for branch in (branches[0], branches[-1], branches[1]):
+        marked = options(f"/regio?vestiging={branch.public_id}")
+        assert [value for value, chosen, _name in marked if chosen] == [branch.public_id]
+        assert [(v, n) for v, _c, n in marked] == [(v, n) for v, _c, n in unfiltered]
+    assert len(app.extensions["fragments"]) == entries, "a chosen branch is marked, not cached apart"
+    assert not any(chosen for _v, chosen, _n in options("/regio"))

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import to_user_timezone
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.utils import secure_filename
 
 from ..access import coordinated_partnership_or_404, current_org, policy, region_request_or_404
@@ -52,8 +53,22 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
             multi_region=len(overview.regions) > 1,
             # One url_for for all rows (public ids are URL-safe).
             branch_url=url_for("coordination.branch", branch_id="BRANCH")),
+        branch_options=lambda: _branch_options(overview),
         **extra,
     )
+
+
+def _branch_options(overview: services.Overview) -> Markup:
+    """The branch filter's options (hundreds in a large region): one fragment per branch
+    list, the chosen branch marked in it, so choosing a branch adds no cache entry."""
+    html = fragment("coordination/_branch_options.html", branches=tuple(overview.branches))
+    chosen = overview.filters.branch
+    if chosen is None:
+        return html
+    # Public ids are URL-safe (letters, digits, - and _): the same in HTML as in Python.
+    # str(): Markup.replace would escape its arguments and never match.
+    option = f'<option value="{chosen.public_id}">'
+    return Markup(str(html).replace(option, f'<option value="{chosen.public_id}" selected>', 1))
 
 
 @bp.get("")
