@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from .core import uow
 from .extensions import db
@@ -34,6 +34,12 @@ def register(app: Flask) -> None:
             added = demo_bulk.generate(partnerships)
             click.echo(f"{added} extra samenwerkingen aangemaakt in {demo_bulk.REGION_NAME}.")
         uow.checkpoint()  # saved, and the demo's mails delivered, before the logins come last
+        if partnerships and db.engine.dialect.name == "postgresql":
+            # Fresh bulk rows have no planner statistics until autovacuum gets to them (never,
+            # where it is off); without them the dashboard's queries took 20 instead of 5 ms.
+            with db.engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
         if created and app.config["MAIL_BACKEND"] == "console":
             click.echo(f"De e-mails van de demo staan in {app.config['MAIL_DIR']}.")
         click.echo("")

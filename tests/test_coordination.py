@@ -11,9 +11,10 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import openpyxl
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, func, select, text, update
 
 from stappenplan import demo, demo_bulk
 from stappenplan.accounts.models import User
@@ -608,6 +609,17 @@ def test_seed_demo_cli_adds_bulk_partnerships(app: Flask) -> None:
     assert again.exit_code == 0
     with app.app_context():
         assert db.session.scalar(select(func.count(Partnership.id))) == 35
+
+
+@pytest.mark.postgres
+def test_seed_demo_cli_gives_bulk_data_planner_statistics(app: Flask) -> None:
+    """On PostgreSQL the bulk partnerships are analysed at once: the planner's row count
+    for the table is the real one, not unknown (-1) until autovacuum gets to it."""
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--partnerships", "23"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Partnership.id))) == 5 + 23
+        assert db.session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'partnerships'")) == 5 + 23
 
 
 # --------------------------------------------------------------------------- what coordinators must not see
