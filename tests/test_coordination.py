@@ -218,6 +218,28 @@ def test_region_without_branches_gets_a_helpful_empty_state(app: Flask) -> None:
     assert "Naar het regio-overzicht" in home
 
 
+def test_a_branch_without_partnerships_gets_the_empty_matrix(app: Flask) -> None:
+    """A region whose only branch has no partnership yet: the page (an empty page of ids)
+    and the branch's drill-down show the empty state, not an error."""
+    with app.app_context():
+        from stappenplan.organisations.models import Region
+
+        coordination = make_org("Coördinatie Nieuw", "coordination")
+        region = Region(name="Regio Nieuw", coordination=coordination)
+        branch = make_org("Bibliotheek Nieuw", "library")
+        db.session.add(region)
+        db.session.flush()
+        db.session.add(RegionMembership(region_id=region.id, library_id=branch.id))
+        make_user(coordination, "coord@nieuw.nl")
+        db.session.commit()
+        branch_id = branch.public_id
+    client = _client(app, "coord@nieuw.nl")
+    for url in ("/regio", "/regio?pagina=3", f"/regio?vestiging={branch_id}", f"/regio/vestiging/{branch_id}"):
+        html = _page(client, url)
+        assert "Nog geen samenwerkingen" in html and "Bibliotheek Nieuw" in html, url
+        assert 'class="table matrix' not in html, url
+
+
 # --------------------------------------------------------------------------- content
 
 
