@@ -607,7 +607,8 @@ def _region_figures(
                 .limit(STALLED_LIST)
             )
         ]
-        order = _Order.of(db.session.execute(_ordered(select(rows.c.id, rows.c.library_id), rows)).tuples())
+        order = _Order.of((pid, library_id) for pid, library_id in
+                          db.session.execute(_ordered(select(rows.c.id, rows.c.library_id), rows)))
         return tally, stalled_rows, _months(org_id, scope), order
 
     return cached(("dashboard", org_id, scope.id if scope else None, days, versions), compute)
