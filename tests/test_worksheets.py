@@ -591,6 +591,38 @@ def test_stale_save_with_its_base_is_merged_and_marked(world, app: Flask, lib: F
     assert answer(app, "consultation").value == both.replace("week", "dag")
 
 
+def test_a_resent_edit_already_in_the_answer_shows_the_answer(world, app: Flask, lib: FlaskClient,
+                                                                 cc: FlaskClient, joint4: str) -> None:
+    """A save that reached the server while its answer never reached the browser (the
+    connection dropped) is kept on that computer and sent again later with its old base.
+    Meanwhile the partner changed other words. The merge then equals the stored answer:
+    nothing is written, and the answer must come back so the field shows it. Otherwise
+    the field keeps the old text, and the next save, based on the new version, would
+    silently undo the partner's words."""
+    url = f"{joint4}/vraag/consultation"
+    start = "We bellen elke maand. Het verslag staat in de map."
+    mine = start.replace("de map", "de gedeelde map")
+    both = "We bellen elke week. Het verslag staat in de gedeelde map."
+    assert lib.post(url, data={"q-consultation": start, "v-consultation": 0}, headers=HX).status_code == 200
+    # childcare's save arrives (version 2); its browser never hears of it
+    assert cc.post(url, data={"q-consultation": mine, "v-consultation": 1, "has_base": "1",
+                              "b:q-consultation": start}, headers=HX).status_code == 200
+    # the library changes other words, on top of it (version 3)
+    assert lib.post(url, data={"q-consultation": both, "v-consultation": 2, "has_base": "1",
+                               "b:q-consultation": mine}, headers=HX).status_code == 200
+    # childcare's kept edit is sent again, with its old base
+    again = cc.post(url, data={"q-consultation": mine, "v-consultation": 1, "has_base": "1",
+                               "b:q-consultation": start}, headers=HX)
+    body = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert answer(app, "consultation").value == both and answer(app, "consultation").version == 3
+    shown = re.search(r'data-merged="consultation">(.*?)</script>', body)
+    assert shown is not None, "the field must be given the answer it now differs from"
+    assert json.loads(shown.group(1)) == [["q-consultation", both]]
+    version = formdata.by_id(body, "v-consultation")
+    assert version is not None and version.get("value") == "3"
+
+
 def test_ticks_of_two_people_are_merged(world, app: Flask, lib: FlaskClient) -> None:
     url = sheet_url(world, 1, "bibliotheek") + "/vraag/aims"
     data = {"q-aims--present": "1", "has_base": "1", "b:q-aims--present": "1"}

@@ -272,8 +272,12 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
             kind = "merge"
         if value == current and (answer is None or not answer.draft):
             tentative.undo()
+            # ``merged``: the editor's change was already in the answer (its earlier save
+            # arrived, the answer did not), so nothing is written, but the field shows an
+            # older text than the answer; it must be shown the answer, or the next save
+            # would build on the old text.
             return SaveOutcome("unchanged", question=question, version=version, value=current,
-                               saved_at=answer.updated_at if answer else None)
+                               saved_at=answer.updated_at if answer else None, merged=decision.merged)
         now = utcnow()
         seq = db.session.execute(
             update(StepInstance).where(StepInstance.id == sheet.instance.id)

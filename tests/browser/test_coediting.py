@@ -183,6 +183,45 @@ def test_edit_kept_offline_is_merged_or_conflicts_after_reopening(server, browse
     expect(reopened.locator("#conflict-target_parents .conflict")).to_contain_text("Ouders van baby's")
 
 
+def test_a_save_whose_answer_was_lost_shows_the_partners_words_after_reopening(server, browser, page) -> None:
+    """The connection drops after childcare's save reached the server: the browser keeps
+    the edit as unsent. The library then changes other words. When childcare reopens the
+    worksheet, the kept edit is sent again; it is already in the answer, so nothing is
+    written, and the field must show the answer with the library's words. The next edit
+    keeps them."""
+    url, emails = _prepare(server, consultation=START)
+    other = _two(server, browser, page, url, emails)
+    mine = START.replace("in de map", "in de gedeelde map")
+    both = "We bellen elke week. Het verslag staat in de gedeelde map."
+    lost: list[int] = []
+
+    def reach_server_then_drop(route) -> None:
+        if route.request.method == "POST" and not lost:
+            route.fetch()  # the server stores it ...
+            lost.append(1)
+            route.abort("internetdisconnected")  # ... and the browser never hears
+        else:
+            route.continue_()
+
+    other.route("**/vraag/consultation", reach_server_then_drop)
+    other.locator("#input-consultation").fill(mine)
+    expect(other.locator("#status-consultation")).to_contain_text("bewaard op deze computer", timeout=6000)
+    assert lost and _value(server, "consultation") == mine
+    other.close(run_before_unload=False)
+    page.wait_for_timeout(FEED)  # the library's field shows childcare's words
+    expect(page.locator("#input-consultation")).to_have_value(mine)
+    page.locator("#input-consultation").fill(both)
+    _saved(page, "consultation")
+    reopened = other.context.new_page()
+    reopened.goto(url)
+    expect(reopened.locator("#input-consultation")).to_have_value(both, timeout=8000)
+    _saved(reopened, "consultation")
+    reopened.wait_for_timeout(FEED)
+    reopened.locator("#input-consultation").fill(both + " Elke keer.")
+    _stored(server, "consultation", both + " Elke keer.", reopened)
+    expect(reopened.locator("#input-consultation")).to_have_value(both + " Elke keer.")
+
+
 def test_400_401_and_429_keep_the_edit_and_save_it_afterwards(server, browser, page) -> None:
     url, emails = _prepare(server)
     login(page, server, emails["lib_a"], PASSWORD)
