@@ -391,3 +391,36 @@ def test_wtforms_own_messages_follow_the_language_and_are_read_once(app: Flask, 
     assert messages["en"] == {"Not a valid integer value."}
     assert messages["nl"] == {"Ongeldig getal."}
     assert len(loads) == 2  # one per language
+
+
+def test_the_kept_catalog_follows_every_change_of_language_in_a_request(app: Flask) -> None:
+    """``i18n.translations`` keeps the request's catalog and answers from it while
+    Flask-Babel's locale stays the same; ``force_locale`` (mails in the recipient's
+    language) and ``refresh`` (a user who just chose another language) must switch it,
+    in templates as in code."""
+    import flask_babel
+    from flask import render_template_string
+
+    from stappenplan.i18n import gettext
+
+    def both() -> tuple[str, str]:
+        return gettext("Opgeslagen."), render_template_string('{{ _("Opgeslagen.") }}')
+
+    with app.test_request_context("/"):
+        assert both() == ("Opgeslagen.", "Opgeslagen.")
+        assert both() == ("Opgeslagen.", "Opgeslagen.")  # from the kept catalog
+        with force_locale("en"):
+            assert both() == ("Saved.", "Saved.")
+            with force_locale("nl"):
+                assert both() == ("Opgeslagen.", "Opgeslagen.")
+            assert both() == ("Saved.", "Saved.")
+        assert both() == ("Opgeslagen.", "Opgeslagen.")
+        babel = flask_babel.get_babel(app)
+        chosen = babel.locale_selector
+        babel.locale_selector = lambda: "en"
+        try:
+            assert both() == ("Opgeslagen.", "Opgeslagen."), "the request's language holds until refresh"
+            flask_babel.refresh()
+            assert both() == ("Saved.", "Saved.")
+        finally:
+            babel.locale_selector = chosen
