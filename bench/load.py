@@ -120,12 +120,8 @@ def prepare_database(url: str, partnerships: int, workdir: Path, env: dict[str, 
         if done.returncode:
             raise SystemExit(f"{step} failed, see {log}")
         print(f"  {step}: {time.perf_counter() - started:.1f} s", flush=True)
-    # Fresh bulk data has no planner statistics until autovacuum gets to it; without them
-    # PostgreSQL misjudges the overview queries (e.g. 63 ms instead of 13 ms for /regio's biggest).
-    engine = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
+    # `seed-demo --partnerships` runs ANALYZE itself: fresh bulk data has no planner statistics
+    # until autovacuum gets to it (e.g. 63 ms instead of 13 ms for /regio's biggest query).
 
 
 @dataclass

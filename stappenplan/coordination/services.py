@@ -439,14 +439,6 @@ def _counts(tally: _Tally, defn: PlanDefinition) -> list[StepCount]:
     return counts
 
 
-def _by_library(groups: list[_Group]) -> dict[int, list[_Group]]:
-    """The groups of each branch (one pass: a region may have hundreds of branches)."""
-    result: dict[int, list[_Group]] = {}
-    for g in groups:
-        result.setdefault(g.library_id, []).append(g)
-    return result
-
-
 def _branch_summaries(tally: _Tally, branches: list[Branch]) -> list[BranchSummary]:
     none = (0, 0, 0)
     return [BranchSummary(b, *tally.per_library.get(b.id, none)) for b in branches]
@@ -658,17 +650,16 @@ def steps_per_branch(org_id: int, defn: PlanDefinition) -> list[BranchSteps]:
     """Per opted-in branch: its partnerships per current step, finished and stalled; one
     aggregate query (the dashboard's), whatever the number of partnerships."""
     _days, cutoff = stalled_cutoff()
-    per_library = _by_library(_groups(_rows(org_id, cutoff)))
-    result = []
-    for branch in branches_of(org_id):
-        own = {g.step: g for g in per_library.get(branch.id, [])}
-        result.append(BranchSteps(
+    tally = _Tally.of(_groups(_rows(org_id, cutoff)))
+    return [
+        BranchSteps(
             name=branch.name,
-            counts=tuple(own[s.number].count if s.number in own else 0 for s in defn.steps),
-            done=own[DONE].count if DONE in own else 0,
-            stalled=sum(g.stalled for g in own.values()),
-        ))
-    return result
+            counts=tuple(tally.matching(branch.id, s.number, False) for s in defn.steps),
+            done=tally.matching(branch.id, DONE, False),
+            stalled=tally.matching(branch.id, None, True),
+        )
+        for branch in branches_of(org_id)
+    ]
 
 
 def export_rows(org_id: int, filters: Filters) -> list[Row]:
