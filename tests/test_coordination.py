@@ -800,8 +800,7 @@ def test_a_deleted_partner_leaves_the_cached_dashboard_at_once(world, app: Flask
 def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask, monkeypatch) -> None:
     """templating.fragment keys on its whole input: the same input gives the kept HTML, any
     other value (or language) renders anew, and the cache stays bounded."""
-    import flask_babel
-
+    from stappenplan import i18n
     from stappenplan.core import templating
 
     rendered: list[dict] = []
@@ -823,7 +822,7 @@ def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask,
         changed = templating.fragment("coordination/_branch_rows.html",
                                       **{**args, "summaries": (services.BranchSummary(lib, 4, 1, 0),)})
         assert len(rendered) == 2 and '<td class="num">4</td>' in changed
-        with flask_babel.force_locale("en"):
+        with i18n.force_locale("en"):
             templating.fragment("coordination/_branch_rows.html", **args)
         assert len(rendered) == 3, "each language has its own entry"
         for n in range(templating.FRAGMENT_CACHE_SIZE + 5):

@@ -24,9 +24,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_babel import force_locale
 from sqlalchemy import select
 
+from stappenplan.i18n import force_locale
 from stappenplan.workflow import answers, engine, localize
 from stappenplan.workflow.plan_loader import available_versions, get_definition
 from tests.factories import login
@@ -394,13 +394,13 @@ def test_wtforms_own_messages_follow_the_language_and_are_read_once(app: Flask, 
 
 
 def test_the_kept_catalog_follows_every_change_of_language_in_a_request(app: Flask) -> None:
-    """``i18n.translations`` keeps the request's catalog and answers from it while
-    Flask-Babel's locale stays the same; ``force_locale`` (mails in the recipient's
-    language) and ``refresh`` (a user who just chose another language) must switch it,
-    in templates as in code."""
+    """``i18n.translations`` keeps the request's catalog and answers from it;
+    ``i18n.force_locale`` (mails in the recipient's language) and ``i18n.refresh`` (a user
+    who just chose another language) must switch it, in templates as in code."""
     import flask_babel
     from flask import render_template_string
 
+    from stappenplan import i18n
     from stappenplan.i18n import gettext
 
     def both() -> tuple[str, str]:
@@ -409,18 +409,74 @@ def test_the_kept_catalog_follows_every_change_of_language_in_a_request(app: Fla
     with app.test_request_context("/"):
         assert both() == ("Opgeslagen.", "Opgeslagen.")
         assert both() == ("Opgeslagen.", "Opgeslagen.")  # from the kept catalog
-        with force_locale("en"):
+        with i18n.force_locale("en"):
             assert both() == ("Saved.", "Saved.")
-            with force_locale("nl"):
+            with i18n.force_locale("nl"):
                 assert both() == ("Opgeslagen.", "Opgeslagen.")
             assert both() == ("Saved.", "Saved.")
+        assert both() == ("Opgeslagen.", "Opgeslagen.")
+        with i18n.force_locale("en"):  # first use of the catalog inside
+            pass
         assert both() == ("Opgeslagen.", "Opgeslagen.")
         babel = flask_babel.get_babel(app)
         chosen = babel.locale_selector
         babel.locale_selector = lambda: "en"
         try:
             assert both() == ("Opgeslagen.", "Opgeslagen."), "the request's language holds until refresh"
-            flask_babel.refresh()
+            i18n.refresh()
             assert both() == ("Saved.", "Saved.")
         finally:
             babel.locale_selector = chosen
+    with app.test_request_context("/"), i18n.force_locale("en"):
+        assert both() == ("Saved.", "Saved."), "a catalog first kept inside force_locale"
+
+
+def test_the_language_changes_only_through_i18n() -> None:
+    """The kept catalog (``i18n.translations``) is dropped by ``i18n.force_locale`` and
+    ``i18n.refresh``; Flask-Babel's own would leave it in the old language. The tests use
+    the same two, or they would test another app than the one that runs."""
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for path in [*(root / "stappenplan").rglob("*.py"), *(root / "tests").rglob("*.py")]:
+        if path == root / "stappenplan" / "i18n.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "flask_babel":
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name in ("force_locale", "refresh")]
+            elif isinstance(node, ast.Attribute) and node.attr in ("force_locale", "refresh") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "flask_babel":
+                offenders.append(f"{path.name}: flask_babel.{node.attr}")
+    assert offenders == []
+
+
+def test_kept_moments_read_like_flask_babels_format_datetime(app: Flask) -> None:
+    """The ``datetime`` filter keeps each formatted moment per format, language and time
+    zone (``templating._format_moment``): its text must be exactly Flask-Babel's, on both
+    sides of the clock changes, for stored naive UTC and for aware times, and in English
+    it must not answer with a Dutch text kept before."""
+    from datetime import datetime, timedelta, timezone
+
+    import flask_babel
+
+    from stappenplan.core import templating
+
+    moments = [datetime(2026, 3, 29, 0, 59), datetime(2026, 3, 29, 1, 1), datetime(2026, 10, 25, 0, 30),
+               datetime(2026, 10, 25, 1, 30), datetime(2026, 12, 31, 23, 5, 59),
+               datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=-4)))]
+    formats = ["d MMM yyyy, HH:mm", "d MMMM yyyy, HH:mm", "HH:mm"]
+    templating._format_moment.cache_clear()
+    with app.test_request_context("/"):
+        for language in ("nl", "en"):
+            with force_locale(language):
+                for moment in moments:
+                    for fmt in formats:
+                        expected = flask_babel.format_datetime(moment, fmt)
+                        assert templating._datetime(moment, fmt) == expected
+                        assert templating._datetime(moment, fmt) == expected  # kept
+        assert templating._datetime(None) == ""
+        with force_locale("en"):
+            assert "Mar" in templating._datetime(moments[0])
+        assert "mrt" in templating._datetime(moments[0])
+    kept = templating._format_moment.cache_info()
+    assert kept.hits >= len(moments) * len(formats) * 2 and kept.currsize >= len(moments) * len(formats) * 2

@@ -378,9 +378,8 @@ def section_text(html: str, element_id: str) -> str:
 @pytest.mark.parametrize("locale", ["nl", "en"])
 def test_chosen_labels_in_every_read_only_view(app: Flask, locale: str) -> None:
     """Plan page, PDF text, the question's history and step 4's side-by-side view show the labels."""
-    from flask_babel import force_locale
-
     from stappenplan import demo_content as content
+    from stappenplan.i18n import force_locale
     from stappenplan.workflow.localize import localized
     from stappenplan.workflow.plan_loader import get_definition
     from tests.test_plan import _pdf_text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, url_for
-from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
@@ -14,6 +13,7 @@ from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
 from ..extensions import db
 from ..i18n import gettext as _
+from ..i18n import refresh as refresh_locale
 from ..security import login_limit, registration_limit, resend_limit, reset_limit
 from . import registration, services
 from .forms import ChangePasswordForm, ForgotPasswordForm, LanguageForm, LoginForm, RegisterForm, ResetPasswordForm

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Hashable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from babel import dates as babel_dates
 from flask import Flask, current_app, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, to_user_timezone
+from flask_babel import get_locale, get_timezone, to_user_timezone
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -116,7 +116,17 @@ def _format_day(day: date, fmt: str, locale: str) -> str:
 
 
 def _datetime(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
-    return format_datetime(value, fmt) if value else ""
+    """Flask-Babel's ``format_datetime`` (the user's time zone and language), kept per
+    moment: Babel needs ~0.1 ms per call, and the activity lists show the same moments
+    on every visit."""
+    if not value:
+        return ""
+    return _format_moment(value, fmt, str(get_locale() or "nl"), get_timezone())
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_moment(moment: datetime, fmt: str, locale: str, zone: tzinfo | None) -> str:
+    return babel_dates.format_datetime(moment, fmt, tzinfo=zone, locale=locale)
 
 
 def register(app: Flask) -> None:

@@ -25,11 +25,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..core import uow
 from ..extensions import db, utcnow
+from ..i18n import force_locale
 from ..mail import send_mail
 from .models import OutboxMessage
 
