@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Hashable
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from babel import dates as babel_dates
 from flask import Flask, current_app, render_template, request, url_for
-from flask_babel import get_locale, get_timezone, to_user_timezone
+from flask_babel import get_locale, get_timezone
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -106,8 +106,18 @@ def _date(value: datetime | date | None, fmt: str = "d MMMM yyyy") -> str:
     overviews show one or two dates per row, so each day is formatted once per process."""
     if not value:
         return ""
-    day = to_user_timezone(value).date() if isinstance(value, datetime) else value
+    day = _local_day(value, get_timezone()) if isinstance(value, datetime) else value
     return _format_day(day, fmt, str(get_locale() or "nl"))
+
+
+@functools.lru_cache(maxsize=8192)
+def _local_day(moment: datetime, zone: tzinfo | None) -> date:
+    """The day of ``moment`` in ``zone``: Flask-Babel's ``to_user_timezone`` (stored naive
+    times are UTC), kept per moment - the matrix shows 50 of them per page."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if zone is None:
+        return aware.date()
+    return zone.normalize(aware.astimezone(zone)).date()  # type: ignore[attr-defined]  # pytz
 
 
 @functools.lru_cache(maxsize=4096)
