@@ -30,6 +30,29 @@ def test_library_home_shows_progress_and_waiting(app: Flask) -> None:
     assert "Kinderdagverblijf Zonnestraal" not in page  # another branch's partnership
 
 
+def _card(page: str, heading_id: str) -> str:
+    """The text of one start-page card (from its heading to the end of its section)."""
+    start = page.index(f'id="{heading_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_an_approval_is_told_from_the_readers_side(app: Flask) -> None:
+    """In the demo the library approved step 4 with Het Kabouterhuis and childcare did not
+    yet. The library's "Wacht op de partner" says the library approved ("jullie"), the
+    childcare's "Wacht op jullie" says the partner did; neither says it of the wrong side."""
+    with app.app_context():
+        demo.seed()
+    library = _client(app, "bibliotheek@demo.stappenplan.nl").get("/start").get_data(as_text=True)
+    waiting = _card(library, "wait-them")
+    assert "Kindcentrum Het Kabouterhuis" in waiting
+    assert "Stap 4 goedkeuren (jullie keurden al goed)" in waiting
+    assert "je partner keurde al goed" not in waiting
+    childcare = _client(app, "kabouterhuis@demo.stappenplan.nl").get("/start").get_data(as_text=True)
+    ours = _card(childcare, "wait-us")
+    assert "Stap 4 goedkeuren (je partner keurde al goed)" in ours
+    assert "jullie keurden al goed" not in childcare
+
+
 def test_childcare_home_lists_partnerships_with_several_libraries(app: Flask) -> None:
     with app.app_context():
         demo.seed()

@@ -49,9 +49,17 @@ class Summary:
     todo: dict[str, list[str]] = field(default_factory=dict)
     last_activity_at: datetime | None = None
     stalled: bool = False
+    #: ``todo`` as the other organisation reads it ("jullie keurden al goed").
+    todo_for_partner: dict[str, list[str]] = field(default_factory=dict)
 
     def waits_on(self, party: str) -> list[str]:
+        """What ``party`` has to do, in its own words."""
         return self.todo.get(party, [])
+
+    def awaited_from(self, party: str) -> list[str]:
+        """What ``party`` has to do, as its partner reads it (the start page's "Wacht op
+        de partner"): the partner is the one who already approved, not ``party``."""
+        return self.todo_for_partner.get(party, [])
 
     @property
     def status_text(self) -> str:
@@ -60,24 +68,34 @@ class Summary:
         return _("Stap %(n)d van 8", n=self.current_step)
 
 
-def _todo(instances: dict[tuple[int, str], tuple[str, frozenset[str]]]) -> dict[str, list[str]]:
-    """Per party the short Dutch to-dos, from statuses and sign-offs only."""
+def _todo(instances: dict[tuple[int, str], tuple[str, frozenset[str]]]
+          ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per party the short Dutch to-dos, from statuses and sign-offs only: in the party's
+    own words, and as its partner reads them."""
     todo: dict[str, list[str]] = {"library": [], "childcare": []}
+    seen: dict[str, list[str]] = {"library": [], "childcare": []}
     for (step, slot), (status, signoffs) in sorted(instances.items()):
         if status != "open":
             continue
         if slot in todo:
-            todo[slot].append(_("Stap %(n)d invullen en afronden", n=step))
+            text = _("Stap %(n)d invullen en afronden", n=step)
+            todo[slot].append(text)
+            seen[slot].append(text)
         elif step == 5:
-            todo["childcare"].append(_("Stap 5 invullen en afronden"))
+            text = _("Stap 5 invullen en afronden")
+            todo["childcare"].append(text)
+            seen["childcare"].append(text)
         else:
             for party in todo:
                 if party not in signoffs:
                     if signoffs:
                         todo[party].append(_("Stap %(n)d goedkeuren (je partner keurde al goed)", n=step))
+                        seen[party].append(_("Stap %(n)d goedkeuren (jullie keurden al goed)", n=step))
                     else:
-                        todo[party].append(_("Stap %(n)d samen invullen en goedkeuren", n=step))
-    return todo
+                        text = _("Stap %(n)d samen invullen en goedkeuren", n=step)
+                        todo[party].append(text)
+                        seen[party].append(text)
+    return todo, seen
 
 
 def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[Summary]:
@@ -126,10 +144,11 @@ def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[S
         done = [s.number for s in segments if s.state == "completed"]
         current = open_steps[-1] if open_steps else (max(done) if done else 1)
         closed = cycle.closed_at is not None
+        todo, seen = _todo(instances) if not closed else ({"library": [], "childcare": []},
+                                                            {"library": [], "childcare": []})
         result.append(Summary(
             partnership=p, cycle_number=cycle.number, closed=closed, segments=segments, current_step=current,
-            todo=_todo(instances) if not closed else {"library": [], "childcare": []},
-            last_activity_at=cycle.last_activity_at,
+            todo=todo, todo_for_partner=seen, last_activity_at=cycle.last_activity_at,
             stalled=not closed and cycle.last_activity_at < threshold,
         ))
     return result
