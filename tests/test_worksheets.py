@@ -180,6 +180,55 @@ def test_tables_merge_rows_and_conflict_on_same_cell(world, app: Flask, lib: Fla
     assert cells == {"goal": "Samen voorlezen", "indicator": "Meer uitleen"}
 
 
+def test_an_empty_row_is_no_edit_that_voids_the_partners_approval(world, app: Flask, cc: FlaskClient,
+                                                                  joint4: str) -> None:
+    """"+ Rij toevoegen" stores a row before anything is typed in it. An empty row is shown
+    nowhere and counts for nothing, so adding or removing one keeps the library's approval
+    (and writes no withdrawal); typing in it is an edit and voids it, as any edit does."""
+    from stappenplan.audit.models import AuditEvent
+    from stappenplan.workflow.models import SignOff, StepInstance
+
+    with app.app_context():
+        d = driver(world)
+        d.fill_joint(4)
+        d.act("library", Action("sign_off", 4, "joint"))
+        db.session.commit()
+
+    def signed() -> set[str]:
+        with app.app_context():
+            return set(db.session.scalars(
+                select(SignOff.party).join(StepInstance, StepInstance.id == SignOff.step_instance_id)
+                .where(StepInstance.step == 4, StepInstance.slot == "joint")))
+
+    def withdrawals() -> int:
+        with app.app_context():
+            return db.session.scalar(select(func.count(AuditEvent.id))
+                                     .where(AuditEvent.kind == "workflow.sign_off_withdrawn")) or 0
+
+    assert signed() == {"library"} and withdrawals() == 0
+    url = f"{joint4}/vraag/shared_goals/tabel"
+    before = answer(app, "shared_goals")
+    added = cc.post(url, data={"op": "add", "v-shared_goals": before.version}, headers=HX)
+    assert added.status_code == 200
+    rows = answer(app, "shared_goals").value
+    assert len(rows) == len(before.value) + 1  # the empty row is stored (it has an id to type into)
+    blank = rows[-1]["id"]
+    assert signed() == {"library"} and withdrawals() == 0
+    assert 'id="approval-warning"' in cc.get(joint4).get_data(as_text=True)  # still told to childcare
+    removed = cc.post(url, data={"op": "delete", "row": blank, "v-shared_goals": answer(app, "shared_goals").version},
+                      headers=HX)
+    assert removed.status_code == 200 and len(answer(app, "shared_goals").value) == len(before.value)
+    assert signed() == {"library"} and withdrawals() == 0
+    cc.post(url, data={"op": "add", "v-shared_goals": answer(app, "shared_goals").version}, headers=HX)
+    blank = answer(app, "shared_goals").value[-1]["id"]
+    typed = cc.post(url, data={"op": "edit", "row": blank, "col": "goal",
+                               "v-shared_goals": answer(app, "shared_goals").version,
+                               f"o-shared_goals--{blank}--goal": "null",
+                               f"q-shared_goals--{blank}--goal": "Meer ouders bij de voorleesochtend"}, headers=HX)
+    assert typed.status_code == 200
+    assert signed() == set() and withdrawals() == 1
+
+
 def test_table_rejects_more_than_200_rows(world, app: Flask, joint4: str) -> None:
     with app.app_context():
         d = driver(world)

@@ -185,6 +185,25 @@ class Outcome:
     cycle: Cycle
 
 
+def locked_cycle(partnership: Partnership) -> tuple[Cycle, list[StepInstance]]:
+    """The current cycle, its row locked for this transaction, and its step instances:
+    what ``perform`` and ``check`` take as ``locked``."""
+    cycle = current_cycle(partnership, lock=True)
+    return cycle, instances_of(cycle)
+
+
+def check(partnership: Partnership, user: User, party: str, action: Action,
+          *, locked: tuple[Cycle, list[StepInstance]]) -> None:
+    """Raise ``ActionRefused`` when ``action`` is not allowed now, as ``perform`` would,
+    and change nothing: a save that changes no content (an empty table row added or
+    removed) is allowed where an edit is, but must not void the sign-offs an edit voids."""
+    cycle, instances = locked
+    defn = plan_for(cycle)
+    answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
+    engine.apply(defn, state_from(cycle, instances, answered), action, Actor(party, user.is_admin),
+                 situation=partnership.situation)
+
+
 def perform(
     partnership: Partnership,
     user: User,
@@ -204,11 +223,7 @@ def perform(
     transaction after locking the cycle row (``current_cycle(lock=True)``); they are
     then not read again.
     """
-    if locked is not None:
-        cycle, instances = locked
-    else:
-        cycle = current_cycle(partnership, lock=True)
-        instances = instances_of(cycle)
+    cycle, instances = locked if locked is not None else locked_cycle(partnership)
     defn = plan_for(cycle)
     answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
     before = state_from(cycle, instances, answered)

@@ -29,6 +29,7 @@ from ..workflow.definition import PlanDefinition, Question, Step
 from ..workflow.engine import Action, ActionRefused
 from ..workflow.models import Cycle, StepInstance
 from . import merge
+from .display import filled_rows
 from .models import Answer, AnswerRevision
 from .tables import Conflict, TableOp, apply_ops
 
@@ -220,6 +221,16 @@ def restore(sheet: Sheet, user: User, key: str, revision_id: int) -> SaveOutcome
     return _write(sheet, user, question, decide, kind="restore")
 
 
+def _changes_content(question: Question, current: Any, value: Any) -> bool:
+    """Whether storing ``value`` changes what the answer says. An empty table row is shown
+    nowhere and counts for nothing (``display.filled_rows``): adding or removing one
+    (the "+ Rij toevoegen" button stores the row before anything is typed in it) is no
+    edit that voids the partner's approval; typing in it is."""
+    if question.type in ("table", "records"):
+        return filled_rows(current) != filled_rows(value)
+    return bool(value != current)
+
+
 @dataclass
 class Decision:
     """What ``_write`` should store: ``value``, or nothing and ``refusal``."""
@@ -236,25 +247,22 @@ Decide = Callable[[Any, int], Decision]
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
     """Lock, let ``decide`` look at the current value, compare-and-swap, add a revision.
 
-    The workflow's "edit" action comes first: it locks the cycle row (serialising this
-    save with sign-offs and with other saves of the partnership on PostgreSQL), refuses
-    edits of a closed step and voids earlier sign-offs. All of it happens in a savepoint
-    that is undone when the save turns out to be a conflict or changes nothing; the
-    request's unit of work commits the rest.
+    The cycle row is locked first (serialising this save with sign-offs and with other
+    saves of the partnership on PostgreSQL). The workflow's "edit" action refuses edits of
+    a closed step and voids earlier sign-offs; a save that changes no content (an empty
+    table row) is only checked against the same rules (``workflow.check``). All of it
+    happens in a savepoint that is undone when the save turns out to be a conflict or
+    changes nothing; the request's unit of work commits the rest.
     """
     if sheet.party is None:
         return SaveOutcome("refused", question=question, message=_("Je kunt hier alleen meelezen."))
     loaded = (sheet.cycle, sheet.instances) if sheet.locked else None
     sheet.locked = False  # the next save reads them again
+    edit = Action("edit", sheet.step.number, sheet.instance.slot)
     with uow.savepoint() as tentative:
-        try:
-            workflow.perform(
-                sheet.partnership, user, sheet.party, Action("edit", sheet.step.number, sheet.instance.slot),
-                locked=loaded,
-            )
-        except ActionRefused as refusal_:
-            tentative.undo()
-            return SaveOutcome("refused", question=question, message=refusal_.message)
+        # The cycle row first (it serialises this save with sign-offs and with other saves
+        # of the partnership on PostgreSQL), then the answer's.
+        locked = loaded if loaded is not None else workflow.locked_cycle(sheet.partnership)
         answer = db.session.scalar(
             select(Answer)
             .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
@@ -265,6 +273,14 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
         version = answer.version if answer else 0
         decision = decide(current, version)
         value, refusal = decision.value, decision.refusal
+        try:
+            if refusal is None and _changes_content(question, current, value):
+                workflow.perform(sheet.partnership, user, sheet.party, edit, locked=locked)
+            else:
+                workflow.check(sheet.partnership, user, sheet.party, edit, locked=locked)
+        except ActionRefused as refusal_:
+            tentative.undo()
+            return SaveOutcome("refused", question=question, message=refusal_.message)
         if refusal is not None:
             tentative.undo()
             return _with_theirs(refusal, sheet, question)
