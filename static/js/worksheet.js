@@ -640,6 +640,53 @@
     });
   });
 
+  // A row button's answer replaces the whole table, button and all: keyboard users keep
+  // their place - in the new row, on the moved row's button, or where the deleted row was.
+  var rowAction = null;
+
+  function rowCards(area) {
+    return Array.prototype.slice.call(area.querySelectorAll(".row-card:not(.row-card--new)"));
+  }
+
+  function rowOp(button) {
+    try { return JSON.parse(button.getAttribute("hx-vals") || "{}"); } catch (e) { return {}; }
+  }
+
+  function firstField(card) {
+    return Array.prototype.slice.call(card.querySelectorAll(".row-card__cells input, .row-card__cells textarea, " +
+      ".row-card__cells select")).filter(function (el) { return el.type !== "hidden" && el.offsetParent !== null; })[0];
+  }
+
+  document.body.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var area = elt && elt.closest ? elt.closest(".field-area") : null;
+    if (!area || elt.tagName !== "BUTTON" || !elt.closest(".rows")) { return; }
+    var op = rowOp(elt);
+    if (!op.op) { return; }
+    rowAction = { area: area.id, op: op.op, row: op.row, index: rowCards(area).indexOf(elt.closest(".row-card")) };
+  });
+
+  document.body.addEventListener("htmx:afterSettle", function (evt) {
+    var action = rowAction;
+    var area = action && document.getElementById(action.area);
+    if (!area || evt.target !== area) { return; }
+    rowAction = null;
+    var cards = rowCards(area);
+    var target = null;
+    if (action.op === "add") {
+      target = cards.length ? firstField(cards[cards.length - 1]) : null;
+    } else if (action.op === "up" || action.op === "down") {
+      var moved = cards.filter(function (card) { return card.id === "row-" + area.getAttribute("data-key") + "-" + action.row; })[0];
+      var buttons = moved ? Array.prototype.slice.call(moved.querySelectorAll(".row-card__actions button")) : [];
+      target = buttons.filter(function (b) { return rowOp(b).op === action.op && !b.disabled; })[0] ||
+        buttons.filter(function (b) { return !b.disabled; })[0];
+    } else if (action.op === "delete") {
+      var next = cards[Math.min(action.index, cards.length - 1)];
+      target = next ? firstField(next) : area.querySelector(".rows > button");
+    }
+    if (target) { target.focus(); }
+  });
+
   // New server HTML in the page (a table's row operation, a comment, history): find its units.
   document.body.addEventListener("htmx:load", function (evt) {
     var elt = evt.detail.elt;

@@ -141,6 +141,38 @@ def test_keyboard_only_fill_worksheet_and_sign_off(server, page: Page) -> None:
     shot(page, "keyboard-signed-off")
 
 
+def test_row_buttons_keep_the_keyboard_in_the_table(server, page: Page) -> None:
+    """A row button's answer replaces the whole table. Focus goes to the new row's first
+    field after "+ Rij toevoegen", stays on the moved row's button after "Omhoog", and goes
+    to the row that took a deleted row's place - not back to the top of the page."""
+    ids = _ids(server)
+    login(page, server, "kabouterhuis@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{ids['step4']}/stap/4/samen")
+    field = page.locator("#field-responsibilities")
+    cards = field.locator("fieldset.row-card:not(.row-card--new)")
+    before = cards.count()
+    field.get_by_role("button", name="Rij toevoegen").focus()
+    page.keyboard.press("Enter")
+    expect(cards).to_have_count(before + 1, timeout=5000)
+    new_row = cards.nth(before)
+    expect(new_row.locator("input, textarea").first).to_be_focused(timeout=5000)
+    page.keyboard.type("Boekenkist verversen")
+    page.keyboard.press("Tab")
+    expect(page.locator("#status-responsibilities")).to_contain_text("Opgeslagen", timeout=5000)
+    moved_id = new_row.get_attribute("id")
+    cards.nth(before).get_by_role("button", name=re.compile("^Omhoog")).focus()
+    page.keyboard.press("Enter")
+    expect(cards.nth(before - 1)).to_have_id(moved_id, timeout=5000)
+    page.wait_for_function("id => (document.activeElement.closest('fieldset') || {}).id === id"
+                           " && document.activeElement.textContent.startsWith('Omhoog')", arg=moved_id, timeout=5000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    cards.nth(before - 1).get_by_role("button", name=re.compile("^Verwijderen")).focus()
+    page.keyboard.press("Enter")
+    expect(cards).to_have_count(before, timeout=5000)
+    expect(cards.nth(before - 1).locator("input, textarea").first).to_be_focused(timeout=5000)
+    shot(page, "row-buttons-focus")
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_screens_at_three_widths(server, page: Page, width: int) -> None:
     ids = _ids(server)
