@@ -194,6 +194,22 @@ def test_bulk_bad_lines_send_nothing(world, app: Flask, client: FlaskClient, tex
         assert db.session.scalar(select(func.count(Invitation.id))) == 0
 
 
+def test_the_error_summary_names_every_bad_line(world, app: Flask, client: FlaskClient) -> None:
+    """Two bad lines: the summary at the top (where focus goes) lists both, not only the
+    first, each linking to the field."""
+    import re
+
+    login(client, world.emails["lib_a"])
+    response = invite(client, "goed@opvang.nl, Goede Opvang\ngeen-emailadres, X\njan@, Y")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = page[page.index('class="error-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    items = re.findall(r"<li><a href=\"#[^\"]+\">[^<]*</a></li>", summary)
+    assert len(items) == 2, summary
+    assert "Regel 2" in items[0] and "Regel 3" in items[1]
+
+
 def test_duplicate_open_invitation_is_refused(world, app: Flask, client: FlaskClient) -> None:
     login(client, world.emails["lib_a"])
     invite(client, "info@nieuw.nl, Opvang Nieuw")
