@@ -75,7 +75,10 @@ def test_home_pages_use_a_constant_number_of_queries(world, app: Flask) -> None:
             _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}"))
     for page, (small, large) in counts.items():
         assert small == large, f"{page}: {small} queries for 5 partnerships, {large} for 200"
-        assert small < 30, f"{page}: {small} queries"
+    # Budgets (transaction control not counted): the start page's activity list reuses the
+    # partnerships the page loaded already instead of reading them again.
+    assert counts["library"][0] <= 9 and counts["childcare"][0] <= 9, counts
+    assert counts["partnership"][0] <= 8, counts
 
 
 def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: Flask) -> None:

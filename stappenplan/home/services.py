@@ -93,7 +93,7 @@ def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
         "total": total,
         "waiting_us": waiting_us,
         "waiting_partner": waiting_partner,
-        "recent": activities(ids, limit=5, viewer=party),
+        "recent": activities(ids, limit=5, viewer=party, loaded=partnerships),
         "open_invitations": _open_invitations(org),
         "incoming": _incoming(org),
     }
