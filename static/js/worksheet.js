@@ -729,8 +729,12 @@
   document.addEventListener("focusout", function (evt) {
     var unit = unitFor(evt.target);
     if (unit && unit.state === "dirty") { send(unit); }
+    var left = fieldKey(evt.target);
     setTimeout(function () {
       if (editing) { editing.value = fieldKey(document.activeElement); }
+      // A partner's change that waited while the focus was in this field (a row they
+      // added to the table we were in) shows once the focus is out of it.
+      if (left && fieldKey(document.activeElement) !== left) { refreshStale(left); }
       pollSoon();
     }, 0);
   });
