@@ -827,7 +827,12 @@ def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask,
         assert len(rendered) == 3, "each language has its own entry"
         for n in range(templating.FRAGMENT_CACHE_SIZE + 5):
             templating.fragment("coordination/_branch_rows.html", **{**args, "branch_url": f"/x/{n}/BRANCH"})
-        assert len(app.extensions["fragments"]) <= templating.FRAGMENT_CACHE_SIZE
+        assert len(app.extensions["fragments"]["coordination/_branch_rows.html"]) <= templating.FRAGMENT_CACHE_SIZE
+        templating.fragment("coordination/_branch_options.html", branches=())
+        for n in range(templating.FRAGMENT_CACHE_SIZE + 5):
+            templating.fragment("coordination/_branch_rows.html", **{**args, "branch_url": f"/y/{n}/BRANCH"})
+        assert len(app.extensions["fragments"]["coordination/_branch_options.html"]) == 1, \
+            "another template's entries do not push it out"
 
 
 def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Flask) -> None:
@@ -844,11 +849,48 @@ def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Fla
 
     app.extensions.pop("fragments", None)
     assert branch_row(_page(coordinator)).startswith("1 ")
-    assert len(app.extensions["fragments"]) == 2  # the rows and the branch filter's options
+    assert _kept(app, "coordination/_branch_rows.html") == 1
     _page(coordinator)
-    assert len(app.extensions["fragments"]) == 2, "the same figures: the kept rows"
+    assert _kept(app, "coordination/_branch_rows.html") == 1, "the same figures: the kept rows"
     _second_partnership(app, world)
     assert branch_row(_page(coordinator)).startswith("2 ")
+
+
+def _kept(app: Flask, template: str) -> int:
+    """How many rendered copies of ``template`` templating.fragment keeps."""
+    return len(app.extensions.get("fragments", {}).get(template, {}))
+
+
+def test_the_matrix_rows_are_kept_per_distinct_rows_and_follow_every_change(world, app: Flask) -> None:
+    """The matrix rows are read live and rendered once per distinct rows (``services.Line``
+    holds all that a row shows): a repeat request reuses them, a step completed in one
+    partnership shows at once, in both languages."""
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    coordinator = _client(app, world.emails["coord_a"])
+    app.extensions.pop("fragments", None)
+
+    def step_one(html: str) -> str:
+        row = re.search(r'<tr[^>]*>\s*<th scope="row" class="matrix__name">.*?</tr>', html, re.S)
+        assert row, html[:2000]
+        cell = re.findall(r'<td class="matrix__cell[^"]*">(.*?)</td>', row.group(0), re.S)[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+    first = step_one(_page(coordinator))
+    assert "Afgerond" not in first
+    assert _kept(app, "coordination/_matrix_rows.html") == 1
+    assert step_one(_page(coordinator)) == first
+    assert _kept(app, "coordination/_matrix_rows.html") == 1, "the same rows: the kept HTML"
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(1, 1)
+        db.session.commit()
+    changed = _page(coordinator)
+    assert step_one(changed) == "B Bibliotheek: ✓ Afgerond K Kinderopvang: ✓ Afgerond"
+    assert _kept(app, "coordination/_matrix_rows.html") == 2
+    coordinator.post("/account/taal", data={"locale": "en"})
+    assert "Library: ✓ Completed" in step_one(_page(coordinator))
 
 
 def test_the_branch_filter_marks_the_chosen_branch_in_the_kept_options(app: Flask) -> None:
@@ -871,10 +913,10 @@ def test_the_branch_filter_marks_the_chosen_branch_in_the_kept_options(app: Flas
 
     unfiltered = options("/regio")
     assert unfiltered == [("", False, "Alle vestigingen")] + [(b.public_id, False, b.name) for b in branches]
-    entries = len(app.extensions["fragments"])
+    entries = _kept(app, "coordination/_branch_options.html")
     for branch in (branches[0], branches[-1], branches[1]):
         marked = options(f"/regio?vestiging={branch.public_id}")
         assert [value for value, chosen, _name in marked if chosen] == [branch.public_id]
         assert [(v, n) for v, _c, n in marked] == [(v, n) for v, _c, n in unfiltered]
-    assert len(app.extensions["fragments"]) == entries, "a chosen branch is marked, not cached apart"
+    assert _kept(app, "coordination/_branch_options.html") == entries, "a chosen branch is marked, not cached apart"
     assert not any(chosen for _v, chosen, _n in options("/regio"))

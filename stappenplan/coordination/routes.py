@@ -54,6 +54,10 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
             # One url_for for all rows (public ids are URL-safe).
             branch_url=url_for("coordination.branch", branch_id="BRANCH")),
         branch_options=lambda: _branch_options(overview),
+        # The page's 50 rows are read live; their HTML is rendered once per distinct rows.
+        matrix_rows=lambda: fragment(
+            "coordination/_matrix_rows.html", lines=services.lines(overview.matrix.rows, overview.defn),
+            partnership_url=url_for("partnerships.show", partnership_id="PARTNERSHIP")),
         **extra,
     )
 

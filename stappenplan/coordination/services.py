@@ -168,6 +168,40 @@ class MatrixPage:
         return page_window(self.page, self.pages, size)
 
 
+#: One matrix cell: (status, party) per slot - one pair for a shared step, two (library,
+#: childcare) for a step each organisation does on its own.
+Cell = tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class Line:
+    """Everything one row of the matrix shows, and nothing else: the input of the rows'
+    kept fragment (``templating.fragment``), compared for equality."""
+
+    public_id: str
+    library_name: str
+    childcare_name: str
+    cycle_number: int
+    last_activity_at: datetime
+    stalled: bool
+    done: bool
+    cells: tuple[Cell, ...]
+
+
+def lines(rows: list[Row], defn: PlanDefinition) -> tuple[Line, ...]:
+    """The matrix rows as the page shows them (a missing status is "locked")."""
+    shapes = [(s.number, s.mode == "each") for s in defn.steps]
+
+    def cells(row: Row) -> tuple[Cell, ...]:
+        return tuple(
+            ((row.status(n, "library") or "locked", "library"), (row.status(n, "childcare") or "locked", "childcare"))
+            if each else ((row.status(n, "joint") or "locked", None),)
+            for n, each in shapes)
+
+    return tuple(Line(r.public_id, r.library_name, r.childcare_name, r.cycle_number, r.last_activity_at, r.stalled,
+                      r.done, cells(r)) for r in rows)
+
+
 @dataclass
 class Overview:
     """Everything the dashboard (or a branch's drill-down) shows."""

@@ -39,7 +39,7 @@ def render(template: str, block: str | None = None, **context: Any) -> str:
     return render_template(template, **context)
 
 
-#: Rendered fragments kept per process (``fragment``); cleared when full.
+#: Rendered fragments kept per process and template (``fragment``); cleared when full.
 FRAGMENT_CACHE_SIZE = 64
 _FRAGMENTS_LOCK = threading.Lock()
 
@@ -48,13 +48,16 @@ def fragment(template: str, **context: Hashable) -> Markup:
     """A partial rendered once per distinct input and then reused: for a large part of a
     page that is a pure function of ``context`` (a region's table of 400 branches).
 
-    The cache key is the input itself - the template, the language and every value of
-    ``context`` (hashable, compared for equality on a hit) - so a hit returns exactly what
-    rendering would. The template may therefore read nothing but ``context``: no
+    The cache key is the input itself - the template, the language, the time zone (the
+    ``date`` filters) and every value of ``context`` (hashable, compared for equality on a
+    hit) - so a hit returns exactly what rendering would. The template may therefore read nothing but ``context``: no
     ``current_user``, ``request``, ``csrf_token()`` or ``url_for`` (pass a URL in)."""
-    key = (template, str(get_locale()), tuple(sorted(context.items())))
-    cache: dict[Any, Markup] = current_app.extensions.setdefault("fragments", {})
+    key = (template, str(get_locale()), get_timezone(), tuple(sorted(context.items())))
+    # One bounded store per template: the dashboard's many matrix pages must not push out
+    # the one branch table of a large region.
+    stores: dict[str, dict[Any, Markup]] = current_app.extensions.setdefault("fragments", {})
     with _FRAGMENTS_LOCK:
+        cache = stores.setdefault(template, {})
         html = cache.get(key)
     if html is None:
         html = Markup(render_template(template, **context))
