@@ -175,6 +175,8 @@ class TestConfig(Config):
     # Unexpected exceptions fail the test instead of becoming a friendly 500 page.
     PROPAGATE_EXCEPTIONS_IN_TESTS = True
     LOG_FORMAT = "plain"  # readable test output, whatever the environment says
+    # Every kept fragment is rendered again and compared (core/templating.fragment).
+    FRAGMENT_VERIFY = True
 
 
 def config_for_env() -> type[Config]:

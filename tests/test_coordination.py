@@ -811,6 +811,7 @@ def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask,
         return real(template, **context)
 
     monkeypatch.setattr(templating, "render_template", counting)
+    monkeypatch.setitem(app.config, "FRAGMENT_VERIFY", False)  # counts renders: no second render per hit
     lib = services.Branch(1, "pub1", "Bibliotheek <Tiel>", "Regio A")
     rows = (services.BranchSummary(lib, 3, 1, 0),)
     with app.test_request_context("/"):
@@ -833,6 +834,21 @@ def test_a_fragment_is_rendered_once_per_distinct_input_and_language(app: Flask,
             templating.fragment("coordination/_branch_rows.html", **{**args, "branch_url": f"/y/{n}/BRANCH"})
         assert len(app.extensions["fragments"]["coordination/_branch_options.html"]) == 1, \
             "another template's entries do not push it out"
+
+
+def test_verify_mode_catches_a_fragment_whose_key_misses_an_input(app: Flask, monkeypatch) -> None:
+    """The test suite runs with FRAGMENT_VERIFY: a kept fragment that differs from rendering
+    it now (its template read something not in its key) fails the request."""
+    from stappenplan.core import templating
+
+    outputs = iter(["<p>one</p>", "<p>two</p>", "<p>two</p>"])
+    monkeypatch.setattr(templating, "render_template", lambda template, **context: next(outputs))
+    assert app.config["FRAGMENT_VERIFY"]
+    with app.test_request_context("/"):
+        app.extensions.pop("fragments", None)
+        assert templating.fragment("coordination/_branch_rows.html", summaries=()) == "<p>one</p>"
+        with pytest.raises(templating.FragmentKeyError):
+            templating.fragment("coordination/_branch_rows.html", summaries=())
 
 
 def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Flask) -> None:

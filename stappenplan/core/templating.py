@@ -44,6 +44,11 @@ FRAGMENT_CACHE_SIZE = 64
 _FRAGMENTS_LOCK = threading.Lock()
 
 
+class FragmentKeyError(RuntimeError):
+    """A kept fragment differs from rendering it now (``FRAGMENT_VERIFY``): its template
+    reads something that is not in its key."""
+
+
 def fragment(template: str, **context: Hashable) -> Markup:
     """A partial rendered once per distinct input and then reused: for a large part of a
     page that is a pure function of ``context`` (a region's table of 400 branches).
@@ -51,7 +56,10 @@ def fragment(template: str, **context: Hashable) -> Markup:
     The cache key is the input itself - the template, the language, the time zone (the
     ``date`` filters) and every value of ``context`` (hashable, compared for equality on a
     hit) - so a hit returns exactly what rendering would. The template may therefore read nothing but ``context``: no
-    ``current_user``, ``request``, ``csrf_token()`` or ``url_for`` (pass a URL in)."""
+    ``current_user``, ``request``, ``csrf_token()`` or ``url_for`` (pass a URL in).
+
+    With ``FRAGMENT_VERIFY`` (the test suite) every hit is also rendered anew and must be
+    equal, so every test that shows a kept fragment checks that its key covers it."""
     key = (template, str(get_locale()), get_timezone(), tuple(sorted(context.items())))
     # One bounded store per template: the dashboard's many matrix pages must not push out
     # the one branch table of a large region.
@@ -59,6 +67,10 @@ def fragment(template: str, **context: Hashable) -> Markup:
     with _FRAGMENTS_LOCK:
         cache = stores.setdefault(template, {})
         html = cache.get(key)
+    if html is not None and current_app.config.get("FRAGMENT_VERIFY"):
+        fresh = render_template(template, **context)
+        if fresh != html:  # the key misses something the template reads
+            raise FragmentKeyError(f"{template}: a kept copy differs from rendering it now")
     if html is None:
         html = Markup(render_template(template, **context))
         with _FRAGMENTS_LOCK:
