@@ -852,8 +852,9 @@ def test_verify_mode_catches_a_fragment_whose_key_misses_an_input(app: Flask, mo
 
 
 def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Flask) -> None:
-    """The dashboard's branch rows come from templating.fragment: a new partnership (a new
-    region version, new figures) shows in them at once; a repeat request reuses them."""
+    """The dashboard's branch rows and its key figures with the charts come from
+    templating.fragment: a new partnership (a new region version, new figures) shows in
+    them at once; a repeat request reuses them."""
     app.config["DASHBOARD_CACHE_SECONDS"] = 30
     coordinator = _client(app, world.emails["coord_a"])
 
@@ -863,13 +864,21 @@ def test_the_branch_table_follows_the_figures_with_its_rows_kept(world, app: Fla
         assert found, html[:3000]
         return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
+    def partnerships_figure(html: str) -> str:
+        found = re.search(r"<dt>Samenwerkingen</dt>\s*<dd>(\d+)</dd>", html)
+        assert found, html[:3000]
+        return found.group(1)
+
     app.extensions.pop("fragments", None)
-    assert branch_row(_page(coordinator)).startswith("1 ")
-    assert _kept(app, "coordination/_branch_rows.html") == 1
+    first = _page(coordinator)
+    assert branch_row(first).startswith("1 ") and partnerships_figure(first) == "1"
+    assert _kept(app, "coordination/_branch_rows.html") == 1 and _kept(app, "coordination/_figures.html") == 1
     _page(coordinator)
     assert _kept(app, "coordination/_branch_rows.html") == 1, "the same figures: the kept rows"
+    assert _kept(app, "coordination/_figures.html") == 1, "the same figures: the kept figures and charts"
     _second_partnership(app, world)
-    assert branch_row(_page(coordinator)).startswith("2 ")
+    after = _page(coordinator)
+    assert branch_row(after).startswith("2 ") and partnerships_figure(after) == "2"
 
 
 def _kept(app: Flask, template: str) -> int:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .services import Overview
+    from collections.abc import Sequence
+
+    from .services import MonthCount, StepCount
 
 WIDTH = 640
 HEIGHT = 280
@@ -160,8 +162,9 @@ def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str,
     return _chart(chart_id, title, desc, top, points=points)
 
 
-def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
-    """The dashboard's two charts: where partnerships are now, and progress per month."""
+def charts_for(counts: Sequence[StepCount], months: Sequence[MonthCount]) -> tuple[Chart, Chart]:
+    """The dashboard's two charts: where partnerships are now, and progress per month.
+    A function of its arguments and the language only (the figures fragment calls it)."""
     from flask_babel import format_date
 
     from ..i18n import gettext as _
@@ -169,7 +172,7 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
 
     step_items = [
         (_("Stap %(n)d", n=c.step) if c.step != DONE else _("Ronde"), "" if c.step != DONE else _("afgerond"), c.count)
-        for c in overview.counts
+        for c in counts
     ]
     spoken = "; ".join(
         (
@@ -177,7 +180,7 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
             if c.step != DONE
             else _("ronde afgerond: %(count)d", count=c.count)
         )
-        for c in overview.counts
+        for c in counts
     )
     steps = bar_chart(
         "chart-steps",
@@ -188,10 +191,10 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
     )
     month_items = [
         (format_date(m.month, "LLL").rstrip("."), str(m.month.year) if i == 0 or m.month.month == 1 else "", m.count)
-        for i, m in enumerate(overview.months)
+        for i, m in enumerate(months)
     ]
-    spoken_months = "; ".join(f"{format_date(m.month, 'LLLL yyyy')}: {m.count}" for m in overview.months)
-    months = line_chart(
+    spoken_months = "; ".join(f"{format_date(m.month, 'LLLL yyyy')}: {m.count}" for m in months)
+    per_month = line_chart(
         "chart-months",
         _("Afgeronde stappen per maand"),
         _(
@@ -201,4 +204,4 @@ def overview_charts(overview: Overview) -> tuple[Chart, Chart]:
         ),
         month_items,
     )
-    return steps, months
+    return steps, per_month

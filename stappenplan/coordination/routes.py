@@ -34,7 +34,6 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 def _page(template: str, overview: services.Overview, **extra: Any) -> str:
     """The whole page, or only the matrix for an htmx filter/paging request (see render)."""
-    step_chart, month_chart = charts.overview_charts(overview)
     return render(
         template,
         "matrix",
@@ -42,8 +41,13 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
         org=current_org(),
         now=utcnow(),
         done=services.DONE,
-        step_chart=step_chart,
-        month_chart=month_chart,
+        # The key figures and charts change only with the (cached) figures.
+        figures=lambda: fragment(
+            "coordination/_figures.html", counts=tuple(overview.counts), months=tuple(overview.months),
+            total=overview.total, joint_total=overview.joint_total, done_total=overview.done_total,
+            stalled_total=overview.stalled_total, stalled_days=overview.stalled_days,
+            months_total=overview.months_total, matrix_url=extra["base_url"], done=services.DONE,
+            charts_for=charts.charts_for),
         # Read live (the figures are cached): a reminder shows in the stalled list at once.
         reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
         pending_requests=regions.pending_count(current_org().id),
