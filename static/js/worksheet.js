@@ -663,7 +663,13 @@
     if (!area || elt.tagName !== "BUTTON" || !elt.closest(".rows")) { return; }
     var op = rowOp(elt);
     if (!op.op) { return; }
-    rowAction = { area: area.id, op: op.op, row: op.row, index: rowCards(area).indexOf(elt.closest(".row-card")) };
+    rowAction = { area: area.id, op: op.op, row: op.row, index: rowCards(area).indexOf(elt.closest(".row-card")),
+      button: elt };
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (evt) {
+    // No answer to swap in (no connection, a server error): nothing to put the focus on later.
+    if (rowAction && evt.detail.elt === rowAction.button && !evt.detail.successful) { rowAction = null; }
   });
 
   document.body.addEventListener("htmx:afterSettle", function (evt) {
