@@ -16,6 +16,9 @@ Prints the median CPU time of this process per request (the database's own CPU i
 included) and the statements per request.
 
     .venv/bin/python bench/floor.py [--database-url URL] [--requests 500] [--load]
+
+With ``--load`` the database's ``public`` schema is dropped and re-created: never point it
+at data you want to keep.
 """
 
 from __future__ import annotations
