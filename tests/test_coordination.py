@@ -906,10 +906,8 @@ def test_the_matrix_rows_are_kept_per_distinct_rows_and_follow_every_change(worl
     assert step_one(_page(coordinator)) == first
     assert _kept(app, "coordination/_matrix_rows.html") == 1, "the same rows: the kept HTML"
     with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(1, 1)
+        p = _partnership(world.ids["partnership_a"])
+        Driver(p, _user(world.emails["lib_a"]), _user(world.emails["cc_a"])).own_steps(1, 1)
         db.session.commit()
     changed = _page(coordinator)
     assert step_one(changed) == "B Bibliotheek: ✓ Afgerond K Kinderopvang: ✓ Afgerond"
