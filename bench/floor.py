@@ -26,18 +26,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from feed import timed  # noqa: E402
 from flask import render_template  # noqa: E402
 from flask_login import current_user  # noqa: E402
 from overviews import LIBRARY_ADMIN, client_for, ensure_database, load, make_app  # noqa: E402
-from sqlalchemy import event, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from config import normalise_database_url  # noqa: E402
 
@@ -91,30 +90,15 @@ def main(argv: list[str] | None = None) -> int:
 
     with app.app_context():
         engine = db.engine
-    counter = [0]
-
-    def count(*_args: Any) -> None:
-        counter[0] += 1
-
     client = client_for(app, LIBRARY_ADMIN)
     print(f"{'request':<16} {'CPU ms':>7} {'statements':>11}")
     for name, path in [("bare", "/healthz"), *((n, f"/_floor/{v.__name__}") for n, v in views.items())]:
-        for _ in range(50):
-            client.get(path)
-        cpu, statements = [], []
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            for _ in range(args.requests):
-                counter[0] = 0
-                started = time.process_time()
-                response = client.get(path)
-                cpu.append((time.process_time() - started) * 1000)
-                statements.append(counter[0])
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        if response.status_code != 200:
-            raise SystemExit(f"{path}: {response.status_code}")
-        print(f"{name:<16} {statistics.median(cpu):>7.2f} {statistics.median(statistics.multimode(statements)):>11}")
+        status: list[int] = []
+        _times, statements, cpu = timed(engine, args.requests, 50,
+                                        lambda path=path, status=status: status.append(client.get(path).status_code))
+        if set(status) != {200}:
+            raise SystemExit(f"{path}: {sorted(set(status))}")
+        print(f"{name:<16} {statistics.median(cpu):>7.2f} {round(statistics.median(statements)):>11}")
     return 0
 
 

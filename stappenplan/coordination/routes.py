@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -32,11 +31,12 @@ bp = Blueprint("coordination", __name__, url_prefix="/regio")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _page(template: str, overview: services.Overview, **extra: Any) -> str:
+def _page(template: str, overview: services.Overview, base_url: str) -> str:
     """The whole page, or only the matrix for an htmx filter/paging request (see render)."""
     return render(
         template,
         "matrix",
+        base_url=base_url,
         ov=overview,
         org=current_org(),
         now=utcnow(),
@@ -46,7 +46,7 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
             "coordination/_figures.html", counts=tuple(overview.counts), months=tuple(overview.months),
             total=overview.total, joint_total=overview.joint_total, done_total=overview.done_total,
             stalled_total=overview.stalled_total, stalled_days=overview.stalled_days,
-            months_total=overview.months_total, matrix_url=extra["base_url"], done=services.DONE,
+            months_total=overview.months_total, matrix_url=base_url, done=services.DONE,
             charts_for=charts.charts_for),
         # Read live (the figures are cached): a reminder shows in the stalled list at once.
         reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
@@ -62,7 +62,6 @@ def _page(template: str, overview: services.Overview, **extra: Any) -> str:
         matrix_rows=lambda: fragment(
             "coordination/_matrix_rows.html", lines=services.lines(overview.matrix.rows, overview.defn),
             partnership_url=url_for("partnerships.show", partnership_id="PARTNERSHIP")),
-        **extra,
     )
 
 

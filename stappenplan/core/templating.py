@@ -55,8 +55,9 @@ def fragment(template: str, **context: Hashable) -> Markup:
 
     The cache key is the input itself - the template, the language, the time zone (the
     ``date`` filters) and every value of ``context`` (hashable, compared for equality on a
-    hit) - so a hit returns exactly what rendering would. The template may therefore read nothing but ``context``: no
-    ``current_user``, ``request``, ``csrf_token()`` or ``url_for`` (pass a URL in).
+    hit) - so a hit returns exactly what rendering would. The template may therefore read
+    nothing but ``context``: no ``current_user``, ``request``, ``csrf_token()`` or
+    ``url_for`` (pass a URL in).
 
     With ``FRAGMENT_VERIFY`` (the test suite) every hit is also rendered anew and must be
     equal, so every test that shows a kept fragment checks that its key covers it."""

@@ -71,30 +71,31 @@ class Summary:
 def _todo(instances: dict[tuple[int, str], tuple[str, frozenset[str]]]
           ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Per party the short Dutch to-dos, from statuses and sign-offs only: in the party's
-    own words, and as its partner reads them."""
+    own words, and as its partner reads them (they differ only for an approval the
+    partner already gave)."""
     todo: dict[str, list[str]] = {"library": [], "childcare": []}
     seen: dict[str, list[str]] = {"library": [], "childcare": []}
+
+    def add(party: str, own: str, theirs: str | None = None) -> None:
+        todo[party].append(own)
+        seen[party].append(theirs or own)
+
     for (step, slot), (status, signoffs) in sorted(instances.items()):
         if status != "open":
             continue
         if slot in todo:
-            text = _("Stap %(n)d invullen en afronden", n=step)
-            todo[slot].append(text)
-            seen[slot].append(text)
+            add(slot, _("Stap %(n)d invullen en afronden", n=step))
         elif step == 5:
-            text = _("Stap 5 invullen en afronden")
-            todo["childcare"].append(text)
-            seen["childcare"].append(text)
+            add("childcare", _("Stap 5 invullen en afronden"))
         else:
             for party in todo:
-                if party not in signoffs:
-                    if signoffs:
-                        todo[party].append(_("Stap %(n)d goedkeuren (je partner keurde al goed)", n=step))
-                        seen[party].append(_("Stap %(n)d goedkeuren (jullie keurden al goed)", n=step))
-                    else:
-                        text = _("Stap %(n)d samen invullen en goedkeuren", n=step)
-                        todo[party].append(text)
-                        seen[party].append(text)
+                if party in signoffs:
+                    continue
+                if signoffs:
+                    add(party, _("Stap %(n)d goedkeuren (je partner keurde al goed)", n=step),
+                        _("Stap %(n)d goedkeuren (jullie keurden al goed)", n=step))
+                else:
+                    add(party, _("Stap %(n)d samen invullen en goedkeuren", n=step))
     return todo, seen
 
 
@@ -144,8 +145,7 @@ def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[S
         done = [s.number for s in segments if s.state == "completed"]
         current = open_steps[-1] if open_steps else (max(done) if done else 1)
         closed = cycle.closed_at is not None
-        todo, seen = _todo(instances) if not closed else ({"library": [], "childcare": []},
-                                                            {"library": [], "childcare": []})
+        todo, seen = _todo(instances if not closed else {})
         result.append(Summary(
             partnership=p, cycle_number=cycle.number, closed=closed, segments=segments, current_step=current,
             todo=todo, todo_for_partner=seen, last_activity_at=cycle.last_activity_at,

@@ -192,16 +192,25 @@ def locked_cycle(partnership: Partnership) -> tuple[Cycle, list[StepInstance]]:
     return cycle, instances_of(cycle)
 
 
+def _apply(partnership: Partnership, user: User, party: str, action: Action, cycle: Cycle,
+           instances: list[StepInstance], reason: str | None = None
+           ) -> tuple[CycleState, CycleState, list[Event]]:
+    """Ask the engine: the state before, the state after and the events; raises
+    ``ActionRefused``. Shared by ``check`` and ``perform``, so both apply the same rules."""
+    defn = plan_for(cycle)
+    answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
+    before = state_from(cycle, instances, answered)
+    after, events = engine.apply(defn, before, action, Actor(party, user.is_admin), reason=reason,
+                                 situation=partnership.situation)
+    return before, after, events
+
+
 def check(partnership: Partnership, user: User, party: str, action: Action,
           *, locked: tuple[Cycle, list[StepInstance]]) -> None:
     """Raise ``ActionRefused`` when ``action`` is not allowed now, as ``perform`` would,
     and change nothing: a save that changes no content (an empty table row added or
     removed) is allowed where an edit is, but must not void the sign-offs an edit voids."""
-    cycle, instances = locked
-    defn = plan_for(cycle)
-    answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
-    engine.apply(defn, state_from(cycle, instances, answered), action, Actor(party, user.is_admin),
-                 situation=partnership.situation)
+    _apply(partnership, user, party, action, *locked)
 
 
 def perform(
@@ -224,17 +233,7 @@ def perform(
     then not read again.
     """
     cycle, instances = locked if locked is not None else locked_cycle(partnership)
-    defn = plan_for(cycle)
-    answered = answered_keys(defn, instances) if action.kind in engine.NEEDS_ANSWERS else {}
-    before = state_from(cycle, instances, answered)
-    after, events = engine.apply(
-        defn,
-        before,
-        action,
-        Actor(party, user.is_admin),
-        reason=reason,
-        situation=partnership.situation,
-    )
+    before, after, events = _apply(partnership, user, party, action, cycle, instances, reason)
     if action.kind == "start_new_cycle":
         new_cycle = _start_next_cycle(partnership, cycle, user)
         for event in events:
