@@ -186,9 +186,9 @@ def current_org() -> Organisation:
     return current_user.membership.organisation
 
 
-def coordinated_library_ids(org_id: int, branch_id: int | None = None) -> Select:
+def coordinated_library_ids(org_id: int | ColumnElement[int], branch_id: int | None = None) -> Select:
     """Library branches whose partnerships a coordination organisation may see (or just
-    ``branch_id``, when it is one of them)."""
+    ``branch_id``, when it is one of them); ``org_id`` may be a bind parameter."""
     stmt = (
         select(RegionMembership.library_id)
         .join(Region, Region.id == RegionMembership.region_id)

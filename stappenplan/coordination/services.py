@@ -10,6 +10,7 @@ in to one of the coordinator's regions, so an opt-out takes effect at once.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -19,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import Select, Subquery, and_, bindparam, case, exists, extract, func, or_, select
+from sqlalchemy import Integer, Select, Subquery, and_, bindparam, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
@@ -298,8 +299,38 @@ def parse_filters(
 # --------------------------------------------------------------------------- queries
 
 
-def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subquery:
-    """One row per visible partnership with its current cycle's facts, as a subquery."""
+@dataclass(frozen=True)
+class _Source:
+    """The row source of every overview query (``_rows``) and the values of its bind
+    parameters, which each statement built on it is executed with."""
+
+    rows: Subquery
+    values: dict[str, Any]
+
+    def read(self, stmt: Select, **more: Any) -> Any:
+        """Execute ``stmt`` on the session's connection with the source's values.
+
+        These statements select columns, never entities, so the ORM's per-statement work
+        buys nothing here. The session is flushed first, as its own ``execute`` would."""
+        db.session.flush()
+        return db.session.connection().execute(stmt, {**self.values, **more})
+
+
+def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> _Source:
+    """One row per visible partnership with its current cycle's facts, as a subquery,
+    and the values for it."""
+    values: dict[str, Any] = {"overview_org": org_id, "overview_cutoff": cutoff}
+    if branch is not None:
+        values["overview_branch"] = branch.id
+    return _Source(_rows_subquery(branch is not None), values)
+
+
+@functools.cache
+def _rows_subquery(one_branch: bool) -> Subquery:
+    """``_rows``'s subquery, built once per process with bind parameters for the
+    organisation, the stalled cutoff and the branch: building it (two aliased
+    organisations, an aliased cycle, a correlated subquery) cost ~1.2 ms per request,
+    and a fresh statement also needs its cache key computed again."""
     library = aliased(Organisation)
     childcare = aliased(Organisation)
     # The current cycle is the one without a newer cycle: an anti-join that both
@@ -313,6 +344,7 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subque
         .correlate(Cycle)
         .scalar_subquery()
     )
+    cutoff = bindparam("overview_cutoff", type_=Cycle.__table__.c.last_activity_at.type)
     stalled = and_(Cycle.closed_at.is_(None), Cycle.last_activity_at < cutoff)
     stmt = (
         select(
@@ -333,10 +365,13 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> Subque
         .join(library, library.id == Partnership.library_id)
         .join(childcare, childcare.id == Partnership.childcare_id)
         .join(Cycle, Cycle.partnership_id == Partnership.id)
-        .where(Partnership.library_id.in_(coordinated_library_ids(org_id)), no_newer_cycle)
+        .where(
+            Partnership.library_id.in_(coordinated_library_ids(bindparam("overview_org", type_=Integer()))),
+            no_newer_cycle,
+        )
     )
-    if branch is not None:
-        stmt = stmt.where(Partnership.library_id == branch.id)
+    if one_branch:
+        stmt = stmt.where(Partnership.library_id == bindparam("overview_branch", type_=Integer()))
     return stmt.subquery("overview_rows")
 
 
@@ -385,8 +420,10 @@ def _to_row(record: Any) -> Row:
 
 def partnership_facts(org_id: int, partnership_id: int, cutoff: datetime) -> Row | None:
     """One partnership's row of the dashboard (current step, last activity, stalled): one query."""
-    rows = _rows(org_id, cutoff)
-    record = db.session.execute(select(rows).where(rows.c.id == partnership_id)).first()
+    source = _rows(org_id, cutoff)
+    rows = source.rows
+    record = source.read(select(rows).where(rows.c.id == bindparam("partnership", type_=Integer())),
+                         partnership=partnership_id).first()
     return _to_row(record) if record is not None else None
 
 
@@ -394,18 +431,27 @@ def _ordered(stmt: Select, rows: Subquery) -> Select:
     return stmt.order_by(rows.c.library_name, rows.c.childcare_name, rows.c.id)
 
 
-def _attach_statuses(rows: list[Row], cycle_ids: Any) -> None:
-    """Fill in the step statuses of ``rows`` with one query (ids or a subquery).
+@functools.cache
+def _statuses_of_cycles() -> Select:
+    """The step statuses of a list of cycles, built once (see ``_rows_subquery``)."""
+    return select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
+        StepInstance.cycle_id.in_(bindparam("cycle_ids", expanding=True)))
+
+
+def _attach_statuses(rows: list[Row], source: _Source, cycle_ids: Select | None = None) -> None:
+    """Fill in the step statuses of ``rows`` with one query: of the rows' own cycles, or
+    of the cycles ``cycle_ids`` selects from ``source``.
 
     The query also runs for an empty page, so the number of queries per request
     does not depend on the data at all.
     """
     by_cycle = {row.cycle_id: row for row in rows}
-    result = db.session.execute(
-        select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
-            StepInstance.cycle_id.in_(cycle_ids)
-        )
-    )
+    if cycle_ids is None:
+        result = source.read(_statuses_of_cycles(), cycle_ids=[row.cycle_id for row in rows])
+    else:
+        result = source.read(
+            select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
+                StepInstance.cycle_id.in_(cycle_ids)))
     for cycle_id, step, slot, status in result:
         row = by_cycle.get(cycle_id)
         if row is not None:
@@ -422,12 +468,13 @@ class _Group:
     stalled: int
 
 
-def _groups(rows: Subquery) -> list[_Group]:
+def _groups(source: _Source) -> list[_Group]:
     """One aggregate query that feeds the step counts, the branch table and the matrix total."""
+    rows = source.rows
     stmt = select(rows.c.library_id, rows.c.current_step, func.count(), func.sum(rows.c.stalled)).group_by(
         rows.c.library_id, rows.c.current_step
     )
-    return [_Group(lib, int(step), count, int(stalled or 0)) for lib, step, count, stalled in db.session.execute(stmt)]
+    return [_Group(lib, int(step), count, int(stalled or 0)) for lib, step, count, stalled in source.read(stmt)]
 
 
 @dataclass(frozen=True)
@@ -529,46 +576,48 @@ class _Order:
         return cls(ids, per_library)
 
 
-def _total(rows: Subquery, filters: Filters, tally: _Tally, cutoff: datetime) -> int:
+def _total(source: _Source, filters: Filters, tally: _Tally, cutoff: datetime) -> int:
     """Rows matching the filters; only a name search needs SQL, the rest is in ``tally``."""
     if filters.query:
-        return db.session.scalar(select(func.count()).select_from(_filtered(rows, filters, cutoff).subquery())) or 0
+        counted = select(func.count()).select_from(_filtered(source.rows, filters, cutoff).subquery())
+        return source.read(counted).scalar() or 0
     return tally.matching(filters.branch.id if filters.branch else None, filters.step, filters.stalled)
 
 
-def _inline_ids(ids: list[int]) -> Any:
-    """The page's ids written into the SQL text instead of sent as parameters.
+@functools.cache
+def _page_of(one_branch: bool) -> Select:
+    """The matrix rows of a list of partnership ids, built once (see ``_rows_subquery``).
 
-    psycopg prepares a statement it has run five times; PostgreSQL then may switch to a
-    generic plan, one that does not know the ids. For this query that plan scanned all
-    partnerships of the region (12 ms at 10,005 instead of 5). With the ids in the text,
-    the plan is always made for them. They are integers from the cached order, never
-    user input."""
-    return bindparam("page_ids", [int(i) for i in ids], expanding=True, literal_execute=True)
+    The ids are written into the SQL text instead of sent as parameters: psycopg prepares
+    a statement it has run five times; PostgreSQL then may switch to a generic plan, one
+    that does not know the ids. For this query that plan scanned all partnerships of the
+    region (12 ms at 10,005 instead of 5). With the ids in the text, the plan is always
+    made for them. They are integers from the cached order, never user input."""
+    rows = _rows_subquery(one_branch)
+    return select(rows).where(rows.c.id.in_(bindparam("page_ids", expanding=True, literal_execute=True)))
 
 
-def _matrix(rows: Subquery, filters: Filters, tally: _Tally, cutoff: datetime,
+def _matrix(source: _Source, filters: Filters, tally: _Tally, cutoff: datetime,
             order: _Order) -> tuple[MatrixPage, Filters]:
     """One page of the matrix. Without a step, "stalled" or name filter the page's ids come
     from ``order`` (the cached name order, see ``_region_figures``) and only those rows are
     read, live; otherwise the filtered query sorts and pages in SQL."""
-    total = _total(rows, filters, tally, cutoff)
+    rows = source.rows
+    total = _total(source, filters, tally, cutoff)
     pages = max(1, math.ceil(total / PER_PAGE))
     if filters.page > pages:
         filters = replace(filters, page=pages)
     start = (filters.page - 1) * PER_PAGE
     if filters.step or filters.stalled or filters.query:
-        records = db.session.execute(
-            _ordered(_filtered(rows, filters, cutoff), rows).offset(start).limit(PER_PAGE)
-        ).all()
+        records = source.read(_ordered(_filtered(rows, filters, cutoff), rows).offset(start).limit(PER_PAGE)).all()
     else:
         in_scope = order.ids if filters.branch is None else order.per_library.get(filters.branch.id, [])
         ids = in_scope[start:start + PER_PAGE]
         position = {pid: n for n, pid in enumerate(ids)}
-        found = db.session.execute(select(rows).where(rows.c.id.in_(_inline_ids(ids)))).all()
+        found = source.read(_page_of("overview_branch" in source.values), page_ids=[int(i) for i in ids]).all()
         records = sorted(found, key=lambda r: position[r.id])
     page_rows = [_to_row(r) for r in records]
-    _attach_statuses(page_rows, [r.cycle_id for r in page_rows])
+    _attach_statuses(page_rows, source)
     return MatrixPage(page_rows, total, filters.page), filters
 
 
@@ -603,7 +652,7 @@ def cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
 
 
 def _region_figures(
-    org_id: int, scope: Branch | None, rows: Subquery, cutoff: datetime, days: int,
+    org_id: int, scope: Branch | None, source: _Source, cutoff: datetime, days: int,
     versions: tuple[tuple[int, int], ...],
 ) -> tuple[_Tally, list[Row], list[MonthCount], _Order]:
     """The figures over all partnerships of the region (or branch): counts per step,
@@ -625,16 +674,17 @@ def _region_figures(
     """
 
     def compute() -> tuple[_Tally, list[Row], list[MonthCount], _Order]:
-        tally = _Tally.of(_groups(rows))
+        rows = source.rows
+        tally = _Tally.of(_groups(source))
         stalled_rows = [
             _to_row(r)
-            for r in db.session.execute(
+            for r in source.read(
                 select(rows).where(_stalled(rows, cutoff)).order_by(rows.c.last_activity_at, rows.c.id)
                 .limit(STALLED_LIST)
             )
         ]
         order = _Order.of((pid, library_id) for pid, library_id in
-                          db.session.execute(_ordered(select(rows.c.id, rows.c.library_id), rows)))
+                          source.read(_ordered(select(rows.c.id, rows.c.library_id), rows)))
         return tally, stalled_rows, _months(org_id, scope), order
 
     return cached(("dashboard", org_id, scope.id if scope else None, days, versions), compute)
@@ -656,11 +706,11 @@ def overview(
     if not branches:
         empty = MatrixPage([], 0, 1)
         return Overview(regions, branches, scope, defn, days, [], 0, 0, 0, [], [], [], empty, filters, notices)
-    rows = _rows(org_id, cutoff, scope)
-    tally, stalled_rows, months, order = _region_figures(org_id, scope, rows, cutoff, days, versions)
+    source = _rows(org_id, cutoff, scope)
+    tally, stalled_rows, months, order = _region_figures(org_id, scope, source, cutoff, days, versions)
     counts = _counts(tally, defn)
     summaries = _branch_summaries(tally, branches) if scope is None else []
-    matrix, filters = _matrix(rows, filters, tally, cutoff, order)
+    matrix, filters = _matrix(source, filters, tally, cutoff, order)
     return Overview(
         regions=regions,
         branches=branches,
@@ -699,9 +749,9 @@ def steps_per_branch(org_id: int, defn: PlanDefinition) -> list[BranchSteps]:
 def export_rows(org_id: int, filters: Filters) -> list[Row]:
     """Every row that matches the filters (no paging), statuses included: two queries."""
     _days, cutoff = stalled_cutoff()
-    rows = _rows(org_id, cutoff)
+    source = _rows(org_id, cutoff)
+    rows = source.rows
     filtered = _filtered(rows, filters, cutoff)
-    result = [_to_row(r) for r in db.session.execute(_ordered(filtered, rows))]
-    ids = filtered.with_only_columns(rows.c.cycle_id)
-    _attach_statuses(result, ids)
+    result = [_to_row(r) for r in source.read(_ordered(filtered, rows))]
+    _attach_statuses(result, source, filtered.with_only_columns(rows.c.cycle_id))
     return result
