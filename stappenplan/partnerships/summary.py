@@ -6,10 +6,11 @@ sign-offs alone, so an overview of hundreds of partnerships stays cheap.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
@@ -100,36 +101,20 @@ def _todo(instances: dict[tuple[int, str], tuple[str, frozenset[str]]]
 
 
 def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[Summary]:
-    """Summaries for the given partnerships in three queries, whatever their number."""
+    """Summaries for the given partnerships in two queries, whatever their number."""
     if not partnerships:
         return []
-    ids = [p.id for p in partnerships]
-    newest = (
-        select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
-        .where(Cycle.partnership_id.in_(ids)).group_by(Cycle.partnership_id).subquery()
-    )
-    cycles = {
-        c.partnership_id: c
-        for c in db.session.scalars(
-            select(Cycle).join(newest, (newest.c.partnership_id == Cycle.partnership_id)
-                               & (newest.c.number == Cycle.number))
-        )
-    }
+    newest_cycles, steps_and_signoffs = _statements()
+    cycles = {c.partnership_id: c for c in db.session.execute(newest_cycles, {"ids": [p.id for p in partnerships]})}
     cycle_ids = [c.id for c in cycles.values()]
-    rows = db.session.execute(
-        select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status)
-        .where(StepInstance.cycle_id.in_(cycle_ids))
-    ).all() if cycle_ids else []
-    signs = db.session.execute(
-        select(StepInstance.cycle_id, StepInstance.step, SignOff.party)
-        .join(SignOff, SignOff.step_instance_id == StepInstance.id)
-        .where(StepInstance.cycle_id.in_(cycle_ids))
-    ).all() if cycle_ids else []
-    by_cycle: dict[int, dict[tuple[int, str], tuple[str, frozenset[str]]]] = {}
+    rows = db.session.execute(steps_and_signoffs, {"cycle_ids": cycle_ids}).all() if cycle_ids else []
+    # A sign-off counts for its step, whichever slot's instance it is on.
     signed: dict[tuple[int, int], set[str]] = {}
-    for cycle_id, step, party in signs:
-        signed.setdefault((cycle_id, step), set()).add(party)
-    for cycle_id, step, slot, status in rows:
+    for cycle_id, step, _slot, _status, party in rows:
+        if party is not None:
+            signed.setdefault((cycle_id, step), set()).add(party)
+    by_cycle: dict[int, dict[tuple[int, str], tuple[str, frozenset[str]]]] = {}
+    for cycle_id, step, slot, status, _party in rows:
         by_cycle.setdefault(cycle_id, {})[(step, slot)] = (status, frozenset(signed.get((cycle_id, step), ())))
     threshold = utcnow() - timedelta(days=stalled_days)
     # Translated once per call: these lookups ran 8 times per partnership on the start page.
@@ -152,6 +137,26 @@ def summaries(partnerships: list[Partnership], stalled_days: int = 30) -> list[S
             stalled=not closed and cycle.last_activity_at < threshold,
         ))
     return result
+
+
+@functools.cache
+def _statements() -> tuple[Select, Select]:
+    """The summaries' two statements, built once per process with bind parameters: building
+    them anew (a grouped subquery, a join) and working out their cache keys cost more
+    than running them. The newest cycle of each partnership; then the step instances of
+    those cycles with their sign-offs (a row per sign-off, one without)."""
+    newest = (
+        select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
+        .where(Cycle.partnership_id.in_(bindparam("ids", expanding=True))).group_by(Cycle.partnership_id).subquery()
+    )
+    cycles = select(Cycle.id, Cycle.partnership_id, Cycle.number, Cycle.closed_at, Cycle.last_activity_at).join(
+        newest, (newest.c.partnership_id == Cycle.partnership_id) & (newest.c.number == Cycle.number))
+    steps = (
+        select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status, SignOff.party)
+        .outerjoin(SignOff, SignOff.step_instance_id == StepInstance.id)
+        .where(StepInstance.cycle_id.in_(bindparam("cycle_ids", expanding=True)))
+    )
+    return cycles, steps
 
 
 def _segment(number: int, instances: dict[tuple[int, str], tuple[str, frozenset[str]]],
