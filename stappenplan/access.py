@@ -235,15 +235,22 @@ def viewer_role(partnership: Partnership, org: Organisation) -> str | None:
 def partnership_or_404(public_id: str, *, party_only: bool = False) -> tuple[Partnership, str]:
     """Load a partnership the current user may see, with their role in it."""
     org = current_org()
-    partnership = db.session.scalar(
-        visible_partnerships(org).where(Partnership.public_id == public_id)
-    )
+    partnership = db.session.scalar(_partnership_statement(org.kind), {"org": org.id, "public_id": public_id})
     if partnership is None:
         abort(404)
     role = _role_in_visible(partnership, org)
     if role is None or (party_only and role == "coordinator"):
         abort(404)
     return partnership, role
+
+
+@functools.cache
+def _partnership_statement(kind: str) -> Select:
+    """``visible_partnerships`` of one public id, built once per organisation kind with
+    bind parameters (``org``, ``public_id``): every partnership page and worksheet
+    request runs it, and building a statement anew and working out its cache key cost
+    more Python than running it."""
+    return select(Partnership).where(_visible(kind, bindparam("org")), Partnership.public_id == bindparam("public_id"))
 
 
 def _role_in_visible(partnership: Partnership, org: Organisation) -> str | None:
@@ -314,17 +321,7 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
     the save's workflow check can use them instead of reading them again.
     """
     org = current_org()
-    # The partnership and its newest cycle in one statement (the cycle row locked for a save).
-    newer = aliased(Cycle)
-    latest = (select(func.max(newer.number)).where(newer.partnership_id == Partnership.id)
-              .correlate(Partnership).scalar_subquery())
-    stmt = (visible_partnerships(org).add_columns(Cycle)
-            .join_from(Partnership, Cycle, (Cycle.partnership_id == Partnership.id) & (Cycle.number == latest))
-            .where(Partnership.public_id == partnership_id))
-    if lock:
-        # populate_existing: the locked row's current values replace what the session held.
-        stmt = stmt.with_for_update(of=Cycle).execution_options(populate_existing=True)
-    row = db.session.execute(stmt).first()
+    row = db.session.execute(_sheet_statement(org.kind, lock), {"org": org.id, "public_id": partnership_id}).first()
     if row is None:
         abort(404)
     partnership, cycle = row
@@ -345,6 +342,21 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
         abort(404)
     return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
                  instances=instances, locked=lock)
+
+
+@functools.cache
+def _sheet_statement(kind: str, lock: bool) -> Select:
+    """The partnership and its newest cycle in one statement (the cycle row locked for a
+    save), built once per organisation kind (see ``_partnership_statement``)."""
+    newer = aliased(Cycle)
+    latest = (select(func.max(newer.number)).where(newer.partnership_id == Partnership.id)
+              .correlate(Partnership).scalar_subquery())
+    stmt = (_partnership_statement(kind).add_columns(Cycle)
+            .join_from(Partnership, Cycle, (Cycle.partnership_id == Partnership.id) & (Cycle.number == latest)))
+    if lock:
+        # populate_existing: the locked row's current values replace what the session held.
+        stmt = stmt.with_for_update(of=Cycle).execution_options(populate_existing=True)
+    return stmt
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ completes exactly once. Unique constraints back this up on every database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
@@ -62,14 +63,18 @@ def current_cycle(partnership: Partnership, *, lock: bool = False) -> Cycle:
 def instances_of(cycle: Cycle) -> list[StepInstance]:
     """The cycle's step instances with their sign-offs, in one statement (a dozen rows;
     every worksheet request and save reads them)."""
-    return list(
-        db.session.scalars(
-            select(StepInstance)
-            .where(StepInstance.cycle_id == cycle.id)
-            .options(joinedload(StepInstance.signoffs))
-            .order_by(StepInstance.step, StepInstance.slot)
-            .execution_options(populate_existing=True)
-        ).unique()
+    return list(db.session.scalars(_instances_statement(), {"cycle": cycle.id}).unique())
+
+
+@functools.cache
+def _instances_statement() -> Select:
+    """``instances_of``'s statement, built once per process (a bind parameter for the cycle)."""
+    return (
+        select(StepInstance)
+        .where(StepInstance.cycle_id == bindparam("cycle"))
+        .options(joinedload(StepInstance.signoffs))
+        .order_by(StepInstance.step, StepInstance.slot)
+        .execution_options(populate_existing=True)
     )
 
 
