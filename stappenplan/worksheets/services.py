@@ -9,12 +9,13 @@ well, so workflow transitions and edits of one partnership are serialised.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -244,6 +245,65 @@ class Decision:
 Decide = Callable[[Any, int], Decision]
 
 
+# The statements of every save, each built once per process with bind parameters
+# (``b_``-prefixed: UPDATE reserves the column names). A save runs four of them; building
+# them anew and working out their cache keys cost more Python than running them.
+
+
+@functools.cache
+def _answer_locked() -> Select:
+    """The answer to one question of a step instance, its row locked."""
+    return (select(Answer)
+            .where(Answer.step_instance_id == bindparam("b_instance"), Answer.question == bindparam("b_question"))
+            .with_for_update(of=Answer)
+            .execution_options(populate_existing=True))
+
+
+@functools.cache
+def _next_sequence() -> Any:
+    """Raise the step instance's sequence number (the change feed's) and return it."""
+    return (update(StepInstance).where(StepInstance.id == bindparam("b_instance"))
+            .values(content_version=StepInstance.content_version + 1)
+            .returning(StepInstance.content_version)
+            .execution_options(synchronize_session=False))
+
+
+@functools.cache
+def _swap() -> Any:
+    """Compare-and-swap: write the answer only if its version is still the one read."""
+    columns = Answer.__table__.c
+    return (update(Answer)
+            .where(Answer.id == bindparam("b_answer"), Answer.version == bindparam("b_version"))
+            .values(value=bindparam("b_value", type_=columns.value.type),
+                    version=bindparam("b_new_version", type_=columns.version.type),
+                    updated_at=bindparam("b_now", type_=columns.updated_at.type),
+                    updated_by_id=bindparam("b_user", type_=columns.updated_by_id.type),
+                    draft=False,
+                    instance_seq=bindparam("b_seq", type_=columns.instance_seq.type))
+            .execution_options(synchronize_session=False))
+
+
+@functools.cache
+def _fold() -> Any:
+    """Fold a save into the newest revision when it is this person's recent edit of the
+    previous version (``_add_revision``)."""
+    columns = AnswerRevision.__table__.c
+    newest = (
+        select(AnswerRevision.id).where(AnswerRevision.answer_id == bindparam("b_answer"))
+        .order_by(AnswerRevision.id.desc()).limit(1).scalar_subquery()
+    )
+    return (update(AnswerRevision)
+            .where(AnswerRevision.id == newest, AnswerRevision.kind == "edit",
+                   AnswerRevision.user_id == bindparam("b_user"),
+                   AnswerRevision.version == bindparam("b_previous"),
+                   AnswerRevision.updated_at >= bindparam("b_since", type_=columns.updated_at.type))
+            .values(value=bindparam("b_value", type_=columns.value.type),
+                    version=bindparam("b_version", type_=columns.version.type),
+                    updated_at=bindparam("b_now", type_=columns.updated_at.type),
+                    saves=AnswerRevision.saves + 1)
+            .execution_options(synchronize_session=False))
+
+
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
     """Lock, let ``decide`` look at the current value, compare-and-swap, add a revision.
 
@@ -263,12 +323,7 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
         # The cycle row first (it serialises this save with sign-offs and with other saves
         # of the partnership on PostgreSQL), then the answer's.
         locked = loaded if loaded is not None else workflow.locked_cycle(sheet.partnership)
-        answer = db.session.scalar(
-            select(Answer)
-            .where(Answer.step_instance_id == sheet.instance.id, Answer.question == question.key)
-            .with_for_update(of=Answer)
-            .execution_options(populate_existing=True)
-        )
+        answer = db.session.scalar(_answer_locked(), {"b_instance": sheet.instance.id, "b_question": question.key})
         current = answer.value if answer else None
         version = answer.version if answer else 0
         decision = decide(current, version)
@@ -295,12 +350,7 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
             return SaveOutcome("unchanged", question=question, version=version, value=current,
                                saved_at=answer.updated_at if answer else None, merged=decision.merged)
         now = utcnow()
-        seq = db.session.execute(
-            update(StepInstance).where(StepInstance.id == sheet.instance.id)
-            .values(content_version=StepInstance.content_version + 1)
-            .returning(StepInstance.content_version)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
+        seq = db.session.execute(_next_sequence(), {"b_instance": sheet.instance.id}).scalar_one()
         try:
             if answer is None:
                 answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
@@ -308,11 +358,8 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
                 db.session.flush()
             answer_id = answer.id
             swapped = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
-                update(Answer)
-                .where(Answer.id == answer_id, Answer.version == version)
-                .values(value=value, version=version + 1, updated_at=now, updated_by_id=user.id, draft=False,
-                        instance_seq=seq)
-                .execution_options(synchronize_session=False)
+                _swap(), {"b_answer": answer_id, "b_version": version, "b_value": value,
+                               "b_new_version": version + 1, "b_now": now, "b_user": user.id, "b_seq": seq},
             )).rowcount
         except IntegrityError:
             swapped = 0
@@ -333,17 +380,9 @@ def _add_revision(answer_id: int, version: int, value: Any, user: User, party: s
     the previous version; only when it matched nothing is a new revision inserted.
     """
     if kind == "edit":
-        newest = (
-            select(AnswerRevision.id).where(AnswerRevision.answer_id == answer_id)
-            .order_by(AnswerRevision.id.desc()).limit(1).scalar_subquery()
-        )
         folded = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
-            update(AnswerRevision)
-            .where(AnswerRevision.id == newest, AnswerRevision.kind == "edit",
-                   AnswerRevision.user_id == user.id, AnswerRevision.version == version - 1,
-                   AnswerRevision.updated_at >= now - FOLD_WINDOW)
-            .values(value=value, version=version, updated_at=now, saves=AnswerRevision.saves + 1)
-            .execution_options(synchronize_session=False)
+            _fold(), {"b_answer": answer_id, "b_user": user.id, "b_previous": version - 1,
+                           "b_since": now - FOLD_WINDOW, "b_value": value, "b_version": version, "b_now": now},
         )).rowcount
         if folded:
             return
