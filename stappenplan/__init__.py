@@ -140,8 +140,8 @@ def _select_locale() -> str:
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
     from flask_login import user_logged_in, user_logged_out
-    from sqlalchemy import select
 
+    from .access import user_by_public_id
     from .accounts.models import User
 
     login_manager.init_app(app)
@@ -174,7 +174,7 @@ def _init_login(app: Flask) -> None:
 
         public_id, _sep, version = session_id.partition(".")
         with rls.claimed():
-            user = db.session.scalar(select(User).where(User.public_id == public_id))
+            user = db.session.scalar(user_by_public_id(), {"public_id": public_id})
         if user is None or str(user.session_version) != version or user.membership is None:
             rls.scope_loaded_user(None)
             return None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from ..accounts.models import User
 from ..audit.models import AuditEvent
@@ -80,20 +81,30 @@ def text_for(event: AuditEvent) -> str | None:
     return None
 
 
+@functools.cache
+def _activity_statement(before: bool) -> Select:
+    """The events of some partnerships, newest first, a page at a time (the start page and
+    the partnership page), built once per process with bind parameters (see
+    ``access.user_by_public_id``)."""
+    stmt = (
+        select(AuditEvent, User.name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.partnership_id.in_(bindparam("partnerships", expanding=True)))
+        .order_by(AuditEvent.id.desc())
+    )
+    if before:
+        stmt = stmt.where(AuditEvent.id < bindparam("before"))
+    return stmt.offset(bindparam("offset")).limit(bindparam("limit"))
+
+
 def activities(partnership_ids: list[int], *, limit: int = 10, before: int | None = None,
                viewer: str | None = None, loaded: list[Partnership] | None = None) -> list[Activity]:
     """Newest first; events before id ``before``; one query (plus one for the
     partnerships, unless the caller has them all in ``loaded``)."""
     if not partnership_ids:
         return []
-    stmt = (
-        select(AuditEvent, User.name)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(AuditEvent.partnership_id.in_(partnership_ids))
-        .order_by(AuditEvent.id.desc())
-    )
-    if before:
-        stmt = stmt.where(AuditEvent.id < before)
+    stmt = _activity_statement(bool(before))
+    values = {"partnerships": list(partnership_ids), "before": before or 0}
     result: list[Activity] = []
     partnerships = {p.id: p for p in loaded or ()}
     if set(partnership_ids) - partnerships.keys():
@@ -103,7 +114,7 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
     # Read in pages until enough showable events are found (hidden kinds are skipped).
     offset = 0
     while len(result) < limit:
-        rows = db.session.execute(stmt.offset(offset).limit(limit * 3)).all()
+        rows = db.session.execute(stmt, {**values, "offset": offset, "limit": limit * 3}).all()
         if not rows:
             break
         offset += len(rows)

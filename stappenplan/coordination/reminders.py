@@ -8,11 +8,12 @@ was followed by no activity for ``REMINDER_FOLLOW_UP_DAYS`` marks the partnershi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from ..accounts.models import User
 from ..audit.services import record
@@ -95,16 +96,21 @@ def follow_up_days() -> int:
     return int(current_app.config.get("REMINDER_FOLLOW_UP_DAYS", 14))
 
 
+@functools.cache
+def _last_reminders_statement() -> Select:
+    """The dashboard's newest reminder per partnership, built once per process with a bind
+    parameter (see ``access.user_by_public_id``)."""
+    return (select(Partnership.public_id, func.max(Reminder.created_at))
+            .join(Partnership, Partnership.id == Reminder.partnership_id)
+            .where(Partnership.public_id.in_(bindparam("partnerships", expanding=True)))
+            .group_by(Partnership.public_id))
+
+
 def last_reminders(partnerships: list[tuple[str, datetime]]) -> dict[str, LastReminder]:
     """The newest reminder of each (partnership public id, its last activity): one query."""
     if not partnerships:
         return {}
     activity = dict(partnerships)
-    rows = db.session.execute(
-        select(Partnership.public_id, func.max(Reminder.created_at))
-        .join(Partnership, Partnership.id == Reminder.partnership_id)
-        .where(Partnership.public_id.in_(list(activity)))
-        .group_by(Partnership.public_id)
-    ).all()
+    rows = db.session.execute(_last_reminders_statement(), {"partnerships": list(activity)}).all()
     limit = utcnow() - timedelta(days=follow_up_days())
     return {pid: LastReminder(at, unanswered=at <= limit and activity[pid] <= at) for pid, at in rows}

@@ -24,6 +24,7 @@ from sqlalchemy import Integer, Select, Subquery, and_, bindparam, case, exists,
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
+from ..core import uow
 from ..core.web import CONTROL, MAX_PAGE, page_window, parse_int
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
@@ -239,22 +240,33 @@ class Overview:
 
 def _regions(org_id: int) -> list[tuple[str, tuple[int, int]]]:
     """The coordinator's regions by name, each with (id, version) for the figures' cache key."""
-    rows = db.session.execute(
-        select(Region.name, Region.id, Region.version).where(Region.coordination_id == org_id).order_by(Region.name)
-    )
+    rows = db.session.execute(_regions_statement(), {"org": org_id})
     return [(name, (region_id, version)) for name, region_id, version in rows]
 
 
 def branches_of(org_id: int) -> list[Branch]:
     """Opted-in branches of the coordinator's regions, by name."""
-    rows = db.session.execute(
-        select(Organisation.id, Organisation.public_id, Organisation.name, Region.name)
-        .join(RegionMembership, RegionMembership.library_id == Organisation.id)
-        .join(Region, Region.id == RegionMembership.region_id)
-        .where(Region.coordination_id == org_id, Organisation.kind == "library")
-        .order_by(Organisation.name, Organisation.id)
-    )
+    rows = db.session.execute(_branches_statement(), {"org": org_id})
     return [Branch(*row) for row in rows]
+
+
+# The dashboard's statements are built once per process with bind parameters (see
+# ``access.user_by_public_id``).
+
+
+@functools.cache
+def _regions_statement() -> Select:
+    return select(Region.name, Region.id, Region.version).where(
+        Region.coordination_id == bindparam("org")).order_by(Region.name)
+
+
+@functools.cache
+def _branches_statement() -> Select:
+    return (select(Organisation.id, Organisation.public_id, Organisation.name, Region.name)
+            .join(RegionMembership, RegionMembership.library_id == Organisation.id)
+            .join(Region, Region.id == RegionMembership.region_id)
+            .where(Region.coordination_id == bindparam("org"), Organisation.kind == "library")
+            .order_by(Organisation.name, Organisation.id))
 
 
 def find_branch(branches: list[Branch], public_id: str | None) -> Branch | None:
@@ -308,12 +320,9 @@ class _Source:
     values: dict[str, Any]
 
     def read(self, stmt: Select, **more: Any) -> Any:
-        """Execute ``stmt`` on the session's connection with the source's values.
-
-        These statements select columns, never entities, so the ORM's per-statement work
-        buys nothing here. The session is flushed first, as its own ``execute`` would."""
-        db.session.flush()
-        return db.session.connection().execute(stmt, {**self.values, **more})
+        """Execute ``stmt`` with the source's values (``uow.run``: these statements select
+        columns, never entities, so the ORM's per-statement work buys nothing here)."""
+        return uow.run(stmt, {**self.values, **more})
 
 
 def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> _Source:

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from flask import Flask, Response, current_app, g
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Select
+from sqlalchemy import Executable, Select
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 
 from ..extensions import db
@@ -45,6 +45,16 @@ def failed() -> None:
 def after_commit(callback: Callable[[], Any]) -> None:
     """Run ``callback`` once the current unit of work committed (never when it rolls back)."""
     g.setdefault(_AFTER, []).append(callback)
+
+
+def run(statement: Executable, values: dict[str, Any]) -> Any:
+    """Execute a kept Core statement (selecting columns, or an UPDATE) on the session's
+    connection, in the unit of work. The session is flushed first, as its own
+    ``execute`` would. The session's ``execute`` would also copy an UPDATE to add its ORM
+    options, so the copy's cache key is worked out anew on every call; here the kept
+    statement is executed as it is."""
+    db.session.flush()
+    return db.session.connection().execute(statement, values)
 
 
 def checkpoint() -> None:

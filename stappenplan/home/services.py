@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
-from ..access import visible_partnerships
+from ..access import visible_partnerships, visible_partnerships_statement
 from ..activity.describe import activities
 from ..core.web import Page, choice_arg, int_arg, page_arg, text_arg
 from ..extensions import db, utcnow
@@ -66,7 +67,7 @@ def context_for(org: Organisation) -> dict[str, Any]:
 
 def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
     party = "library" if org.kind == "library" else "childcare"
-    partnerships = list(db.session.scalars(visible_partnerships(org)))
+    partnerships = list(db.session.scalars(visible_partnerships_statement(org.kind), {"org": org.id}))
     all_summaries = summaries(partnerships, current_app.config["STALLED_DAYS"])
     total = len(all_summaries)
     needle = filters.search.lower()
@@ -120,21 +121,24 @@ def _sort_key(sort: str, party: str):
 
 
 def _open_invitations(org: Organisation) -> list[Invitation]:
-    return list(db.session.scalars(
-        select(Invitation).where(
-            Invitation.inviter_org_id == org.id, Invitation.purpose == "partnership",
-            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow(),
-        ).order_by(Invitation.sent_at.desc())
-    ))
+    return list(db.session.scalars(_invitations_statement("sent"), {"org": org.id, "now": utcnow()}))
 
 
 def _incoming(org: Organisation) -> list[Invitation]:
-    return list(db.session.scalars(
-        select(Invitation).where(
-            Invitation.target_org_id == org.id, Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow(),
-        )
-    ))
+    return list(db.session.scalars(_invitations_statement("received"), {"org": org.id, "now": utcnow()}))
+
+
+@functools.cache
+def _invitations_statement(which: str) -> Select:
+    """The organisation's pending invitations, sent (partnerships only, newest first) or
+    received; built once per process with bind parameters (see ``access.user_by_public_id``)."""
+    pending = (Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+               Invitation.expires_at > bindparam("now", type_=Invitation.__table__.c.expires_at.type))
+    if which == "sent":
+        return select(Invitation).where(
+            Invitation.inviter_org_id == bindparam("org"), Invitation.purpose == "partnership", *pending,
+        ).order_by(Invitation.sent_at.desc())
+    return select(Invitation).where(Invitation.target_org_id == bindparam("org"), *pending)
 
 
 def current_plan() -> PlanDefinition:

@@ -6,11 +6,12 @@ email: right away ("direct"), once a day in a digest ("digest"), or not ("off").
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, func, select
 
 from .. import rls
 from ..accounts.models import User
@@ -355,7 +356,11 @@ def _digest_mail(params: dict[str, Any]) -> tuple[str, str]:
 
 
 def unread_count(user: User) -> int:
-    from sqlalchemy import func
+    return db.session.scalar(_unread_statement(), {"user": user.id}) or 0
 
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+@functools.cache
+def _unread_statement() -> Select:
+    """The layout's unread count (every page), built once (see ``access.user_by_public_id``)."""
+    return select(func.count(Notification.id)).where(
+        Notification.user_id == bindparam("user"), Notification.read_at.is_(None))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import functools
+
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -180,10 +182,15 @@ def pending_requests(coordination_id: int) -> list[RegionRequest]:
 
 
 def pending_count(coordination_id: int) -> int:
-    return db.session.scalar(
-        select(func.count(RegionRequest.id)).join(Region, Region.id == RegionRequest.region_id)
-        .where(Region.coordination_id == coordination_id, RegionRequest.status == "pending")
-    ) or 0
+    return db.session.scalar(_pending_count_statement(), {"org": coordination_id}) or 0
+
+
+@functools.cache
+def _pending_count_statement() -> Select:
+    """The dashboard's count of pending region requests, built once per process with a
+    bind parameter (see ``access.user_by_public_id``)."""
+    return (select(func.count(RegionRequest.id)).join(Region, Region.id == RegionRequest.region_id)
+            .where(Region.coordination_id == bindparam("org"), RegionRequest.status == "pending"))
 
 
 def recent_decisions(coordination_id: int, limit: int = 10) -> list[RegionRequest]:

@@ -87,15 +87,20 @@ class Filled:
     incomplete: set[str] = field(default_factory=set)
 
 
+@functools.cache
+def _answer_values_statement() -> Select:
+    """The answers of a list of step instances (the partnership page), built once."""
+    return select(Answer.step_instance_id, Answer.question, Answer.value).where(
+        Answer.step_instance_id.in_(bindparam("instances", expanding=True)))
+
+
 def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[int, Filled]:
     """Per instance id, which questions are answered and which are incomplete."""
     by_id = {i.id: i for i in instances}
     result: dict[int, Filled] = {i.id: Filled() for i in instances}
     if not by_id:
         return result
-    rows = db.session.execute(
-        select(Answer.step_instance_id, Answer.question, Answer.value).where(Answer.step_instance_id.in_(by_id))
-    )
+    rows = db.session.execute(_answer_values_statement(), {"instances": list(by_id)})
     for instance_id, key, value in rows:
         step = defn.step(by_id[instance_id].step)
         try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from ..accounts.models import User
 from ..extensions import db
@@ -85,11 +86,16 @@ class Timeline:
         return sum(1 for view in self.steps if view.completed)
 
 
+@functools.cache
+def _cycles_statement() -> Select:
+    """Every round of a partnership, oldest first (the partnership page), built once per
+    process with a bind parameter (see ``access.user_by_public_id``)."""
+    return select(Cycle).where(Cycle.partnership_id == bindparam("partnership")).order_by(Cycle.number)
+
+
 def build(partnership: Partnership, role: str, user: User) -> Timeline:
     # Every round, oldest first (for the round links); the newest is the current one.
-    cycles = list(
-        db.session.scalars(select(Cycle).where(Cycle.partnership_id == partnership.id).order_by(Cycle.number))
-    )
+    cycles = list(db.session.scalars(_cycles_statement(), {"partnership": partnership.id}))
     cycle = cycles[-1]
     defn = plan_for(cycle)
     instances = instances_of(cycle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,9 +35,7 @@ def touch(sheet: Sheet, user: User, question: str | None) -> None:
     """Record that ``user`` has this worksheet open (and is in ``question``)."""
     now = utcnow()
     question = (question or None) if question and sheet.question(question) else None
-    row = db.session.scalar(
-        select(Presence).where(Presence.step_instance_id == sheet.instance.id, Presence.user_id == user.id)
-    )
+    row = db.session.scalar(_presence_statement(), {"instance": sheet.instance.id, "user": user.id})
     if row is None:
         try:
             with uow.savepoint():
@@ -56,24 +55,43 @@ def touch(sheet: Sheet, user: User, question: str | None) -> None:
 def others(sheet: Sheet, user: User) -> list[Present]:
     """Everyone else seen on this worksheet in the last minute."""
     since = utcnow() - PRESENCE_WINDOW
-    rows = db.session.execute(
-        select(User.name, User.id, Presence.question)
-        .join(Presence, Presence.user_id == User.id)
-        .where(Presence.step_instance_id == sheet.instance.id, Presence.seen_at >= since,
-               Presence.user_id != user.id)
-        .order_by(User.name, User.id)  # the same order as with_presence: one signature for both
-    ).all()
+    rows = db.session.execute(_others_statement(),
+                              {"instance": sheet.instance.id, "since": since, "user": user.id}).all()
     parties = _parties(sheet, [r.id for r in rows])
     return [Present(r.name, parties.get(r.id), r.question) for r in rows]
+
+
+# The worksheet page's presence statements, built once per process with bind parameters
+# (see ``access.user_by_public_id``).
+
+
+@functools.cache
+def _presence_statement() -> Select:
+    return select(Presence).where(Presence.step_instance_id == bindparam("instance"),
+                                  Presence.user_id == bindparam("user"))
+
+
+@functools.cache
+def _others_statement() -> Select:
+    return (select(User.name, User.id, Presence.question)
+            .join(Presence, Presence.user_id == User.id)
+            .where(Presence.step_instance_id == bindparam("instance"),
+                   Presence.seen_at >= bindparam("since", type_=Presence.__table__.c.seen_at.type),
+                   Presence.user_id != bindparam("user"))
+            .order_by(User.name, User.id))  # the same order as with_presence: one signature for both
+
+
+@functools.cache
+def _memberships_statement() -> Select:
+    return select(Membership.user_id, Membership.organisation_id).where(
+        Membership.user_id.in_(bindparam("users", expanding=True)))
 
 
 def _parties(sheet: Sheet, user_ids: list[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     p = sheet.partnership
-    rows = db.session.execute(
-        select(Membership.user_id, Membership.organisation_id).where(Membership.user_id.in_(user_ids))
-    ).all()
+    rows = db.session.execute(_memberships_statement(), {"users": user_ids}).all()
     return {uid: ("library" if oid == p.library_id else "childcare" if oid == p.childcare_id else "")
             for uid, oid in rows}
 

@@ -119,10 +119,13 @@ def load_sheet(partnership: Partnership, role: str, step: int, slot: str) -> She
 
 
 def answers_for(instance: StepInstance) -> dict[str, Answer]:
-    return {
-        a.question: a
-        for a in db.session.scalars(select(Answer).where(Answer.step_instance_id == instance.id))
-    }
+    return {a.question: a for a in db.session.scalars(_answers_statement(), {"b_instance": instance.id})}
+
+
+@functools.cache
+def _answers_statement() -> Select:
+    """A step instance's answers (every worksheet page), built once (see ``_answer_locked``)."""
+    return select(Answer).where(Answer.step_instance_id == bindparam("b_instance"))
 
 
 #: ``save(base=...)`` default: the client did not say what it started from.
@@ -247,7 +250,9 @@ Decide = Callable[[Any, int], Decision]
 
 # The statements of every save, each built once per process with bind parameters
 # (``b_``-prefixed: UPDATE reserves the column names). A save runs four of them; building
-# them anew and working out their cache keys cost more Python than running them.
+# them anew and working out their cache keys cost more Python than running them. The
+# UPDATEs run through ``uow.run`` (Core, on the session's connection, after a flush): the
+# identity map is not synchronised, as before (the outcome is built from what was written).
 
 
 @functools.cache
@@ -264,8 +269,7 @@ def _next_sequence() -> Any:
     """Raise the step instance's sequence number (the change feed's) and return it."""
     return (update(StepInstance).where(StepInstance.id == bindparam("b_instance"))
             .values(content_version=StepInstance.content_version + 1)
-            .returning(StepInstance.content_version)
-            .execution_options(synchronize_session=False))
+            .returning(StepInstance.content_version))
 
 
 @functools.cache
@@ -279,8 +283,7 @@ def _swap() -> Any:
                     updated_at=bindparam("b_now", type_=columns.updated_at.type),
                     updated_by_id=bindparam("b_user", type_=columns.updated_by_id.type),
                     draft=False,
-                    instance_seq=bindparam("b_seq", type_=columns.instance_seq.type))
-            .execution_options(synchronize_session=False))
+                    instance_seq=bindparam("b_seq", type_=columns.instance_seq.type)))
 
 
 @functools.cache
@@ -300,8 +303,7 @@ def _fold() -> Any:
             .values(value=bindparam("b_value", type_=columns.value.type),
                     version=bindparam("b_version", type_=columns.version.type),
                     updated_at=bindparam("b_now", type_=columns.updated_at.type),
-                    saves=AnswerRevision.saves + 1)
-            .execution_options(synchronize_session=False))
+                    saves=AnswerRevision.saves + 1))
 
 
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
@@ -350,14 +352,14 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
             return SaveOutcome("unchanged", question=question, version=version, value=current,
                                saved_at=answer.updated_at if answer else None, merged=decision.merged)
         now = utcnow()
-        seq = db.session.execute(_next_sequence(), {"b_instance": sheet.instance.id}).scalar_one()
+        seq = uow.run(_next_sequence(), {"b_instance": sheet.instance.id}).scalar_one()
         try:
             if answer is None:
                 answer = Answer(step_instance_id=sheet.instance.id, question=question.key, version=0)
                 db.session.add(answer)
                 db.session.flush()
             answer_id = answer.id
-            swapped = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
+            swapped = cast(CursorResult, uow.run(  # an UPDATE: its result has a rowcount
                 _swap(), {"b_answer": answer_id, "b_version": version, "b_value": value,
                                "b_new_version": version + 1, "b_now": now, "b_user": user.id, "b_seq": seq},
             )).rowcount
@@ -380,7 +382,7 @@ def _add_revision(answer_id: int, version: int, value: Any, user: User, party: s
     the previous version; only when it matched nothing is a new revision inserted.
     """
     if kind == "edit":
-        folded = cast(CursorResult, db.session.execute(  # an UPDATE: its result has a rowcount
+        folded = cast(CursorResult, uow.run(  # an UPDATE: its result has a rowcount
             _fold(), {"b_answer": answer_id, "b_user": user.id, "b_previous": version - 1,
                            "b_since": now - FOLD_WINDOW, "b_value": value, "b_version": version, "b_now": now},
         )).rowcount

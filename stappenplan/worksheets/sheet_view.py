@@ -4,12 +4,13 @@ progress, presence, the step-4 comparison), built once per page or partial."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from ..extensions import db
 from ..i18n import gettext as _
@@ -239,13 +240,25 @@ def previous_lessons(sheet: Sheet) -> Lessons | None:
 
 
 def _comment_counts(sheet: Sheet) -> dict[str, tuple[int, bool]]:
-    rows = db.session.execute(
-        select(CommentThread.question, func.count(Comment.id), CommentThread.resolved_at)
-        .join(Comment, Comment.thread_id == CommentThread.id)
-        .where(CommentThread.step_instance_id == sheet.instance.id)
-        .group_by(CommentThread.id, CommentThread.question, CommentThread.resolved_at)
-    ).all()
+    rows = db.session.execute(_comment_counts_statement(), {"instance": sheet.instance.id}).all()
     return {key: (count, resolved is not None) for key, count, resolved in rows}
+
+
+# The worksheet page's statements are built once per process with bind parameters (see
+# ``access.user_by_public_id``).
+
+
+@functools.cache
+def _comment_counts_statement() -> Select:
+    return (select(CommentThread.question, func.count(Comment.id), CommentThread.resolved_at)
+            .join(Comment, Comment.thread_id == CommentThread.id)
+            .where(CommentThread.step_instance_id == bindparam("instance"))
+            .group_by(CommentThread.id, CommentThread.question, CommentThread.resolved_at))
+
+
+@functools.cache
+def _answers_of_instances_statement() -> Select:
+    return select(Answer).where(Answer.step_instance_id.in_(bindparam("instances", expanding=True)))
 
 
 def _compare_own_steps(sheet: Sheet) -> list[dict[str, Any]]:
@@ -253,7 +266,7 @@ def _compare_own_steps(sheet: Sheet) -> list[dict[str, Any]]:
     instances = [i for i in sheet.instances if i.step in (1, 2, 3)]
     by_id = {i.id: i for i in instances}
     values: dict[tuple[int, str], dict[str, Any]] = {}
-    for answer in db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(by_id))):
+    for answer in db.session.scalars(_answers_of_instances_statement(), {"instances": list(by_id)}):
         inst = by_id[answer.step_instance_id]
         values.setdefault((inst.step, inst.slot), {})[answer.question] = answer.value
     steps = []
