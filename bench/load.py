@@ -564,12 +564,23 @@ class Result:
     app_cpu_ms: float = 0.0
     db_cpu_ms: float = 0.0
     load_before: float = 0.0
+    steal_pct: float = 0.0
     workers_seen: int = 0
     unexpected: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0
     reconnects: int = 0
     queries: str = "-"
     skipped: str = ""
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine since boot (/proc/stat; (0, 0) elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
 
 
 def run_scenario(name: str, url: str, port: int, users: list[User], args: argparse.Namespace,
@@ -590,10 +601,12 @@ def run_scenario(name: str, url: str, port: int, users: list[User], args: argpar
     while time.time() < start_at + args.warmup:
         time.sleep(0.01)
     load_before = os.getloadavg()[0]
+    ticks_before = _cpu_ticks()
     sampler.start()
     cpu.start()
     outcomes = [Outcome(**pipe.recv()) for pipe in pipes]
     app_cpu, db_cpu = cpu.stop()
+    ticks_after = _cpu_ticks()
     for proc in procs:
         proc.join(timeout=30)
     peak = sampler.stop()
@@ -611,6 +624,8 @@ def run_scenario(name: str, url: str, port: int, users: list[User], args: argpar
     result.rps = len(latencies) / window
     result.peak_rss_mb = peak
     result.load_before = load_before
+    all_ticks = ticks_after[0] - ticks_before[0]
+    result.steal_pct = 100 * (ticks_after[1] - ticks_before[1]) / all_ticks if all_ticks > 0 else 0.0
     # CPU is measured from the end of the warm-up to the end of the run, requests in that window:
     result.app_cpu_ms = app_cpu * 1000 / len(latencies)  # the few requests in flight at the end are ignored
     result.db_cpu_ms = db_cpu * 1000 / len(latencies)
@@ -794,7 +809,7 @@ def print_table(results: list[Result], args: argparse.Namespace, meta: dict[str,
     print(f"gunicorn {meta['workers']} workers x {meta['threads']} threads (gthread), {meta['cores']} cores shared "
           f"with PostgreSQL and the load generator, {args.duration:g} s per scenario after {args.warmup:g} s warm-up")
     header = (f"{'scenario':<13} {'requests':>8} {'req/s':>6} {'median':>8} {'p95':>8} {'SQL/req':>7} "
-              f"{'app CPU':>8} {'DB CPU':>7} {'peak RSS':>8} {'vs bare':>7} {'load':>5}  targets")
+              f"{'app CPU':>8} {'DB CPU':>7} {'peak RSS':>8} {'vs bare':>7} {'load':>5} {'steal':>5}  targets")
     print(header)
     print("-" * (len(header) + 40))
     for r in results:
@@ -804,14 +819,16 @@ def print_table(results: list[Result], args: argparse.Namespace, meta: dict[str,
         ratio = f"{r.rps / bare:.0%}" if bare else "-"
         print(f"{r.name:<13} {r.requests:>8} {r.rps:>6.0f} {r.median_ms:>6.1f}ms {r.p95_ms:>6.1f}ms {r.queries:>7} "
               f"{r.app_cpu_ms:>6.1f}ms {r.db_cpu_ms:>5.1f}ms {r.peak_rss_mb:>5.0f} MB {ratio:>7} "
-              f"{r.load_before:>5.1f}  {_target(r, bare, check_ratio)}")
+              f"{r.load_before:>5.1f} {r.steal_pct:>4.0f}%  {_target(r, bare, check_ratio)}")
     print()
     print("  URLs: " + "; ".join(f"{r.name} = {r.url}" for r in results))
     print("  app CPU / DB CPU = CPU time of the gunicorn workers / of this database's PostgreSQL backends per "
           "request;")
     print("  peak RSS = highest VmHWM of any worker during the scenario "
           f"({meta['memory_note']});")
-    print("  load = 1-minute load average before the scenario (it includes the previous scenario's own load).")
+    print("  load = 1-minute load average before the scenario (it includes the previous scenario's own load);")
+    print("  steal = share of the machine's CPU time the hypervisor gave to other machines during the scenario "
+          "(a virtual machine on a shared host: the shares of one run move with it).")
     for r in results:
         extra = []
         if r.unexpected:
