@@ -88,8 +88,9 @@ class Filled:
 
 
 @functools.cache
-def _answer_values_statement() -> Select:
-    """The answers of a list of step instances (the partnership page), built once."""
+def answer_values_statement() -> Select:
+    """The answers (values only) of a list of step instances (bind parameter ``instances``),
+    built once: the partnership page and step 4's comparison."""
     return select(Answer.step_instance_id, Answer.question, Answer.value).where(
         Answer.step_instance_id.in_(bindparam("instances", expanding=True)))
 
@@ -100,7 +101,7 @@ def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[i
     result: dict[int, Filled] = {i.id: Filled() for i in instances}
     if not by_id:
         return result
-    rows = db.session.execute(_answer_values_statement(), {"instances": list(by_id)})
+    rows = db.session.execute(answer_values_statement(), {"instances": list(by_id)})
     for instance_id, key, value in rows:
         step = defn.step(by_id[instance_id].step)
         try:
