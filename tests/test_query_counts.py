@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask
@@ -18,21 +18,27 @@ TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBA
 
 
 @contextmanager
-def counted(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
+def _listening(app: Flask, name: str, listener: Callable[..., None]) -> Iterator[None]:
     with app.app_context():
         engine = db.engine
+    event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(engine, name, listener)
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany) -> None:
         # Transaction control (SQLite's explicit BEGIN, savepoints) is not a query.
         if not TRANSACTION_CONTROL.match(statement):
             statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with _listening(app, "before_cursor_execute", before):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _grow(app: Flask, library_email: str, childcare_email: str, total: int) -> None:
@@ -122,18 +128,13 @@ def executed(app: Flask) -> Iterator[list[object]]:
     """The statement objects the app executes (not their SQL): a statement built once and
     kept is the same object on every request."""
     elements: list[object] = []
-    with app.app_context():
-        engine = db.engine
 
     def before(conn, clauseelement, multiparams, params, execution_options) -> None:
         if isinstance(clauseelement, Select | UpdateBase):  # not SAVEPOINT and its kind
             elements.append(clauseelement)
 
-    event.listen(engine, "before_execute", before)
-    try:
+    with _listening(app, "before_execute", before):
         yield elements
-    finally:
-        event.remove(engine, "before_execute", before)
 
 
 def test_the_busiest_requests_run_statements_built_once(world, app: Flask) -> None:
