@@ -318,6 +318,7 @@ class _Source:
 
     rows: Subquery
     values: dict[str, Any]
+    one_branch: bool
 
     def read(self, stmt: Select, **more: Any) -> Any:
         """Execute ``stmt`` with the source's values (``uow.run``: these statements select
@@ -331,7 +332,7 @@ def _rows(org_id: int, cutoff: datetime, branch: Branch | None = None) -> _Sourc
     values: dict[str, Any] = {"overview_org": org_id, "overview_cutoff": cutoff}
     if branch is not None:
         values["overview_branch"] = branch.id
-    return _Source(_rows_subquery(branch is not None), values)
+    return _Source(_rows_subquery(branch is not None), values, branch is not None)
 
 
 @functools.cache
@@ -440,11 +441,16 @@ def _ordered(stmt: Select, rows: Subquery) -> Select:
     return stmt.order_by(rows.c.library_name, rows.c.childcare_name, rows.c.id)
 
 
+def _statuses(cycle_ids: Any) -> Select:
+    """The step statuses of the cycles ``cycle_ids`` (a list, a bind parameter or a subquery)."""
+    return select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
+        StepInstance.cycle_id.in_(cycle_ids))
+
+
 @functools.cache
 def _statuses_of_cycles() -> Select:
     """The step statuses of a list of cycles, built once (see ``_rows_subquery``)."""
-    return select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
-        StepInstance.cycle_id.in_(bindparam("cycle_ids", expanding=True)))
+    return _statuses(bindparam("cycle_ids", expanding=True))
 
 
 def _attach_statuses(rows: list[Row], source: _Source, cycle_ids: Select | None = None) -> None:
@@ -458,9 +464,7 @@ def _attach_statuses(rows: list[Row], source: _Source, cycle_ids: Select | None 
     if cycle_ids is None:
         result = source.read(_statuses_of_cycles(), cycle_ids=[row.cycle_id for row in rows])
     else:
-        result = source.read(
-            select(StepInstance.cycle_id, StepInstance.step, StepInstance.slot, StepInstance.status).where(
-                StepInstance.cycle_id.in_(cycle_ids)))
+        result = source.read(_statuses(cycle_ids))
     for cycle_id, step, slot, status in result:
         row = by_cycle.get(cycle_id)
         if row is not None:
@@ -623,7 +627,7 @@ def _matrix(source: _Source, filters: Filters, tally: _Tally, cutoff: datetime,
         in_scope = order.ids if filters.branch is None else order.per_library.get(filters.branch.id, [])
         ids = in_scope[start:start + PER_PAGE]
         position = {pid: n for n, pid in enumerate(ids)}
-        found = source.read(_page_of("overview_branch" in source.values), page_ids=[int(i) for i in ids]).all()
+        found = source.read(_page_of(source.one_branch), page_ids=[int(i) for i in ids]).all()
         records = sorted(found, key=lambda r: position[r.id])
     page_rows = [_to_row(r) for r in records]
     _attach_statuses(page_rows, source)
