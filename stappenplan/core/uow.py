@@ -141,13 +141,19 @@ def atomic(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _sqlite_transaction() -> None:
     """Python's sqlite3 begins a transaction only before a write; a savepoint taken
-    outside one would commit on release. Begin it explicitly first (SQLite only)."""
+    outside one would commit on release. Begin it explicitly first (SQLite only).
+
+    ``BEGIN IMMEDIATE`` takes the write lock now, waiting up to ``busy_timeout`` for
+    another writer. A plain (deferred) ``BEGIN`` would read first and ask for the lock at
+    the first write; if another request committed in between, SQLite refuses that write at
+    once (its snapshot is stale; no waiting helps) and two people adding a table row at
+    the same moment got a 503."""
     connection = db.session.connection()
     if connection.dialect.name != "sqlite":
         return
     raw = connection.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Savepoint:

@@ -206,7 +206,7 @@
 
   function setStatus(unit, html, cls) {
     var el = document.getElementById("status-" + unit.key);
-    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); }
+    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); el.removeAttribute("data-row-failed"); }
   }
 
   function loadKept() {
@@ -669,7 +669,53 @@
 
   document.body.addEventListener("htmx:afterRequest", function (evt) {
     // No answer to swap in (no connection, a server error): nothing to put the focus on later.
-    if (rowAction && evt.detail.elt === rowAction.button && !evt.detail.successful) { rowAction = null; }
+    if (rowAction && requester(evt) === rowAction.button && !evt.detail.successful) { rowAction = null; }
+  });
+
+  // A row button's request that failed (a server fault, the session ended) answers with an
+  // error card, not the table: the table stays as it was and its status line says so.
+  // Without this the card took the table's place, rows and buttons gone until a reload.
+  // The element that issued an htmx request (the event's own ``elt`` is the target's
+  // area in the swap events).
+  function requester(evt) {
+    return (evt.detail.requestConfig && evt.detail.requestConfig.elt) || evt.detail.elt;
+  }
+
+  function rowButtonArea(elt) {
+    var area = elt && elt.closest ? elt.closest(".field-area") : null;
+    return area && elt.tagName === "BUTTON" && elt.closest(".rows") ? area : null;
+  }
+
+  function rowFailed(area, text) {
+    var el = document.getElementById("status-" + area.getAttribute("data-key"));
+    if (el) { el.innerHTML = esc(text); el.className = "save-status save-status--error"; el.setAttribute("data-row-failed", ""); }
+  }
+
+  function rowWorked(area) {   // the next row button that works takes the failure's message away
+    var el = document.getElementById("status-" + area.getAttribute("data-key"));
+    if (el && el.hasAttribute("data-row-failed")) {
+      el.innerHTML = "";
+      el.className = "save-status";
+      el.removeAttribute("data-row-failed");
+    }
+  }
+
+  document.body.addEventListener("htmx:beforeSwap", function (evt) {
+    var area = rowButtonArea(requester(evt));
+    if (!area || !evt.detail.shouldSwap) { return; }
+    var doc = new DOMParser().parseFromString(evt.detail.serverResponse || "", "text/html");
+    if (doc.getElementById(area.id)) { rowWorked(area); return; }
+    evt.detail.shouldSwap = false;
+    rowAction = null;
+    var title = doc.querySelector(".error-page h1");
+    rowFailed(area, (title ? title.textContent.trim() + " " : "") + t("row_failed"));
+  });
+
+  document.body.addEventListener("htmx:sendError", function (evt) {
+    var area = rowButtonArea(requester(evt));
+    if (!area) { return; }
+    rowAction = null;
+    rowFailed(area, t(navigator.onLine === false ? "row_offline" : "row_failed"));
   });
 
   document.body.addEventListener("htmx:afterSettle", function (evt) {

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from stappenplan.accounts.models import User
+from stappenplan.core.errors_web import error_page
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
@@ -371,3 +372,40 @@ def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:
     with page.expect_event("dialog") as info:
         page.close(run_before_unload=True)
     assert info.value.type == "beforeunload"
+
+
+def test_a_failed_row_button_keeps_the_table_and_says_so(server, page: Page) -> None:
+    """A row button whose request fails (the server's 503 card; no connection) leaves the
+    table as it was - rows, buttons, focus - and its status line says nothing changed.
+    The error card used to take the table's place until a reload."""
+    url, emails = _prepare(server)
+    login(page, server, emails["lib_a"], PASSWORD)
+    page.goto(url)
+    field = page.locator("#field-shared_goals")
+    rows = field.locator("fieldset.row-card:not(.row-card--new)")
+    add = field.get_by_role("button", name="Rij toevoegen")
+    add.click()
+    expect(rows).to_have_count(1, timeout=5000)
+    with server.app.test_request_context(headers={"HX-Request": "true"}):
+        card, code = error_page(503)
+    table_op = re.compile(r".*/vraag/shared_goals/tabel$")
+    page.route(table_op, lambda route: route.fulfill(status=code, content_type="text/html", body=card))
+    add.click()
+    status = page.locator("#status-shared_goals")
+    expect(status).to_contain_text("de tabel is niet gewijzigd", timeout=5000)
+    expect(status).to_contain_text("Even niet bereikbaar")
+    expect(rows).to_have_count(1)
+    expect(field.locator(".error-page")).to_have_count(0)
+    page.unroute(table_op)
+    # No answer at all (the connection dropped): the same, for a delete the user confirmed.
+    page.route(table_op, lambda route: route.abort())
+    page.evaluate("() => { document.getElementById('status-shared_goals').textContent = ''; }")
+    page.once("dialog", lambda dialog: dialog.accept())
+    rows.first.get_by_role("button", name=re.compile("^Verwijderen")).click()
+    expect(status).to_contain_text("de tabel is niet gewijzigd", timeout=5000)
+    expect(rows).to_have_count(1)
+    page.unroute(table_op)
+    field.get_by_role("button", name="Rij toevoegen").click()
+    expect(rows).to_have_count(2, timeout=5000)
+    expect(status).not_to_contain_text("niet gewijzigd")
+    assert len(_value(server, "shared_goals")) == 2

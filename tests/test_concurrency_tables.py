@@ -1,0 +1,60 @@
+"""Partners add table rows at the same moment: every add is answered and kept, on
+SQLite (the embedded default) as on PostgreSQL.
+
+On SQLite a savepoint used to begin a deferred transaction: the request read, another
+request committed, and the first write was refused at once ("database is locked", a 503
+that replaced the table in the browser). ``uow`` now begins with ``BEGIN IMMEDIATE``."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+from sqlalchemy import select
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.partnerships.models import Partnership
+from stappenplan.worksheets.models import Answer
+from tests.factories import PASSWORD, login, make_user
+
+WRITERS = 4
+ADDS = 8
+KEY = "shared_goals"
+
+
+def test_rows_added_at_the_same_moment_are_all_kept(world, app: Flask) -> None:
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(3, 3)
+        emails = [make_user(p.library if i % 2 == 0 else p.childcare, f"rijen{i}@x.nl", role="member").email
+                  for i in range(WRITERS)]
+        db.session.commit()
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen/vraag/{KEY}/tabel"
+    answered: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(WRITERS)
+
+    def writer(index: int) -> None:
+        client = app.test_client()
+        login(client, emails[index], PASSWORD)
+        barrier.wait()
+        for _ in range(ADDS):
+            # Every add is based on the version the writer first saw (0): added rows merge.
+            response = client.post(url, data={"op": "add", f"v-{KEY}": "0"}, headers={"HX-Request": "true"})
+            with lock:
+                answered.append(response.status_code)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert answered == [200] * (WRITERS * ADDS)
+    with app.app_context():
+        answer = db.session.scalar(select(Answer).where(Answer.question == KEY))
+        assert len(answer.value) == WRITERS * ADDS
+        assert len({row["id"] for row in answer.value}) == WRITERS * ADDS
