@@ -316,7 +316,7 @@ def client_messages() -> dict[str, str]:
                      "wijziging erbij."),
         "updated": _("%(name)s heeft dit antwoord net gewijzigd."),
         "someone": _("Iemand"),
-        "row_failed": _("Niet gelukt: de tabel is niet gewijzigd. Probeer het zo opnieuw."),
-        "row_offline": _("Geen verbinding: de tabel is niet gewijzigd. Probeer het opnieuw zodra er weer "
-                         "verbinding is."),
+        "action_failed": _("Niet gelukt: er is niets gewijzigd. Probeer het zo opnieuw."),
+        "action_offline": _("Geen verbinding: er is niets gewijzigd. Probeer het opnieuw zodra er weer "
+                            "verbinding is."),
     }

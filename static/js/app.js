@@ -51,6 +51,36 @@
     toggle.focus();
   });
 
+  // An error card in answer to an htmx request (a server fault, an expired session) never
+  // takes the place of what the request was to update - a table row, a step's timeline with
+  // a reason just typed, a field: that part stays as it was, and the card's words show in
+  // the page's message area. (The worksheet script handles its own fields first.)
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var target = detail.target;
+    if (!detail.isError || !detail.shouldSwap || !target || !window.DOMParser) { return; }
+    var doc = new DOMParser().parseFromString(detail.serverResponse || "", "text/html");
+    var card = doc.querySelector(".error-page");
+    if (!card || (target.id && doc.getElementById(target.id))) { return; }
+    var from = detail.requestConfig && detail.requestConfig.elt;
+    var swapping = from && from.closest ? from.closest("[hx-swap]") : null;
+    var swap = detail.swapOverride || (swapping ? swapping.getAttribute("hx-swap") : "") || "innerHTML";
+    if (swap.indexOf("outerHTML") !== 0 && target.tagName !== "TR" && target.tagName !== "TBODY") { return; }
+    detail.shouldSwap = false;
+    var area = document.getElementById("flash");
+    if (!area) { return; }
+    var title = card.querySelector("h1");
+    var message = card.querySelector("h1 + p");
+    var note = document.createElement("div");
+    note.className = "flash flash--error";
+    note.setAttribute("role", "alert");
+    note.textContent = [title && title.textContent.trim(), message && message.textContent.trim()]
+      .filter(Boolean).join(". ").replace(/\.\./g, ".");
+    area.innerHTML = "";
+    area.appendChild(note);
+    area.scrollIntoView({ block: "nearest" });
+  });
+
   // Move focus to the error summary so keyboard and screen-reader users hear it.
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector(".error-summary");

@@ -206,7 +206,7 @@
 
   function setStatus(unit, html, cls) {
     var el = document.getElementById("status-" + unit.key);
-    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); el.removeAttribute("data-row-failed"); }
+    if (el) { el.innerHTML = html; el.className = "save-status" + (cls ? " " + cls : ""); el.removeAttribute("data-action-failed"); }
   }
 
   function loadKept() {
@@ -667,55 +667,62 @@
       button: elt };
   });
 
+  // The element that issued an htmx request (in the response events, ``detail.elt`` may be
+  // the target instead).
+  function requester(evt) {
+    return (evt.detail.requestConfig && evt.detail.requestConfig.elt) || evt.detail.elt;
+  }
+
   document.body.addEventListener("htmx:afterRequest", function (evt) {
     // No answer to swap in (no connection, a server error): nothing to put the focus on later.
     if (rowAction && requester(evt) === rowAction.button && !evt.detail.successful) { rowAction = null; }
   });
 
-  // A row button's request that failed (a server fault, the session ended) answers with an
-  // error card, not the table: the table stays as it was and its status line says so.
-  // Without this the card took the table's place, rows and buttons gone until a reload.
-  // The element that issued an htmx request (the event's own ``elt`` is the target's
-  // area in the swap events).
-  function requester(evt) {
-    return (evt.detail.requestConfig && evt.detail.requestConfig.elt) || evt.detail.elt;
+  // A field's button (a table's row buttons, "Deze versie terugzetten") answers with the
+  // new field area. When it fails, the answer is something else: the server's reason
+  // ("Niet opgeslagen: ...", 409/422) goes into the field's status line; an error card (a
+  // server fault) or no answer at all leaves the field as it was and the status line says
+  // nothing changed. Without this the answer took the field's place - rows, inputs and
+  // buttons gone until a reload.
+  function fieldTarget(evt) {
+    var target = evt.detail.target;
+    return target && target.classList && target.classList.contains("field-area") ? target : null;
   }
 
-  function rowButtonArea(elt) {
-    var area = elt && elt.closest ? elt.closest(".field-area") : null;
-    return area && elt.tagName === "BUTTON" && elt.closest(".rows") ? area : null;
+  function statusOf(area) { return document.getElementById("status-" + area.getAttribute("data-key")); }
+
+  function fieldFailed(area, html) {
+    var el = statusOf(area);
+    if (el) { el.innerHTML = html; el.className = "save-status save-status--error"; el.setAttribute("data-action-failed", ""); }
   }
 
-  function rowFailed(area, text) {
-    var el = document.getElementById("status-" + area.getAttribute("data-key"));
-    if (el) { el.innerHTML = esc(text); el.className = "save-status save-status--error"; el.setAttribute("data-row-failed", ""); }
-  }
-
-  function rowWorked(area) {   // the next row button that works takes the failure's message away
-    var el = document.getElementById("status-" + area.getAttribute("data-key"));
-    if (el && el.hasAttribute("data-row-failed")) {
+  function fieldWorked(area) {   // the next button that works takes the failure's message away
+    var el = statusOf(area);
+    if (el && el.hasAttribute("data-action-failed")) {
       el.innerHTML = "";
       el.className = "save-status";
-      el.removeAttribute("data-row-failed");
+      el.removeAttribute("data-action-failed");
     }
   }
 
   document.body.addEventListener("htmx:beforeSwap", function (evt) {
-    var area = rowButtonArea(requester(evt));
+    var area = fieldTarget(evt);
     if (!area || !evt.detail.shouldSwap) { return; }
     var doc = new DOMParser().parseFromString(evt.detail.serverResponse || "", "text/html");
-    if (doc.getElementById(area.id)) { rowWorked(area); return; }
+    if (doc.getElementById(area.id)) { fieldWorked(area); return; }
     evt.detail.shouldSwap = false;
     rowAction = null;
+    var reason = doc.querySelector(".error-text");
     var title = doc.querySelector(".error-page h1");
-    rowFailed(area, (title ? title.textContent.trim() + " " : "") + t("row_failed"));
+    fieldFailed(area, reason ? reason.outerHTML :
+      esc((title ? title.textContent.trim() + " " : "") + t("action_failed")));
   });
 
   document.body.addEventListener("htmx:sendError", function (evt) {
-    var area = rowButtonArea(requester(evt));
+    var area = fieldTarget(evt);
     if (!area) { return; }
     rowAction = null;
-    rowFailed(area, t(navigator.onLine === false ? "row_offline" : "row_failed"));
+    fieldFailed(area, esc(t(navigator.onLine === false ? "action_offline" : "action_failed")));
   });
 
   document.body.addEventListener("htmx:afterSettle", function (evt) {

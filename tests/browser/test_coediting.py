@@ -375,14 +375,15 @@ def test_unsent_edit_is_kept_retried_and_guarded(server, browser, page) -> None:
 
 
 def test_a_failed_row_button_keeps_the_table_and_says_so(server, page: Page) -> None:
-    """A row button whose request fails (the server's 503 card; no connection) leaves the
-    table as it was - rows, buttons, focus - and its status line says nothing changed.
-    The error card used to take the table's place until a reload."""
+    """A row button whose request fails (the server's 503 card; no connection; the server
+    refusing the operation) leaves the table as it was - rows and buttons - and its status
+    line says why. The answer used to take the table's place until a reload."""
     url, emails = _prepare(server)
     login(page, server, emails["lib_a"], PASSWORD)
     page.goto(url)
     field = page.locator("#field-shared_goals")
     rows = field.locator("fieldset.row-card:not(.row-card--new)")
+    status = page.locator("#status-shared_goals")
     add = field.get_by_role("button", name="Rij toevoegen")
     add.click()
     expect(rows).to_have_count(1, timeout=5000)
@@ -391,8 +392,7 @@ def test_a_failed_row_button_keeps_the_table_and_says_so(server, page: Page) -> 
     table_op = re.compile(r".*/vraag/shared_goals/tabel$")
     page.route(table_op, lambda route: route.fulfill(status=code, content_type="text/html", body=card))
     add.click()
-    status = page.locator("#status-shared_goals")
-    expect(status).to_contain_text("de tabel is niet gewijzigd", timeout=5000)
+    expect(status).to_contain_text("er is niets gewijzigd", timeout=5000)
     expect(status).to_contain_text("Even niet bereikbaar")
     expect(rows).to_have_count(1)
     expect(field.locator(".error-page")).to_have_count(0)
@@ -402,10 +402,40 @@ def test_a_failed_row_button_keeps_the_table_and_says_so(server, page: Page) -> 
     page.evaluate("() => { document.getElementById('status-shared_goals').textContent = ''; }")
     page.once("dialog", lambda dialog: dialog.accept())
     rows.first.get_by_role("button", name=re.compile("^Verwijderen")).click()
-    expect(status).to_contain_text("de tabel is niet gewijzigd", timeout=5000)
+    expect(status).to_contain_text("er is niets gewijzigd", timeout=5000)
+    expect(rows).to_have_count(1)
+    page.unroute(table_op)
+    # The server refuses (422, its own reason): the reason goes into the status line.
+    page.route(table_op, lambda route: route.continue_(
+        post_data=(route.request.post_data or "").replace("op=add", "op=verzonnen")))
+    field.get_by_role("button", name="Rij toevoegen").click()
+    expect(status).to_contain_text("Deze actie bestaat niet", timeout=5000)
     expect(rows).to_have_count(1)
     page.unroute(table_op)
     field.get_by_role("button", name="Rij toevoegen").click()
     expect(rows).to_have_count(2, timeout=5000)
-    expect(status).not_to_contain_text("niet gewijzigd")
+    expect(status).to_be_empty()
     assert len(_value(server, "shared_goals")) == 2
+
+
+def test_a_failed_restore_keeps_the_field(server, page: Page) -> None:
+    """"Deze versie terugzetten" answers with the field; when it fails (a 503 card) the
+    field and its text stay, and the status line says nothing changed."""
+    url, emails = _prepare(server, target_parents="Eerste versie")
+    login(page, server, emails["cc_a"], PASSWORD)  # the first version is the library's
+    page.goto(url)
+    text = page.locator("#input-target_parents")
+    text.fill("Tweede versie")
+    _saved(page, "target_parents")
+    page.locator("#vraag-target_parents").get_by_role("link", name=re.compile("^Geschiedenis")).click()
+    restore = page.locator("#extra-target_parents").get_by_role("button", name="Deze versie terugzetten")
+    expect(restore.first).to_be_visible(timeout=5000)
+    with server.app.test_request_context(headers={"HX-Request": "true"}):
+        card, code = error_page(503)
+    page.route(re.compile(r".*/vraag/target_parents/herstellen$"),
+               lambda route: route.fulfill(status=code, content_type="text/html", body=card))
+    page.once("dialog", lambda dialog: dialog.accept())
+    restore.first.click()
+    expect(page.locator("#status-target_parents")).to_contain_text("er is niets gewijzigd", timeout=5000)
+    expect(text).to_have_value("Tweede versie")
+    assert _value(server, "target_parents") == "Tweede versie"

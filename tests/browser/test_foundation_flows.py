@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from stappenplan.mail import outbox
 from tests.browser.conftest import login, shot
 from tests.factories import PASSWORD, build_world
@@ -84,3 +86,41 @@ def test_coordinator_and_member_pages(server, page) -> None:
     editing.get_by_role("button", name="Opslaan").click()
     page.locator("tr:not(.row-editing)", has_text="lid@bieb-a.nl").get_by_text("Beheerder").wait_for()
     shot(page, "members")
+
+
+def test_an_error_card_never_takes_the_place_of_what_was_being_changed(server, page) -> None:
+    """A server fault in answer to an htmx action (the 503 card) leaves the part of the page
+    as it was - the step list with the reason just typed, an invitation's row - and shows
+    the card's words in the page's message area. The card used to replace that part."""
+    from sqlalchemy import select
+
+    from stappenplan.accounts.models import User
+    from stappenplan.core.errors_web import error_page
+    from stappenplan.demo import Driver
+    from stappenplan.extensions import db
+    from stappenplan.partnerships.models import Partnership
+
+    world = build_world(server.app)
+    with server.app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(3, 3)
+    with server.app.test_request_context(headers={"HX-Request": "true"}):
+        card, code = error_page(503)
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}")
+    act = re.compile(r".*/samenwerkingen/[^/]+/actie$")
+    page.route(act, lambda route: route.fulfill(status=code, content_type="text/html", body=card))
+    timeline = page.locator("#timeline")
+    timeline.locator("summary", has_text="Heropenen").first.click()
+    reason = timeline.get_by_label("Waarom heropen je deze stap?").first
+    reason.fill("We willen de doelen nog eens bekijken")
+    timeline.get_by_role("button", name=re.compile(r"^Stap \d heropenen")).first.click()
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text("Even niet bereikbaar", timeout=5000)
+    expect(timeline.locator(".error-page")).to_have_count(0)
+    expect(reason).to_have_value("We willen de doelen nog eens bekijken")
+    page.unroute(act)
+    timeline.get_by_role("button", name=re.compile(r"^Stap \d heropenen")).first.click()
+    expect(page.locator("#timeline")).to_contain_text("is heropend", timeout=5000)
