@@ -74,8 +74,13 @@
     var note = document.createElement("div");
     note.className = "flash flash--error";
     note.setAttribute("role", "alert");
-    note.textContent = [title && title.textContent.trim(), message && message.textContent.trim()]
-      .filter(Boolean).join(". ").replace(/\.\./g, ".");
+    var icon = document.createElement("span");
+    icon.className = "flash__icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "!";
+    note.appendChild(icon);
+    note.appendChild(document.createTextNode(" " + [title && title.textContent.trim(), message && message.textContent.trim()]
+      .filter(Boolean).join(". ").replace(/\.\./g, ".")));
     area.innerHTML = "";
     area.appendChild(note);
     area.scrollIntoView({ block: "nearest" });

@@ -715,7 +715,7 @@
     var reason = doc.querySelector(".error-text");
     var title = doc.querySelector(".error-page h1");
     fieldFailed(area, reason ? reason.outerHTML :
-      esc((title ? title.textContent.trim() + " " : "") + t("action_failed")));
+      esc((title ? title.textContent.trim().replace(/\.?$/, ". ") : "") + t("action_failed")));
   });
 
   document.body.addEventListener("htmx:sendError", function (evt) {
