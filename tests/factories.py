@@ -91,3 +91,22 @@ def build_world(app: Flask) -> World:
             world.emails[key] = user.email
             world.ids[f"member_{key}"] = user.membership.public_id
     return world
+
+
+def joint_step_writers(app: Flask, world: World, count: int, prefix: str) -> list[str]:
+    """Open world's partnership A at step 4 (steps 1-3 done) and add ``count`` members,
+    alternately of the library and of the childcare: the e-mail addresses of the writers
+    the concurrency tests let loose on one joint worksheet."""
+    from sqlalchemy import select
+
+    from stappenplan.demo import Driver
+
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(3, 3)
+        emails = [make_user(p.library if i % 2 == 0 else p.childcare, f"{prefix}{i}@x.nl", role="member").email
+                  for i in range(count)]
+        db.session.commit()
+    return emails

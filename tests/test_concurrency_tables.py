@@ -12,12 +12,9 @@ import threading
 from flask import Flask
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.worksheets.models import Answer
-from tests.factories import PASSWORD, login, make_user
+from tests.factories import PASSWORD, joint_step_writers, login
 
 WRITERS = 4
 ADDS = 8
@@ -25,14 +22,7 @@ KEY = "shared_goals"
 
 
 def test_rows_added_at_the_same_moment_are_all_kept(world, app: Flask) -> None:
-    with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
-        emails = [make_user(p.library if i % 2 == 0 else p.childcare, f"rijen{i}@x.nl", role="member").email
-                  for i in range(WRITERS)]
-        db.session.commit()
+    emails = joint_step_writers(app, world, WRITERS, "rijen")
     url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen/vraag/{KEY}/tabel"
     answered: list[int] = []
     lock = threading.Lock()

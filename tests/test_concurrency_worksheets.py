@@ -11,11 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.worksheets.models import Answer, AnswerRevision
-from tests.factories import PASSWORD, login, make_user
+from tests.factories import PASSWORD, joint_step_writers, login
 
 pytestmark = pytest.mark.postgres
 
@@ -25,16 +23,7 @@ KEY = "target_parents"
 
 
 def test_eight_writers_never_lose_an_update(world, app: Flask) -> None:
-    with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
-        emails = []
-        for i in range(WRITERS):
-            org = p.library if i % 2 == 0 else p.childcare
-            emails.append(make_user(org, f"schrijver{i}@x.nl", role="member").email)
-        db.session.commit()
+    emails = joint_step_writers(app, world, WRITERS, "schrijver")
     url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen/vraag/{KEY}"
     accepted: list[tuple[int, str, str]] = []  # (version, writer, value)
     refused: list[tuple[str, int, str]] = []  # (writer, version shown, text shown)
