@@ -339,6 +339,9 @@ def test_charts_are_accessible_inline_svg_without_inline_styles(world, app: Flas
         assert "<script" not in svg.lower()
     assert "Samenwerkingen per huidige stap" in svgs[0] and "stap 3: 1" in svgs[0]
     assert "Afgeronde stappen per maand" in svgs[1]
+    # The current month is counted so far, and says so (in the chart and in its table).
+    assert ">tot nu</text>" in svgs[1] and "(tot nu): " in svgs[1]
+    assert re.search(r'<th scope="row">\w+ \d{4} \(tot nu\)</th>', html)
     # Strict CSP: no inline style attributes or style elements, no inline scripts.
     assert not re.search(r"\sstyle\s*=", html) and "<style" not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)

@@ -189,11 +189,18 @@ def charts_for(counts: Sequence[StepCount], months: Sequence[MonthCount]) -> tup
         step_items,
         highlight=len(step_items) - 1,
     )
+    # The last month is the current one, counted so far: said so, so that a low count
+    # early in the month does not read as a drop.
+    so_far = _("tot nu")
+    last = len(months) - 1
     month_items = [
-        (format_date(m.month, "LLL").rstrip("."), str(m.month.year) if i == 0 or m.month.month == 1 else "", m.count)
+        (format_date(m.month, "LLL").rstrip("."),
+         so_far if i == last else str(m.month.year) if i == 0 or m.month.month == 1 else "", m.count)
         for i, m in enumerate(months)
     ]
-    spoken_months = "; ".join(f"{format_date(m.month, 'LLLL yyyy')}: {m.count}" for m in months)
+    spoken_months = "; ".join(
+        f"{format_date(m.month, 'LLLL yyyy')}{f' ({so_far})' if i == last else ''}: {m.count}"
+        for i, m in enumerate(months))
     per_month = line_chart(
         "chart-months",
         _("Afgeronde stappen per maand"),
