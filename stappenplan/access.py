@@ -114,7 +114,9 @@ def enforce() -> Any:
 
 def _require(rules: frozenset[str]) -> Any:
     if not current_user.is_authenticated:
-        if request.method == "GET":
+        # A page goes to the login form and back. A part of a page (htmx) answers 401: the
+        # login page would otherwise be put inside a panel or in place of a table.
+        if request.method == "GET" and not request.headers.get("HX-Request"):
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         abort(401)
     if not allowed(rules):

@@ -106,7 +106,7 @@ def test_owner_reaches_the_same_routes(world, app: Flask) -> None:
     coordinator = app.test_client()
     login(coordinator, world.emails["coord_a"])
     for rule in rules_with_arguments(app):
-        if "GET" not in (rule.methods or set()):
+        if "GET" not in (rule.methods or set()) or "public" in app.view_functions[rule.endpoint].access_policy:
             continue
         with app.test_request_context():
             from flask import url_for
@@ -129,6 +129,30 @@ def test_anonymous_users_are_sent_to_login(world, app: Flask) -> None:
             assert response.status_code in {302, 401}, (method, url)
             if response.status_code == 302:
                 assert "/inloggen" in response.headers["Location"]
+
+
+def test_a_part_of_a_page_asked_for_without_a_login_is_a_401_card(world, app: Flask) -> None:
+    """An htmx request for a part of a page (a panel, the matrix, a table row) after the
+    session ended answers 401 with the Dutch card: a redirect would put the whole login
+    page inside the panel or in the table's place. A page still goes to the login form."""
+    values = samples(app, world)
+    client = app.test_client()
+    checked = 0
+    plain = [r for r in app.url_map.iter_rules() if r.endpoint != "static" and not r.arguments]
+    for rule in rules_with_arguments(app) + plain:
+        if "GET" not in (rule.methods or set()) or "public" in app.view_functions[rule.endpoint].access_policy:
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        assert client.get(url).status_code == 302, url
+        part = client.get(url, headers={"HX-Request": "true"})
+        assert part.status_code == 401, url
+        html = part.get_data(as_text=True)
+        assert "Log opnieuw in" in html and 'type="password"' not in html and "<header" not in html, url
+        checked += 1
+    assert checked > 20
 
 
 def test_every_post_route_requires_a_csrf_token(csrf_app: Flask) -> None:

@@ -143,7 +143,7 @@ def test_a_status_change_still_reloads_the_page(world, app: Flask, step4: str) -
 
 
 def test_lost_access_is_404_not_304(world, app: Flask, step4: str) -> None:
-    """A poller that was answered 204/304 gets 404 (or the login) as soon as its access ends,
+    """A poller that was answered 204/304 gets 404 (or 401, logged out) as soon as its access ends,
     whatever sequence number or tag it sends."""
     coord = client_for(app, world.emails["coord_a"])
     query = params(coord.get(step4).get_data(as_text=True))
@@ -161,7 +161,7 @@ def test_lost_access_is_404_not_304(world, app: Flask, step4: str) -> None:
         db.session.execute(delete(Membership).where(Membership.user_id == user_id))
         db.session.commit()
     gone = member.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag})
-    assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
+    assert gone.status_code == 401  # a part of a page (htmx) is never sent to the login form
     # another tenant, with the tag and the sequence number of a real poller
     outsider = client_for(app, world.emails["lib_b"])
     assert outsider.get(f"{step4}/wijzigingen", query_string=query, headers={**HX, "If-None-Match": tag}
@@ -239,7 +239,7 @@ def test_the_session_check_in_the_statement_ends_at_a_logout_everywhere(world, a
                            .values(session_version=User.session_version + 1))
         db.session.commit()
     gone = cc.get(f"{step4}/wijzigingen", query_string=query, headers=HX)
-    assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
+    assert gone.status_code == 401  # a part of a page (htmx) is never sent to the login form
 
 
 def test_a_session_claim_that_no_longer_holds_goes_the_full_way(world, app: Flask, step4: str) -> None:

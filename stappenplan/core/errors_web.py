@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -35,6 +35,15 @@ def _same_site_referrer() -> str | None:
     return ref if ref.startswith(request.host_url) and ref != request.url else None
 
 
+def _page_path() -> str | None:
+    """The path of the page the user is on: the referrer for a part of a page (htmx) or a
+    form's post, the request itself for a page."""
+    if request.headers.get("HX-Request") or request.method != "GET":
+        ref = _same_site_referrer()
+        return ref[len(request.host_url) - 1:] if ref else None
+    return request.full_path.rstrip("?")
+
+
 def error_page(code: int, title: str | None = None, message: str | None = None) -> tuple[str, int]:
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     if code == 503:
@@ -45,6 +54,8 @@ def error_page(code: int, title: str | None = None, message: str | None = None) 
             template, code=code, title=title or _(default_title),
             message=message or _(default_message),
             back=_same_site_referrer(),
+            # 401: log in and come back to the page the request came from.
+            login_url=url_for("accounts.login", next=_page_path()) if code == 401 else None,
             # 503: render without touching the database again (no menu, no user name).
             database_down=g.get("database_down", False),
         ),

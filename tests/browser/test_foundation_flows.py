@@ -124,3 +124,27 @@ def test_an_error_card_never_takes_the_place_of_what_was_being_changed(server, p
     page.unroute(act)
     timeline.get_by_role("button", name=re.compile(r"^Stap \d heropenen")).first.click()
     expect(page.locator("#timeline")).to_contain_text("is heropend", timeout=5000)
+
+
+def test_a_panel_asked_for_after_the_session_ended_says_log_in_again(server, page) -> None:
+    """The session ends in another tab; "Geschiedenis" then shows the Dutch "Log opnieuw
+    in" card in its panel, not the whole login page inside the worksheet."""
+    world = build_world(server.app)
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/1/bibliotheek")
+    tab = page.context.new_page()
+    tab.goto(server.url + "/start")
+    tab.get_by_role("button", name="Uitloggen").click()
+    page.bring_to_front()
+    page.locator(".q__tools").first.get_by_role("link", name=re.compile("^Geschiedenis")).click()
+    panel = page.locator(".extra").first
+    expect(panel).to_contain_text("Log opnieuw in", timeout=5000)
+    expect(page.locator("input[type=password]")).to_have_count(0)
+    expect(page.locator("header")).to_have_count(1)
+    # Its button logs in and comes back to this worksheet.
+    here = page.url
+    panel.get_by_role("link", name="Opnieuw inloggen").click()
+    page.get_by_label("E-mailadres").fill(world.emails["lib_a"])
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_url(here)
