@@ -52,27 +52,22 @@
   });
 
   // An error card in answer to an htmx request (a server fault, an expired session) never
-  // takes the place of what the request was to update - a table row, a step's timeline with
-  // a reason just typed, a field: that part stays as it was, and the card's words show in
-  // the page's message area. (The worksheet script handles its own fields first.)
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var detail = event.detail;
-    var target = detail.target;
-    if (!detail.isError || !detail.shouldSwap || !target || !window.DOMParser) { return; }
-    var doc = new DOMParser().parseFromString(detail.serverResponse || "", "text/html");
-    var card = doc.querySelector(".error-page");
-    if (!card || (target.id && doc.getElementById(target.id))) { return; }
-    var from = detail.requestConfig && detail.requestConfig.elt;
-    var swapping = from && from.closest ? from.closest("[hx-swap]") : null;
-    var swap = detail.swapOverride || (swapping ? swapping.getAttribute("hx-swap") : "") || "innerHTML";
-    if (swap.indexOf("outerHTML") !== 0 && target.tagName !== "TR" && target.tagName !== "TBODY") { return; }
-    detail.shouldSwap = false;
-    var area = document.getElementById("flash");
-    if (!area) { return; }
+  // takes the place of what the user was working on: not after an action (a comment being
+  // posted, a step's timeline with a reason just typed, an invitation's row), and not where
+  // a part of the page would be replaced (the matrix). That part stays as it was, typed text
+  // included, and the card's words show right next to the button that was used. A panel
+  // being opened (history, comments) still shows the card inside the panel. (The worksheet
+  // script handles its own fields first.)
+  function clearActionErrors() {
+    Array.prototype.forEach.call(document.querySelectorAll(".action-error"), function (n) { n.remove(); });
+  }
+
+  function showActionError(from, card) {
+    clearActionErrors();
     var title = card.querySelector("h1");
     var message = card.querySelector("h1 + p");
     var note = document.createElement("div");
-    note.className = "flash flash--error";
+    note.className = "flash flash--error action-error";
     note.setAttribute("role", "alert");
     var icon = document.createElement("span");
     icon.className = "flash__icon";
@@ -81,9 +76,36 @@
     note.appendChild(icon);
     note.appendChild(document.createTextNode(" " + [title && title.textContent.trim(), message && message.textContent.trim()]
       .filter(Boolean).join(". ").replace(/\.\./g, ".")));
-    area.innerHTML = "";
-    area.appendChild(note);
-    area.scrollIntoView({ block: "nearest" });
+    var cell = from.closest("td, th");
+    var block = from.closest("form, .inline-actions");
+    if (cell) { cell.appendChild(note); }
+    else if (block) { block.insertAdjacentElement("afterend", note); }
+    else { from.insertAdjacentElement("afterend", note); }
+    note.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var target = detail.target;
+    if (!detail.isError || !detail.shouldSwap || !target || !window.DOMParser) { return; }
+    var doc = new DOMParser().parseFromString(detail.serverResponse || "", "text/html");
+    var card = doc.querySelector(".error-page");
+    if (!card || (target.id && doc.getElementById(target.id))) { return; }
+    var config = detail.requestConfig || {};
+    var from = config.elt && config.elt.closest ? config.elt : target;
+    var swapping = from.closest("[hx-swap]");
+    var swap = detail.swapOverride || (swapping ? swapping.getAttribute("hx-swap") : "") || "innerHTML";
+    var replaces = swap.indexOf("outerHTML") === 0 || target.tagName === "TR" || target.tagName === "TBODY";
+    if (String(config.verb || "get").toLowerCase() === "get" && !replaces) { return; }
+    detail.shouldSwap = false;
+    showActionError(from, card);
+  });
+
+  // The next action that works takes an earlier failure's words away (not a poll: the
+  // worksheet's change feed asks every few seconds).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig || {};
+    if (event.detail.successful && String(config.verb || "get").toLowerCase() !== "get") { clearActionErrors(); }
   });
 
   // Move focus to the error summary so keyboard and screen-reader users hear it.

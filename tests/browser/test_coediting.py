@@ -439,3 +439,30 @@ def test_a_failed_restore_keeps_the_field(server, page: Page) -> None:
     expect(page.locator("#status-target_parents")).to_contain_text("er is niets gewijzigd", timeout=5000)
     expect(text).to_have_value("Tweede versie")
     assert _value(server, "target_parents") == "Tweede versie"
+
+
+def test_a_comment_that_fails_to_post_stays_typed(server, page: Page) -> None:
+    """"Plaatsen" answered with the 503 card: the thread and the typed comment stay, the
+    card's words show next to the button; posting again works and takes them away."""
+    url, emails = _prepare(server)
+    login(page, server, emails["lib_a"], PASSWORD)
+    page.goto(url)
+    question = page.locator("#vraag-target_parents")
+    question.locator("summary", has_text="Opmerkingen").click()
+    box = question.get_by_label("Schrijf een opmerking")
+    expect(box).to_be_visible(timeout=5000)
+    box.fill("Kunnen we hier ook de peuterspeelzaal noemen?")
+    with server.app.test_request_context(headers={"HX-Request": "true"}):
+        card, code = error_page(503)
+    post = re.compile(r".*/vraag/target_parents/opmerkingen$")
+    page.route(post, lambda route: route.fulfill(status=code, content_type="text/html", body=card)
+               if route.request.method == "POST" else route.continue_())
+    question.get_by_role("button", name="Plaatsen").click()
+    note = question.locator(".action-error")
+    expect(note).to_contain_text("Even niet bereikbaar", timeout=5000)
+    expect(box).to_have_value("Kunnen we hier ook de peuterspeelzaal noemen?")
+    page.unroute(post)
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(question.locator(".comment__body")).to_have_text("Kunnen we hier ook de peuterspeelzaal noemen?",
+                                                             timeout=5000)
+    expect(note).to_have_count(0)

@@ -91,7 +91,7 @@ def test_coordinator_and_member_pages(server, page) -> None:
 def test_an_error_card_never_takes_the_place_of_what_was_being_changed(server, page) -> None:
     """A server fault in answer to an htmx action (the 503 card) leaves the part of the page
     as it was - the step list with the reason just typed, an invitation's row - and shows
-    the card's words in the page's message area. The card used to replace that part."""
+    the card's words next to the button. The card used to replace that part."""
     from sqlalchemy import select
 
     from stappenplan.accounts.models import User
@@ -117,13 +117,14 @@ def test_an_error_card_never_takes_the_place_of_what_was_being_changed(server, p
     reason = timeline.get_by_label("Waarom heropen je deze stap?").first
     reason.fill("We willen de doelen nog eens bekijken")
     timeline.get_by_role("button", name=re.compile(r"^Stap \d heropenen")).first.click()
-    flash = page.locator("#flash")
-    expect(flash).to_contain_text("Even niet bereikbaar", timeout=5000)
+    note = timeline.locator(".action-error")
+    expect(note).to_contain_text("Even niet bereikbaar", timeout=5000)
     expect(timeline.locator(".error-page")).to_have_count(0)
     expect(reason).to_have_value("We willen de doelen nog eens bekijken")
     page.unroute(act)
     timeline.get_by_role("button", name=re.compile(r"^Stap \d heropenen")).first.click()
     expect(page.locator("#timeline")).to_contain_text("is heropend", timeout=5000)
+    expect(page.locator(".action-error")).to_have_count(0)
 
 
 def test_a_panel_asked_for_after_the_session_ended_says_log_in_again(server, page) -> None:
