@@ -117,3 +117,20 @@ def test_phone_menu_without_javascript_shows_the_links(browser, server) -> None:
         expect(page.locator(".menu-toggle")).to_be_hidden()
     finally:
         context.close()
+
+
+def test_a_table_wider_than_a_phone_shows_that_it_scrolls(server, page: Page) -> None:
+    """On a phone the colleagues' table is wider than its box: it scrolls inside the box,
+    and the box draws a shadow on the side with more columns (covers that scroll with the
+    content, shadows that stay with the box)."""
+    _ids(server)  # the demo's data
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(server.url + "/organisatie/leden")
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    style = wrap.evaluate("el => { const s = getComputedStyle(el); "
+                          "return [s.backgroundImage, s.backgroundAttachment]; }")
+    assert style[0].count("radial-gradient") == 2 and style[0].count("linear-gradient") == 2
+    assert style[1].replace(" ", "").startswith("local,local,scroll,scroll")
+    assert page.evaluate(SIDEWAYS) <= 0
