@@ -62,10 +62,15 @@
     Array.prototype.forEach.call(document.querySelectorAll(".action-error"), function (n) { n.remove(); });
   }
 
-  function showActionError(from, card) {
-    clearActionErrors();
+  function cardText(card) {
     var title = card.querySelector("h1");
     var message = card.querySelector("h1 + p");
+    return [title && title.textContent.trim(), message && message.textContent.trim()]
+      .filter(Boolean).join(". ").replace(/\.\./g, ".");
+  }
+
+  function showActionError(from, text) {
+    clearActionErrors();
     var note = document.createElement("div");
     note.className = "flash flash--error action-error";
     note.setAttribute("role", "alert");
@@ -74,8 +79,7 @@
     icon.setAttribute("aria-hidden", "true");
     icon.textContent = "!";
     note.appendChild(icon);
-    note.appendChild(document.createTextNode(" " + [title && title.textContent.trim(), message && message.textContent.trim()]
-      .filter(Boolean).join(". ").replace(/\.\./g, ".")));
+    note.appendChild(document.createTextNode(" " + text));
     var cell = from.closest("td, th");
     var block = from.closest("form, .inline-actions");
     if (cell) { cell.appendChild(note); }
@@ -98,7 +102,18 @@
     var replaces = swap.indexOf("outerHTML") === 0 || target.tagName === "TR" || target.tagName === "TBODY";
     if (String(config.verb || "get").toLowerCase() === "get" && !replaces) { return; }
     detail.shouldSwap = false;
-    showActionError(from, card);
+    showActionError(from, cardText(card));
+  });
+
+  // No answer at all (no connection): the same place says so; nothing was changed.
+  document.addEventListener("htmx:sendError", function (event) {
+    var detail = event.detail;
+    var target = detail.target;
+    if (target && target.classList && target.classList.contains("field-area")) { return; }  // the worksheet's
+    var config = detail.requestConfig || {};
+    var from = config.elt && config.elt.closest ? config.elt : target;
+    var text = document.body.getAttribute("data-send-error");
+    if (from && text && from.closest && !from.closest("#changes")) { showActionError(from, text); }
   });
 
   // The next action that works takes an earlier failure's words away (not a poll: the

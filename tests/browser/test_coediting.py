@@ -442,8 +442,9 @@ def test_a_failed_restore_keeps_the_field(server, page: Page) -> None:
 
 
 def test_a_comment_that_fails_to_post_stays_typed(server, page: Page) -> None:
-    """"Plaatsen" answered with the 503 card: the thread and the typed comment stay, the
-    card's words show next to the button; posting again works and takes them away."""
+    """"Plaatsen" without a connection, then answered with the 503 card: the thread and the
+    typed comment stay, and the button's place says what happened; posting again works and
+    takes that away."""
     url, emails = _prepare(server)
     login(page, server, emails["lib_a"], PASSWORD)
     page.goto(url)
@@ -452,9 +453,15 @@ def test_a_comment_that_fails_to_post_stays_typed(server, page: Page) -> None:
     box = question.get_by_label("Schrijf een opmerking")
     expect(box).to_be_visible(timeout=5000)
     box.fill("Kunnen we hier ook de peuterspeelzaal noemen?")
+    # No connection: nothing is sent, the text stays, the button's place says so.
+    post = re.compile(r".*/vraag/target_parents/opmerkingen$")
+    page.route(post, lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(question.locator(".action-error")).to_contain_text("Geen verbinding", timeout=5000)
+    expect(box).to_have_value("Kunnen we hier ook de peuterspeelzaal noemen?")
+    page.unroute(post)
     with server.app.test_request_context(headers={"HX-Request": "true"}):
         card, code = error_page(503)
-    post = re.compile(r".*/vraag/target_parents/opmerkingen$")
     page.route(post, lambda route: route.fulfill(status=code, content_type="text/html", body=card)
                if route.request.method == "POST" else route.continue_())
     question.get_by_role("button", name="Plaatsen").click()
