@@ -134,3 +134,26 @@ def test_a_table_wider_than_a_phone_shows_that_it_scrolls(server, page: Page) ->
     assert style[0].count("radial-gradient") == 2 and style[0].count("linear-gradient") == 2
     assert style[1].replace(" ", "").startswith("local,local,scroll,scroll")
     assert page.evaluate(SIDEWAYS) <= 0
+
+
+def test_step_4s_comparison_stacks_on_a_phone_and_stays_a_table(server, page: Page) -> None:
+    """At 375 px the comparison of steps 1-3 does not scroll sideways: per question the
+    library's and the childcare's answer stand under each other, each labelled; screen
+    readers still get a table with its column headers and cells."""
+    ids = _ids(server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, server, "kabouterhuis@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{ids['step4']}/stap/4/samen")
+    compare = page.locator("#compare")
+    wrap = compare.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")
+    childcare = compare.locator("td[data-label]").nth(1)
+    box = childcare.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert childcare.evaluate("el => getComputedStyle(el, '::before').content").startswith('"Kinderopvang"')
+    table = compare.get_by_role("table").first
+    expect(table.get_by_role("columnheader", name="Kinderopvang")).to_have_count(1)
+    assert table.get_by_role("cell").count() >= 2 and table.get_by_role("rowheader").count() >= 1
+    # At desktop width it is the side-by-side table.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert childcare.evaluate("el => getComputedStyle(el).display") == "table-cell"
