@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from . import rls
 from .accounts.models import User
 from .core import uow
+from .core.templating import wants_partial
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
@@ -116,7 +117,7 @@ def _require(rules: frozenset[str]) -> Any:
     if not current_user.is_authenticated:
         # A page goes to the login form and back. A part of a page (htmx) answers 401: the
         # login page would otherwise be put inside a panel or in place of a table.
-        if request.method == "GET" and not request.headers.get("HX-Request"):
+        if request.method == "GET" and not wants_partial():
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         abort(401)
     if not allowed(rules):

@@ -151,6 +151,9 @@ def test_a_part_of_a_page_asked_for_without_a_login_is_a_401_card(world, app: Fl
         assert part.status_code == 401, url
         html = part.get_data(as_text=True)
         assert "Log opnieuw in" in html and 'type="password"' not in html and "<header" not in html, url
+        # htmx restoring a page from history asks for the whole page: that goes to the login.
+        restore = client.get(url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+        assert restore.status_code == 302 and "/inloggen" in restore.headers["Location"], url
         checked += 1
     assert checked > 20
 

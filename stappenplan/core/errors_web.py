@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..extensions import db
 from ..i18n import gettext as _
 from . import uow
+from .templating import wants_partial
 
 MESSAGES = {
     400: ("Dat lukte niet", "Het verzoek klopt niet. Probeer het opnieuw vanaf de vorige pagina."),
@@ -38,7 +39,7 @@ def _same_site_referrer() -> str | None:
 def _page_path() -> str | None:
     """The path of the page the user is on: the referrer for a part of a page (htmx) or a
     form's post, the request itself for a page."""
-    if request.headers.get("HX-Request") or request.method != "GET":
+    if wants_partial() or request.method != "GET":
         ref = _same_site_referrer()
         return ref[len(request.host_url) - 1:] if ref else None
     return request.full_path.rstrip("?")

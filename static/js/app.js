@@ -58,6 +58,10 @@
   // included, and the card's words show right next to the button that was used. A panel
   // being opened (history, comments) still shows the card inside the panel. (The worksheet
   // script handles its own fields first.)
+  function isGet(detail) {
+    return String((detail.requestConfig || {}).verb || "get").toLowerCase() === "get";
+  }
+
   function clearActionErrors() {
     Array.prototype.forEach.call(document.querySelectorAll(".action-error"), function (n) { n.remove(); });
   }
@@ -100,7 +104,7 @@
     var swapping = from.closest("[hx-swap]");
     var swap = detail.swapOverride || (swapping ? swapping.getAttribute("hx-swap") : "") || "innerHTML";
     var replaces = swap.indexOf("outerHTML") === 0 || target.tagName === "TR" || target.tagName === "TBODY";
-    if (String(config.verb || "get").toLowerCase() === "get" && !replaces) { return; }
+    if (isGet(detail) && !replaces) { return; }
     detail.shouldSwap = false;
     showActionError(from, cardText(card));
   });
@@ -119,8 +123,7 @@
   // The next action that works takes an earlier failure's words away (not a poll: the
   // worksheet's change feed asks every few seconds).
   document.addEventListener("htmx:afterRequest", function (event) {
-    var config = event.detail.requestConfig || {};
-    if (event.detail.successful && String(config.verb || "get").toLowerCase() !== "get") { clearActionErrors(); }
+    if (event.detail.successful && !isGet(event.detail)) { clearActionErrors(); }
   });
 
   // Move focus to the error summary so keyboard and screen-reader users hear it.
