@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from . import demo_content as content
 from .accounts.models import User
@@ -155,7 +155,30 @@ def seed() -> bool:
     for partnership, first, last in ((p1, 75, 2), (p2, 120, 1), (p3, 210, 4), (p4, 330, 6),
                                      (p5, 90, STALLED_FOR_DAYS)):
         spread_history(partnership, now - timedelta(days=first), now - timedelta(days=last))
+    number_events_in_time_order()
     return True
+
+
+def number_events_in_time_order() -> None:
+    """Give the audit events ids in the order of their times.
+
+    The activity lists read the log newest id first (an index walk, activity/describe.py),
+    which in real use is newest first. The demo wrote each partnership's history in one go
+    and then moved its times (``spread_history``), so without this the start page's
+    "Recente activiteit" showed the partnership seeded last, not what happened last."""
+    db.session.flush()
+    table = AuditEvent.__table__
+    ids = list(db.session.scalars(select(table.c.id).order_by(table.c.created_at, table.c.id)))
+    if not ids:
+        return
+    for event in [obj for obj in db.session.identity_map.values() if isinstance(obj, AuditEvent)]:
+        db.session.expunge(event)  # its id changes below
+    # First out of the way (every id above the highest), then 1..n by time: no two rows
+    # ever share an id. The sequence stays where it is, above n.
+    shift = max(ids)
+    db.session.execute(update(table).values(id=table.c.id + shift))
+    db.session.execute(update(table).where(table.c.id == bindparam("old")).values(id=bindparam("new")),
+                       [{"old": old + shift, "new": new} for new, old in enumerate(ids, 1)])
 
 
 def spread_history(partnership: Partnership, start: datetime, end: datetime) -> None:

@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from stappenplan import demo
+from stappenplan.audit.models import AuditEvent
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.organisations.models import Organisation
@@ -113,3 +114,26 @@ def test_make_run_points_the_demo_links_at_its_port(tmp_path: Path) -> None:
     assert "flask run --host 127.0.0.1 --port 8123 BASE_URL=http://127.0.0.1:8123" in out
     lines = out.strip().splitlines()
     assert lines[-1].startswith("flask run ")  # the server starts right after the logins (printed by seed-demo)
+
+
+def test_the_start_page_shows_what_happened_last_across_the_partnerships(app: Flask) -> None:
+    """The library's "Recente activiteit" reads the log newest id first; the demo moves each
+    partnership's history in time after writing it, and must number the events by time."""
+    with app.app_context():
+        demo.seed()
+        newest = db.session.execute(
+            select(AuditEvent.created_at).join(Partnership, Partnership.id == AuditEvent.partnership_id)
+            .join(Organisation, Organisation.id == Partnership.library_id)
+            .where(Organisation.name == "Bibliotheek Rivierenland – vestiging Tiel",
+                   AuditEvent.kind.like("workflow.%"))
+            .order_by(AuditEvent.created_at.desc()).limit(1)).scalar_one()
+    client = app.test_client()
+    login(client, demo.LOGINS[0].email, demo.PASSWORD)
+    html = client.get("/start").get_data(as_text=True)
+    recent = html.split('id="recent"', 1)[1].split("</section>", 1)[0]
+    shown = re.findall(r'<time datetime="([^"]+)Z">', recent)
+    assert len(shown) == 5
+    assert shown == sorted(shown, reverse=True)
+    assert shown[0] >= newest.isoformat(timespec="seconds")
+    # Not one partnership's history only: the three partnerships of Tiel all had news lately.
+    assert len(set(re.findall(r'<span class="muted small">([^<·]+) ·', recent))) >= 2
