@@ -442,6 +442,7 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
         tiel = db.session.scalar(select(Organisation.public_id).where(Organisation.name.like("%vestiging Tiel")))
     client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
     urls = [
+        "/start",
         "/regio",
         f"/regio/vestiging/{tiel}",
         "/regio?stap=3&zoek=a&stil=1",
@@ -685,6 +686,35 @@ def test_coordinator_home_links_to_the_overview(world, app: Flask) -> None:
     html = _page(_client(app, world.emails["coord_a"]), "/start")
     assert 'href="/regio"' in html and "Naar het regio-overzicht" in html
     assert "1 samenwerking" in html and "1 vestiging" in html
+
+
+def test_the_coordinators_start_page_counts_in_sql_and_loads_only_the_newest(app: Flask) -> None:
+    """A region may hold thousands of partnerships: the start page names the newest ten and
+    counts the rest, instead of loading every one of them to count it."""
+    with app.app_context():
+        demo_bulk.generate(25, seed=4)
+        total, branches = db.session.execute(select(
+            func.count(Partnership.id), func.count(func.distinct(Partnership.library_id)))).one()
+        newest = [f"{p.library.name} + {p.childcare.name}" for p in db.session.scalars(
+            select(Partnership).order_by(Partnership.created_at.desc(), Partnership.id.desc()).limit(10))]
+    client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
+    client.get("/start")  # warm up
+    loaded: list[int] = []
+
+    def on_load(target: Partnership, _context: object) -> None:
+        loaded.append(target.id)
+
+    event.listen(Partnership, "load", on_load)
+    try:
+        html = _page(client, "/start")
+    finally:
+        event.remove(Partnership, "load", on_load)
+    assert len(loaded) == 10, "only the ten partnerships the page names are loaded"
+    assert f"{total} samenwerkingen · {branches} vestigingen" in " ".join(html.split())
+    titles = re.findall(r'<span class="plist__title">([^<]+)</span>', html)
+    assert titles == newest
+    assert "Nieuwste samenwerkingen" in html
+    assert f"Bekijk alle {total} samenwerkingen in het regio-overzicht" in html
 
 
 def test_region_figures_are_kept_for_a_short_time_and_the_matrix_stays_live(world, app: Flask, monkeypatch) -> None:

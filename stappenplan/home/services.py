@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, distinct, func, select
 
 from ..access import visible_partnerships, visible_partnerships_statement
 from ..activity.describe import activities
@@ -56,13 +56,24 @@ class Filters:
         return bool(self.search or self.status != "alle" or self.situation)
 
 
+#: The coordinator's start page names the newest few; the regional overview has them all.
+COORDINATOR_NEWEST = 10
+
+
 def context_for(org: Organisation) -> dict[str, Any]:
     if org.kind == "coordination":
-        partnerships = list(
-            db.session.scalars(visible_partnerships(org).order_by(Partnership.created_at.desc()))
-        )
-        return {"org": org, "partnerships": partnerships}
+        return _coordinator_home(org)
     return _party_home(org, Filters.from_request())
+
+
+def _coordinator_home(org: Organisation) -> dict[str, Any]:
+    """Counted in SQL, and only the newest loaded: a region may hold thousands."""
+    visible = visible_partnerships(org)
+    total, branches = db.session.execute(visible.with_only_columns(
+        func.count(Partnership.id), func.count(distinct(Partnership.library_id)))).one()
+    newest = list(db.session.scalars(
+        visible.order_by(Partnership.created_at.desc(), Partnership.id.desc()).limit(COORDINATOR_NEWEST)))
+    return {"org": org, "partnerships": newest, "total": total, "branch_count": branches}
 
 
 def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
