@@ -188,6 +188,8 @@ def spread_history(partnership: Partnership, start: datetime, end: datetime) -> 
     ids = [i.id for i in instances]
     answers = list(db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(ids))))
     threads = list(db.session.scalars(select(CommentThread).where(CommentThread.step_instance_id.in_(ids))))
+    events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.partnership_id == partnership.id)))
+    notifications = list(db.session.scalars(select(Notification).where(Notification.partnership_id == partnership.id)))
     rows: list[tuple[Any, tuple[str, ...]]] = [
         (partnership, ("created_at",)),
         *[(c, ("created_at", "closed_at", "last_activity_at")) for c in cycles],
@@ -199,16 +201,22 @@ def spread_history(partnership: Partnership, start: datetime, end: datetime) -> 
         *[(t, ("created_at", "resolved_at")) for t in threads],
         *[(c, ("created_at",)) for c in db.session.scalars(
             select(Comment).where(Comment.thread_id.in_([t.id for t in threads])))],
-        *[(e, ("created_at",)) for e in db.session.scalars(
-            select(AuditEvent).where(AuditEvent.partnership_id == partnership.id))],
-        *[(n, ("created_at", "read_at", "emailed_at")) for n in db.session.scalars(
-            select(Notification).where(Notification.partnership_id == partnership.id))],
+        *[(e, ("created_at",)) for e in events],
     ]
     # By rank, not by the seconds between them: the seeding of the other partnerships
     # happened in between, and the steps should be spread evenly over the period.
     stamps = sorted({v for obj, names in rows for name in names if (v := getattr(obj, name)) is not None})
     step = (end - start) / max(len(stamps) - 1, 1)
     moved = {value: start + step * rank for rank, value in enumerate(stamps)}
+    # A notification tells of an event of the log, written in the same action a moment
+    # later: it gets that event's time, so "Meldingen" and "Recente activiteit" agree.
+    event_stamps = sorted(e.created_at for e in events)
+    for notification in notifications if event_stamps else ():
+        for name in ("created_at", "read_at", "emailed_at"):
+            value = getattr(notification, name)
+            if value is not None:
+                nearest = min(event_stamps, key=lambda stamp, value=value: abs(stamp - value))
+                setattr(notification, name, moved[nearest])
     for obj, names in rows:
         for name in names:
             value = getattr(obj, name)

@@ -17,6 +17,7 @@ from stappenplan import demo
 from stappenplan.audit.models import AuditEvent
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
+from stappenplan.notifications.models import Notification
 from stappenplan.organisations.models import Organisation
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.models import Cycle, StepInstance
@@ -137,3 +138,15 @@ def test_the_start_page_shows_what_happened_last_across_the_partnerships(app: Fl
     assert shown[0] >= newest.isoformat(timespec="seconds")
     # Not one partnership's history only: the three partnerships of Tiel all had news lately.
     assert len(set(re.findall(r'<span class="muted small">([^<·]+) ·', recent))) >= 2
+
+
+def test_a_notification_has_the_time_of_the_event_it_tells_of(app: Flask) -> None:
+    """"Stap 7 staat open" in Meldingen and in Recente activiteit: the same moment."""
+    with app.app_context():
+        demo.seed()
+        notifications = db.session.execute(
+            select(Notification.partnership_id, Notification.created_at)
+            .where(Notification.partnership_id.is_not(None))).all()
+        events = set(db.session.execute(select(AuditEvent.partnership_id, AuditEvent.created_at)).all())
+    assert len(notifications) >= 10
+    assert [n for n in notifications if tuple(n) not in events] == []
