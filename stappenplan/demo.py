@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from . import demo_content as content
 from .accounts.models import User
@@ -167,7 +167,7 @@ def number_events_in_time_order() -> None:
     and then moved its times (``spread_history``), so without this the start page's
     "Recente activiteit" showed the partnership seeded last, not what happened last."""
     db.session.flush()
-    table = AuditEvent.__table__
+    table = cast(Table, AuditEvent.__table__)
     ids = list(db.session.scalars(select(table.c.id).order_by(table.c.created_at, table.c.id)))
     if not ids:
         return
@@ -215,8 +215,7 @@ def spread_history(partnership: Partnership, start: datetime, end: datetime) -> 
         for name in ("created_at", "read_at", "emailed_at"):
             value = getattr(notification, name)
             if value is not None:
-                nearest = min(event_stamps, key=lambda stamp, value=value: abs(stamp - value))
-                setattr(notification, name, moved[nearest])
+                setattr(notification, name, moved[_nearest(event_stamps, value)])
     for obj, names in rows:
         for name in names:
             value = getattr(obj, name)
@@ -227,6 +226,10 @@ def spread_history(partnership: Partnership, start: datetime, end: datetime) -> 
     if cycles:
         max(cycles, key=lambda c: c.number).last_activity_at = end
     db.session.flush()
+
+
+def _nearest(stamps: list[datetime], value: datetime) -> datetime:
+    return min(stamps, key=lambda stamp: abs(stamp - value))
 
 
 class Driver:
