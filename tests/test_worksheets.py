@@ -339,11 +339,11 @@ def test_comments_resolve_reopen_and_mention(world, app: Flask, lib: FlaskClient
         mails = [m for m in outbox() if m.to == world.emails["cc_a"]]
     assert len(mails) == 1 and "noemde je" in mails[0].subject
     seen = cc.get(f"{joint4}/vraag/target_parents/opmerkingen", headers=HX).get_data(as_text=True)
-    assert "Fatima" in seen
+    assert "Fatima" in seen and "Markeren als afgehandeld" in seen
     resolved = cc.post(f"{joint4}/vraag/target_parents/opmerkingen/status", data={"resolved": "1"}, headers=HX)
-    assert "Afgerond op" in resolved.get_data(as_text=True)
+    assert "Afgehandeld op" in resolved.get_data(as_text=True) and "Opnieuw openen" in resolved.get_data(as_text=True)
     reopened = lib.post(f"{joint4}/vraag/target_parents/opmerkingen/status", data={"resolved": "0"}, headers=HX)
-    assert "Afgerond op" not in reopened.get_data(as_text=True)
+    assert "Afgehandeld op" not in reopened.get_data(as_text=True)
     empty = lib.post(f"{joint4}/vraag/target_parents/opmerkingen", data={"body": "  "}, headers=HX)
     assert empty.status_code == 422 and "Schrijf eerst een opmerking" in empty.get_data(as_text=True)
 
