@@ -86,21 +86,28 @@ def browser(_playwright, _chromium: str):
         instance.close()
 
 
-@pytest.fixture
-def page(browser):
+def new_page(browser):
+    """A page in a context of its own (a second person), collecting JavaScript errors in
+    ``page.js_errors``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
     context.set_default_timeout(10_000)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.js_errors = errors
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    pg = new_page(browser)
     yield pg
     if browser.is_connected():
         try:
-            context.close()
+            pg.context.close()
         except Exception:  # the page may have been closed by the test itself
             pass
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert pg.js_errors == [], f"JavaScript errors: {pg.js_errors}"
 
 
 def shot(page, name: str) -> None:

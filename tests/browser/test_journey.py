@@ -18,7 +18,7 @@ from stappenplan.accounts.models import User
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, new_page, shot
 from tests.factories import PASSWORD, build_world
 
 FEED = 4500  # ms: longer than the change feed's interval plus a request
@@ -34,12 +34,7 @@ class Journey:
         self.pid = world.ids["partnership_a"]
         self.emails = {"library": world.emails["lib_a"], "childcare": world.emails["cc_a"]}
         login(page, server, self.emails["library"], PASSWORD)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-        context.set_default_timeout(10_000)
-        other = context.new_page()
-        errors: list[str] = []
-        other.on("pageerror", lambda exc: errors.append(str(exc)))
-        self.childcare_errors = errors
+        other = new_page(browser)
         login(other, server, self.emails["childcare"], PASSWORD)
         self.pages = {"library": page, "childcare": other}
 
@@ -140,4 +135,4 @@ def test_two_organisations_go_through_all_eight_steps_and_start_round_two(server
     expect(childcare.get_by_text("Ronde 2", exact=False).first).to_be_visible()
     expect(_step(childcare, 1).locator(".badge--open")).to_have_count(2)
     shot(childcare, "journey-round-two")
-    assert j.childcare_errors == []
+    assert j.pages["childcare"].js_errors == []
