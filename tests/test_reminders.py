@@ -1,6 +1,7 @@
 """A coordinator follows up a stalled partnership: contact people, a reminder to both
-organisations (in the app and by e-mail, once per click, logged), refused outside the
-region, and a mark when a reminder got no reaction."""
+organisations (in the app and by e-mail, once per click, logged; a second one the same day
+only when confirmed), refused outside the region, and a mark when a reminder got no
+reaction."""
 
 from __future__ import annotations
 
@@ -62,8 +63,20 @@ def test_a_reminder_reaches_both_organisations_once_per_click_and_is_logged(worl
         assert all("Zullen we volgende week bellen?" in m.body for m in mails)
         assert db.session.scalar(select(func.count(Reminder.id))) == 1
         assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == "region_reminder")) == 1
-    # A second click is a second reminder (and no more than that).
-    coordinator.post(_url(world), data={"message": ""})
+    # A second one the same day is sent only when the coordinator confirms it: the page
+    # says who sent the first, and the typed message stays.
+    page = coordinator.get(_url(world)).get_data(as_text=True)
+    assert 'id="recent-reminder"' in page and "al een herinnering" in page
+    assert "Toch nog een herinnering sturen" in page
+    refused = coordinator.post(_url(world), data={"message": "Nog even dit"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "stuurde minder dan een dag geleden al een herinnering" in html and "Nog even dit</textarea>" in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 1
+        assert len([m for m in outbox() if "Herinnering van" in m.subject]) == 2
+    # Confirmed, a second click is a second reminder (and no more than that).
+    coordinator.post(_url(world), data={"message": "", "again": "y"})
     with app.app_context():
         assert db.session.scalar(select(func.count(Reminder.id))) == 2
         assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == 4
@@ -78,6 +91,20 @@ def test_a_reminder_reaches_both_organisations_once_per_click_and_is_logged(worl
     # The dashboard's stalled list shows it was sent, with the date.
     dashboard = coordinator.get("/regio").get_data(as_text=True)
     assert "Herinnerd op" in dashboard and "Opvolgen" in dashboard
+
+
+def test_a_day_after_a_reminder_the_next_needs_no_confirmation(world, app: Flask) -> None:
+    _stall(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    assert coordinator.post(_url(world), data={"message": ""}).status_code == 302
+    with app.app_context():
+        db.session.execute(update(Reminder).values(created_at=utcnow() - timedelta(hours=25)))
+        db.session.commit()
+    page = coordinator.get(_url(world)).get_data(as_text=True)
+    assert 'id="recent-reminder"' not in page and "Toch nog een herinnering sturen" not in page
+    assert coordinator.post(_url(world), data={"message": ""}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 2
 
 
 def test_reminder_refused_outside_the_region_and_for_parties(world, app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import TextAreaField
+from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Optional
 
 from ..core.forms import Form, max_length
@@ -16,3 +16,4 @@ class ReminderForm(Form):
         validators=[Optional(), max_length(MESSAGE_MAX)],
         description=_l("Bijvoorbeeld: zullen we binnenkort even bellen over stap 5?"),
     )
+    again = BooleanField(_l("Toch nog een herinnering sturen"))

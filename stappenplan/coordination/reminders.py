@@ -4,6 +4,10 @@ A reminder goes to the admins of both organisations, in the app and by e-mail (t
 notifications package reacts to ``signals.region_reminder``), and is logged in the
 partnership's activity. The dashboard shows the last reminder per partnership; one that
 was followed by no activity for ``REMINDER_FOLLOW_UP_DAYS`` marks the partnership.
+
+A second reminder within ``REPEAT_HOURS`` of the last one is sent only when the coordinator
+confirms it: two coordinators of a region, or one who sends twice, would otherwise mail
+the same people again within the hour.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ..partnerships.models import Partnership
 from .models import Reminder
 
 MESSAGE_MAX = 1000
+#: A reminder sooner than this after the previous one needs a confirmation.
+REPEAT_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,25 @@ def history(partnership: Partnership) -> list[SentReminder]:
     return [SentReminder(at, name or _("verwijderde gebruiker"), message) for at, name, message in rows]
 
 
-def send(actor: User, partnership: Partnership, message: str) -> Reminder:
-    """One reminder per call: stored, logged in the partnership's activity, and announced."""
+def recent(sent: list[SentReminder]) -> SentReminder | None:
+    """Of a partnership's reminders (``history``, newest first): the newest, if it was sent
+    in the last ``REPEAT_HOURS``."""
+    return sent[0] if sent and sent[0].at > utcnow() - timedelta(hours=REPEAT_HOURS) else None
+
+
+def send(actor: User, partnership: Partnership, message: str, again: bool = False) -> Reminder:
+    """One reminder per call: stored, logged in the partnership's activity, and announced.
+    Within ``REPEAT_HOURS`` of the previous one only with ``again`` (the confirmation)."""
     message = (message or "").strip()
     if len(message) > MESSAGE_MAX:
         raise ServiceError(_("Het bericht is te lang (maximaal %(n)d tekens).", n=MESSAGE_MAX), field="message")
     org: Organisation = actor.organisation
+    # The region's reminders one at a time (a PostgreSQL row lock on the coordination
+    # organisation): two coordinators pressing at once, the second sees the first's.
+    db.session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update()).all()
+    if not again and (last := recent(history(partnership))) is not None:
+        raise ServiceError(_("%(name)s stuurde minder dan een dag geleden al een herinnering. Vink „Toch nog een "
+                             "herinnering sturen” aan als je er nog een wilt sturen.", name=last.by), field="again")
     reminder = Reminder(partnership_id=partnership.id, coordination_id=org.id, sent_by_id=actor.id, message=message)
     db.session.add(reminder)
     db.session.flush()

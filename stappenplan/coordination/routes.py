@@ -160,7 +160,7 @@ def follow_up(partnership_id: str):
     status = 200
     if form.validate_on_submit():
         try:
-            reminders.send(current_user, partnership, form.message.data or "")
+            reminders.send(current_user, partnership, form.message.data or "", again=bool(form.again.data))
         except ServiceError as error:
             attach(form, error)
         else:
@@ -171,8 +171,9 @@ def follow_up(partnership_id: str):
         status = 422
     _days, cutoff = services.stalled_cutoff()
     facts = services.partnership_facts(current_org().id, partnership.id, cutoff)
+    sent = reminders.history(partnership)
     return render_template("coordination/follow_up.html", partnership=partnership, form=form, facts=facts,
-                           contacts=reminders.contacts(partnership), sent=reminders.history(partnership),
+                           contacts=reminders.contacts(partnership), sent=sent, recent=reminders.recent(sent),
                            follow_up_days=reminders.follow_up_days(), now=utcnow()), status
 
 
