@@ -31,6 +31,35 @@
     }
   });
 
+  // A plain form post that is on its way: its button shows that it is busy, and a second
+  // press (a double click, an impatient user) sends nothing more - "Stap 4 goedkeuren" or
+  // "Herinnering sturen" once, not twice. The button is not disabled (a disabled button's
+  // name and value would be left out of the post), only marked. Restored when the page
+  // comes back from the browser's cache, and after a while for a download, which does not
+  // leave the page. (htmx drops a second request of an element that is still waiting.)
+  var BUSY_FOR = 10000;
+  function setBusy(form, button, busy) {
+    if (busy) { form.dataset.busy = "1"; } else { delete form.dataset.busy; }
+    if (!button) { return; }
+    button.classList.toggle("is-busy", busy);
+    if (busy) { button.setAttribute("aria-disabled", "true"); } else { button.removeAttribute("aria-disabled"); }
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || event.defaultPrevented) { return; }
+    if ((form.method || "").toLowerCase() !== "post" || form.target === "_blank") { return; }
+    if (form.dataset.busy) { event.preventDefault(); return; }
+    var button = event.submitter || form.querySelector("[type=submit]");
+    setBusy(form, button, true);
+    window.setTimeout(function () { setBusy(form, button, false); }, BUSY_FOR);
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-busy]").forEach(function (form) {
+      setBusy(form, form.querySelector(".is-busy"), false);
+    });
+  });
+
   // The phone menu: a disclosure button (aria-expanded) that shows and hides the menu;
   // Escape closes it and puts focus back on the button.
   document.addEventListener("click", function (event) {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 
+from stappenplan.coordination.models import Reminder
+from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from tests.browser.conftest import login, shot
 from tests.factories import PASSWORD, build_world
@@ -149,3 +152,29 @@ def test_a_panel_asked_for_after_the_session_ended_says_log_in_again(server, pag
     page.get_by_label("Wachtwoord").fill(PASSWORD)
     page.get_by_role("button", name="Inloggen").click()
     page.wait_for_url(here)
+
+
+def test_a_form_on_its_way_says_so_and_is_sent_once(server, page) -> None:
+    """A plain form post shows it is busy while it is on its way (this fails without
+    app.js's marking), and pressing again then posts nothing more: one reminder. (Chromium
+    itself does not post twice in this held case; the script's guard is for the browsers
+    and timings that do.)"""
+    world = build_world(server.app)
+    login(page, server, world.emails["coord_a"], PASSWORD)
+    page.goto(f"{server.url}/regio/samenwerking/{world.ids['partnership_a']}/opvolgen")
+    held: list = []
+    page.route("**/opvolgen", lambda route: held.append(route) if route.request.method == "POST"
+               else route.continue_())
+    page.get_by_role("button", name="Herinnering sturen").click(no_wait_after=True)
+    # The page is still there while the post is held (a locator would wait for the navigation).
+    state = "(() => { const b = document.querySelector('#h-remind ~ form [type=submit]');"
+    busy = page.evaluate(state + " return [b.getAttribute('aria-disabled'), b.classList.contains('is-busy')]; })()")
+    assert busy == ["true", True]
+    page.evaluate(state + " b.click(); })()")  # pressed again while the first is on its way
+    page.wait_for_timeout(500)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator(".flash--success")).to_contain_text("De herinnering is gestuurd")
+    expect(page.get_by_role("button", name="Herinnering sturen")).not_to_have_attribute("aria-disabled", "true")
+    with server.app.app_context():
+        assert db.session.scalar(select(func.count(Reminder.id))) == 1
