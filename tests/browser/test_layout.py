@@ -157,3 +157,21 @@ def test_step_4s_comparison_stacks_on_a_phone_and_stays_a_table(server, page: Pa
     # At desktop width it is the side-by-side table.
     page.set_viewport_size({"width": 1280, "height": 900})
     assert childcare.evaluate("el => getComputedStyle(el).display") == "table-cell"
+
+
+def test_a_choice_whose_label_wraps_keeps_its_text_beside_the_button(server, page: Page) -> None:
+    """A radio or checkbox of a form: a long label wraps beside the button, not under it
+    (``.field label`` made the label a block once)."""
+    with server.app.app_context():
+        demo.seed()
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(server.url + "/samenwerkingen/uitnodigen")
+    geometry = page.evaluate("""() => [...document.querySelectorAll('.field .choice')].map(label => {
+        const input = label.querySelector('input').getBoundingClientRect();
+        const text = label.querySelector('span').getBoundingClientRect();
+        return {lines: Math.round(text.height / parseFloat(getComputedStyle(label).lineHeight)),
+                besides: text.left >= input.right};
+    })""")
+    assert any(g["lines"] > 1 for g in geometry), geometry  # at least one label wraps at 375 px
+    assert all(g["besides"] for g in geometry), geometry
