@@ -155,26 +155,29 @@ def test_a_panel_asked_for_after_the_session_ended_says_log_in_again(server, pag
 
 
 def test_a_form_on_its_way_says_so_and_is_sent_once(server, page) -> None:
-    """A plain form post shows it is busy while it is on its way (this fails without
-    app.js's marking), and pressing again then posts nothing more: one reminder. (Chromium
-    itself does not post twice in this held case; the script's guard is for the browsers
-    and timings that do.)"""
+    """A plain form post marks its button busy, and a second press while it is on its way
+    does not submit again: one post, one reminder."""
     world = build_world(server.app)
     login(page, server, world.emails["coord_a"], PASSWORD)
     page.goto(f"{server.url}/regio/samenwerking/{world.ids['partnership_a']}/opvolgen")
-    held: list = []
-    page.route("**/opvolgen", lambda route: held.append(route) if route.request.method == "POST"
-               else route.continue_())
-    page.get_by_role("button", name="Herinnering sturen").click(no_wait_after=True)
-    # The page is still there while the post is held (a locator would wait for the navigation).
-    state = "(() => { const b = document.querySelector('#h-remind ~ form [type=submit]');"
-    busy = page.evaluate(state + " return [b.getAttribute('aria-disabled'), b.classList.contains('is-busy')]; })()")
-    assert busy == ["true", True]
-    page.evaluate(state + " b.click(); })()")  # pressed again while the first is on its way
-    page.wait_for_timeout(500)
-    assert len(held) == 1
-    held[0].continue_()
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    # After app.js's own listener (on the document), note what each press did: was the
+    # button marked, did the submission go ahead. sessionStorage outlives the navigation.
+    page.evaluate("""() => { sessionStorage.removeItem('presses');
+        window.addEventListener('submit', (event) => {
+            const button = event.submitter;
+            const seen = JSON.parse(sessionStorage.getItem('presses') || '[]');
+            seen.push({sent: !event.defaultPrevented,
+                       busy: button.getAttribute('aria-disabled') === 'true' && button.classList.contains('is-busy')});
+            sessionStorage.setItem('presses', JSON.stringify(seen));
+        }); }""")
+    # Pressed twice, the second time while the first is on its way.
+    page.evaluate("() => { const b = document.querySelector('#h-remind ~ form [type=submit]'); b.click(); b.click(); }")
     expect(page.locator(".flash--success")).to_contain_text("De herinnering is gestuurd")
+    assert page.evaluate("() => JSON.parse(sessionStorage.getItem('presses'))") == [
+        {"sent": True, "busy": True}, {"sent": False, "busy": True}]
+    assert len(posts) == 1
     expect(page.get_by_role("button", name="Herinnering sturen")).not_to_have_attribute("aria-disabled", "true")
     with server.app.app_context():
         assert db.session.scalar(select(func.count(Reminder.id))) == 1
