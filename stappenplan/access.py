@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, false, func, select
 from sqlalchemy.orm import aliased
 
 from . import rls
@@ -26,10 +26,11 @@ from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
 from .workflow import engine
-from .workflow.models import Cycle, StepInstance
+from .workflow.models import Cycle, SignOff, StepInstance
 from .workflow.plan_loader import get_definition, latest_version
 from .workflow.services import instances_of, plan_for, state_from
 from .workflow.slots import SLOT_SLUGS
+from .worksheets.feed import signed_token
 from .worksheets.services import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -385,6 +386,8 @@ class SheetProbe:
     status: str
     content_version: int
     role: str
+    #: Who has approved the step's current content (``signed_token``).
+    signed: str
     #: The statement's rows: one per row ``extend`` joined in (at least one).
     rows: Sequence[Row[Any]]
 
@@ -440,7 +443,8 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
         rows = db.session.connection().execute(statement, values).all()
     if not rows:
         return None
-    library_id, childcare_id, plan_version, instance_id, status, version, handoff_status, after_status = rows[0][:8]
+    (library_id, childcare_id, plan_version, instance_id, status, version, handoff_status, after_status,
+     library_signed, childcare_signed) = rows[0][:10]
     defn = get_definition(plan_version)
     if engine.last_private_step(defn) != first or step not in {s.number for s in defn.steps} \
             or slot not in engine.slots_for(defn, step) or status == engine.LOCKED:
@@ -464,7 +468,11 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
                 return None
         except KeyError:  # the rule looked at a step this statement did not read
             return None
-    return SheetProbe(instance_id=instance_id, status=status, content_version=version, role=role, rows=rows)
+    signed = signed_token(party for party, yes in ((engine.LIBRARY, library_signed),
+                                                   (engine.CHILDCARE, childcare_signed)) if yes)
+    return SheetProbe(instance_id=instance_id, status=status, content_version=version, role=role, signed=signed,
+                      rows=rows)
+
 
 
 @functools.lru_cache(maxsize=32)
@@ -477,6 +485,7 @@ def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]
     instances = StepInstance.__table__
     target, handoff, after = instances.alias("target"), instances.alias("handoff"), instances.alias("after_handoff")
     cycles, newer = Cycle.__table__, Cycle.__table__.alias("newer")
+    signoffs = SignOff.__table__
     latest = (select(func.max(newer.c.number)).where(newer.c.partnership_id == Partnership.id)
               .correlate(Partnership.__table__).scalar_subquery())
     stmt = (
@@ -485,7 +494,9 @@ def _probe_statement(kind: str, extend: Callable[[Select[Any], Any], Select[Any]
                select(handoff.c.status).where(handoff.c.cycle_id == cycles.c.id, handoff.c.step == bindparam("handoff"),
                                               handoff.c.slot == bindparam("slot")).scalar_subquery(),
                select(after.c.status).where(after.c.cycle_id == cycles.c.id, after.c.step == bindparam("after"),
-                                            after.c.slot == engine.JOINT).scalar_subquery())
+                                            after.c.slot == engine.JOINT).scalar_subquery(),
+               *(exists().where(signoffs.c.step_instance_id == target.c.id, signoffs.c.party == party)
+                 for party in (engine.LIBRARY, engine.CHILDCARE)))
         .select_from(Partnership)
         .join(cycles, (cycles.c.partnership_id == Partnership.id) & (cycles.c.number == latest))
         .join(target, (target.c.cycle_id == cycles.c.id) & (target.c.step == bindparam("step"))

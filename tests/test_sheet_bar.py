@@ -113,3 +113,42 @@ def test_action_on_the_partnership_page_updates_round_and_activity_without_reloa
     assert " ".join("".join(activity.itertext()).split()).startswith("Activiteit Stap 1 staat open")
     with app.app_context():
         assert workflow.current_cycle(driver(world).p).number == 2
+
+
+def _poll(client: FlaskClient, url: str, page: str):
+    """One poll of the change feed with what ``page`` would send."""
+    from tests.test_change_feed import params
+    query = {**params(page), "signed": formdata.by_id(page, "sheet-signed").get("value")}
+    return client.get(f"{url}/wijzigingen", query_string=query, headers=HX)
+
+
+def test_an_open_worksheet_hears_of_the_partners_approval_and_its_withdrawal(world, app: Flask,
+                                                                             joint4: str) -> None:
+    with app.app_context():
+        driver(world).fill_joint(4)
+    lib = _client(app, world.emails["lib_a"])
+    page = lib.get(joint4).get_data(as_text=True)
+    assert _poll(lib, joint4, page).status_code == 204
+    assert "".join(formdata.by_id(page, "approval-notice").itertext()).strip() == ""
+    with app.app_context():
+        driver(world).act("childcare", Action("sign_off", 4, "joint"))
+    # No answer changed, yet the open page is told: the warning above the questions, the
+    # bar's note, and what it sends with the next poll.
+    news = _poll(lib, joint4, page)
+    assert news.status_code == 200
+    body = news.get_data(as_text=True)
+    warning = formdata.by_id(body, "approval-warning")
+    assert warning is not None and "Opvang A heeft deze stap al goedgekeurd" in "".join(warning.itertext())
+    bar = " ".join("".join(formdata.by_id(body, "sheet-bar").itertext()).split())
+    assert "Opvang A heeft deze stap al goedgekeurd" in bar and "Stap 4 goedkeuren" in bar
+    assert formdata.by_id(body, "sheet-signed").get("value") == "childcare"
+    heard = page.replace('name="signed" value=""', 'name="signed" value="childcare"')
+    assert _poll(lib, joint4, heard).status_code == 204
+    # The partner takes it back: the warning goes, at the next poll.
+    with app.app_context():
+        driver(world).act("childcare", Action("withdraw_sign_off", 4, "joint"))
+    withdrawn = _poll(lib, joint4, heard).get_data(as_text=True)
+    assert formdata.by_id(withdrawn, "approval-warning") is None
+    assert formdata.by_id(withdrawn, "approval-notice") is not None
+    assert "heeft deze stap al goedgekeurd" not in withdrawn
+    assert formdata.by_id(withdrawn, "sheet-signed").get("value") == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -163,8 +163,14 @@ def refresh(instance_id: int, user_id: int) -> None:
     )
 
 
-def etag(content_version: int, status: str, presence: str) -> str:
-    """What a poller has seen: the content's sequence number, the step's status and who
-    else is here. The same tag means nothing new for this viewer (304)."""
-    return f"{content_version}-{status}-{presence}"
+def signed_token(parties: Iterable[str]) -> str:
+    """The parties that approved a step, as the worksheet's poller sends it back: an open
+    page learns of a partner's approval (or its withdrawal) from a change of this token."""
+    return ".".join(sorted(parties))
+
+
+def etag(status: str, content_version: int, signed: str, presence: str | None) -> str:
+    """What a poller has seen: the step's status, the content's sequence number, who
+    approved it and who else is here. The same tag means nothing new for this viewer (304)."""
+    return f"{content_version}-{status}-{signed}-{presence}"
 

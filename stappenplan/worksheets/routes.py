@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
@@ -250,6 +250,7 @@ def changes(partnership_id: str, step: int, slot: str):
     editing = (request.args.get("editing") or "")[:60] or None
     seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     status = request.args.get("status")
+    seen = Seen(seq, request.args.get("signed") or "", request.args.get("presence"))
     identity = session_identity()
     user_id = identity.user_id if identity is not None else current_user.id
     probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(user_id),
@@ -258,7 +259,7 @@ def changes(partnership_id: str, step: int, slot: str):
         presence = feed.quiet_signature(probe.rows, user_id, editing, probe.role in PARTIES)
         if presence is not None:
             sig, stale = presence
-            quiet = _quiet(probe.content_version, probe.status, sig, seq)
+            quiet = _quiet(probe.status, Seen(probe.content_version, probe.signed, sig), seen)
             if quiet is not None:
                 if stale:
                     feed.refresh(probe.instance_id, user_id)
@@ -277,7 +278,9 @@ def changes(partnership_id: str, step: int, slot: str):
         response = Response(status=200)
         response.headers["HX-Refresh"] = "true"
         return response
-    quiet = _quiet(sheet.instance.content_version, sheet.instance.status, sig, seq)
+    signed = feed.signed_token(s.party for s in sheet.instance.signoffs)
+    now = Seen(sheet.instance.content_version, signed, sig)
+    quiet = _quiet(sheet.instance.status, now, seen)
     if quiet is not None:
         return quiet
     changed = feed.changed_since(sheet, seq) if sheet.instance.content_version != seq else []
@@ -285,19 +288,32 @@ def changes(partnership_id: str, step: int, slot: str):
     # The viewer's own save of the field they are typing in is not news to them.
     keys = [a.question for a in changed if sheet.question(a.question)
             and not (a.question == editing and a.updated_by_id == current_user.id)]
+    # A partner's approval (or its withdrawal) changes no answer, but the bar's buttons and
+    # notes and the warning above the questions: those are sent again.
+    approvals = signed != seen.signed
     response = make_response(render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
-                                             changed={a.question: a for a in changed}, refresh_bar=bool(changed)))
-    response.set_etag(feed.etag(sheet.instance.content_version, sheet.instance.status, sig))
+                                             changed={a.question: a for a in changed},
+                                             refresh_bar=bool(changed) or approvals, approvals=approvals))
+    response.set_etag(feed.etag(sheet.instance.status, *now))
     return response
 
 
-def _quiet(version: int, status: str, sig: str, seq: int) -> Response | None:
-    """Nothing new for this poller: 304 when it sent the current tag, 204 when its
-    sequence number and presence signature are current; None when there is news."""
-    tag = feed.etag(version, status, sig)
+class Seen(NamedTuple):
+    """What the polling page last heard: the content's sequence number, who had approved
+    the step, and the presence signature."""
+
+    seq: int
+    signed: str
+    presence: str | None
+
+
+def _quiet(status: str, now: Seen, seen: Seen) -> Response | None:
+    """Nothing new for this poller: 304 when it sent the current tag, 204 when what it
+    last heard is current; None when there is news."""
+    tag = feed.etag(status, *now)
     if request.if_none_match.contains_weak(tag):
         response = Response(status=304)
-    elif version == seq and sig == request.args.get("presence"):
+    elif now == seen:
         response = Response(status=204)
     else:
         return None

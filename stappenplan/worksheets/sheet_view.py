@@ -77,6 +77,8 @@ class SheetView:
     editable: bool
     slug: str
     seq: int
+    #: Who approved the step (``feed.signed_token``): the poller sends it back.
+    signed: str
     goals: list[dict[str, Any]] = field(default_factory=list)
     comment_counts: dict[str, tuple[int, bool]] = field(default_factory=dict)
     compare: list[dict[str, Any]] = field(default_factory=list)
@@ -123,6 +125,7 @@ def build(sheet: Sheet, user: Any) -> SheetView:
         editable=sheet.editable,
         slug=SLUG_FOR_SLOT[sheet.instance.slot],
         seq=sheet.instance.content_version,
+        signed=feed.signed_token(s.party for s in sheet.instance.signoffs),
     )
     if any(q.type == "goal_progress" for q in view.questions):
         view.goals = shared_goals(sheet)

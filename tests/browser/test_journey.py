@@ -84,7 +84,7 @@ def test_two_organisations_go_through_all_eight_steps_and_start_round_two(server
     shot(page, "journey-own-steps-done")
 
     # Step 4 is open for both. The library approves on the worksheet; the childcare
-    # organisation's worksheet then says so, and it approves there too.
+    # organisation's open worksheet then says so, and it approves there too.
     childcare_sheet = j.sheet("childcare", 4, "joint")
     expect(childcare_sheet.locator("#sheet-bar")).not_to_contain_text("al goedgekeurd")
     for step in (4, 6, 7, 8):
@@ -97,8 +97,12 @@ def test_two_organisations_go_through_all_eight_steps_and_start_round_two(server
             # Away from the worksheet: its change feed reloads it once the step completes,
             # which would cut across this test's next navigation of that page.
             j.overview("library")
-            childcare_sheet = j.sheet("childcare", 4, "joint")
+            # The childcare organisation's worksheet, open all along, hears of it from its
+            # change feed: no answer changed, yet the warning and the bar's note appear.
+            expect(childcare_sheet.locator("#approval-warning")).to_contain_text(
+                "Let op: Bibliotheek A heeft deze stap al goedgekeurd", timeout=15_000)
             expect(childcare_sheet.locator("#sheet-bar")).to_contain_text("heeft deze stap al goedgekeurd")
+            shot(childcare_sheet, "journey-partner-approved-live")
             childcare_sheet.locator("#sheet-bar").get_by_role("button", name="Stap 4 goedkeuren").click()
             expect(childcare_sheet.locator(".flash--success")).to_be_visible()
         else:
