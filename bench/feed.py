@@ -114,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     page = expect(library, "GET", sheet, {200})
     seq = re.search(r'id="sheet-seq" name="seq" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     sig = re.search(r'id="presence-sig" name="presence" value="([0-9a-f]*)"', page).group(1)  # type: ignore[union-attr]
-    feed = f"{sheet}/wijzigingen?seq={seq}&editing=&presence={sig}&status=open"
+    signed = re.search(r'id="sheet-signed" name="signed" value="([a-z.]*)"', page).group(1)  # type: ignore[union-attr]
+    feed = f"{sheet}/wijzigingen?seq={seq}&editing=&presence={sig}&status=open&signed={signed}"
     coord_page = expect(coordinator, "GET", sheet, {200})
     coord_sig = re.search(r'id="presence-sig" name="presence" value="([0-9a-f]*)"', coord_page).group(1)  # type: ignore[union-attr]
-    coord_feed = f"{sheet}/wijzigingen?seq={seq}&editing=&presence={coord_sig}&status=open"
+    coord_feed = f"{sheet}/wijzigingen?seq={seq}&editing=&presence={coord_sig}&status=open&signed={signed}"
     etag_box: list[str] = []
 
     def feed_304() -> None:

@@ -425,7 +425,8 @@ def open_sheet(port: int, session: Session, pid: str) -> dict[str, str]:
         raise SystemExit("no hx-headers on the worksheet page")
     session.token = json.loads(html.unescape(token.group(1)))["X-CSRFToken"]
     return {"version": _input(page, f"v-{KEY}"), "seq": _input(page, "sheet-seq"),
-            "presence": _input(page, "presence-sig"), "status": _input(page, "sheet-status")}
+            "presence": _input(page, "presence-sig"), "status": _input(page, "sheet-status"),
+            "signed": _input(page, "sheet-signed")}
 
 
 # --- the load generator (runs in its own process) ------------------------------
@@ -693,7 +694,7 @@ def count_queries(url: str, fixtures: Fixtures, scenarios: list[str]) -> dict[st
             counts.setdefault("autosave", []).append(current[0])
     page = lib.get(sheet).get_data(as_text=True)
     feed = sheet + "/wijzigingen?" + urlencode({"seq": _input(page, "sheet-seq"), "presence": _input(
-        page, "presence-sig"), "status": _input(page, "sheet-status")})
+        page, "presence-sig"), "status": _input(page, "sheet-status"), "signed": _input(page, "sheet-signed")})
     measure("feed", lib, "GET", feed, expect=204)
     event.remove(engine, "before_cursor_execute", count)
     with app.app_context():
@@ -941,7 +942,8 @@ def main(argv: list[str] | None = None) -> int:
                 users = []
                 for pid, s, _st, _i in sheets:
                     st = open_sheet(port, s, pid)  # the sequence number after the autosave scenario
-                    query = urlencode({"seq": st["seq"], "presence": st["presence"], "status": st["status"]})
+                    query = urlencode({"seq": st["seq"], "presence": st["presence"], "status": st["status"],
+                                       "signed": st["signed"]})
                     users.append(User("GET", f"/samenwerkingen/{pid}/stap/4/samen/wijzigingen?{query}", s.cookie,
                                       expect=204))
                 return "GET .../wijzigingen (poll, 204)", users
