@@ -117,6 +117,10 @@ class Config:
     #: Step 5's theme counts are shown only when at least this many conversations lie
     #: behind them: with fewer, a count can describe one family.
     THEME_MIN_CONVERSATIONS = int(os.environ.get("THEME_MIN_CONVERSATIONS", "5"))
+    #: A coordinator's region-wide themes (or one branch's) are shown only when the
+    #: conversations of at least this many partnerships lie behind them: never the
+    #: themes of one partnership, which coordinators may not read.
+    THEME_MIN_PARTNERSHIPS = int(os.environ.get("THEME_MIN_PARTNERSHIPS", "2"))
     # Rate limits are kept in Redis when REDIS_URL is set (shared by all app servers),
     # otherwise in the memory of each process; RATELIMIT_STORAGE_URI (any storage of the
     # `limits` package) wins over REDIS_URL. Production refuses per-process counting

@@ -1,5 +1,6 @@
 """Region-wide themes from step 5: counted by hand over the region, shown only from the
-threshold on, never for one partnership below it; the same under row-level security."""
+threshold on and from two partnerships on (never one partnership's themes, not even as
+a branch); the same under row-level security."""
 
 from __future__ import annotations
 
@@ -84,9 +85,26 @@ def test_no_figure_below_the_threshold_not_even_for_one_branch(two_branches, wor
     app.config["THEME_MIN_CONVERSATIONS"] = 7
     region = coordinator.get("/regio/resultaten").get_data(as_text=True)
     assert "Te weinig gesprekken om te tonen" in region and _themes(region) == {}
+
+
+def test_one_partnerships_themes_are_never_shown_not_even_as_a_branch(two_branches, world, app: Flask) -> None:
+    """Enough conversations, but all from one partnership (the only one of branch C):
+    that would be one partnership's themes, which coordinators may not read."""
     app.config["THEME_MIN_CONVERSATIONS"] = 3
-    assert _themes(coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}")
-                   .get_data(as_text=True))["Voorlezen"] == 1
+    coordinator = _client(app, world.emails["coord_a"])
+    one = coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}").get_data(as_text=True)
+    assert "3 gesprekken in alle rondes samen." in one
+    assert "Te weinig samenwerkingen om te tonen" in one and "ten minste 2 samenwerkingen" in one
+    assert _themes(one) == {}
+    # The region as a whole has two partnerships behind its counts; with three required, none.
+    assert _themes(coordinator.get("/regio/resultaten").get_data(as_text=True))["Voorlezen"] == 3
+    app.config["THEME_MIN_PARTNERSHIPS"] = 3
+    region = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    assert "ten minste 3 samenwerkingen" in region and _themes(region) == {}
+    # The yearly report (the whole region) likewise.
+    report = coordinator.get("/regio/jaarverslag").get_data(as_text=True)
+    themes = report.split('id="rep-themes"')[1].split("</section>")[0]
+    assert "Te weinig samenwerkingen om te tonen" in themes and "Voorlezen" not in themes
 
 
 def test_another_region_sees_none_of_these_conversations(two_branches, world, app: Flask) -> None:
@@ -111,10 +129,16 @@ def test_region_themes_under_row_level_security(two_branches, world, app: Flask)
             conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": str(ids[org])})
             assert conn.execute(text("SELECT count(*) FROM answers WHERE question = 'conversations'")
                                 ).scalar() == (1 if org == "Opvang A" else 0)  # one answer holds the records
-            row = conn.execute(text("SELECT conversations, counts FROM region_tally('conversations', 5, "
-                                    "ARRAY['support_wishes:reading_aloud'], NULL)")).one()
+            row = conn.execute(text("SELECT conversations, partnerships, counts FROM region_tally('conversations', "
+                                    "5, 2, ARRAY['support_wishes:reading_aloud'], NULL)")).one()
+            # One branch, one partnership: enough conversations (3 of 3), but no counts.
+            branch = conn.execute(text("SELECT conversations, partnerships, counts FROM region_tally("
+                                       "'conversations', 3, 2, ARRAY['support_wishes:reading_aloud'], :lib)"),
+                                  {"lib": ids["Bibliotheek C"]}).one()
             if org == "Coördinatie A":
-                assert row.conversations == 6 and row.counts == {"support_wishes:reading_aloud": 3}
+                assert row.conversations == 6 and row.partnerships == 2
+                assert row.counts == {"support_wishes:reading_aloud": 3}
+                assert branch.conversations == 3 and branch.partnerships == 1 and branch.counts is None
             else:
-                assert row.conversations == 0 and row.counts is None
+                assert row.conversations == 0 and row.counts is None and branch.counts is None
             conn.rollback()

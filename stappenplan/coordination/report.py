@@ -117,8 +117,8 @@ def how_counted(minimum: int) -> list[str]:
           "gezamenlijk doel is gegeven, in het jaar waarin het cijfer voor het laatst is opgeslagen."),
         _("Rondes afgerond: rondes die in dat jaar zijn afgesloten."),
         _("Thema's: hoe vaak elk thema in de gespreksverslagen van stap 5 is gekozen, over alle samenwerkingen van "
-          "de regio (of de gekozen vestiging) samen, nooit per samenwerking. Alleen vanaf %(n)d gesprekken.",
-          n=minimum),
+          "de regio (of de gekozen vestiging) samen, nooit per samenwerking. Alleen vanaf %(n)d gesprekken "
+          "van ten minste %(partnerships)d samenwerkingen.", n=minimum, partnerships=themes.min_partnerships()),
         _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde. "
           "Stilgevallen: al een tijd geen activiteit, zoals in het overzicht."),
         _("Alleen stappen die open of klaar zijn tellen mee, zoals je ze ook in het overzicht ziet."),
@@ -168,7 +168,7 @@ def to_xlsx(report: Report) -> bytes:
             for option, n in report.themes.counts.get(column.key, []):
                 theme_rows.append([column.label, option.label, n])
     elif report.themes is not None:
-        theme_rows.append([_("Te weinig gesprekken om te tonen"), "", report.themes.conversations])
+        theme_rows.append([report.themes.hidden_because, "", report.themes.conversations])
     sheet(_("Thema's"), [_("Vraag"), _("Thema"), _("Aantal gesprekken")], theme_rows)
     step_head = [_("Stap %(n)d", n=number) for number in sorted(report.step_titles)]
     sheet(_("Stappen per vestiging"), [_("Vestiging"), *step_head, _("Afgerond"), _("Stilgevallen"), _("Totaal")],
