@@ -132,3 +132,34 @@ def test_outcomes_are_the_regions_own(world, app: Flask) -> None:
     html = odd.get_data(as_text=True)
     assert odd.status_code == 200 and "hoort niet bij jullie regio" in html
     assert _figure(_section(html, "h-year"), "Activiteiten gehouden") == "1"
+
+
+def test_every_branch_counts_everywhere_and_a_year_only_its_partnerships(world, app: Flask) -> None:
+    """A branch that joined the region without a partnership yet is counted the same on
+    the start page, the outcomes, the yearly report and the overview; a year counts only
+    the partnerships that existed in it."""
+    from stappenplan.organisations.models import Region, RegionMembership
+    from tests.factories import make_org
+
+    with app.app_context():
+        region = db.session.scalar(select(Region).where(Region.public_id == world.ids["region_a"]))
+        db.session.add(RegionMembership(region=region, library=make_org("Bibliotheek Nieuw", "library")))
+        db.session.commit()
+    coordinator = _client(app, world.emails["coord_a"])
+    start = " ".join(coordinator.get("/start").get_data(as_text=True).split())
+    assert "1 samenwerking · 2 vestigingen" in start
+    html = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    branches = _section(html, "h-branches")
+    assert "Bibliotheek A" in branches and "Bibliotheek Nieuw" in branches
+    new_row = branches.split("Bibliotheek Nieuw")[1].split("</tr>")[0]
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", new_row)][:2] == ["0", "0"]
+    report = " ".join(coordinator.get("/regio/jaarverslag").get_data(as_text=True).split())
+    assert "<dt>Vestigingen</dt><dd>2</dd>" in report
+    assert "2 vestigingen doen mee" in " ".join(coordinator.get("/regio").get_data(as_text=True).split())
+    # The partnership was made this year: last year had none.
+    last = coordinator.get(f"/regio/resultaten?jaar={LAST_YEAR}").get_data(as_text=True)
+    a_row = _section(last, "h-branches").split("Bibliotheek A")[1].split("</tr>")[0]
+    assert re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", a_row)[0]).strip() == "0"
+    this = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    a_row = _section(this, "h-branches").split("Bibliotheek A")[1].split("</tr>")[0]
+    assert re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", a_row)[0]).strip() == "1"

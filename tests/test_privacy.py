@@ -150,3 +150,28 @@ def test_audit_log_page(world, app: Flask) -> None:
     other = app.test_client()
     login(other, world.emails["lib_b"])
     assert "rondde stap 1 af" not in other.get("/organisatie/logboek").get_data(as_text=True)
+
+
+def test_every_recorded_event_reads_as_dutch_in_the_log(world, app: Flask) -> None:
+    """Each kind of event the code records has a sentence (``describe.text_for`` or the
+    log's labels), so the log never shows an internal code; downloads are named."""
+    import re
+    from pathlib import Path
+
+    from stappenplan.activity.describe import text_for
+    from stappenplan.activity.routes import LABELS
+
+    source = "\n".join(p.read_text() for p in Path("stappenplan").rglob("*.py"))
+    kinds = set(re.findall(r'\brecord\(\s*"([a-z_.]+)"', source))
+    kinds |= {f"workflow.{k}" for k in re.findall(r'Event\(\s*"([a-z_]+)"', source)}
+    assert {"coordination.export", "plan_exported", "member_invited", "workflow.signed_off"} <= kinds
+    with app.test_request_context():
+        for kind in sorted(kinds):
+            detail = {"step": 1, "cycle": 1, "number": 2, "rows": 2, "format": "csv"}
+            described = text_for(AuditEvent(kind=kind, detail=detail))
+            assert described or kind in LABELS, kind
+    client = app.test_client()
+    login(client, world.emails["coord_a"])
+    assert client.get("/regio/export.csv").status_code == 200
+    page = " ".join(client.get("/organisatie/logboek").get_data(as_text=True).split())
+    assert "downloadde het regio-overzicht" in page and "coordination.export" not in page

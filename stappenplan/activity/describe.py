@@ -12,6 +12,7 @@ from ..accounts.models import User
 from ..audit.models import AuditEvent
 from ..extensions import db
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..partnerships.models import Partnership
 from ..workflow.engine import party_name
 
@@ -78,6 +79,13 @@ def text_for(event: AuditEvent) -> str | None:
     if kind == "region_request_declined":
         return _("wees de aanvraag van %(branch)s voor %(region)s af", branch=d.get("library", ""),
                  region=d.get("region", ""))
+    if kind == "coordination.export":
+        return ngettext("downloadde het regio-overzicht (%(num)d samenwerking, %(format)s)",
+                        "downloadde het regio-overzicht (%(num)d samenwerkingen, %(format)s)",
+                        int(d.get("rows") or 0), format=str(d.get("format", "")).upper())
+    if kind == "plan_exported":
+        return _("downloadde het samenwerkingsplan van ronde %(n)s (%(format)s)", n=d.get("cycle", ""),
+                 format=str(d.get("format", "")).upper())
     return None
 
 

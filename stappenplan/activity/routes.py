@@ -33,7 +33,8 @@ CATEGORIES = {
     "stappen": ("workflow.",),
     "leden": ("member_", "account_", "password_"),
     "uitnodigingen": ("partner_invited", "invitation_", "partnership_started"),
-    "gegevens": ("data_exported", "records_purged", "partner_deleted", "region_"),
+    "gegevens": ("data_exported", "records_purged", "partner_deleted", "region_", "plan_exported",
+                 "coordination.export"),
     "opmerkingen": ("comment",),
 }
 LABELS = {
@@ -44,8 +45,9 @@ LABELS = {
     "organisation_registered": "maakte de organisatie aan", "region_opt_in": "meldde de vestiging aan voor de regio",
     "region_opt_out": "meldde de vestiging af voor de regio", "data_exported": "downloadde alle gegevens",
     "account_deleted": "verwijderde het eigen account", "partner_deleted": "een partner verwijderde zijn gegevens",
-    "comments_resolved": "rondde een gesprek af", "comments_reopened": "opende een gesprek opnieuw",
+    "comments_resolved": "markeerde opmerkingen als afgehandeld", "comments_reopened": "opende opmerkingen opnieuw",
     "email_confirmed": "bevestigde het e-mailadres", "region_report_exported": "downloadde het jaarverslag",
+    "records_purged": "gespreksverslagen van stap 5 verwijderd na de bewaartermijn",
 }
 
 

@@ -121,12 +121,15 @@ def _rows(value: Any) -> Iterable[dict[str, Any]]:
 def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -> Outcomes:
     """The figures of the coordinator's region (or one branch) for ``year``, three queries."""
     libraries = coordinated_library_ids(org_id, branch_id)
+    # Every branch of the region, also one without partnerships yet (outer joins): the
+    # report's and the dashboard's branch counts agree.
     cycles = db.session.execute(
-        select(Cycle.id, Cycle.number, Cycle.closed_at, Partnership.id, Partnership.library_id, Organisation.name,
-               Organisation.public_id)
-        .join(Partnership, Partnership.id == Cycle.partnership_id)
-        .join(Organisation, Organisation.id == Partnership.library_id)
-        .where(Partnership.library_id.in_(libraries))
+        select(Cycle.id, Cycle.number, Cycle.closed_at, Partnership.id, Organisation.id, Organisation.name,
+               Organisation.public_id, Partnership.created_at)
+        .select_from(Organisation)
+        .outerjoin(Partnership, Partnership.library_id == Organisation.id)
+        .outerjoin(Cycle, Cycle.partnership_id == Partnership.id)
+        .where(Organisation.id.in_(libraries))
     ).all()
     answers = db.session.execute(
         select(StepInstance.cycle_id, StepInstance.step, Answer.value, Answer.updated_at)
@@ -144,10 +147,13 @@ def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -
     cycle_info: dict[int, tuple[int, int]] = {}
     partnerships_of: dict[int, set[int]] = {}
     years = {year, today.year}
-    for cycle_id, number, closed_at, partnership_id, library_id, name, public_id in cycles:
-        cycle_info[cycle_id] = (number, library_id)
+    for cycle_id, number, closed_at, partnership_id, library_id, name, public_id, created_at in cycles:
         by_branch.setdefault(library_id, BranchOutcome(name, public_id, Figures()))
-        partnerships_of.setdefault(library_id, set()).add(partnership_id)
+        if cycle_id is None:
+            continue
+        cycle_info[cycle_id] = (number, library_id)
+        if created_at.year <= year:  # a year counts the partnerships that existed in it
+            partnerships_of.setdefault(library_id, set()).add(partnership_id)
         round_figures = by_round.setdefault(number, Figures())
         round_figures.partnerships += 1
         if closed_at is not None:

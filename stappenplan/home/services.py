@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, bindparam, distinct, func, select
 
-from ..access import visible_partnerships, visible_partnerships_statement
+from ..access import coordinated_library_ids, visible_partnerships, visible_partnerships_statement
 from ..activity.describe import activities
 from ..core.web import Page, choice_arg, int_arg, page_arg, text_arg
 from ..extensions import db, utcnow
@@ -69,8 +69,10 @@ def context_for(org: Organisation) -> dict[str, Any]:
 def _coordinator_home(org: Organisation) -> dict[str, Any]:
     """Counted in SQL, and only the newest loaded: a region may hold thousands."""
     visible = visible_partnerships(org)
-    total, branches = db.session.execute(visible.with_only_columns(
-        func.count(Partnership.id), func.count(distinct(Partnership.library_id)))).one()
+    # The region's branches, also those without a partnership yet (as the overview counts them).
+    branch_ids = coordinated_library_ids(org.id).subquery()
+    branch_count = select(func.count(distinct(branch_ids.c.library_id))).scalar_subquery()
+    total, branches = db.session.execute(visible.with_only_columns(func.count(Partnership.id), branch_count)).one()
     newest = list(db.session.scalars(
         visible.order_by(Partnership.created_at.desc(), Partnership.id.desc()).limit(COORDINATOR_NEWEST)))
     return {"org": org, "partnerships": newest, "total": total, "branch_count": branches}
