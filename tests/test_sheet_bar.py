@@ -152,3 +152,24 @@ def test_an_open_worksheet_hears_of_the_partners_approval_and_its_withdrawal(wor
     assert formdata.by_id(withdrawn, "approval-notice") is not None
     assert "heeft deze stap al goedgekeurd" not in withdrawn
     assert formdata.by_id(withdrawn, "sheet-signed").get("value") == ""
+
+
+def test_completing_the_last_private_step_asks_first_on_the_worksheet_and_the_partnership_page(
+        world, app: Flask) -> None:
+    """Step 3's completion shows the organisation's answers of steps 1-3 to the partner,
+    which cannot be taken back: both of its buttons ask; steps 1 and 2 do not."""
+    with app.app_context():
+        driver(world).own_steps(2, 0)
+    lib = _client(app, world.emails["lib_a"])
+    bar = formdata.by_id(lib.get(sheet_url(world, 3, "bibliotheek")).get_data(as_text=True), "sheet-bar")
+    form = next(bar.iter(f"{formdata.NS}form"))
+    assert form.get("data-confirm") == ("Stap 3 afronden? Daarna ziet Opvang A jullie antwoorden van stap 1 tot en "
+                                        "met 3. Dat kun je niet ongedaan maken.")
+    page = lib.get(f"/samenwerkingen/{world.ids['partnership_a']}").get_data(as_text=True)
+    asks = [f.get("hx-confirm") for f in formdata.parse(page).iter(f"{formdata.NS}form")
+            if f.get("hx-confirm") and "afronden" in f.get("hx-confirm")]
+    assert asks == ["Stap 3 afronden? Daarna ziet Opvang A jullie antwoorden van stap 1 tot en met 3. "
+                    "Dat kun je niet ongedaan maken."]
+    cc = _client(app, world.emails["cc_a"])
+    first = formdata.by_id(cc.get(sheet_url(world, 1, "kinderopvang")).get_data(as_text=True), "sheet-bar")
+    assert all(f.get("data-confirm") is None for f in first.iter(f"{formdata.NS}form"))

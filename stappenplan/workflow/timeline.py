@@ -80,6 +80,11 @@ class Timeline:
                     return view, slot
         return None
 
+    def shares_answers(self, action: Action) -> bool:
+        """Completing the last private step shows the organisation's own answers to the
+        partner, which cannot be taken back: the button asks first."""
+        return action.kind == "complete" and action.step == engine.last_private_step(self.defn)
+
     @property
     def steps_completed(self) -> int:
         """How many of the steps are done in this round (both slots of a step, if it has two)."""

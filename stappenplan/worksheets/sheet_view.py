@@ -48,6 +48,9 @@ class Progress:
     partner: str
     partner_signed: bool
     signed: bool
+    #: Completing this step shows the organisation's answers of the private steps to the
+    #: partner (the last private step): the button asks first.
+    shares_answers: bool = False
 
     @property
     def done(self) -> int:
@@ -190,7 +193,8 @@ def _progress(sheet: Sheet, answers: dict[str, Answer], user: Any) -> Progress:
     signoffs = {s.party for s in instance.signoffs}
     partner = engine.other_party(party)
     return Progress(required=len(required), missing=missing, actions=actions, partner=partner,
-                    partner_signed=partner in signoffs, signed=sheet.party in signoffs)
+                    partner_signed=partner in signoffs, signed=sheet.party in signoffs,
+                    shares_answers=sheet.step.number == engine.last_private_step(sheet.defn))
 
 
 def shared_goals(sheet: Sheet) -> list[dict[str, Any]]:

@@ -36,6 +36,13 @@ class Journey:
         other = new_page(browser)
         login(other, server, self.emails["childcare"], PASSWORD)
         self.pages = {"library": page, "childcare": other}
+        self.asked: list[str] = []
+        for each in self.pages.values():
+            each.on("dialog", self._accept)
+
+    def _accept(self, dialog) -> None:
+        self.asked.append(dialog.message)
+        dialog.accept()
 
     def fill(self, step: int, slot: str, answers: dict[str, object], party: str | None = None) -> None:
         """Answers saved as an autosave saves them (version checks, revisions, the feed)."""
@@ -56,8 +63,10 @@ class Journey:
         return page
 
     def press_on_sheet(self, party: str, step: int, slot: str, label: str) -> Page:
-        """The button in the worksheet's own bar; the worksheet comes back with a message."""
+        """The button in the worksheet's own bar; the worksheet comes back with a message.
+        A question the browser asks first (``self.asked``) is answered yes."""
         page = self.sheet(party, step, slot)
+        self.asked.clear()
         page.locator("#sheet-bar").get_by_role("button", name=label).click()
         page.wait_for_url(f"**/stap/{step}/{SLUG[slot]}")
         expect(page.locator(".flash--success")).to_be_visible()
@@ -76,6 +85,10 @@ def test_two_organisations_go_through_all_eight_steps_and_start_round_two(server
         for party in ("library", "childcare"):
             j.fill(step, party, content.OWN[party][step])
             sheet = j.press_on_sheet(party, step, party, f"Stap {step} afronden")
+            # Completing step 3 shows the organisation's own answers to the partner: asked first.
+            partner = "Opvang A" if party == "library" else "Bibliotheek A"
+            assert j.asked == ([f"Stap 3 afronden? Daarna ziet {partner} jullie antwoorden van stap 1 tot en met 3. "
+                                "Dat kun je niet ongedaan maken."] if step == 3 else [])
             expect(sheet.locator(".page-head > .badge")).to_have_text("Afgerond")
             # Completed: the worksheet is read-only for its own organisation now.
             expect(sheet.locator("#sheet-bar").get_by_role("button", name=f"Stap {step} afronden")).to_have_count(0)
@@ -134,7 +147,6 @@ def test_two_organisations_go_through_all_eight_steps_and_start_round_two(server
     # All eight done: the round is closed, and either organisation may start the next.
     library = j.overview("library")
     expect(library.get_by_role("heading", name="Deze ronde is afgerond")).to_be_visible()
-    library.once("dialog", lambda dialog: dialog.accept())
     library.get_by_role("button", name="Nieuwe ronde starten").click()
     expect(library.locator("#timeline")).to_contain_text("Open")
     childcare = j.overview("childcare")
