@@ -123,3 +123,33 @@ def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
     with app.app_context():
         assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) == members
         assert len(outbox()) == mails
+
+
+def _unread(email: str) -> list[str]:
+    return [n.title for n in _notes(email) if n.read_at is None]
+
+
+def test_a_completed_step_settles_what_its_notifications_asked(world, app: Flask) -> None:
+    """"Stap 4 staat open" and "… keurde stap 4 goed; nu wacht de stap op jullie
+    goedkeuring" are answered once step 4 is completed: no longer new, still listed."""
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(3, 3)
+        d.fill_joint(4)
+        d.act("library", Action("sign_off", 4, "joint"))
+        uow.checkpoint()
+        waiting = _unread(world.emails["cc_a_member"])
+        assert "De bibliotheek keurde stap 4 goed" in waiting
+        assert any("Stap 4 staat open" in t for t in waiting)
+        assert any("Stap 4 staat open" in t for t in _unread(world.emails["lib_a_member"]))
+        d.act("childcare", Action("sign_off", 4, "joint"))  # completes step 4
+        uow.checkpoint()
+        for email in (world.emails["cc_a_member"], world.emails["lib_a_member"]):
+            unread = _unread(email)
+            assert not any("stap 4" in t.lower() and "staat open" not in t.lower() for t in unread), unread
+            assert not any("Stap 4 staat open" in t for t in unread), unread
+            assert any("Stap 5 staat open" in t for t in unread) or email == world.emails["lib_a_member"]
+        titles = [n.title for n in _notes(world.emails["cc_a_member"])]
+        assert "De bibliotheek keurde stap 4 goed" in titles  # kept in the list, read
+        # Another partnership's notifications are untouched.
+        assert all(n.read_at is None for n in _notes(world.emails["cc_b"]))

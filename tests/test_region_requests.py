@@ -124,6 +124,13 @@ def test_a_request_does_not_put_the_branch_in_the_region_until_a_coordinator_acc
                                                    "partnership": True}
     assert "Je vestiging doet mee in Regio A" in library.get("/organisatie/regio").get_data(as_text=True)
     assert "Aanvragen bekijken" not in coordinator.get("/regio").get_data(as_text=True)
+    # The coordinators' notification asked for a decision: answered, so no longer new.
+    notes = coordinator.get("/meldingen").get_data(as_text=True)
+    assert "Bibliotheek C vraagt om mee te doen in Regio A" in notes
+    with app.app_context():
+        from stappenplan.notifications.models import Notification
+        asked = db.session.scalars(select(Notification).where(Notification.title.like("%vraagt om mee te doen%")))
+        assert [n.read_at is not None for n in asked] == [True]
 
 
 def test_a_declined_request_leaves_the_branch_out(world, app: Flask, newcomer: dict[str, str]) -> None:
@@ -252,6 +259,10 @@ def test_the_branch_withdraws_its_request(world, app: Flask, newcomer: dict[str,
     assert "Je aanvraag voor Regio A is ingetrokken." in page and "Aanvraag versturen" in page
     assert _request(app, newcomer["lib"]).status == "withdrawn"
     assert "1 aanvraag wacht" not in coordinator.get("/regio/aanvragen").get_data(as_text=True)
+    with app.app_context():
+        from stappenplan.notifications.models import Notification
+        asked = db.session.scalars(select(Notification).where(Notification.title.like("%vraagt om mee te doen%")))
+        assert [n.read_at is not None for n in asked] == [True]  # nothing left to decide
     late = coordinator.post(f"/regio/aanvragen/{request_id}/aannemen", follow_redirects=True)
     assert "Deze aanvraag is al afgehandeld." in late.get_data(as_text=True)
     assert not _member_of_region(app, newcomer["lib"])

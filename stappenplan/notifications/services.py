@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
 from .. import rls
 from ..accounts.models import User
 from ..core import signals
 from ..core.web import external_url
-from ..extensions import db, utcnow
+from ..extensions import db, new_public_id, utcnow
 from ..i18n import Msg, render
 from ..i18n import gettext as _
 from ..organisations.models import Membership, RegionRequest
@@ -148,6 +148,11 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
     made: list[Notification] = []
     completed = {e.step for e in events if e.kind == "step_completed"}
     org_of = {"library": partnership.library_id, "childcare": partnership.childcare_id}
+    # What a completed step asked of people ("Stap N staat open", "… wacht op jullie
+    # goedkeuring") is done: no longer new for anyone.
+    settle(keys=[f"opened:{partnership.id}:{e.step}:{e.slot}:{_cycle(e)}" for e in events
+                 if e.kind == "step_completed"],
+           prefixes=[_signoff_key(partnership, e) for e in events if e.kind == "step_completed"])
     for event in events:
         if event.kind == "step_opened" and event.step is not None:
             orgs = [org_of[event.slot]] if event.slot in org_of else list(org_of.values())
@@ -167,7 +172,7 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
                 title=Msg(N_("%(who)s keurde stap %(n)d goed"), who=Msg(PARTY_TITLE[event.party]), n=event.step),
                 body=Msg(N_("%(name)s keurde stap %(n)d goed. Nu wacht de stap op jullie goedkeuring."),
                          name=actor.name, n=event.step),
-                link=link,
+                link=link, dedupe_key=_signoff_key(partnership, event) + new_public_id(),
             )
         elif event.kind == "sign_off_withdrawn" and (event.detail or {}).get("reason") == "edit":
             # An edit voided the other organisation's approval: they must look again.
@@ -181,13 +186,33 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
                     body=Msg(N_("%(name)s (%(who)s) heeft stap %(n)d gewijzigd nadat jullie die hadden "
                                 "goedgekeurd. Bekijk de wijziging en keur de stap opnieuw goed."),
                              name=actor.name, who=Msg(PARTY_NAME[party]), n=event.step),
-                    link=link,
+                    link=link, dedupe_key=_signoff_key(partnership, event) + new_public_id(),
                 )
     return made
 
 
 def _cycle(event: Event) -> Any:
     return (event.detail or {}).get("cycle", "")
+
+
+def _signoff_key(partnership: Partnership, event: Event) -> str:
+    """The start of the key of every approval notification of one step in one round: the
+    step's completion settles them all (each gets a unique end, so none is skipped)."""
+    return f"signoff:{partnership.id}:{_cycle(event)}:{event.step}:"
+
+
+def settle(*, keys: Iterable[str] = (), prefixes: Iterable[str] = ()) -> None:
+    """Notifications whose question has been answered - the step completed, the request
+    decided - are no longer new for anyone (read now; they stay in the list). A write for
+    other people's notifications: the system's, not the user's scope."""
+    keys, prefixes = list(keys), list(prefixes)
+    if not keys and not prefixes:
+        return
+    answered: list[ColumnElement[bool]] = [Notification.dedupe_key.in_(keys)] if keys else []
+    answered += [Notification.dedupe_key.startswith(prefix, autoescape=True) for prefix in prefixes]
+    with rls.system_write():
+        db.session.execute(update(Notification).where(Notification.read_at.is_(None), or_(*answered))
+                           .values(read_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def _pair(p: Partnership) -> str:
@@ -242,6 +267,8 @@ def region_request(request: RegionRequest, event: str, actor: User) -> list[Noti
             link=external_url("coordination.requests") + f"#aanvraag-{request.public_id}",
             dedupe_key=f"region-request:{request.id}",
         )
+    if event in ("accepted", "declined", "withdrawn"):
+        settle(keys=[f"region-request:{request.id}"])  # the coordinators' question is answered
     if event in ("accepted", "declined"):
         accepted = event == "accepted"
         with rls.system_write():  # the coordinator's decision, told to the branch's people

@@ -129,6 +129,7 @@ def withdraw_request(actor: User) -> RegionRequest:
     record("region_request_withdrawn", actor_id=actor.id, organisation_id=request.library_id,
            region=request.region.name)
     db.session.flush()
+    signals.region_request.send(request, event="withdrawn", actor=actor)
     return request
 
 
