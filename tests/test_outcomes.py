@@ -79,7 +79,10 @@ def test_figures_of_a_year_are_counted_as_by_hand(world, app: Flask) -> None:
     assert _figure(year, "Ouders bereikt") == "10"
     assert _figure(year, "Kinderen bereikt") == "12"
     assert _figure(year, "Rondes afgerond") == "0"
-    assert "4: 1" in year and "2: 1" in year and "1: 0" in year  # the goal scores saved this year
+    # The goal scores saved this year, only those given, each as "how often × which score".
+    assert "1× cijfer 2</span>, <span class=\"score-chip\">1× cijfer 4" in year
+    assert "cijfer 1" not in year.split("van 1")[0]
+    assert "van 1 (nog niet begonnen) tot 5 (helemaal bereikt)" in year
     last = _section(coordinator.get(f"/regio/resultaten?jaar={LAST_YEAR}").get_data(as_text=True), "h-year")
     assert _figure(last, "Activiteiten gehouden") == "1"  # r3
     assert _figure(last, "Ouders bereikt") == "onbekend"  # nothing filled in: never 0

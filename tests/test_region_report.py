@@ -45,6 +45,11 @@ def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
     reader = PdfReader(io.BytesIO(response.data))
     pdf = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     assert "Activiteiten gehouden 1" in pdf and "Ouders bereikt 10" in pdf and "Kinderen bereikt 12" in pdf
+    assert "1× cijfer 2, 1× cijfer 4" in pdf
+    # The footer of the pages after the cover names the report and its maker, on one line.
+    assert len(reader.pages) > 1
+    footer = f"Regio A · {TODAY.year} · Jaarverslag · Coördinatie A"
+    assert all(footer in " ".join(p.extract_text().split()) for p in reader.pages[1:])
     assert "Opvang A" in pdf and "Zo tellen we" in pdf
     root = reader.trailer["/Root"]
     assert "/StructTreeRoot" in root and root["/Lang"] == "nl"  # tagged, with its language
@@ -55,6 +60,7 @@ def test_page_pdf_and_xlsx_show_the_same_figures(world, app: Flask) -> None:
     figures = {row[0]: row[1] for row in book[book.sheetnames[0]].iter_rows(min_row=2, values_only=True)}
     assert figures["Activiteiten gehouden"] == 1 and figures["Ouders bereikt"] == 10  # numbers stay numbers
     assert figures["Kinderen bereikt"] == 12 and figures["Cijfer 4"] == 1 and figures["Cijfer 2"] == 1
+    assert figures["Cijfer 1 (nog niet begonnen)"] == 0 and figures["Cijfer 5 (helemaal bereikt)"] == 0
     rounds = list(book["Per ronde"].iter_rows(min_row=2, values_only=True))
     assert rounds[0][:6] == (1, 1, 0, 3, "14 (bij 1 activiteit onbekend)", "15 (bij 1 activiteit onbekend)")
     partnerships = list(book["Samenwerkingen"].iter_rows(min_row=2, values_only=True))

@@ -31,6 +31,7 @@ from ..extensions import db
 from ..organisations.models import Organisation
 from ..partnerships.models import Partnership
 from ..workflow import engine
+from ..workflow.definition import N_
 from ..workflow.models import Cycle, StepInstance
 from ..worksheets.models import Answer
 
@@ -38,6 +39,8 @@ ACTIVITY_STEP, ACTIVITY_QUESTION = 6, "activities"
 SCORE_STEP, SCORE_QUESTION = 8, "goal_progress"
 HELD = "held"
 SCALE = (1, 2, 3, 4, 5)
+#: What the ends of the scale mean (the plan's ``scale_labels`` of step 8), for a spreadsheet's headings.
+SCALE_ENDS = {1: N_("nog niet begonnen"), 5: N_("helemaal bereikt")}
 
 
 @dataclass

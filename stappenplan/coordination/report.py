@@ -137,7 +137,8 @@ def to_xlsx(report: Report) -> bytes:
     """One sheet per table, a bold header row each; text is always stored as text."""
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
-    score_head = [_("Cijfer %(s)d", s=s) for s in outcomes.SCALE]
+    score_head = [_("Cijfer %(s)d", s=s) + (f" ({_(outcomes.SCALE_ENDS[s])})" if s in outcomes.SCALE_ENDS else "")
+                  for s in outcomes.SCALE]
 
     def sheet(title: str, head: list[str], body: list[list[Any]]) -> None:
         ws = workbook.create_sheet(title[:31])
