@@ -668,6 +668,14 @@ def test_coordinator_sees_no_private_worksheets_records_or_edit_buttons(app: Fla
             assert client.get(f"/samenwerkingen/{through_six}/stap/{step}/{slot}").status_code == 404
     step5 = _page(client, f"/samenwerkingen/{through_six}/stap/5/samen")
     assert "Gezin A" not in step5 and "Hun dochter zingt" not in step5
+    # Nothing on a worksheet speaks to the coordinator as if they were a partner: not step 4's
+    # "Boven dit werkblad staan de antwoorden…" (not shown to them), nor "Je bent de enige".
+    step4 = _page(client, f"/samenwerkingen/{through_six}/stap/4/samen")
+    assert "Boven dit werkblad staan de antwoorden" not in step4 and "Je bent de enige" not in step4
+    assert "Je kijkt mee als regionale ondersteuning" in step4
+    partner = _page(_client(app, "hummeltje@demo.stappenplan.nl", demo.PASSWORD),
+                    f"/samenwerkingen/{through_six}/stap/4/samen")
+    assert "Boven dit werkblad staan de antwoorden" in partner
     # The childcare organisation itself does see its records (so the check above means something).
     assert "Gezin A" in _page(
         _client(app, "hummeltje@demo.stappenplan.nl", demo.PASSWORD), f"/samenwerkingen/{through_six}/stap/5/samen"
