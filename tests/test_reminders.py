@@ -66,12 +66,14 @@ def test_a_reminder_reaches_both_organisations_once_per_click_and_is_logged(worl
     # A second one the same day is sent only when the coordinator confirms it: the page
     # says who sent the first, and the typed message stays.
     page = coordinator.get(_url(world)).get_data(as_text=True)
-    assert 'id="recent-reminder"' in page and "al een herinnering" in page
+    # It was this coordinator: the page says "je", not their name.
+    assert 'id="recent-reminder"' in page and "Je stuurde op" in page and "al een herinnering" in page
     assert "Toch nog een herinnering sturen" in page
+    assert "„Zullen we volgende week bellen?”" in page  # Dutch quotation marks
     refused = coordinator.post(_url(world), data={"message": "Nog even dit"})
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "stuurde minder dan een dag geleden al een herinnering" in html and "Nog even dit</textarea>" in html
+    assert "Je stuurde minder dan een dag geleden al een herinnering" in html and "Nog even dit</textarea>" in html
     with app.app_context():
         assert db.session.scalar(select(func.count(Reminder.id))) == 1
         assert len([m for m in outbox() if "Herinnering van" in m.subject]) == 2

@@ -14,6 +14,6 @@ class ReminderForm(Form):
     message = TextAreaField(
         _l("Persoonlijk bericht (niet verplicht)"),
         validators=[Optional(), max_length(MESSAGE_MAX)],
-        description=_l("Bijvoorbeeld: zullen we binnenkort even bellen over stap 5?"),
+        description=_l("Bijvoorbeeld: zullen we binnenkort even bellen over hoe het gaat?"),
     )
     again = BooleanField(_l("Toch nog een herinnering sturen"))

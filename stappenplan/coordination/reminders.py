@@ -47,6 +47,8 @@ class SentReminder:
     at: datetime
     by: str
     message: str
+    #: The sender's id (None once the account is gone): "je stuurde" to the sender themselves.
+    by_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,13 @@ def contacts(partnership: Partnership) -> list[Contact]:
 
 def history(partnership: Partnership) -> list[SentReminder]:
     rows = db.session.execute(
-        select(Reminder.created_at, User.name, Reminder.message)
+        select(Reminder.created_at, User.name, Reminder.message, User.id)
         .outerjoin(User, User.id == Reminder.sent_by_id)
         .where(Reminder.partnership_id == partnership.id)
         .order_by(Reminder.created_at.desc(), Reminder.id.desc())
     ).all()
-    return [SentReminder(at, name or _("verwijderde gebruiker"), message) for at, name, message in rows]
+    return [SentReminder(at, name or _("verwijderde gebruiker"), message, user_id)
+            for at, name, message, user_id in rows]
 
 
 def recent(sent: list[SentReminder]) -> SentReminder | None:
@@ -99,6 +102,9 @@ def send(actor: User, partnership: Partnership, message: str, again: bool = Fals
     # organisation): two coordinators pressing at once, the second sees the first's.
     db.session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update()).all()
     if not again and (last := recent(history(partnership))) is not None:
+        if last.by_id == actor.id:
+            raise ServiceError(_("Je stuurde minder dan een dag geleden al een herinnering. Vink „Toch nog een "
+                                 "herinnering sturen” aan als je er nog een wilt sturen."), field="again")
         raise ServiceError(_("%(name)s stuurde minder dan een dag geleden al een herinnering. Vink „Toch nog een "
                              "herinnering sturen” aan als je er nog een wilt sturen.", name=last.by), field="again")
     reminder = Reminder(partnership_id=partnership.id, coordination_id=org.id, sent_by_id=actor.id, message=message)
