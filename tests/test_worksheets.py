@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -742,3 +743,27 @@ def test_theme_threshold_is_configurable(world, app: Flask, lib: FlaskClient) ->
     app.config["THEME_MIN_CONVERSATIONS"] = 7
     page = lib.get(sheet_url(world, 5, "samen")).get_data(as_text=True)
     assert "6 gesprekken" in page and "vanaf 7 gesprekken" in page and _support_counts(page) == {}
+
+
+def test_a_row_heading_is_its_main_text_never_an_option_key(world, app: Flask, lib: FlaskClient) -> None:
+    """A row's heading ("Rij 1: ...") is its first text or line column in the question's
+    order, whatever order the cells are stored in (PostgreSQL's jsonb sorts the keys, so a
+    row added with "+ Rij toevoegen" stored "theme" or "status" before "action")."""
+    rows = [{"id": "r-a", "cells": {"theme": "communication", "status": "planned", "action": "Nieuwsbrief aan ouders"}},
+            {"id": "r-b", "cells": {"status": "planned", "theme": "policy"}}]
+    with app.app_context():
+        d = driver(world)
+        d.through(6)
+        d.fill("library", 7, "joint", {"action_schema": rows})
+    page = formdata.parse(lib.get(sheet_url(world, 7, "samen")).get_data(as_text=True))
+    legends = {card.get("id"): "".join(card.find("{http://www.w3.org/1999/xhtml}legend").itertext())
+               for card in page.iter("{http://www.w3.org/1999/xhtml}fieldset") if card.get("id", "").startswith("row-")}
+    assert legends["row-action_schema-r-a"] == "Rij 1: Nieuwsbrief aan ouders"
+    assert legends["row-action_schema-r-b"] == "Rij 2"  # no action typed yet: no option key, no label
+    # A table without a text column: its first column as shown (the option's label).
+    question = get_definition(1).step(7).question("action_schema")
+    choices = dataclasses.replace(question, columns=[c for c in question.columns if c.type == "choice"])
+    with app.test_request_context():
+        assert display.row_heading(choices, rows[0]["cells"]) == "Communicatie"
+        assert display.row_heading(question, rows[1]["cells"]) == ""
+
