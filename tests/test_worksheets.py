@@ -767,3 +767,33 @@ def test_a_row_heading_is_its_main_text_never_an_option_key(world, app: Flask, l
         assert display.row_heading(choices, rows[0]["cells"]) == "Communicatie"
         assert display.row_heading(question, rows[1]["cells"]) == ""
 
+
+def test_a_thread_answer_updates_the_questions_comment_count(world, app: Flask, lib: FlaskClient,
+                                                             cc: FlaskClient, joint4: str) -> None:
+    """Posting, resolving and reopening answer with the thread and, out of band, the count in
+    the question's "Opmerkingen" summary; a resolved thread's badge says "afgehandeld" (as
+    the thread does; "afgerond" is said of steps). A comment being written is sent along
+    with resolve/reopen and comes back in the box, its mentions ticked."""
+    url = f"{joint4}/vraag/target_parents/opmerkingen"
+
+    def count(body: str, oob: bool = True) -> str:
+        found = formdata.parse(body).find(".//*[@id='comment-count-target_parents']")
+        assert found is not None, body
+        assert found.get("hx-swap-oob") == ("true" if oob else None)
+        return " ".join("".join(found.itertext()).split())
+
+    posted = lib.post(url, data={"body": "Eerste opmerking"}, headers=HX).get_data(as_text=True)
+    assert count(posted) == "1"
+    assert "Je opmerking is geplaatst." in posted and " autofocus" in posted
+    with app.app_context():
+        cc_id = db.session.scalar(select(User.public_id).where(User.email == world.emails["cc_a"]))
+    resolved = lib.post(f"{url}/status", data={"resolved": "1", "body": "Half geschreven", "mentions": [cc_id]},
+                        headers=HX).get_data(as_text=True)
+    assert count(resolved) == "1 · afgehandeld"
+    assert ">Half geschreven</textarea>" in resolved
+    assert f'value="{cc_id}" checked' in resolved
+    page = lib.get(joint4).get_data(as_text=True)
+    assert count(page, oob=False) == "1 · afgehandeld"
+    reopened = lib.post(f"{url}/status", data={"resolved": "0"}, headers=HX).get_data(as_text=True)
+    assert count(reopened) == "1"
+    assert count(cc.post(url, data={"body": "Tweede"}, headers=HX).get_data(as_text=True)) == "2"
