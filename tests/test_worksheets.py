@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -742,3 +743,57 @@ def test_theme_threshold_is_configurable(world, app: Flask, lib: FlaskClient) ->
     app.config["THEME_MIN_CONVERSATIONS"] = 7
     page = lib.get(sheet_url(world, 5, "samen")).get_data(as_text=True)
     assert "6 gesprekken" in page and "vanaf 7 gesprekken" in page and _support_counts(page) == {}
+
+
+def test_a_row_heading_is_its_main_text_never_an_option_key(world, app: Flask, lib: FlaskClient) -> None:
+    """A row's heading ("Rij 1: ...") is its first text or line column in the question's
+    order, whatever order the cells are stored in (PostgreSQL's jsonb sorts the keys, so a
+    row added with "+ Rij toevoegen" stored "theme" or "status" before "action")."""
+    rows = [{"id": "r-a", "cells": {"theme": "communication", "status": "planned", "action": "Nieuwsbrief aan ouders"}},
+            {"id": "r-b", "cells": {"status": "planned", "theme": "policy"}}]
+    with app.app_context():
+        d = driver(world)
+        d.through(6)
+        d.fill("library", 7, "joint", {"action_schema": rows})
+    page = formdata.parse(lib.get(sheet_url(world, 7, "samen")).get_data(as_text=True))
+    legends = {card.get("id"): "".join(card.find("{http://www.w3.org/1999/xhtml}legend").itertext())
+               for card in page.iter("{http://www.w3.org/1999/xhtml}fieldset") if card.get("id", "").startswith("row-")}
+    assert legends["row-action_schema-r-a"] == "Rij 1: Nieuwsbrief aan ouders"
+    assert legends["row-action_schema-r-b"] == "Rij 2"  # no action typed yet: no option key, no label
+    # A table without a text column: its first column as shown (the option's label).
+    question = get_definition(1).step(7).question("action_schema")
+    choices = dataclasses.replace(question, columns=[c for c in question.columns if c.type == "choice"])
+    with app.test_request_context():
+        assert display.row_heading(choices, rows[0]["cells"]) == "Communicatie"
+        assert display.row_heading(question, rows[1]["cells"]) == ""
+
+
+def test_a_thread_answer_updates_the_questions_comment_count(world, app: Flask, lib: FlaskClient,
+                                                             cc: FlaskClient, joint4: str) -> None:
+    """Posting, resolving and reopening answer with the thread and, out of band, the count in
+    the question's "Opmerkingen" summary; a resolved thread's badge says "afgehandeld" (as
+    the thread does; "afgerond" is said of steps). A comment being written is sent along
+    with resolve/reopen and comes back in the box, its mentions ticked."""
+    url = f"{joint4}/vraag/target_parents/opmerkingen"
+
+    def count(body: str, oob: bool = True) -> str:
+        found = formdata.parse(body).find(".//*[@id='comment-count-target_parents']")
+        assert found is not None, body
+        assert found.get("hx-swap-oob") == ("true" if oob else None)
+        return " ".join("".join(found.itertext()).split())
+
+    posted = lib.post(url, data={"body": "Eerste opmerking"}, headers=HX).get_data(as_text=True)
+    assert count(posted) == "1"
+    assert "Je opmerking is geplaatst." in posted and " autofocus" in posted
+    with app.app_context():
+        cc_id = db.session.scalar(select(User.public_id).where(User.email == world.emails["cc_a"]))
+    resolved = lib.post(f"{url}/status", data={"resolved": "1", "body": "Half geschreven", "mentions": [cc_id]},
+                        headers=HX).get_data(as_text=True)
+    assert count(resolved) == "1 · afgehandeld"
+    assert ">Half geschreven</textarea>" in resolved
+    assert f'value="{cc_id}" checked' in resolved
+    page = lib.get(joint4).get_data(as_text=True)
+    assert count(page, oob=False) == "1 · afgehandeld"
+    reopened = lib.post(f"{url}/status", data={"resolved": "0"}, headers=HX).get_data(as_text=True)
+    assert count(reopened) == "1"
+    assert count(cc.post(url, data={"body": "Tweede"}, headers=HX).get_data(as_text=True)) == "2"

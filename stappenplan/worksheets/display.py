@@ -71,6 +71,21 @@ def cell_text(column: Column, value: Any) -> str:
     return str(value)
 
 
+def row_heading(question: Question, cells: Any) -> str:
+    """What a table row is called after its row number: its main text - the first text or
+    line column of the question, in the question's order (stored cells have no order one
+    can rely on; PostgreSQL's jsonb sorts the keys). A table without a text column uses its
+    first column as shown (an option's label, never its key)."""
+    columns = list(question.columns or [])
+    main = next((c for c in columns if c.type in ("text", "line")), columns[0] if columns else None)
+    if main is None:
+        return ""
+    value = (cells or {}).get(main.key)
+    if main.type in ("text", "line"):
+        return value.strip() if isinstance(value, str) else ""
+    return cell_text(main, value)
+
+
 def answer_text(question: Question, value: Any, goals: dict[str, str] | None = None) -> str:
     """One answer as plain text (tables: one line per row)."""
     if value in (None, "", [], {}):

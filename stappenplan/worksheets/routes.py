@@ -369,7 +369,12 @@ def thread(partnership_id: str, step: int, slot: str, key: str):
                 flash(_("Je opmerking is geplaatst."), "success")
                 return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step,
                                         slot=slot) + f"#vraag-{key}")
-    return _thread(sheet, question, error, request.form.get("body", "") if error else "")
+    if request.method != "POST":
+        return _thread(sheet, question)
+    if error:  # the comment stays typed, its mentions ticked
+        return _thread(sheet, question, error, request.form.get("body", ""), request.form.getlist("mentions"),
+                       posted=True)
+    return _thread(sheet, question, posted=True, said=_("Je opmerking is geplaatst."))
 
 
 @bp.post("/vraag/<key>/opmerkingen/status")
@@ -387,15 +392,21 @@ def thread_status(partnership_id: str, step: int, slot: str, key: str):
             flash(error, "error")
         return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot)
                         + f"#vraag-{key}")
-    return _thread(sheet, question, error)
+    # A comment being written meanwhile (not posted yet) is sent along and stays typed.
+    return _thread(sheet, question, error, request.form.get("body", ""), request.form.getlist("mentions"))
 
 
-def _thread(sheet: Sheet, question: Question, error: str | None = None, body: str = ""):
+def _thread(sheet: Sheet, question: Question, error: str | None = None, body: str = "",
+            mentioned: list[str] | None = None, posted: bool = False, said: str = ""):
+    """The thread of a question. ``posted``: the answer to "Plaatsen", which puts the focus
+    back in the comment box (the button it came from is gone); ``said``: what the status
+    line under the thread says."""
     thread_ = comment_service.thread_for(sheet, question.key)
     view = views.build(sheet, current_user)
     template = "worksheets/_thread.html" if wants_partial() else "worksheets/thread.html"
     status = 422 if error else 200
     return render_template(template, v=view, q=question, thread=thread_, error=error, body=body,
+                           mentioned=mentioned or [], posted=posted, said=said,
                            people=comment_service.mentionable(sheet)), status
 
 

@@ -326,4 +326,6 @@ def client_messages() -> dict[str, str]:
         "action_failed": _("Niet gelukt: er is niets gewijzigd. Probeer het zo opnieuw."),
         "action_offline": _("Geen verbinding: er is niets gewijzigd. Probeer het opnieuw zodra er weer "
                             "verbinding is."),
+        "row_waits": _("Niet uitgevoerd: wat je in de tabel typte, is nog niet opgeslagen. Klik opnieuw op de "
+                       "knop zodra het is opgeslagen."),
     }

@@ -303,12 +303,16 @@
     setStatus(unit, esc(t("saving")), "save-status--busy");
     var version = opts.version !== undefined ? opts.version : unit.base.version;
     var body = bodyFor(unit, pairs, { version: version, withBase: !opts.forced, forceOld: opts.forceOld });
-    return post(unit.url, body).then(function (response) {
+    var request = post(unit.url, body).then(function (response) {
       return response.text().then(function (text) { return handle(unit, response, text, pairs, opts); });
     }, function () {
       unit.inflight = false;
       failed(unit, navigator.onLine === false ? "offline" : "failed");
     });
+    // What waits for this save (a row button) waits for its whole course, a fresh token included.
+    unit.request = request;
+    request.then(function () { if (unit.request === request) { unit.request = null; } });
+    return request;
   }
 
   function handle(unit, response, text, pairs, opts) {
@@ -624,19 +628,38 @@
     }
   });
 
-  // A table's row buttons (htmx) wait until the table's cells are saved.
+  // Send what is dirty and wait for the saves in flight, until no unit of
+  // ``key`` is dirty or saving any more (a save may be followed by one of text typed meanwhile).
+  function settle(key, rounds) {
+    var mine = unitsOf(key);
+    var waits = mine.filter(function (u) { return u.request; }).map(function (u) { return u.request; });
+    mine.forEach(function (u) { if (!u.request && !u.inflight && u.state === "dirty") { waits.push(send(u)); } });
+    if (!waits.length || rounds > 20) { return Promise.resolve(); }
+    return Promise.all(waits).then(function () { return settle(key, rounds + 1); });
+  }
+
+  // A table's row buttons (htmx) wait until the table's cells are saved - also a save that
+  // is already on its way (leaving a cell to click the button starts one). When a cell
+  // cannot be saved, the button does nothing and the status line says so.
   document.body.addEventListener("htmx:confirm", function (evt) {
     var elt = evt.detail.elt;
     var area = elt && elt.closest ? elt.closest(EDITABLE) : null;
     if (!area) { return; }
     var key = area.getAttribute("data-key");
-    var pending = unitsOf(key).filter(busy);
-    if (!pending.length) { return; }
+    if (!unitsOf(key).some(busy)) { return; }
     evt.preventDefault();
     var question = elt.getAttribute("hx-confirm");
     if (question && !window.confirm(question)) { return; }
-    Promise.all(pending.map(function (u) { return u.state === "dirty" ? send(u) : null; })).then(function () {
-      if (!unitsOf(key).some(busy)) { evt.detail.issueRequest(true); }
+    settle(key, 0).then(function () {
+      if (!unitsOf(key).some(busy)) {
+        evt.detail.issueRequest(true);
+        return;
+      }
+      var status = document.getElementById("status-" + key);
+      if (status) {
+        status.innerHTML = esc(t("row_waits")) + " " + status.innerHTML;
+        status.className = "save-status save-status--error";
+      }
     });
   });
 

@@ -1,0 +1,75 @@
+"""A question's comments in a real browser: posting keeps the keyboard in the thread and
+updates the count; resolving or reopening keeps a comment that is being written."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from stappenplan.accounts.models import User
+from stappenplan.demo import Driver
+from stappenplan.extensions import db
+from stappenplan.partnerships.models import Partnership
+from tests.browser.conftest import login
+from tests.factories import PASSWORD, build_world
+
+
+def _open_step4(server, page: Page) -> None:
+    world = build_world(server.app)
+    with server.app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib, cc).own_steps(3, 3)
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen")
+
+
+def test_posting_a_comment_keeps_the_focus_in_the_thread_and_counts_it(server, page: Page) -> None:
+    _open_step4(server, page)
+    question = page.locator("#vraag-target_parents")
+    summary = question.locator("summary", has_text="Opmerkingen")
+    summary.click()
+    box = question.get_by_label("Schrijf een opmerking")
+    box.fill("Kunnen we de peuterspeelzaal noemen?")
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(question.locator(".comment__body")).to_have_text("Kunnen we de peuterspeelzaal noemen?", timeout=5000)
+    # The button is gone with the redrawn thread: the focus is back in the (empty) box,
+    # and the status line says the comment is posted.
+    expect(box).to_be_focused()
+    expect(box).to_have_value("")
+    expect(question.get_by_role("status").filter(has_text="Je opmerking is geplaatst.")).to_have_count(1)
+    expect(summary).to_have_text("Opmerkingen 1")
+    box.fill("En de bibliotheek in het dorp?")
+    box.press("Tab")
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(summary).to_have_text("Opmerkingen 2", timeout=5000)
+    expect(box).to_be_focused()
+
+
+def test_a_comment_being_written_survives_resolving_and_reopening(server, page: Page) -> None:
+    _open_step4(server, page)
+    question = page.locator("#vraag-target_parents")
+    summary = question.locator("summary", has_text="Opmerkingen")
+    summary.click()
+    box = question.get_by_label("Schrijf een opmerking")
+    box.fill("Eerste opmerking")
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(question.locator(".comment__body")).to_have_count(1, timeout=5000)
+
+    draft = "Nog niet geplaatst: wie belt de peuterspeelzaal?"
+    box.fill(draft)
+    question.get_by_role("button", name="Markeren als afgehandeld").click()
+    expect(question.get_by_text("Afgehandeld op")).to_be_visible(timeout=5000)
+    expect(box).to_have_value(draft)
+    reopen = question.get_by_role("button", name="Opnieuw openen")
+    expect(reopen).to_be_focused()  # the same button, now saying what it does next
+    expect(summary).to_have_text("Opmerkingen 1 · afgehandeld")
+
+    reopen.click()
+    expect(question.get_by_text("Afgehandeld op")).to_have_count(0, timeout=5000)
+    expect(box).to_have_value(draft)
+    expect(summary).to_have_text("Opmerkingen 1")
+    question.get_by_role("button", name="Plaatsen").click()
+    expect(question.locator(".comment__body")).to_have_count(2, timeout=5000)
+    expect(question.locator(".comment__body").last).to_have_text(draft)
