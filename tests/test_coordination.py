@@ -166,8 +166,10 @@ def test_coordinator_of_another_region_sees_nothing_of_region_a(world, app: Flas
     # Naming region A's branch as a filter is ignored, with a message, and shows only region B.
     filtered = _page(client, f"/regio?vestiging={world.ids['lib_a']}")
     assert "hoort niet bij jullie regio" in filtered and "Opvang A" not in filtered
-    exported = client.get(f"/regio/export.csv?vestiging={world.ids['lib_a']}").get_data(as_text=True)
+    response = client.get(f"/regio/export.csv?vestiging={world.ids['lib_a']}")
+    exported = response.get_data(as_text=True)
     assert "Opvang A" not in exported and "Opvang B" in exported
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
 
 
 def test_branch_drill_down(world, app: Flask) -> None:

@@ -143,7 +143,7 @@ def _export(fmt: str) -> Response:
         name += "-" + (secure_filename(filters.branch.name).lower() or "vestiging")
     name += f"-{utcnow():%Y-%m-%d}.{fmt}"
     if fmt == "csv":
-        data, mimetype = exports.to_csv(head, body), "text/csv; charset=utf-8"
+        data, mimetype = exports.to_csv(head, body), "text/csv"  # Flask adds "; charset=utf-8"
     else:
         data, mimetype = exports.to_xlsx(head, body, _("Voortgang")), XLSX_MIMETYPE
     response = Response(data, mimetype=mimetype)
