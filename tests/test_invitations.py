@@ -283,3 +283,27 @@ def test_bad_personal_message_sends_nothing(world, app: Flask, client: FlaskClie
     assert response.status_code == 422
     assert problem in response.get_data(as_text=True)
     assert links(app) == []
+
+
+def test_inviting_an_organisation_you_already_work_with(world, app: Flask, client: FlaskClient) -> None:
+    """By its name the inviter is told at once (it knows its partners; nothing about
+    accounts is revealed). By an address only, the invitation goes out as before, and the
+    partner's start page does not ask it to accept what it cannot accept (the mail says why)."""
+    login(client, world.emails["lib_a"])
+    refused = invite(client, "iemand@opvang-a.nl,  opvang a ")
+    assert refused.status_code == 422
+    assert "Met Opvang A werken jullie al samen." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Invitation.id))) == 0
+    assert invite(client, f"{world.emails['cc_a']}, Kinderopvang A (typo)").status_code == 302
+    with app.app_context():
+        mails = [m for m in outbox() if m.to == world.emails["cc_a"]]
+        assert len(mails) == 1 and "uitnodiging/" not in mails[0].body  # the mail explains, no link
+    partner = app.test_client()
+    login(partner, world.emails["cc_a"])
+    assert "nodigt jullie uit voor een samenwerking" not in partner.get("/start").get_data(as_text=True)
+    # Another organisation's invitation does show there.
+    other = app.test_client()
+    login(other, world.emails["lib_b"])
+    assert invite(other, f"{world.emails['cc_a']}, Opvang A").status_code == 302
+    assert "Bibliotheek B nodigt jullie uit voor een samenwerking" in partner.get("/start").get_data(as_text=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, distinct, func, select
+from sqlalchemy import Select, bindparam, distinct, func, or_, select
 
 from ..access import coordinated_library_ids, visible_partnerships, visible_partnerships_statement
 from ..activity.describe import activities
@@ -151,7 +151,12 @@ def _invitations_statement(which: str) -> Select:
         return select(Invitation).where(
             Invitation.inviter_org_id == bindparam("org"), Invitation.purpose == "partnership", *pending,
         ).order_by(Invitation.sent_at.desc())
-    return select(Invitation).where(Invitation.target_org_id == bindparam("org"), *pending)
+    # Not from an organisation this one already works with: that invitation cannot be
+    # accepted (its mail explains why), so "open the link to accept" would mislead.
+    already = select(Partnership.id).where(or_(
+        (Partnership.library_id == Invitation.inviter_org_id) & (Partnership.childcare_id == bindparam("org")),
+        (Partnership.childcare_id == Invitation.inviter_org_id) & (Partnership.library_id == bindparam("org"))))
+    return select(Invitation).where(Invitation.target_org_id == bindparam("org"), *pending, ~already.exists())
 
 
 def current_plan() -> PlanDefinition:

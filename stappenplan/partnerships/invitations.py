@@ -268,12 +268,28 @@ def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation
         refuse_open_duplicate(org.id, entry.email, "partnership")
     except ServiceError as error:
         raise ServiceError(error.message) from None
+    # A partner by the name typed: the inviter knows its partners, so saying so reveals nothing
+    # about who has an account (the address itself is not looked at for this).
+    partner = _partner_named(org, entry.name)
+    if partner is not None:
+        raise ServiceError(_("Met %(org)s werken jullie al samen. Een nieuwe ronde start je op de pagina van die "
+                             "samenwerking.", org=partner))
     existing = user_by_email(entry.email)
     if existing is not None and existing.membership is not None:
         target = existing.membership.organisation
         if target.kind == PARTNER_KIND[org.kind]:
             return target
     return None
+
+
+def _partner_named(org: Organisation, name: str) -> str | None:
+    """The name of an organisation ``org`` already works with that is called ``name``
+    (ignoring case and spaces around it), or None."""
+    other = Partnership.childcare_id if org.kind == "library" else Partnership.library_id
+    own = Partnership.library_id if org.kind == "library" else Partnership.childcare_id
+    return db.session.scalar(
+        select(Organisation.name).join(Partnership, other == Organisation.id)
+        .where(own == org.id, func.lower(func.trim(Organisation.name)) == name.strip().lower()).limit(1))
 
 
 def kind_label(kind: str) -> str:
