@@ -155,6 +155,41 @@
     if (event.detail.successful && !isGet(event.detail)) { clearActionErrors(); }
   });
 
+  // A table wider than its box scrolls sideways inside it (a phone): the box then takes
+  // the keyboard focus, so arrow keys can scroll it, and is named after its table (its
+  // caption, else the section's heading). Boxes that fit get no extra tab stop.
+  var SCROLLERS = ".table-wrap, .plan-table-wrap";
+  function nameOf(wrap) {
+    var caption = wrap.querySelector("caption");
+    if (caption && caption.textContent.trim()) { return caption.textContent.trim(); }
+    var section = wrap.closest("section, .card, main");
+    var heading = section ? section.querySelector("h1, h2, h3") : null;
+    return heading ? heading.textContent.trim() : "";
+  }
+  function markScrollers() {
+    document.querySelectorAll(SCROLLERS).forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("data-scroll-marked", "");
+        if (!wrap.hasAttribute("role")) { wrap.setAttribute("role", "region"); }
+        if (!wrap.hasAttribute("aria-label") && !wrap.hasAttribute("aria-labelledby")) {
+          var name = nameOf(wrap);
+          if (name) { wrap.setAttribute("aria-label", name); }
+        }
+      } else if (!scrolls && wrap.hasAttribute("data-scroll-marked")) {
+        ["tabindex", "data-scroll-marked", "role", "aria-label"].forEach(function (a) { wrap.removeAttribute(a); });
+      }
+    });
+  }
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(markScrollers, 150);
+  });
+  document.addEventListener("htmx:afterSettle", markScrollers);
+  document.addEventListener("DOMContentLoaded", markScrollers);
+
   // Move focus to the error summary so keyboard and screen-reader users hear it.
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector(".error-summary");

@@ -175,3 +175,28 @@ def test_a_choice_whose_label_wraps_keeps_its_text_beside_the_button(server, pag
     })""")
     assert any(g["lines"] > 1 for g in geometry), geometry  # at least one label wraps at 375 px
     assert all(g["besides"] for g in geometry), geometry
+
+
+def test_a_box_that_scrolls_sideways_takes_the_keyboard_focus_and_has_a_name(server, page: Page) -> None:
+    """On a phone the coordinator's tables scroll inside their boxes; each such box can be
+    reached with Tab (arrow keys then scroll it) and says which table it holds. Boxes that
+    fit get no extra tab stop."""
+    _ids(server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, server, "coordinator@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(server.url + "/regio")
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.table-wrap, .plan-table-wrap')].map(el => ({
+        scrolls: el.scrollWidth > el.clientWidth + 1, tabindex: el.getAttribute('tabindex'),
+        role: el.getAttribute('role'),
+        name: el.getAttribute('aria-label') || (el.getAttribute('aria-labelledby') &&
+              document.getElementById(el.getAttribute('aria-labelledby').split(' ')[0])?.textContent.trim())}))""")
+    scrolling = [b for b in boxes if b["scrolls"]]
+    assert len(scrolling) >= 2, boxes  # the step and branch tables and the matrix do not fit 375 px
+    assert all(b["tabindex"] == "0" and b["role"] == "region" and b["name"] for b in scrolling), scrolling
+    # Wide again: the boxes fit, and the tab stops the script added are gone.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(400)
+    marked = page.evaluate("() => document.querySelectorAll('[data-scroll-marked]').length")
+    fitting = page.evaluate("() => [...document.querySelectorAll('[data-scroll-marked]')]"
+                            ".filter(el => el.scrollWidth <= el.clientWidth + 1).length")
+    assert fitting == 0, marked
