@@ -13,6 +13,7 @@ from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.organisations.models import Membership, RegionMembership, RegionRequest
 from tests.factories import login
+from tests.formdata import by_id, text_of
 
 
 def _last_link(app: Flask) -> str:
@@ -76,6 +77,31 @@ def test_change_role_inline_with_htmx(world, app: Flask, client: FlaskClient) ->
             select(Membership).where(Membership.public_id == world.ids["member_lib_a_member"])
         )
         assert membership.role == "admin" and membership.team == "jeugd"
+
+
+def test_inline_role_change_says_so_at_once_and_not_again_later(world, client: FlaskClient) -> None:
+    """The htmx answer brings the message for the page's flash area (out of band); it is not
+    left in the session, where the next full page would show it as a stale success."""
+    login(client, world.emails["lib_a"])
+    url = f"/organisatie/leden/{world.ids['member_lib_a_member']}/rol"
+    response = client.post(url, data={"role": "admin", "team": "taalhuis"}, headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and body.lstrip().startswith("<tr")
+    flash = by_id(body, "flash")
+    assert flash is not None and flash.get("hx-swap-oob") == "innerHTML"
+    assert "De rol van Lid is aangepast." in " ".join("".join(flash.itertext()).split())
+    page = client.get("/organisatie/leden").get_data(as_text=True)
+    assert "is aangepast" not in text_of(page)
+    # A refusal shows at the field and takes an earlier success out of the flash area.
+    other = client.application.test_client()
+    login(other, world.emails["cc_a"])
+    response = other.post(f"/organisatie/leden/{world.ids['member_cc_a']}/rol", data={"role": "member"},
+                          headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "minstens één beheerder" in body
+    flash = by_id(body, "flash")
+    assert flash is not None and flash.get("hx-swap-oob") == "innerHTML" and not "".join(flash.itertext()).strip()
+    assert "minstens één beheerder" not in text_of(other.get("/organisatie/leden").get_data(as_text=True))
 
 
 def test_last_admin_cannot_be_demoted_or_removed(world, app: Flask, client: FlaskClient) -> None:

@@ -86,18 +86,24 @@ def invite_member():
 def change_role(member_id: str):
     membership = member_or_404(member_id)
     form = _without_team(RoleForm(obj=membership), membership.organisation)
+    # An htmx answer brings its own message for the page's flash area (out of band): a
+    # flash would wait in the session and show up on some later page.
+    messages: list[tuple[str, str]] | None = None
     if form.validate_on_submit():
         try:
             services.change_role(current_user, membership, form.role.data, _team(form))
         except ServiceError as error:
             attach(form, error)
+            messages = []  # the refusal shows at the field; an earlier success goes away
         else:
-            flash(_("De rol van %(name)s is aangepast.", name=membership.user.name), "success")
-            return render("organisations/member_edit.html", "row", membership=membership,
-                          form=form, saved=True) if wants_partial() else redirect(
-                url_for("organisations.members"))
-    return render("organisations/member_edit.html", "row", membership=membership, form=form)
-
+            message = _("De rol van %(name)s is aangepast.", name=membership.user.name)
+            if not wants_partial():
+                flash(message, "success")
+                return redirect(url_for("organisations.members"))
+            return render("organisations/member_edit.html", "row", membership=membership, form=form,
+                          saved=True, messages=[("success", message)])
+    return render("organisations/member_edit.html", "row", membership=membership, form=form,
+                  messages=messages)
 
 
 @bp.route("/leden/<member_id>/verwijderen", methods=["GET", "POST"])
