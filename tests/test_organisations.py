@@ -13,7 +13,7 @@ from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.organisations.models import Membership, RegionMembership, RegionRequest
 from tests.factories import login
-from tests.formdata import by_id, text_of
+from tests.formdata import NS, by_id, parse, text_of
 
 
 def _last_link(app: Flask) -> str:
@@ -102,6 +102,60 @@ def test_inline_role_change_says_so_at_once_and_not_again_later(world, client: F
     flash = by_id(body, "flash")
     assert flash is not None and flash.get("hx-swap-oob") == "innerHTML" and not "".join(flash.itertext()).strip()
     assert "minstens één beheerder" not in text_of(other.get("/organisatie/leden").get_data(as_text=True))
+
+
+def _with_editor_open(client: FlaskClient, member_id: str) -> str:
+    """The colleagues' page as the browser has it after "Wijzigen": the row swapped for the editor."""
+    page = client.get("/organisatie/leden").get_data(as_text=True)
+    editor = client.get(f"/organisatie/leden/{member_id}/rol", headers={"HX-Request": "true"}).get_data(as_text=True)
+    row = re.compile(rf'<tr id="member-{member_id}">.*?</tr>', re.S)
+    assert row.search(page)
+    return row.sub(lambda _m: editor, page)
+
+
+def test_inline_role_editor_has_ids_of_its_own(world, client: FlaskClient) -> None:
+    """The invite form's "Rol" label points at its own select, the editor's at the editor's."""
+    login(client, world.emails["lib_a"])
+    member_id = world.ids["member_lib_a_member"]
+    root = parse(_with_editor_open(client, member_id))
+    ids = [el.get("id") for el in root.iter() if el.get("id")]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    parents = {child: parent for parent in root.iter() for child in parent}
+
+    def form_of(el):
+        while el is not None and el.tag != f"{NS}form":
+            el = parents.get(el)
+        return el
+
+    by = {el.get("id"): el for el in root.iter() if el.get("id")}
+    forms = {form.get("action"): form for form in root.iter(f"{NS}form")}
+    invite, editor = forms["/organisatie/leden/uitnodigen"], forms[f"/organisatie/leden/{member_id}/rol"]
+    for form in (invite, editor):
+        for label in form.iter(f"{NS}label"):
+            target = by.get(label.get("for"))
+            assert target is not None and form_of(target) is form, (label.get("for"), "".join(label.itertext()))
+        assert len([s for s in form.iter(f"{NS}select") if s.get("name") == "role"]) == 1
+    selects = {s.get("name"): s for s in editor.iter(f"{NS}select")}
+    assert selects["role"].get("id") == f"role-{member_id}" and selects["role"].get("autofocus") is not None
+    assert selects["team"].get("id") == f"team-{member_id}"
+
+
+def test_inline_role_editor_gives_focus_back_to_the_row(world, client: FlaskClient) -> None:
+    """After saving or cancelling, the row's "Wijzigen" button takes the focus (autofocus,
+    which htmx honours in what it swaps in); the page itself autofocuses nothing."""
+    login(client, world.emails["lib_a"])
+    member_id = world.ids["member_lib_a_member"]
+    assert "autofocus" not in client.get("/organisatie/leden").get_data(as_text=True)
+    cancel = client.get(f"/organisatie/leden/{member_id}", headers={"HX-Request": "true"})
+    saved = client.post(f"/organisatie/leden/{member_id}/rol", data={"role": "member", "team": "taalhuis"},
+                        headers={"HX-Request": "true"})
+    for response in (cancel, saved):
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200 and body.lstrip().startswith(f'<tr id="member-{member_id}">')
+        [focused] = [el for el in parse(body).iter() if el.get("autofocus") is not None]
+        assert focused.get("hx-get") == f"/organisatie/leden/{member_id}/rol"
+    # Without htmx the row's address is the colleagues' page.
+    assert client.get(f"/organisatie/leden/{member_id}").headers["Location"].endswith("/organisatie/leden")
 
 
 def test_last_admin_cannot_be_demoted_or_removed(world, app: Flask, client: FlaskClient) -> None:

@@ -18,7 +18,7 @@ from ..partnerships.models import Invitation
 from ..security import invitation_limit
 from . import invitations, services
 from .forms import InviteMemberForm, RegionForm, RoleForm
-from .models import Organisation, Region
+from .models import Membership, Organisation, Region
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisatie")
 
@@ -81,11 +81,32 @@ def invite_member():
     return render_template("organisations/members.html", **_members_context(form)), 422
 
 
+def _role_form(membership: Membership) -> FlaskForm:
+    """The role form of one member. Its controls get ids of their own: the editor opens in
+    the row of the colleagues' page, where the invite form's controls are "role" and "team"."""
+    form = _without_team(RoleForm(obj=membership), membership.organisation)
+    for name in ("role", "team"):
+        if name in form:
+            form[name].id = f"{name}-{membership.public_id}"
+    return form
+
+
+@bp.get("/leden/<member_id>")
+@policy("admin")
+def member_row(member_id: str):
+    """One member's row, with focus on its "Wijzigen" button: where the inline role editor
+    returns to when it is cancelled. Without htmx, the colleagues' page."""
+    membership = member_or_404(member_id)
+    if not wants_partial():
+        return redirect(url_for("organisations.members"))
+    return render_template("organisations/_member_row.html", m=membership, focus=True)
+
+
 @bp.route("/leden/<member_id>/rol", methods=["GET", "POST"])
 @policy("admin")
 def change_role(member_id: str):
     membership = member_or_404(member_id)
-    form = _without_team(RoleForm(obj=membership), membership.organisation)
+    form = _role_form(membership)
     # An htmx answer brings its own message for the page's flash area (out of band): a
     # flash would wait in the session and show up on some later page.
     messages: list[tuple[str, str]] | None = None
