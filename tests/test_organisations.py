@@ -170,6 +170,64 @@ def test_last_admin_cannot_be_demoted_or_removed(world, app: Flask, client: Flas
         assert membership is not None and membership.role == "admin"
 
 
+def _actions(html: str, member_id: str) -> tuple[list[str], str]:
+    """The links and buttons in a member's row, and the row's text."""
+    row = by_id(html, f"member-{member_id}")
+    assert row is not None
+    names = [" ".join("".join(el.itertext()).split()) for el in row.iter() if el.tag in (f"{NS}a", f"{NS}button")]
+    return names, " ".join("".join(row.itertext()).split())
+
+
+def test_the_only_admin_is_not_offered_removal_or_demotion(world, client: FlaskClient) -> None:
+    login(client, world.emails["cc_a"])  # the only admin of a childcare: nothing to change
+    page = client.get("/organisatie/leden").get_data(as_text=True)
+    actions, text = _actions(page, world.ids["member_cc_a"])
+    assert actions == []
+    assert "Je bent de enige beheerder. Maak eerst een collega beheerder" in text
+    actions, _text = _actions(page, world.ids["member_cc_a_member"])
+    assert actions == ["Wijzigen Lid", "Verwijderen Lid"]
+    # The confirmation, asked for directly, does not ask; the post is still refused.
+    url = f"/organisatie/leden/{world.ids['member_cc_a']}/verwijderen"
+    confirm = client.get(url).get_data(as_text=True)
+    assert "Je bent de enige beheerder" in text_of(confirm) and "Ja, verwijder" not in confirm
+    assert "laatste beheerder" in client.post(url, follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_librarys_only_admin_may_change_team_but_not_become_member(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    own, colleague = world.ids["member_lib_a"], world.ids["member_lib_a_member"]
+    actions, text = _actions(client.get("/organisatie/leden").get_data(as_text=True), own)
+    assert actions == ["Wijzigen Admin"] and "Je bent de enige beheerder." in text
+    editor = client.get(f"/organisatie/leden/{own}/rol", headers={"HX-Request": "true"}).get_data(as_text=True)
+    select = by_id(editor, f"role-{own}")
+    assert [o.get("value") for o in select.iter(f"{NS}option")] == ["admin"]
+    hint = by_id(editor, f"role-{own}-hint")
+    assert hint is not None and select.get("aria-describedby") == f"role-{own}-hint"
+    assert "Maak eerst een collega beheerder" in "".join(hint.itertext())
+    # A second admin: the own row (sent along out of band) offers removal again.
+    response = client.post(f"/organisatie/leden/{colleague}/rol", data={"role": "admin", "team": "taalhuis"},
+                           headers={"HX-Request": "true"})
+    body = f"<table><tbody>{response.get_data(as_text=True)}</tbody></table>"  # rows, as in the page
+    row = by_id(body, f"member-{own}")
+    assert row is not None and row.get("hx-swap-oob") == "true"
+    actions, text = _actions(body, own)
+    assert actions == ["Wijzigen Admin", "Verwijderen Admin"] and "enige beheerder" not in text
+    editor = client.get(f"/organisatie/leden/{own}/rol", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert [o.get("value") for o in by_id(editor, f"role-{own}").iter(f"{NS}option")] == ["member", "admin"]
+
+
+def test_removing_yourself_is_asked_in_the_second_person(world, app: Flask, client: FlaskClient) -> None:
+    login(client, world.emails["lib_a"])
+    client.post(f"/organisatie/leden/{world.ids['member_lib_a_member']}/rol", data={"role": "admin"})
+    url = f"/organisatie/leden/{world.ids['member_lib_a']}/verwijderen"
+    confirm = text_of(client.get(url).get_data(as_text=True))
+    assert "Jezelf verwijderen uit Bibliotheek A?" in confirm
+    assert "Je kunt dan niet meer inloggen bij Bibliotheek A. Wat je eerder invulde, blijft bewaard." in confirm
+    assert "Admin verwijderen?" not in confirm and "deze persoon" not in confirm and "Ja, verwijder mij" in confirm
+    response = client.post(url, follow_redirects=True)
+    assert "Je bent verwijderd uit Bibliotheek A." in text_of(response.get_data(as_text=True))
+
+
 def test_remove_member_needs_confirmation_and_ends_their_session(world, app: Flask) -> None:
     admin, member = app.test_client(), app.test_client()
     login(admin, world.emails["lib_a"])

@@ -17,7 +17,7 @@ from ..partnerships.invitations import invitations_left
 from ..partnerships.models import Invitation
 from ..security import invitation_limit
 from . import invitations, services
-from .forms import InviteMemberForm, RegionForm, RoleForm
+from .forms import ROLE_CHOICES, InviteMemberForm, RegionForm, RoleForm
 from .models import Membership, Organisation, Region
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisatie")
@@ -48,9 +48,11 @@ def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
             .order_by(Invitation.sent_at.desc())
         )
     )
+    members = services.members_of(org)
     return {
         "org": org,
-        "members": services.members_of(org),
+        "members": members,
+        "admin_count": sum(1 for m in members if m.role == "admin"),
         "pending": pending,
         "form": invite_form or _without_team(InviteMemberForm(), org),
         "now": utcnow(),
@@ -81,6 +83,28 @@ def invite_member():
     return render_template("organisations/members.html", **_members_context(form)), 422
 
 
+def last_admin_note(membership: Membership) -> str:
+    """Why the only admin is offered neither "Verwijderen" nor the role "Lid"."""
+    if membership.user_id == current_user.id:
+        return _("Je bent de enige beheerder. Maak eerst een collega beheerder als je zelf Lid wilt worden "
+                 "of wilt vertrekken.")
+    return _("%(name)s is de enige beheerder en kan daarom niet worden verwijderd of Lid worden.",
+             name=membership.user.name)
+
+
+def _offer_only_admin(form: FlaskForm, membership: Membership) -> None:
+    """The form as shown for the only admin: "Beheerder" is the one role on offer. (A post
+    is checked with every role: the service refuses a demotion with its own message.)"""
+    if membership.role == "admin" and services.admin_count(membership.organisation) <= 1:
+        form.role.choices = [choice for choice in ROLE_CHOICES if choice.value == "admin"]
+        form.role.description = last_admin_note(membership)
+
+
+@bp.context_processor
+def _row_helpers() -> dict:
+    return {"last_admin_note": last_admin_note}
+
+
 def _role_form(membership: Membership) -> FlaskForm:
     """The role form of one member. Its controls get ids of their own: the editor opens in
     the row of the colleagues' page, where the invite form's controls are "role" and "team"."""
@@ -99,7 +123,8 @@ def member_row(member_id: str):
     membership = member_or_404(member_id)
     if not wants_partial():
         return redirect(url_for("organisations.members"))
-    return render_template("organisations/_member_row.html", m=membership, focus=True)
+    return render_template("organisations/_member_row.html", m=membership, focus=True,
+                           admin_count=services.admin_count(membership.organisation))
 
 
 @bp.route("/leden/<member_id>/rol", methods=["GET", "POST"])
@@ -121,8 +146,13 @@ def change_role(member_id: str):
             if not wants_partial():
                 flash(message, "success")
                 return redirect(url_for("organisations.members"))
+            # The other admins' rows too: whether one is the only admin may have changed.
+            others = [m for m in services.members_of(membership.organisation)
+                      if m.role == "admin" and m.id != membership.id]
             return render("organisations/member_edit.html", "row", membership=membership, form=form,
-                          saved=True, messages=[("success", message)])
+                          saved=True, messages=[("success", message)], others=others,
+                          admin_count=services.admin_count(membership.organisation))
+    _offer_only_admin(form, membership)
     return render("organisations/member_edit.html", "row", membership=membership, form=form,
                   messages=messages)
 
@@ -138,9 +168,15 @@ def remove_member(member_id: str):
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
+            if membership.user_id == current_user.id:  # their session ends: the login page says it
+                flash(_("Je bent verwijderd uit %(org)s.", org=membership.organisation.name), "success")
+            else:
+                flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
         return redirect(url_for("organisations.members"))
-    return render_template("organisations/member_remove.html", membership=membership, form=form)
+    last_admin = membership.role == "admin" and services.admin_count(membership.organisation) <= 1
+    return render_template("organisations/member_remove.html", membership=membership, form=form,
+                           own=membership.user_id == current_user.id,
+                           refusal=last_admin_note(membership) if last_admin else None)
 
 
 @bp.route("/regio", methods=["GET", "POST"])
