@@ -14,6 +14,7 @@ from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.organisations.models import Membership, Organisation
 from tests.factories import PASSWORD, login
+from tests.formdata import NS, parse
 
 GOOD = {
     "org_name": "Bibliotheek Zuid – vestiging Oost",
@@ -138,6 +139,30 @@ def test_change_password_ends_other_sessions(world, app: Flask) -> None:
     assert first.get("/start").status_code == 200  # this session continues
     assert second.get("/start").status_code == 302  # the other one ended
     login(app.test_client(), world.emails["lib_a"], "nieuw-wachtwoord-99")
+
+
+def _labels(html: str) -> dict[str, str]:
+    """Each control's label text, by the control's name."""
+    root = parse(html)
+    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+    labels = {}
+    for label in root.iter(f"{NS}label"):
+        control = by_id.get(label.get("for"))
+        if control is not None:
+            labels[control.get("name")] = " ".join("".join(label.itertext()).split())
+    return labels
+
+
+def test_changing_the_password_asks_for_the_new_one_by_that_name(world, client: FlaskClient) -> None:
+    """On /account the field under "Huidig wachtwoord" is the new password; where a form has
+    no other password (registration), it is simply "Wachtwoord"."""
+    login(client, world.emails["lib_a"])
+    labels = _labels(client.get("/account").get_data(as_text=True))
+    assert labels["current"] == "Huidig wachtwoord (verplicht)"
+    assert labels["password"] == "Nieuw wachtwoord (verplicht)"
+    assert labels["confirm"] == "Herhaal het nieuwe wachtwoord (verplicht)"
+    labels = _labels(client.application.test_client().get("/registreren").get_data(as_text=True))
+    assert labels["password"] == "Wachtwoord (verplicht)" and labels["confirm"] == "Herhaal het wachtwoord (verplicht)"
 
 
 def test_change_password_checks_current(world, client: FlaskClient) -> None:

@@ -9,6 +9,7 @@ from stappenplan import demo
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from tests.factories import login, make_org, make_partnership, make_user
+from tests.formdata import NS, by_id
 
 
 def _client(app: Flask, email: str):
@@ -28,6 +29,20 @@ def test_library_home_shows_progress_and_waiting(app: Flask) -> None:
     assert "Kindcentrum Het Kabouterhuis" in page and "Stap 4 goedkeuren" in page
     assert "3 samenwerkingen" in page
     assert "Kinderdagverblijf Zonnestraal" not in page  # another branch's partnership
+
+
+def test_the_status_filter_names_the_card_it_filters_for(app: Flask) -> None:
+    """The filter "wacht-op-ons" is called what the card above it is called: "Wacht op jullie"."""
+    with app.app_context():
+        demo.seed()
+    for email in ("bibliotheek@demo.stappenplan.nl", "opvang@demo.stappenplan.nl"):
+        page = _client(app, email).get("/start").get_data(as_text=True)
+        option = by_id(page, "status")
+        assert option is not None
+        labels = {o.get("value"): " ".join("".join(o.itertext()).split()) for o in option.iter(f"{NS}option")}
+        heading = by_id(page, "wait-us")
+        assert heading is not None and "".join(heading.itertext()).strip().startswith("Wacht op jullie")
+        assert labels["wacht-op-ons"] == "Wacht op jullie" and "Wacht op ons" not in page
 
 
 def _card(page: str, heading_id: str) -> str:

@@ -17,6 +17,7 @@ from stappenplan.mail import outbox
 from stappenplan.organisations.models import Organisation
 from stappenplan.partnerships.models import Invitation, Partnership
 from tests.factories import login
+from tests.formdata import text_of
 
 NEW_ACCOUNT = {"org_name": "Opvang Nieuw", "name": "Kim", "password": "sterk-wachtwoord-8",
                "confirm": "sterk-wachtwoord-8"}
@@ -42,6 +43,13 @@ def test_library_invites_new_childcare_which_accepts(world, app: Flask, client: 
     login(client, world.emails["lib_a"])
     assert invite(client, "info@nieuw.nl, Opvang Nieuw", "3").status_code == 302
     [link] = links(app)
+    with app.app_context():
+        expires = db.session.scalar(select(Invitation.expires_at).where(Invitation.email == "info@nieuw.nl"))
+    with app.test_request_context():
+        from stappenplan.core.templating import _date
+        until = _date(expires)
+    row = text_of(client.get("/uitnodigingen").get_data(as_text=True))
+    assert f"Verstuurd · geldig tot {until}" in row and f"Verstuurd tot {until}" not in row
     guest = app.test_client()
     page = guest.get(link).get_data(as_text=True)
     assert "Bibliotheek A nodigt jullie uit" in page and 'value="Opvang Nieuw"' in page

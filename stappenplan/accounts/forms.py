@@ -16,15 +16,18 @@ TEAM_CHOICES = [
 ]
 
 
-def new_password_fields() -> tuple[PasswordField, PasswordField]:
+def new_password_fields(label: str | None = None, confirm_label: str | None = None,
+                        ) -> tuple[PasswordField, PasswordField]:
+    """A new password and its repetition. The labels say "Wachtwoord" where the form has no
+    other password (registration, reset, invitation); changing one says "Nieuw wachtwoord"."""
     password = PasswordField(
-        _l("Wachtwoord"),
+        label or _l("Wachtwoord"),
         validators=[required(), StrongPassword()],
         description=_l("Minstens 10 tekens. Een zin van een paar woorden werkt goed."),
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        _l("Herhaal het wachtwoord"),
+        confirm_label or _l("Herhaal het wachtwoord"),
         validators=[required(), EqualTo("password", message=_l("De wachtwoorden zijn niet gelijk."))],
         render_kw={"autocomplete": "new-password"},
     )
@@ -66,7 +69,7 @@ class ChangePasswordForm(Form):
         _l("Huidig wachtwoord"), validators=[required(), max_length(128)],
         render_kw={"autocomplete": "current-password"},
     )
-    password, confirm = new_password_fields()
+    password, confirm = new_password_fields(_l("Nieuw wachtwoord"), _l("Herhaal het nieuwe wachtwoord"))
 
 
 class AccountForm(Form):

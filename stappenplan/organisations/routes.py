@@ -17,8 +17,8 @@ from ..partnerships.invitations import invitations_left
 from ..partnerships.models import Invitation
 from ..security import invitation_limit
 from . import invitations, services
-from .forms import InviteMemberForm, RegionForm, RoleForm
-from .models import Organisation, Region
+from .forms import ROLE_CHOICES, InviteMemberForm, RegionForm, RoleForm
+from .models import Membership, Organisation, Region
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisatie")
 
@@ -48,9 +48,11 @@ def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
             .order_by(Invitation.sent_at.desc())
         )
     )
+    members = services.members_of(org)
     return {
         "org": org,
-        "members": services.members_of(org),
+        "members": members,
+        "admin_count": sum(1 for m in members if m.role == "admin"),
         "pending": pending,
         "form": invite_form or _without_team(InviteMemberForm(), org),
         "now": utcnow(),
@@ -81,23 +83,78 @@ def invite_member():
     return render_template("organisations/members.html", **_members_context(form)), 422
 
 
+def last_admin_note(membership: Membership) -> str:
+    """Why the only admin is offered neither "Verwijderen" nor the role "Lid"."""
+    if membership.user_id == current_user.id:
+        return _("Je bent de enige beheerder. Maak eerst een collega beheerder als je zelf Lid wilt worden "
+                 "of wilt vertrekken.")
+    return _("%(name)s is de enige beheerder en kan daarom niet worden verwijderd of Lid worden.",
+             name=membership.user.name)
+
+
+def _offer_only_admin(form: FlaskForm, membership: Membership) -> None:
+    """The form as shown for the only admin: "Beheerder" is the one role on offer. (A post
+    is checked with every role: the service refuses a demotion with its own message.)"""
+    if membership.role == "admin" and services.admin_count(membership.organisation) <= 1:
+        form.role.choices = [choice for choice in ROLE_CHOICES if choice.value == "admin"]
+        form.role.description = last_admin_note(membership)
+
+
+@bp.context_processor
+def _row_helpers() -> dict:
+    return {"last_admin_note": last_admin_note}
+
+
+def _role_form(membership: Membership) -> FlaskForm:
+    """The role form of one member. Its controls get ids of their own: the editor opens in
+    the row of the colleagues' page, where the invite form's controls are "role" and "team"."""
+    form = _without_team(RoleForm(obj=membership), membership.organisation)
+    for name in ("role", "team"):
+        if name in form:
+            form[name].id = f"{name}-{membership.public_id}"
+    return form
+
+
+@bp.get("/leden/<member_id>")
+@policy("admin")
+def member_row(member_id: str):
+    """One member's row, with focus on its "Wijzigen" button: where the inline role editor
+    returns to when it is cancelled. Without htmx, the colleagues' page."""
+    membership = member_or_404(member_id)
+    if not wants_partial():
+        return redirect(url_for("organisations.members"))
+    return render_template("organisations/_member_row.html", m=membership, focus=True,
+                           admin_count=services.admin_count(membership.organisation))
+
+
 @bp.route("/leden/<member_id>/rol", methods=["GET", "POST"])
 @policy("admin")
 def change_role(member_id: str):
     membership = member_or_404(member_id)
-    form = _without_team(RoleForm(obj=membership), membership.organisation)
+    form = _role_form(membership)
+    # An htmx answer brings its own message for the page's flash area (out of band): a
+    # flash would wait in the session and show up on some later page.
+    messages: list[tuple[str, str]] | None = None
     if form.validate_on_submit():
         try:
             services.change_role(current_user, membership, form.role.data, _team(form))
         except ServiceError as error:
             attach(form, error)
+            messages = []  # the refusal shows at the field; an earlier success goes away
         else:
-            flash(_("De rol van %(name)s is aangepast.", name=membership.user.name), "success")
-            return render("organisations/member_edit.html", "row", membership=membership,
-                          form=form, saved=True) if wants_partial() else redirect(
-                url_for("organisations.members"))
-    return render("organisations/member_edit.html", "row", membership=membership, form=form)
-
+            message = _("De rol van %(name)s is aangepast.", name=membership.user.name)
+            if not wants_partial():
+                flash(message, "success")
+                return redirect(url_for("organisations.members"))
+            # The other admins' rows too: whether one is the only admin may have changed.
+            others = [m for m in services.members_of(membership.organisation)
+                      if m.role == "admin" and m.id != membership.id]
+            return render("organisations/member_edit.html", "row", membership=membership, form=form,
+                          saved=True, messages=[("success", message)], others=others,
+                          admin_count=services.admin_count(membership.organisation))
+    _offer_only_admin(form, membership)
+    return render("organisations/member_edit.html", "row", membership=membership, form=form,
+                  messages=messages)
 
 
 @bp.route("/leden/<member_id>/verwijderen", methods=["GET", "POST"])
@@ -111,9 +168,15 @@ def remove_member(member_id: str):
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
+            if membership.user_id == current_user.id:  # their session ends: the login page says it
+                flash(_("Je bent verwijderd uit %(org)s.", org=membership.organisation.name), "success")
+            else:
+                flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
         return redirect(url_for("organisations.members"))
-    return render_template("organisations/member_remove.html", membership=membership, form=form)
+    last_admin = membership.role == "admin" and services.admin_count(membership.organisation) <= 1
+    return render_template("organisations/member_remove.html", membership=membership, form=form,
+                           own=membership.user_id == current_user.id,
+                           refusal=last_admin_note(membership) if last_admin else None)
 
 
 @bp.route("/regio", methods=["GET", "POST"])

@@ -35,6 +35,11 @@ def _admin_count(org_id: int) -> int:
     ) or 0
 
 
+def admin_count(org: Organisation) -> int:
+    """How many admins ``org`` has: with one, that one cannot be removed or made a member."""
+    return _admin_count(org.id)
+
+
 def _lock_admins(org_id: int) -> None:
     """Serialise admin changes per organisation (PostgreSQL row locks)."""
     db.session.execute(
