@@ -797,3 +797,29 @@ def test_a_thread_answer_updates_the_questions_comment_count(world, app: Flask, 
     reopened = lib.post(f"{url}/status", data={"resolved": "0"}, headers=HX).get_data(as_text=True)
     assert count(reopened) == "1"
     assert count(cc.post(url, data={"body": "Tweede"}, headers=HX).get_data(as_text=True)) == "2"
+
+
+def test_the_librarys_open_step5_hears_of_a_new_conversation(world, app: Flask, lib: FlaskClient) -> None:
+    """The page says partners' changes show within seconds: the library's open step 5 gets
+    the overview again from the change feed when childcare records a conversation."""
+    from tests.test_change_feed import params
+
+    with app.app_context():
+        d = driver(world)
+        d.through(4)
+        d.fill_joint(5)
+        rows = db.session.scalar(select(Answer).where(Answer.question == "conversations")).value
+        d.fill("childcare", 5, "joint", {"conversations": rows[:5]})
+    url = sheet_url(world, 5, "samen")
+    page = lib.get(url).get_data(as_text=True)
+    assert "5 gesprekken" in page
+    query = {**params(page), "signed": ""}
+    lib.get(f"{url}/wijzigingen", query_string=query, headers=HX)  # the first poll: presence
+    quiet = lib.get(f"{url}/wijzigingen", query_string=query, headers=HX)
+    assert quiet.status_code == 204 or 'id="tally"' not in quiet.get_data(as_text=True)
+    with app.app_context():
+        driver(world).fill("childcare", 5, "joint", {"conversations": rows[:6]})  # a sixth conversation
+    news = lib.get(f"{url}/wijzigingen", query_string=query, headers=HX).get_data(as_text=True)
+    tally = formdata.by_id(news, "tally")
+    assert tally is not None and tally.get("hx-swap-oob") == "true"
+    assert "6 gesprekken" in "".join(tally.itertext()) and "Gezin" not in news

@@ -293,7 +293,8 @@ def changes(partnership_id: str, step: int, slot: str):
     approvals = signed != seen.signed
     response = make_response(render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
                                              changed={a.question: a for a in changed},
-                                             refresh_bar=bool(changed) or approvals, approvals=approvals))
+                                             refresh_bar=bool(changed) or approvals, approvals=approvals,
+                                             content_changed=sheet.instance.content_version != seq))
     response.set_etag(feed.etag(sheet.instance.status, *now))
     return response
 
