@@ -251,20 +251,23 @@ class Driver:
             outcome = worksheets.save(sheet, self.users[party], key, value, current.version if current else 0)
             assert outcome.ok, (step, key, outcome.message)
 
+    def _personal(self, answers: dict[str, object]) -> dict[str, object]:
+        return content.for_people(answers, self.users["library"].name, self.users["childcare"].name)
+
     def own_steps(self, library_done: int, childcare_done: int) -> None:
         for party, done in (("library", library_done), ("childcare", childcare_done)):
             for step in (1, 2, 3):
                 if step <= done:
-                    self.fill(party, step, party, content.OWN[party][step])
+                    self.fill(party, step, party, self._personal(content.OWN[party][step]))
                     self.act(party, Action("complete", step, party))
                 elif step == done + 1:
-                    half = dict(list(content.OWN[party][step].items())[:2])
+                    half = dict(list(self._personal(content.OWN[party][step]).items())[:2])
                     self.fill(party, step, party, half)
                     break
 
     def fill_joint(self, step: int) -> None:
         """Both organisations write: the library first, the childcare organisation adds."""
-        answers = list(content.JOINT[step].items())
+        answers = list(self._personal(content.JOINT[step]).items())
         split = max(1, len(answers) // 2)
         self.fill("library", step, "joint", dict(answers[:split]))
         self.fill("childcare", step, "joint", dict(answers[split:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 TODAY = date.today()
 
@@ -50,7 +51,7 @@ OWN: dict[str, dict[int, dict[str, object]]] = {
             "existing_cooperation": "We leveren al boekenkisten voor de groepen.",
             "obstacles": ["time", "reachability"],
             "commitment": "4 uur per week van de jeugdbibliothecaris",
-            "contact_person": "Sanne de Vries, jeugdbibliothecaris",
+            "contact_person": "{library}, jeugdbibliothecaris",
         },
     },
     "childcare": {
@@ -84,7 +85,7 @@ OWN: dict[str, dict[int, dict[str, object]]] = {
             "obstacles": ["workload", "time"],
             "obstacles_details": "De werkdruk is hoog; plannen moet buiten de groepstijd.",
             "commitment": "2 uur per maand per groep",
-            "contact_person": "Fatima Yilmaz, locatiemanager",
+            "contact_person": "{childcare}, locatiemanager",
         },
     },
 }
@@ -100,11 +101,11 @@ JOINT: dict[int, dict[str, object]] = {
         ],
         "responsibilities": [
             {"id": "resp-1", "cells": {"task": "Ouderbijeenkomsten organiseren", "organisation": "both",
-                                       "person": "Sanne en Fatima"}},
+                                       "person": "{library_first} en {childcare_first}"}},
             {"id": "resp-2", "cells": {"task": "Boekenkist bijhouden", "organisation": "library",
-                                       "person": "Sanne de Vries"}},
+                                       "person": "{library}"}},
         ],
-        "target_parents": "Ouders van peuters op de groepen Vlinders en Rupsen.",
+        "target_parents": "Ouders van de peuters op onze peutergroepen.",
         "consultation_frequency": "monthly",
         "consultation": "Eens per maand een kort overleg op de opvang, na de voorleesochtend.",
         "agreement": "ja",
@@ -192,3 +193,17 @@ COMMENTS: list[tuple[int, str, str, str]] = [
     (4, "shared_goals", "library", "Goed punt. Zullen we 6 doen en na een half jaar kijken?"),
     (6, "activities", "library", "De Taalhuis-collega kan bij de liedjesmiddag aansluiten."),
 ]
+
+
+def for_people(value: Any, library: str, childcare: str) -> Any:
+    """The demo answers with the names of the partnership's own people in place of
+    ``{library}``/``{childcare}`` (and their first names): each organisation's answers
+    name its own contact, not another demo organisation's."""
+    if isinstance(value, str):
+        return (value.replace("{library_first}", library.split()[0]).replace("{childcare_first}", childcare.split()[0])
+                .replace("{library}", library).replace("{childcare}", childcare))
+    if isinstance(value, dict):
+        return {k: for_people(v, library, childcare) for k, v in value.items()}
+    if isinstance(value, list):
+        return [for_people(v, library, childcare) for v in value]
+    return value

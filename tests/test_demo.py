@@ -150,3 +150,25 @@ def test_a_notification_has_the_time_of_the_event_it_tells_of(app: Flask) -> Non
         events = set(db.session.execute(select(AuditEvent.partnership_id, AuditEvent.created_at)).all())
     assert len(notifications) >= 10
     assert [n for n in notifications if tuple(n) not in events] == []
+
+
+def test_each_organisations_demo_answers_name_its_own_people(app: Flask) -> None:
+    """Kabouterhuis' step 3 names Kabouterhuis' contact, not De Vlinder's; the joint step 4
+    names the two people of that partnership."""
+    from stappenplan.workflow.services import instances_of
+    from stappenplan.worksheets.models import Answer
+
+    with app.app_context():
+        demo.seed()
+        values: dict[str, list[str]] = {}
+        for p in db.session.scalars(select(Partnership)):
+            cycle = db.session.scalar(select(Cycle).where(Cycle.partnership_id == p.id).order_by(Cycle.number.desc()))
+            ids = [i.id for i in instances_of(cycle)]
+            answers = db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(ids))).all()
+            values[p.childcare.name] = [str(a.value) for a in answers]
+        kabouterhuis = " ".join(values["Kindcentrum Het Kabouterhuis"])
+        assert "Lotte Jansen, locatiemanager" in kabouterhuis
+        assert "Fatima" not in kabouterhuis and "Vlinders" not in kabouterhuis
+        assert "Sanne en Lotte" in kabouterhuis
+        assert not any("{" + placeholder in v for vs in values.values() for v in vs
+                       for placeholder in ("library", "childcare"))
