@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from flask import Flask
@@ -153,3 +154,18 @@ def test_a_completed_step_settles_what_its_notifications_asked(world, app: Flask
         assert "De bibliotheek keurde stap 4 goed" in titles  # kept in the list, read
         # Another partnership's notifications are untouched.
         assert all(n.read_at is None for n in _notes(world.emails["cc_b"]))
+
+
+def test_people_are_asked_only_about_the_emails_their_organisation_can_get(world, app: Flask) -> None:
+    def legends(email: str) -> list[str]:
+        client = app.test_client()
+        login(client, email)
+        page = client.get("/account/meldingen").get_data(as_text=True)
+        return re.findall(r"<legend>([^<]+)</legend>", page)
+
+    region = "Aanvragen om mee te doen in een regio, en de beslissing daarover"
+    library = legends(world.emails["lib_a"])
+    assert region in library and len(library) == 5
+    childcare = legends(world.emails["cc_a"])
+    assert region not in childcare and "Iemand noemt je in een opmerking" in childcare and len(childcare) == 4
+    assert legends(world.emails["coord_a"]) == [region]

@@ -79,4 +79,4 @@ def preferences():
             flash(_("Je keuzes voor e-mail zijn opgeslagen."), "success")
             return redirect(url_for("notifications.preferences"))
     return render_template("notifications/preferences.html", form=form, prefs=services.preferences(current_user),
-                           labels=services.KIND_LABELS)
+                           labels=services.labels_for(current_user))

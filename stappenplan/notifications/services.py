@@ -41,6 +41,13 @@ KIND_LABELS = {
     "reminder": "Herinneringen aan deadlines en evaluatiemomenten",
     "region": "Aanvragen om mee te doen in een regio, en de beslissing daarover",
 }
+#: The kinds an organisation of each kind can get, so its people are asked only about
+#: those (a childcare organisation never joins a region; a coordinator works on no step).
+KINDS_FOR = {
+    "library": ("step_opened", "signoff", "mention", "reminder", "region"),
+    "childcare": ("step_opened", "signoff", "mention", "reminder"),
+    "coordination": ("region",),
+}
 PARTY_NAME = {"library": N_("de bibliotheek"), "childcare": N_("de kinderopvang")}
 PARTY_TITLE = {"library": N_("De bibliotheek"), "childcare": N_("De kinderopvang")}
 SLUGS = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"}
@@ -52,6 +59,12 @@ def preferences(user: User) -> dict[str, str]:
         .where(NotificationPreference.user_id == user.id)
     ).all())
     return {kind: stored.get(kind, "direct") for kind in KINDS}
+
+
+def labels_for(user: User) -> dict[str, str]:
+    """The e-mail choices worth asking this user about, with their labels."""
+    kinds = KINDS_FOR.get(user.organisation.kind if user.organisation else "", tuple(KIND_LABELS))
+    return {kind: label for kind, label in KIND_LABELS.items() if kind in kinds}
 
 
 def set_preferences(user: User, choices: dict[str, str]) -> None:
