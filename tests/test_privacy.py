@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -175,3 +176,22 @@ def test_every_recorded_event_reads_as_dutch_in_the_log(world, app: Flask) -> No
     assert client.get("/regio/export.csv").status_code == 200
     page = " ".join(client.get("/organisatie/logboek").get_data(as_text=True).split())
     assert "downloadde het regio-overzicht" in page and "coordination.export" not in page
+
+
+def test_the_log_says_whose_role_changed_and_not_who_opened_a_step(world, app: Flask) -> None:
+    from stappenplan.organisations import services as organisations
+
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        member = db.session.scalar(select(User).where(User.email == world.emails["lib_a_member"]))
+        organisations.change_role(admin, member.membership, "admin", None)
+        name = member.name
+        db.session.commit()
+        _driver(world).own_steps(1, 0)  # completing step 1 opens step 2
+        db.session.commit()
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    page = " ".join(client.get("/organisatie/logboek").get_data(as_text=True).split())
+    assert f"maakte {name} beheerder" in page
+    opened = re.search(r"<td>([^<]*)</td><td>Stap 2 staat open", page)
+    assert opened is not None and opened.group(1) == "—"  # the system's doing, nobody's

@@ -51,6 +51,31 @@ LABELS = {
 }
 
 
+SYSTEM_EVENTS = {"workflow.step_opened"}
+MEMBER_EVENTS = {"member_role_changed", "member_removed"}
+
+
+def _member_names(events: list[AuditEvent]) -> dict[str, str]:
+    """The names of the colleagues the page's member events are about, in one query."""
+    ids = {(e.detail or {}).get("member") for e in events if e.kind in MEMBER_EVENTS} - {None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.public_id, User.name).where(User.public_id.in_(ids))).all())
+
+
+def _member_text(event: AuditEvent, names: dict[str, str]) -> str | None:
+    """Whose role changed into what, who was removed; None for other events (or a member
+    whose account is gone: then the general label)."""
+    detail = event.detail or {}
+    name = names.get(detail.get("member", ""))
+    if event.kind not in MEMBER_EVENTS or name is None:
+        return None
+    if event.kind == "member_removed":
+        return _("verwijderde %(name)s", name=name)
+    role = _("Beheerder") if detail.get("role") == "admin" else _("Lid")
+    return _("maakte %(name)s %(role)s", name=name, role=role.lower())
+
+
 @bp.get("/organisatie/logboek")
 @policy("admin")
 def log():
@@ -71,8 +96,12 @@ def log():
     if person in {p for p, _n in people}:
         stmt = stmt.where(AuditEvent.actor_id == select(User.id).where(User.public_id == person).scalar_subquery())
     listing = paginate(stmt.order_by(AuditEvent.id.desc()), page_arg(), PER_PAGE)
-    entries = [{"at": e.created_at, "who": name or e.actor_pseudonym or "",
-                "what": text_for(e) or (_(LABELS[e.kind]) if e.kind in LABELS else e.kind), "kind": e.kind}
+    members = _member_names([e for e, _name in listing.items])
+    entries = [{"at": e.created_at,
+                # A step that opens is the system's doing (after someone completed the step before).
+                "who": "" if e.kind in SYSTEM_EVENTS else name or e.actor_pseudonym or "",
+                "what": _member_text(e, members) or text_for(e) or (_(LABELS[e.kind]) if e.kind in LABELS else e.kind),
+                "kind": e.kind}
                for e, name in listing.items]
     return render_template("audit/log.html", entries=entries, listing=listing, total=listing.total,
                            category=category if category in CATEGORIES else "", person=person, people=people,
