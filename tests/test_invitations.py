@@ -216,6 +216,10 @@ def test_the_error_summary_names_every_bad_line(world, app: Flask, client: Flask
     items = re.findall(r"<li><a href=\"#[^\"]+\">[^<]*</a></li>", summary)
     assert len(items) == 2, summary
     assert "Regel 2" in items[0] and "Regel 3" in items[1]
+    # A missing organisation name is said in the same round as a bad address.
+    both = invite(client, "geen-emailadres, X\nzonder@naam.nl").get_data(as_text=True)
+    assert "Regel 1: &#39;geen-emailadres&#39; is geen geldig e-mailadres." in both or "Regel 1:" in both
+    assert "Regel 2: Vul bij zonder@naam.nl ook de naam van de organisatie in." in both
 
 
 def test_duplicate_open_invitation_is_refused(world, app: Flask, client: FlaskClient) -> None:

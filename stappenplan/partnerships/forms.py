@@ -100,6 +100,9 @@ class InvitePartnersForm(Form):
                                   n=number, value=cells[0][:80]))
             elif len(name) > 200:
                 problems.append(_("Regel %(n)d: de naam is te lang (maximaal 200 tekens).", n=number))
+            elif not name:  # said with the other lines' problems, not in a second round
+                problems.append(_("Regel %(n)d: Vul bij %(email)s ook de naam van de organisatie in.",
+                                  n=number, email=email))
             else:
                 entries.append(PartnerEntry(email=email, name=name))
         if not rows:
