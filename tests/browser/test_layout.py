@@ -200,3 +200,15 @@ def test_a_box_that_scrolls_sideways_takes_the_keyboard_focus_and_has_a_name(ser
     fitting = page.evaluate("() => [...document.querySelectorAll('[data-scroll-marked]')]"
                             ".filter(el => el.scrollWidth <= el.clientWidth + 1).length")
     assert fitting == 0, marked
+
+
+def test_a_rows_main_text_gets_the_whole_width(server, page: Page) -> None:
+    """Step 7's "Actie" holds a sentence: its field is as wide as the row, not a fifth of it."""
+    ids = _ids(server)
+    login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{ids['step7']}/stap/7/samen")
+    card = page.locator(".row-card").first
+    action = card.locator(".cell").first.locator("input[type=text]")
+    card_box, action_box = card.bounding_box(), action.bounding_box()
+    assert card_box and action_box and action_box["width"] > 0.8 * card_box["width"], (action_box, card_box)
+    shot(page, "step7-rows")
