@@ -109,3 +109,15 @@ def test_report_is_the_regions_own(world, app: Flask) -> None:
     library = _client(app, world.emails["lib_a"])
     for url in ("/regio/jaarverslag", "/regio/jaarverslag.pdf", "/regio/jaarverslag.xlsx"):
         assert library.get(url).status_code in (403, 404)
+
+
+def test_a_spreadsheet_cell_is_a_number_whenever_nothing_is_unknown(app: Flask) -> None:
+    """No activities: 0 reached (a number, so the column adds up), not a dash; an empty
+    number stays explained in words, never counted as 0."""
+    from stappenplan.coordination.outcomes import Reach
+    from stappenplan.coordination.report import reach_cell
+
+    assert reach_cell(Reach()) == 0
+    assert reach_cell(Reach(total=12, known=2)) == 12
+    with app.test_request_context():
+        assert reach_cell(Reach(known=0, unknown=1)) == "onbekend"

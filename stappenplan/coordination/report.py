@@ -100,8 +100,9 @@ def reach_text(reach: outcomes.Reach) -> str:
 
 
 def reach_cell(reach: outcomes.Reach) -> int | str:
-    """For a spreadsheet: a number when every activity had one, otherwise the explaining text."""
-    if reach.known and not reach.unknown:
+    """For a spreadsheet: a number when every activity had one (0 without activities, so a
+    column adds up), otherwise the explaining text."""
+    if not reach.unknown:
         return reach.total
     return reach_text(reach)
 
