@@ -31,7 +31,7 @@ from stappenplan.workflow.plan_loader import get_definition
 from tests.conftest import make_app
 from tests.factories import login, make_org, make_partnership, make_user
 
-STATUS_WORDS = re.compile(r"Afgerond|Bezig|Nog niet")
+STATUS_WORDS = re.compile(r"Afgerond|Open|Nog niet")
 DEMO_COORDINATOR = "coordinator@demo.stappenplan.nl"
 
 
@@ -253,13 +253,13 @@ def test_matrix_shows_status_per_party_and_step(world, app: Flask) -> None:
     a = rows["Bibliotheek A – Opvang A"]
     assert len(a) == 9  # name + 8 steps
     assert STATUS_WORDS.findall(a[1]) == ["Afgerond", "Afgerond"]  # step 1: B done, K done
-    assert STATUS_WORDS.findall(a[2]) == ["Afgerond", "Bezig"]  # step 2
-    assert STATUS_WORDS.findall(a[3]) == ["Bezig", "Nog niet"]  # step 3
+    assert STATUS_WORDS.findall(a[2]) == ["Afgerond", "Open"]  # step 2
+    assert STATUS_WORDS.findall(a[3]) == ["Open", "Nog niet"]  # step 3
     assert a[1].startswith("B Bibliotheek: ✓ Afgerond K Kinderopvang: ✓ Afgerond")
     assert a[4] == "– Nog niet"
     z = rows["Bibliotheek A – Kinderopvang Zonnebloem"]
     assert all(STATUS_WORDS.findall(cell) == ["Afgerond", "Afgerond"] for cell in z[1:4])
-    assert z[4] == "● Bezig" and z[5] == "– Nog niet"
+    assert z[4] == "● Open" and z[5] == "– Nog niet"
     assert f'href="/samenwerkingen/{second}"' in html
     # Never colour alone: every status cell carries an icon and a word.
     assert html.count('class="st__icon"') >= 2 * 11
@@ -396,7 +396,7 @@ def test_csv_and_xlsx_round_trip_match_the_matrix(world, app: Flask) -> None:
         matrix_words = [w for cell in html_row[1:] for w in STATUS_WORDS.findall(cell)]
         csv_words = [w.replace("Nog niet open", "Nog niet") for w in csv_row[4:15]]
         assert matrix_words == csv_words
-        assert set(csv_row[4:15]) <= {"Afgerond", "Bezig", "Nog niet open"}
+        assert set(csv_row[4:15]) <= {"Afgerond", "Open", "Nog niet open"}
         assert csv_row[2] in {s.title for s in situations.values()} and csv_row[3] == "1"
         assert csv_row[-1] == "nee" and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", csv_row[-2])
         # The spreadsheet holds the same values, with a real date and a number for the round.

@@ -35,7 +35,7 @@ def status_words() -> dict[str | None, str]:
     """Dutch status per status key for spreadsheets (the matrix adds an icon, the
     export only words). Translated once per export: gettext per cell is slow."""
     locked = _("Nog niet open")
-    return {engine.COMPLETED: _("Afgerond"), engine.OPEN: _("Bezig"), engine.LOCKED: locked, None: locked}
+    return {engine.COMPLETED: _("Afgerond"), engine.OPEN: _("Open"), engine.LOCKED: locked, None: locked}
 
 
 def _slot_name(slot: str) -> str:
