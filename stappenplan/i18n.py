@@ -239,6 +239,7 @@ DYNAMIC_TEXTS = (
     N_("bevestigde het e-mailadres"),
     N_("downloadde het jaarverslag"),
     N_("gespreksverslagen van stap 5 verwijderd na de bewaartermijn"),
+    N_("wijzigde de eigen naam"),
     N_("Ja"),
     N_("Nee"),
     N_("Deels"),

@@ -257,3 +257,27 @@ def test_login_rehashes_a_password_stored_with_older_argon2_settings(world, app:
     assert stored != old_hash
     assert f"m={app.config['ARGON2_MEMORY_COST']},t={app.config['ARGON2_TIME_COST']}" in stored
     login(app.test_client(), email)  # the new hash works
+
+
+def test_a_person_corrects_their_own_name(world, app, client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from stappenplan.accounts.models import User
+    from stappenplan.audit.models import AuditEvent
+    from stappenplan.extensions import db
+
+    login(client, world.emails["lib_a"])
+    page = client.get("/account").get_data(as_text=True)
+    assert "Naam wijzigen" in page and 'action="/account/naam"' in page
+    empty = client.post("/account/naam", data={"name": "   "})
+    assert empty.status_code == 422 and "Dit veld is verplicht." in empty.get_data(as_text=True)
+    long = client.post("/account/naam", data={"name": "x" * 121})
+    assert long.status_code == 422 and "x" * 121 in long.get_data(as_text=True)  # what was typed stays
+    done = client.post("/account/naam", data={"name": "  Anna   de  Vries "}, follow_redirects=True)
+    assert "Je naam is gewijzigd." in done.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        assert user.name == "Anna de Vries"
+        assert db.session.scalar(select(AuditEvent.kind).where(AuditEvent.actor_id == user.id,
+                                                               AuditEvent.kind == "account_renamed"))
+    assert "wijzigde de eigen naam" in client.get("/organisatie/logboek").get_data(as_text=True)

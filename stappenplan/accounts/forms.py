@@ -84,6 +84,12 @@ class NewOrganisationAccountForm(AccountForm):
     org_name = StringField(_l("Naam van je organisatie"), validators=[required(), max_length(200)])
 
 
+class NameForm(Form):
+    """A person's own name, on their account page."""
+
+    name = StringField(_l("Je naam"), validators=[required(), max_length(120)], render_kw={"autocomplete": "name"})
+
+
 class LanguageForm(Form):
     """The language of the interface (User.locale); the names are in their own language."""
 

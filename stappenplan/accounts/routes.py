@@ -16,7 +16,15 @@ from ..i18n import gettext as _
 from ..i18n import refresh as refresh_locale
 from ..security import login_limit, registration_limit, resend_limit, reset_limit
 from . import registration, services
-from .forms import ChangePasswordForm, ForgotPasswordForm, LanguageForm, LoginForm, RegisterForm, ResetPasswordForm
+from .forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    NameForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 
 bp = Blueprint("accounts", __name__)
 
@@ -141,7 +149,29 @@ def account():
             login_user(current_user._get_current_object())
             flash(_("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd."), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=form, language_form=_language_form())
+    return render_template("accounts/account.html", form=form, language_form=_language_form(),
+                           name_form=_name_form())
+
+
+def _name_form() -> NameForm:
+    return NameForm(formdata=None, name=current_user.name)
+
+
+@bp.post("/account/naam")
+@policy("login")
+def rename():
+    """Correct one's own name; a refusal keeps what was typed, with the reason beside it."""
+    form = NameForm()
+    if form.validate_on_submit():
+        try:
+            services.rename(current_user, form.name.data or "")
+        except ServiceError as error:
+            attach(form, error)
+        else:
+            flash(_("Je naam is gewijzigd."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None),
+                           language_form=_language_form(), name_form=form), 422
 
 
 def _language_form() -> LanguageForm:
@@ -154,7 +184,8 @@ def language():
     """Save the language of the interface; the message already shows in the new language."""
     form = LanguageForm()
     if not form.validate_on_submit():
-        return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form)
+        return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form,
+                               name_form=_name_form())
     current_user.locale = form.locale.data
     db.session.flush()
     refresh_locale()

@@ -91,6 +91,20 @@ def end_all_sessions(user: User) -> None:
     user.session_version = (user.session_version or 1) + 1
 
 
+def rename(user: User, name: str) -> None:
+    """A person corrects their own name (shown to colleagues, partners and in the log)."""
+    name = " ".join(name.split())
+    if not name:
+        raise ServiceError(_("Vul je naam in."), field="name")
+    if len(name) > 120:
+        raise ServiceError(_("Je naam is te lang (maximaal 120 tekens)."), field="name")
+    if name == user.name:
+        return
+    record("account_renamed", actor_id=user.id, organisation_id=user.organisation.id if user.organisation else None)
+    user.name = name
+    db.session.flush()
+
+
 def change_password(user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
         raise ServiceError(_("Dit is niet je huidige wachtwoord."), field="current")

@@ -48,6 +48,7 @@ LABELS = {
     "comments_resolved": "markeerde opmerkingen als afgehandeld", "comments_reopened": "opende opmerkingen opnieuw",
     "email_confirmed": "bevestigde het e-mailadres", "region_report_exported": "downloadde het jaarverslag",
     "records_purged": "gespreksverslagen van stap 5 verwijderd na de bewaartermijn",
+    "account_renamed": "wijzigde de eigen naam",
 }
 
 
