@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from stappenplan.accounts.models import User
 from stappenplan.accounts.passwords import hash_password
+from stappenplan.demo import Driver
 from stappenplan.extensions import db, utcnow
 from stappenplan.organisations.models import Membership, Organisation, Region, RegionMembership
 from stappenplan.partnerships import services as partnership_services
@@ -97,16 +99,20 @@ def joint_step_writers(app: Flask, world: World, count: int, prefix: str) -> lis
     """Open world's partnership A at step 4 (steps 1-3 done) and add ``count`` members,
     alternately of the library and of the childcare: the e-mail addresses of the writers
     the concurrency tests let loose on one joint worksheet."""
-    from sqlalchemy import select
-
-    from stappenplan.demo import Driver
-
     with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
+        partnership = driver(world)
+        partnership.own_steps(3, 3)
+        p = partnership.p
         emails = [make_user(p.library if i % 2 == 0 else p.childcare, f"{prefix}{i}@x.nl", role="member").email
                   for i in range(count)]
         db.session.commit()
     return emails
+
+
+def driver(world: World) -> Driver:
+    """The demo's driver of the world's partnership A (library A and childcare A), to write
+    answers and take steps as the app does; inside an app context."""
+    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+    return Driver(p, lib, cc)

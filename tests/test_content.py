@@ -10,13 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.localize import localized
 from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.models import Answer
+from tests.factories import driver as _driver
 from tests.factories import login
 
 HX = {"HX-Request": "true"}
@@ -29,12 +27,6 @@ SUBTITLES = {
     8: "Reflecteer en evalueer",
 }
 
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _client(app: Flask, email: str, locale: str | None = None) -> FlaskClient:

@@ -16,23 +16,17 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select, text
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.worksheets.models import Answer
 from tests.conftest import DATABASE_URL, make_app
-from tests.factories import PASSWORD, build_world, login
+from tests.factories import PASSWORD, build_world, driver, login
 
 pytestmark = pytest.mark.postgres
 
 
 def _step4(app: Flask, world) -> str:
     with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
+        driver(world).own_steps(3, 3)
     return f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
 
 

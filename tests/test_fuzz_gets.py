@@ -11,7 +11,7 @@ from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import build_world, login
+from tests.factories import build_world, driver, login
 from tests.test_access import samples
 
 # Every query argument the application reads (and a few it does not).
@@ -40,17 +40,9 @@ def fuzz_world(_migrated: None):
     world = build_world(app)
     values = samples(app, world)
     with app.app_context():
-        from sqlalchemy import select
 
-        from stappenplan.accounts.models import User
-        from stappenplan.demo import Driver
-        from stappenplan.extensions import db
-        from stappenplan.partnerships.models import Partnership
 
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).through(4)
+        driver(world).through(4)
     clients = {}
     for role in ROLES:
         clients[role] = app.test_client()

@@ -10,20 +10,12 @@ from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
 from stappenplan.core import uow
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.notifications.models import Notification
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.engine import Action
+from tests.factories import driver as _driver
 from tests.factories import login
-
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _notes(email: str) -> list[Notification]:

@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from stappenplan.accounts.models import User
 from stappenplan.coordination import outcomes
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.engine import Action
+from tests.factories import driver as _driver
 from tests.factories import login
 
 TODAY = date.today()
@@ -33,12 +32,6 @@ ROWS = [
     {"id": "r4", "cells": {"activity": "Bibliotheekbezoek", "date": FUTURE, "held": "planned", "parents": 99}},
 ]
 
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _prepare(app: Flask, world) -> None:

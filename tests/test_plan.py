@@ -15,9 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 
-from stappenplan.accounts.models import User
 from stappenplan.audit.models import AuditEvent
-from stappenplan.demo import Driver
 from stappenplan.demo_content import JOINT, OWN
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
@@ -25,6 +23,7 @@ from stappenplan.plan import services as plan_services
 from stappenplan.workflow.engine import Action
 from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.models import Answer
+from tests.factories import driver as _driver
 from tests.factories import login
 
 DEFN = get_definition(1)
@@ -40,12 +39,6 @@ CHILDCARE_OWN = str(OWN["childcare"][1]["why"])[:40]
 CHILDCARE_STEP_3 = str(OWN["childcare"][3]["other_value"])[:40]
 NOT_SHARED = "<strong>Nog niet gedeeld.</strong>"  # the marker in place of a party's answers
 
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _client(app: Flask, world, who: str) -> FlaskClient:

@@ -11,20 +11,13 @@ from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
 from stappenplan.audit.models import AuditEvent
-from stappenplan.demo import Driver
 from stappenplan.extensions import db, utcnow
 from stappenplan.organisations.models import Organisation
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
 from stappenplan.worksheets.models import Answer, AnswerRevision, Comment
 from tests.factories import PASSWORD, login
-
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
+from tests.factories import driver as _driver
 
 
 def test_export_contains_own_data_only(world, app: Flask) -> None:

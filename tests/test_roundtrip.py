@@ -34,6 +34,7 @@ from stappenplan.worksheets import fields, services
 from stappenplan.worksheets import sheet_view as views
 from tests import formdata
 from tests.factories import build_world, login
+from tests.factories import driver as partner_driver
 
 HX = {"HX-Request": "true"}
 EXAMPLES = int(os.environ.get("ROUNDTRIP_EXAMPLES", "6"))
@@ -235,10 +236,8 @@ def open_step(app: Flask, step: int, locale: str = "nl"):
     """A world whose partnership A has ``step`` open (earlier steps done by the demo driver)."""
     world = build_world(app)
     with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        driver = Driver(p, lib, cc)
+        driver = partner_driver(world)
+        lib, cc = driver.users["library"], driver.users["childcare"]
         if step <= 3:
             driver.own_steps(step - 1, step - 1)
         elif step == 4:

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import make_app, wipe
-from tests.factories import PASSWORD, build_world, login
+from tests.factories import PASSWORD, build_world, driver, login
 
 
 @pytest.fixture
@@ -132,20 +132,14 @@ def test_reset_link_uses_base_url_whatever_the_host_header(based: Flask, headers
 
 def test_mention_link_ignores_a_forwarded_host(_migrated: None) -> None:
     """No BASE_URL (development default) and a trusted proxy: X-Forwarded-Host is still not used."""
-    from stappenplan.accounts.models import User
-    from stappenplan.demo import Driver
-    from stappenplan.extensions import db
-    from stappenplan.partnerships.models import Partnership
 
     app = make_app(TRUST_PROXY=1)
     try:
         world = build_world(app)
         with app.app_context():
-            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-            lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-            cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-            Driver(p, lib, cc).own_steps(3, 3)
-            cc_id = cc.public_id
+            partnership = driver(world)
+            partnership.own_steps(3, 3)
+            cc_id = partnership.users["childcare"].public_id
         client = app.test_client()
         login(client, world.emails["lib_a"])
         url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen/vraag/target_parents/opmerkingen"

@@ -13,8 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
@@ -26,15 +24,10 @@ from stappenplan.workflow.plan_loader import PLANS_DIR, get_definition, load_def
 from stappenplan.worksheets.models import Answer
 from tests import formdata
 from tests.factories import PASSWORD, build_world, login
+from tests.factories import driver as _driver
 
 HX = {"HX-Request": "true"}
 
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _url(world, step: int, slot: str) -> str:

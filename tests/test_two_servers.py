@@ -28,10 +28,9 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from tests.conftest import DATABASE_URL, ON_POSTGRES
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, driver
 
 pytestmark = pytest.mark.postgres
 
@@ -175,16 +174,10 @@ def _stop(server: Server) -> None:
 @pytest.fixture
 def step_four(world, app: Flask):
     """Partnership A with steps 1-3 done by both: the joint step 4 is open."""
-    from stappenplan.accounts.models import User
-    from stappenplan.demo import Driver
     from stappenplan.extensions import db
-    from stappenplan.partnerships.models import Partnership
 
     with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
+        driver(world).own_steps(3, 3)
         db.session.commit()
         db.session.remove()
     return world

@@ -9,21 +9,14 @@ from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
 from stappenplan.audit.models import AuditEvent
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
 from stappenplan.workflow.engine import Action, ActionRefused
 from stappenplan.workflow.models import Cycle, SignOff, StepInstance
 from stappenplan.worksheets.models import Answer
+from tests.factories import driver as _driver
 from tests.factories import login
-
-
-def _driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def _status(partnership: Partnership, step: int, slot: str) -> str:

@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.partnerships.models import Partnership
@@ -23,16 +22,10 @@ from stappenplan.worksheets import display
 from stappenplan.worksheets import services as sheets
 from stappenplan.worksheets.models import Answer, AnswerRevision
 from tests import formdata
-from tests.factories import login
+from tests.factories import driver, login
 
 HX = {"HX-Request": "true"}
 
-
-def driver(world) -> Driver:
-    p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-    lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-    cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-    return Driver(p, lib, cc)
 
 
 def sheet_url(world, step: int, slot: str) -> str:

@@ -12,14 +12,12 @@ import time
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
 from stappenplan.core.errors_web import error_page
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.worksheets.models import Answer, AnswerRevision
 from tests.browser.conftest import login, shot
 from tests.factories import PASSWORD, build_world
+from tests.factories import driver as partner_driver
 
 FEED = 2500  # ms: more than the change feed's interval (1 s while both are on the worksheet)
 START = "We bellen elke maand. Het verslag staat in de map."
@@ -28,10 +26,7 @@ START = "We bellen elke maand. Het verslag staat in de map."
 def _prepare(server, **answers) -> tuple[str, dict[str, str]]:
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        driver = Driver(p, lib, cc)
+        driver = partner_driver(world)
         driver.own_steps(3, 3)
         if answers:
             driver.fill("library", 4, "joint", answers)

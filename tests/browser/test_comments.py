@@ -4,23 +4,15 @@ updates the count; resolving or reopening keeps a comment that is being written.
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
-from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from tests.browser.conftest import login
-from tests.factories import PASSWORD, build_world
+from tests.factories import PASSWORD, build_world, driver
 
 
 def _open_step4(server, page: Page) -> None:
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
+        driver(world).own_steps(3, 3)
     login(page, server, world.emails["lib_a"], PASSWORD)
     page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen")
 

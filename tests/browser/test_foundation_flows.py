@@ -11,7 +11,7 @@ from stappenplan.coordination.models import Reminder
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from tests.browser.conftest import login, shot
-from tests.factories import PASSWORD, build_world
+from tests.factories import PASSWORD, build_world, driver
 
 
 def test_library_invites_childcare_which_accepts(server, page, browser) -> None:
@@ -95,20 +95,12 @@ def test_an_error_card_never_takes_the_place_of_what_was_being_changed(server, p
     """A server fault in answer to an htmx action (the 503 card) leaves the part of the page
     as it was - the step list with the reason just typed, an invitation's row - and shows
     the card's words next to the button. The card used to replace that part."""
-    from sqlalchemy import select
 
-    from stappenplan.accounts.models import User
     from stappenplan.core.errors_web import error_page
-    from stappenplan.demo import Driver
-    from stappenplan.extensions import db
-    from stappenplan.partnerships.models import Partnership
 
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).own_steps(3, 3)
+        driver(world).own_steps(3, 3)
     with server.app.test_request_context(headers={"HX-Request": "true"}):
         card, code = error_page(503)
     login(page, server, world.emails["lib_a"], PASSWORD)

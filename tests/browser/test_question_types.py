@@ -7,15 +7,13 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.engine import Action
 from stappenplan.workflow.models import StepInstance
 from stappenplan.worksheets.models import Answer
 from tests.browser.conftest import login, shot
 from tests.factories import PASSWORD, build_world
+from tests.factories import driver as partner_driver
 
 FEED = 4500  # ms: longer than the change feed's interval plus a request
 
@@ -23,10 +21,7 @@ FEED = 4500  # ms: longer than the change feed's interval plus a request
 def _world(server, through: int | None = None, own: tuple[int, int] | None = None):
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        driver = Driver(p, lib, cc)
+        driver = partner_driver(world)
         if own:
             driver.own_steps(*own)
         if through:
@@ -194,10 +189,7 @@ def test_a_remark_from_the_partner_keeps_both_goal_scores(server, browser, page)
 def test_round_two_shows_carried_over_choices_as_chosen(server, page) -> None:
     world = _world(server, through=8)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).act("library", Action("start_new_cycle"))
+        partner_driver(world).act("library", Action("start_new_cycle"))
     aims = _stored(server, "aims", step=1, slot="library")
     assert aims
     login(page, server, world.emails["lib_a"], PASSWORD)

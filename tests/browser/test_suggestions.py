@@ -6,14 +6,11 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.models import StepInstance
 from stappenplan.worksheets.models import Answer
 from tests.browser.conftest import login
-from tests.factories import PASSWORD, build_world
+from tests.factories import PASSWORD, build_world, driver
 
 
 def _rows(server) -> list[dict]:
@@ -26,10 +23,7 @@ def _rows(server) -> list[dict]:
 def test_clicking_a_suggestion_adds_an_editable_row(server, page: Page) -> None:
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        Driver(p, lib, cc).through(6)
+        driver(world).through(6)
     login(page, server, world.emails["lib_a"], PASSWORD)
     page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/7/samen")
     before = len(_rows(server))

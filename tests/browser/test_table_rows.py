@@ -8,14 +8,12 @@ import re
 from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 
-from stappenplan.accounts.models import User
-from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.models import StepInstance
 from stappenplan.worksheets.models import Answer
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, build_world
+from tests.factories import driver as partner_driver
 
 TABLE = re.compile(r".*/vraag/action_schema/tabel$")
 ROWS = [{"id": "r-a", "cells": {"action": "Voorleesochtend plannen"}},
@@ -32,10 +30,7 @@ def _rows(server) -> list[dict]:
 def _open_step7(server, page: Page) -> None:
     world = build_world(server.app)
     with server.app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
-        lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
-        cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
-        driver = Driver(p, lib, cc)
+        driver = partner_driver(world)
         driver.through(6)
         driver.fill("library", 7, "joint", {"action_schema": ROWS})
     login(page, server, world.emails["lib_a"], PASSWORD)
