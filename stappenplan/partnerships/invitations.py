@@ -253,7 +253,7 @@ class PartnerEntry:
     name: str
 
 
-def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation | None:
+def _check_partner_entry(org: Organisation, entry: PartnerEntry, partners: dict[str, str]) -> Organisation | None:
     """The existing partner organisation for this email (or None), or a ServiceError.
 
     The answer does not depend on whether the address has an account: the organisation's
@@ -270,7 +270,7 @@ def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation
         raise ServiceError(error.message) from None
     # A partner by the name typed: the inviter knows its partners, so saying so reveals nothing
     # about who has an account (the address itself is not looked at for this).
-    partner = _partner_named(org, entry.name)
+    partner = partners.get(_name_key(entry.name))
     if partner is not None:
         raise ServiceError(_("Met %(org)s werken jullie al samen. Een nieuwe ronde start je op de pagina van die "
                              "samenwerking.", org=partner))
@@ -282,14 +282,18 @@ def _check_partner_entry(org: Organisation, entry: PartnerEntry) -> Organisation
     return None
 
 
-def _partner_named(org: Organisation, name: str) -> str | None:
-    """The name of an organisation ``org`` already works with that is called ``name``
-    (ignoring case and spaces around it), or None."""
+def _partner_names(org: Organisation) -> dict[str, str]:
+    """The organisations ``org`` already works with, by their name ignoring case and
+    spaces around it: one query for a whole list of invitations."""
     other = Partnership.childcare_id if org.kind == "library" else Partnership.library_id
     own = Partnership.library_id if org.kind == "library" else Partnership.childcare_id
-    return db.session.scalar(
-        select(Organisation.name).join(Partnership, other == Organisation.id)
-        .where(own == org.id, func.lower(func.trim(Organisation.name)) == name.strip().lower()).limit(1))
+    names = db.session.scalars(select(Organisation.name).join(Partnership, other == Organisation.id)
+                               .where(own == org.id))
+    return {_name_key(name): name for name in names}
+
+
+def _name_key(name: str) -> str:
+    return name.strip().lower()
 
 
 def kind_label(kind: str) -> str:
@@ -323,6 +327,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
         raise ServiceError(_("Vul minstens één e-mailadres in."), field="emails")
     check_may_invite(actor, len(entries))
     seen: set[str] = set()
+    partners = _partner_names(org)
     problems: list[str] = []
     targets: list[Organisation | None] = []
     for number, entry in enumerate(entries, start=1):
@@ -332,7 +337,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
             continue
         seen.add(entry.email)
         try:
-            targets.append(_check_partner_entry(org, entry))
+            targets.append(_check_partner_entry(org, entry, partners))
         except ServiceError as error:
             problems.append(_("Regel %(n)d: %(msg)s", n=number, msg=error.message))
             targets.append(None)

@@ -17,12 +17,18 @@ def _open_step4(server, page: Page) -> None:
     page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen")
 
 
-def test_posting_a_comment_keeps_the_focus_in_the_thread_and_counts_it(server, page: Page) -> None:
+def _open_thread(server, page: Page):
+    """Step 4 open as the library, the comments of "target_parents" unfolded: the question,
+    its comment summary and the comment box."""
     _open_step4(server, page)
     question = page.locator("#vraag-target_parents")
     summary = question.locator("summary", has_text="Opmerkingen")
     summary.click()
-    box = question.get_by_label("Schrijf een opmerking")
+    return question, summary, question.get_by_label("Schrijf een opmerking")
+
+
+def test_posting_a_comment_keeps_the_focus_in_the_thread_and_counts_it(server, page: Page) -> None:
+    question, summary, box = _open_thread(server, page)
     box.fill("Kunnen we de peuterspeelzaal noemen?")
     question.get_by_role("button", name="Plaatsen").click()
     expect(question.locator(".comment__body")).to_have_text("Kunnen we de peuterspeelzaal noemen?", timeout=5000)
@@ -40,11 +46,7 @@ def test_posting_a_comment_keeps_the_focus_in_the_thread_and_counts_it(server, p
 
 
 def test_a_comment_being_written_survives_resolving_and_reopening(server, page: Page) -> None:
-    _open_step4(server, page)
-    question = page.locator("#vraag-target_parents")
-    summary = question.locator("summary", has_text="Opmerkingen")
-    summary.click()
-    box = question.get_by_label("Schrijf een opmerking")
+    question, summary, box = _open_thread(server, page)
     box.fill("Eerste opmerking")
     question.get_by_role("button", name="Plaatsen").click()
     expect(question.locator(".comment__body")).to_have_count(1, timeout=5000)
