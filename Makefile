@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := wsgi
+# Each flask command below imports the app; with bytecode caching (which some machines
+# switch off through PYTHONDONTWRITEBYTECODE) only the first one compiles it (~2 s each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint lock bench clean
 
