@@ -10,35 +10,46 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint lock bench clean
 
-# One lock file with hashes (requirements.lock, made from requirements.txt and
-# requirements-dev.txt by `make lock`): run, test and CI install exactly the same files.
-# The venv's own pip (whatever the stock python3 brings, 23.2 or newer) only installs the
-# installer uv from requirements-uv.lock (hash-checked too); uv then installs the lock,
-# about three times faster than pip. INSTALLER=pip installs the lock with pip instead
-# (same hashes; the lock keeps its extras so pip 23.2 accepts it).
+# Two lock files with hashes, made by `make lock` from the pins in requirements*.txt:
+# requirements.lock (what the app needs: `make run`, production) and requirements-dev.lock
+# (the same pins plus the test tools: `make test`, CI). The venv's own pip (whatever the
+# stock python3 brings, 23.2 or newer) only installs the installer uv from
+# requirements-uv.lock, hash-checked too; uv then installs a lock, about three times faster
+# than pip. INSTALLER=pip installs the locks with pip instead (same hashes: the locks keep
+# their extras, such as fonttools[woff], so that pip 23.2 accepts them).
 INSTALLER ?= uv
-$(BIN)/.deps: requirements.lock requirements-uv.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),pip)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+install = $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1)
 else
+install = $(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(1)
+endif
+
+$(BIN)/.installer: requirements-uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(INSTALLER),pip)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-uv.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
 endif
 	touch $@
 
-$(BIN)/.deps-test: $(BIN)/.deps
+$(BIN)/.deps: requirements.lock $(BIN)/.installer
+	$(call install,requirements.lock)
 	touch $@
 
-## lock: re-make requirements.lock after changing a pin in requirements*.txt
-lock: $(BIN)/.deps
+$(BIN)/.deps-test: requirements-dev.lock $(BIN)/.deps
+	$(call install,requirements-dev.lock)
+	touch $@
+
+## lock: re-make both lock files after changing a pin in requirements*.txt
+LOCK_HEADER = '\# Made by `make lock` (uv pip compile --universal --generate-hashes --no-strip-extras)\n\# from $(1). Do not edit; change the pins there. Extras stay in the pins so that\n\# pip 23.2 (the pip of Python 3.11'"'"'s venv) installs this file as well as uv does.'
+lock: $(BIN)/.installer
+	grep -hv '^-r' requirements.txt > .lock.in
+	$(BIN)/uv pip compile --quiet --universal --generate-hashes --no-strip-extras \
+	  --python-version 3.11 --no-header -o .lock.out .lock.in
+	{ printf $(call LOCK_HEADER,requirements.txt)'\n'; sed 's/-r \.lock\.in/requirements.txt/' .lock.out; } > requirements.lock
 	grep -hv '^-r' requirements.txt requirements-dev.txt > .lock.in
 	$(BIN)/uv pip compile --quiet --universal --generate-hashes --no-strip-extras \
 	  --python-version 3.11 --no-header -o .lock.out .lock.in
-	{ echo '# Made by `make lock` (uv pip compile --universal --generate-hashes --no-strip-extras) from'; \
-	  echo '# requirements.txt and requirements-dev.txt. Extras stay in the pins (fonttools[woff]) so'; \
-	  echo "# that pip 23.2 (Python 3.11's venv) installs this file as well as uv does."; \
-	  sed 's/-r \.lock\.in/requirements*.txt/' .lock.out; } > requirements.lock
+	{ printf $(call LOCK_HEADER,requirements.txt and requirements-dev.txt)'\n'; sed 's/-r \.lock\.in/requirements*.txt/' .lock.out; } > requirements-dev.lock
 	rm -f .lock.in .lock.out
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:$(PORT)
