@@ -12,22 +12,28 @@ unexport PYTHONDONTWRITEBYTECODE
 
 # Two lock files with hashes, made by `make lock` from the pins in requirements*.txt:
 # requirements.lock (what the app needs: `make run`, production) and requirements-dev.lock
-# (the same pins plus the test tools: `make test`, CI). The venv's own pip (whatever the
-# stock python3 brings, 23.2 or newer) only installs the installer uv from
-# requirements-uv.lock, hash-checked too; uv then installs a lock, about three times faster
-# than pip. INSTALLER=pip installs the locks with pip instead (same hashes: the locks keep
-# their extras, such as fonttools[woff], so that pip 23.2 accepts them).
+# (the same pins plus the test tools: `make test`, CI). The venv is made without a pip of
+# its own (making one costs ~6 s); the stock interpreter's pip (23.2 or newer, or ensurepip's
+# when it has none) installs into it only the installer uv from requirements-uv.lock,
+# hash-checked too, and uv installs a lock about three times faster than pip would.
+# INSTALLER=pip installs the locks with that pip instead: same hashes, and the locks keep
+# their extras (fonttools[woff]) so that pip 23.2 accepts them. Use `.venv/bin/uv pip ...`
+# to add something by hand.
 INSTALLER ?= uv
+pip = if $(PYTHON) -m pip --version >/dev/null 2>&1; \
+	then $(PYTHON) -m pip --python $(BIN)/python $(1); \
+	else $(BIN)/python -m ensurepip --default-pip >/dev/null && $(BIN)/python -m pip $(1); fi
+PIP_ARGS = install --quiet --disable-pip-version-check --require-hashes
 ifeq ($(INSTALLER),pip)
-install = $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1)
+install = $(call pip,$(PIP_ARGS) -r $(1))
 else
 install = $(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(1)
 endif
 
 $(BIN)/.installer: requirements-uv.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 ifneq ($(INSTALLER),pip)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-uv.lock
+	$(call pip,$(PIP_ARGS) --no-deps -r requirements-uv.lock)
 endif
 	touch $@
 

@@ -6,8 +6,6 @@
 # BENCH_DATABASE_URL=postgresql://user@host:5432/db bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+make --no-print-directory .venv/bin/.deps
+.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements-bench.txt
 exec .venv/bin/python bench/load.py "$@"
