@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from . import models  # noqa: F401 - register every table
 
     _register_blueprints(app)
+    _connect_receivers()
     from .core import errors_web, templating
 
     errors_web.register(app)
@@ -97,6 +98,16 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
 
     register_cli(app)
     return app
+
+
+def _connect_receivers() -> None:
+    """Who reacts to the domain's signals, in one place (blinker keeps one connection per
+    receiver, so a second app in the same process connects nothing twice)."""
+    from .core import signals
+    from .practice import services as practice
+
+    # A step with a practice table that is agreed makes its practice records, in its transaction.
+    signals.workflow_events.connect(practice.on_workflow_events)
 
 
 def _check_production(app: Flask) -> None:
@@ -193,11 +204,13 @@ def _register_blueprints(app: Flask) -> None:
     from .organisations.routes import bp as organisations_bp
     from .partnerships.routes import bp as partnerships_bp
     from .plan.routes import bp as plan_bp
+    from .practice.routes import bp as practice_bp
+    from .practice.routes import calendar_bp
     from .privacy.routes import bp as privacy_bp
     from .worksheets.routes import bp as worksheets_bp
 
     blueprints = (home_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp, coordination_bp, plan_bp,
-                  notifications_bp, audit_bp, privacy_bp)
+                  notifications_bp, audit_bp, privacy_bp, practice_bp, calendar_bp)
     for bp in blueprints:
         app.register_blueprint(bp)
 

@@ -25,6 +25,7 @@ from .core.templating import wants_partial
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
 from .partnerships.models import Invitation, Partnership
+from .practice.models import PracticeRecord
 from .workflow import engine
 from .workflow.models import Cycle, SignOff, StepInstance
 from .workflow.plan_loader import get_definition, latest_version
@@ -285,6 +286,18 @@ def coordinated_partnership_or_404(public_id: str) -> Partnership:
     if role != "coordinator":
         abort(404)
     return partnership
+
+
+def practice_record_or_404(partnership_id: str, record_id: str, *,
+                           party_only: bool = False) -> tuple[Partnership, str, PracticeRecord]:
+    """A practice record of a partnership the user may see, the partnership and the user's
+    role in it (``party_only``: a coordinator, who only reads, gets 404)."""
+    partnership, role = partnership_or_404(partnership_id, party_only=party_only)
+    record = db.session.scalar(select(PracticeRecord).where(PracticeRecord.public_id == record_id,
+                                                            PracticeRecord.partnership_id == partnership.id))
+    if record is None:
+        abort(404)
+    return partnership, role, record
 
 
 def invitation_or_404(public_id: str) -> Invitation:

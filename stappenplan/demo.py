@@ -19,6 +19,7 @@ from .organisations.models import Membership, Organisation, Region, RegionMember
 from .partnerships import services as partnership_services
 from .partnerships.invitations import PartnerEntry, invite_partners
 from .partnerships.models import Partnership
+from .practice import services as practice
 from .workflow import services as workflow
 from .workflow.engine import Action
 from .workflow.models import Cycle, SignOff, StepInstance
@@ -283,6 +284,22 @@ class Driver:
         else:
             self.act("library", Action("sign_off", step, "joint"))
             self.act("childcare", Action("sign_off", step, "joint"))
+        if step in (6, 7):
+            self.keep_practice()
+
+    def keep_practice(self) -> None:
+        """What happened since the plan was agreed, kept as practice (not in the plan)."""
+        cycle = workflow.current_cycle(self.p)
+        for record in practice.records_of(self.p):
+            if record.cycle_id != cycle.id or record.source_row not in content.PRACTICE or record.version > 1:
+                continue
+            party, fields = content.PRACTICE[record.source_row]
+            outcome = practice.update(record, self.users[party], party, fields, record.version)
+            assert outcome.ok, (record.source_row, outcome.errors)
+        if any(r.kind == "activity" and r.cycle_id == cycle.id for r in practice.records_of(self.p)):
+            note = practice.round_note(self.p, cycle)
+            if not note.note:
+                practice.update(note, self.users["library"], "library", {"note": content.PRACTICE_NOTE}, note.version)
 
     def through(self, last: int, then_fill: int | None = None) -> None:
         self.own_steps(3, 3)

@@ -151,26 +151,22 @@ JOINT: dict[int, dict[str, object]] = {
             {"id": "act-1", "cells": {"activity": "Voorleesochtend voor ouders en peuters",
                                       "needs": ["reading_aloud", "language_development"],
                                       "audience": "parent_and_child", "organiser": "Bibliotheek",
-                                      "timing": "Elke 2e dinsdag", "location": "Opvang", "date": _d(-14),
-                                      "held": "held", "parents": 6, "children": 8,
-                                      "worked": "Zes ouders kwamen. Samen een boek kiezen werkte goed."}},
+                                      "timing": "Elke 2e dinsdag", "location": "Opvang", "date": _d(-14)}},
             {"id": "act-2", "cells": {"activity": "Liedjesmiddag", "needs": ["language_development"],
                                       "need": "Zingen in de eigen taal", "audience": "parent_and_child",
                                       "organiser": "Kinderopvang", "timing": "Maandelijks",
-                                      "location": "Ouderruimte", "date": _d(21), "held": "planned"}},
+                                      "location": "Ouderruimte", "date": _d(21)}},
         ],
         "invitation": "Persoonlijk bij het halen, met een kaartje met plaatjes en weinig tekst.",
         "taalhuis_route": "De Taalhuis-medewerker komt mee naar de voorleesochtend en maakt een afspraak.",
-        "what_worked": "De liedjesmiddag trok 14 ouders; de voorleesochtend 6. Ouders vroegen om boeken mee te nemen.",
     },
     7: {
         "action_schema": [
             {"id": "plan-1", "cells": {"action": "Training interactief voorlezen voor alle medewerkers",
                                        "theme": "staff_training", "who": "Bibliotheek", "deadline": _d(5),
-                                       "status": "in_progress", "secured": "Jaarlijks in het scholingsplan"}},
+                                       "secured": "Jaarlijks in het scholingsplan"}},
             {"id": "plan-2", "cells": {"action": "Ouderbetrokkenheid in het pedagogisch beleidsplan",
-                                       "theme": "policy", "who": "Locatiemanager", "deadline": _d(60),
-                                       "status": "planned"}},
+                                       "theme": "policy", "who": "Locatiemanager", "deadline": _d(60)}},
         ],
         "involve_staff": "Elke groep kiest een taalambassadeur; die deelt ervaringen in het teamoverleg.",
     },
@@ -186,6 +182,16 @@ JOINT: dict[int, dict[str, object]] = {
         "next_round": "Een tweede locatie erbij betrekken en vaker samen met het Taalhuis.",
     },
 }
+
+#: What happened once steps 6 and 7 were agreed (practice records, by the plan row's id):
+#: (party that records it, the fields as the practice form sends them).
+PRACTICE: dict[str, tuple[str, dict[str, str]]] = {
+    "act-1": ("childcare", {"status": "held", "date": _d(-14), "parents": "6", "children": "8",
+                            "note": "Zes ouders kwamen. Samen een boek kiezen werkte goed."}),
+    "plan-1": ("library", {"status": "in_progress", "who": "Bibliotheek", "date": _d(5), "note": ""}),
+}
+#: The round's note on all activities together.
+PRACTICE_NOTE = "De voorleesochtend trok zes ouders. Ouders vroegen of ze de boeken mee naar huis mochten nemen."
 
 COMMENTS: list[tuple[int, str, str, str]] = [
     # (step, question, party, text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from flask_babel import Babel
 from flask_htmx import HTMX
@@ -49,6 +50,12 @@ htmx = HTMX()
 def utcnow() -> datetime:
     """Timezone-aware now; stored as naive UTC for SQLite/PostgreSQL parity."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def local_today() -> date:
+    """Today where the organisations are (the server may run in UTC): the day practice,
+    reminders and calendars reckon with."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
 
 
 def new_public_id() -> str:

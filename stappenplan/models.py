@@ -33,3 +33,6 @@ __all__ += ["OutboxMessage"]
 from .coordination.models import Reminder  # noqa: E402
 
 __all__ += ["Reminder"]
+from .practice.models import PracticeRecord, PracticeRevision, ReminderMark  # noqa: E402
+
+__all__ += ["PracticeRecord", "PracticeRevision", "ReminderMark"]

@@ -4,10 +4,12 @@ The figures a municipality or provincial support organisation asks a coordinator
 counted from the worksheets of the region's partnerships (only steps that are open or
 done in their round, as the coordinator may see them):
 
-- activities held: rows of step 6's activity table marked "held", or whose date has
-  passed; counted in the calendar year of their date (a held activity without a date
-  counts in its round, and in no year);
-- parents and children reached: the numbers filled in at those activities; where an
+- activities held: practice records of activities marked held (stappenplan/practice),
+  planned or added during the year, each counted once, in the calendar year of its date
+  and in the round whose plan it belongs to, whatever later rounds copy (a held activity
+  without a date, which only records from before practice can be, counts in its round
+  and in no year);
+- parents and children reached: the numbers kept with those activities; where an
   activity has no number the figure says how many are unknown, it never counts them as 0;
 - goal scores: step 8's score per shared goal, as a distribution over 1-5; in the year
   the score was last saved;
@@ -19,7 +21,6 @@ Three queries, whatever the number of partnerships.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,14 +31,13 @@ from ..access import coordinated_library_ids
 from ..extensions import db
 from ..organisations.models import Organisation
 from ..partnerships.models import Partnership
+from ..practice.models import PracticeRecord
 from ..workflow import engine
 from ..workflow.definition import N_
 from ..workflow.models import Cycle, StepInstance
 from ..worksheets.models import Answer
 
-ACTIVITY_STEP, ACTIVITY_QUESTION = 6, "activities"
 SCORE_STEP, SCORE_QUESTION = 8, "goal_progress"
-HELD = "held"
 SCALE = (1, 2, 3, 4, 5)
 #: What the ends of the scale mean (the plan's ``scale_labels`` of step 8), for a spreadsheet's headings.
 SCALE_ENDS = {1: N_("nog niet begonnen"), 5: N_("helemaal bereikt")}
@@ -74,10 +74,10 @@ class Figures:
     def scored(self) -> int:
         return sum(self.scores.values())
 
-    def add_activity(self, cells: dict[str, Any]) -> None:
+    def add_activity(self, parents: int | None, children: int | None) -> None:
         self.activities += 1
-        self.parents.add(cells.get("parents"))
-        self.children.add(cells.get("children"))
+        self.parents.add(parents)
+        self.children.add(children)
 
 
 @dataclass(frozen=True)
@@ -98,29 +98,6 @@ class Outcomes:
     undated: int
 
 
-def _held(cells: dict[str, Any], today: date) -> date | None | bool:
-    """The activity's date when it was held (or True when held without a date), else False."""
-    when = _date(cells.get("date"))
-    if cells.get("held") == HELD or (when is not None and when < today):
-        return when if when is not None else True
-    return False
-
-
-def _date(raw: Any) -> date | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        return None
-
-
-def _rows(value: Any) -> Iterable[dict[str, Any]]:
-    for row in value if isinstance(value, list) else []:
-        if isinstance(row, dict) and isinstance(row.get("cells"), dict):
-            yield row["cells"]
-
-
 def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -> Outcomes:
     """The figures of the coordinator's region (or one branch) for ``year``, three queries."""
     libraries = coordinated_library_ids(org_id, branch_id)
@@ -134,14 +111,19 @@ def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -
         .outerjoin(Cycle, Cycle.partnership_id == Partnership.id)
         .where(Organisation.id.in_(libraries))
     ).all()
-    answers = db.session.execute(
-        select(StepInstance.cycle_id, StepInstance.step, Answer.value, Answer.updated_at)
+    scores = db.session.execute(
+        select(StepInstance.cycle_id, Answer.value, Answer.updated_at)
         .join(Answer, Answer.step_instance_id == StepInstance.id)
         .join(Cycle, Cycle.id == StepInstance.cycle_id)
         .join(Partnership, Partnership.id == Cycle.partnership_id)
         .where(Partnership.library_id.in_(libraries), StepInstance.status != engine.LOCKED,
-               ((StepInstance.step == ACTIVITY_STEP) & (Answer.question == ACTIVITY_QUESTION))
-               | ((StepInstance.step == SCORE_STEP) & (Answer.question == SCORE_QUESTION)))
+               StepInstance.step == SCORE_STEP, Answer.question == SCORE_QUESTION)
+    ).all()
+    held = db.session.execute(
+        select(PracticeRecord.cycle_id, PracticeRecord.date, PracticeRecord.parents, PracticeRecord.children)
+        .join(Partnership, Partnership.id == PracticeRecord.partnership_id)
+        .where(Partnership.library_id.in_(libraries), PracticeRecord.kind == "activity",
+               PracticeRecord.status == "held")
     ).all()
 
     region = Figures()
@@ -170,37 +152,30 @@ def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -
     region.partnerships = sum(len(ids) for ids in partnerships_of.values())
 
     undated = 0
-    for cycle_id, step, value, updated_at in answers:
+    for cycle_id, when, parents, children in held:
         number, library_id = cycle_info[cycle_id]
-        targets_year = (region, by_branch[library_id].figures)
-        round_figures = by_round[number]
-        if step == ACTIVITY_STEP:
-            for cells in _rows(value):
-                held = _held(cells, today)
-                if held is False:
-                    continue
-                round_figures.add_activity(cells)
-                if held is True:
-                    undated += 1
-                    continue
-                assert isinstance(held, date)
-                years.add(held.year)
-                if held.year == year:
-                    for target in targets_year:
-                        target.add_activity(cells)
-        else:
-            entries = list(value.values()) if isinstance(value, dict) else []
-            scores: list[int] = [e["value"] for e in entries if isinstance(e, dict) and type(e.get("value")) is int
-                                 and e["value"] in SCALE]
-            for s in scores:
-                round_figures.scores[s] += 1
-            when: datetime | None = updated_at
-            if when is not None:
-                years.add(when.year)
-            if when is not None and when.year == year:
-                for target in targets_year:
-                    for s in scores:
-                        target.scores[s] += 1
+        by_round[number].add_activity(parents, children)
+        if when is None:
+            undated += 1
+            continue
+        years.add(when.year)
+        if when.year == year:
+            for target in (region, by_branch[library_id].figures):
+                target.add_activity(parents, children)
+    for cycle_id, value, updated_at in scores:
+        number, library_id = cycle_info[cycle_id]
+        entries = list(value.values()) if isinstance(value, dict) else []
+        picked: list[int] = [e["value"] for e in entries if isinstance(e, dict) and type(e.get("value")) is int
+                             and e["value"] in SCALE]
+        for s in picked:
+            by_round[number].scores[s] += 1
+        stamp: datetime | None = updated_at
+        if stamp is not None:
+            years.add(stamp.year)
+        if stamp is not None and stamp.year == year:
+            for target in (region, by_branch[library_id].figures):
+                for s in picked:
+                    target.scores[s] += 1
     branches = tuple(sorted(by_branch.values(), key=lambda b: (b.name, b.public_id)))
     return Outcomes(year=year, years=tuple(sorted(years, reverse=True)), region=region, branches=branches,
                     rounds=tuple(sorted(by_round.items())), undated=undated)

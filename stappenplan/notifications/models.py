@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import Model, new_public_id, utcnow
 
 KINDS = ("step_opened", "signoff", "mention", "reminder", "region")
-MODES = ("direct", "digest", "off")
+MODES = ("direct", "digest", "weekly", "off")
 
 
 class Notification(Model):
@@ -46,7 +46,7 @@ class NotificationPreference(Model):
     __tablename__ = "notification_preferences"
     __table_args__ = (
         UniqueConstraint("user_id", "kind", name="uq_notification_preferences_user_kind"),
-        CheckConstraint("mode IN ('direct','digest','off')", name="mode"),
+        CheckConstraint("mode IN ('direct','digest','weekly','off')", name="mode"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

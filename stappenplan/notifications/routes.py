@@ -12,7 +12,7 @@ from ..core.web import page_arg, paginate, safe_next
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from . import services
-from .models import KINDS, Notification
+from .models import KINDS, MODES, Notification
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 25
@@ -71,9 +71,9 @@ def preferences():
         # A kind missing from the form (a page opened before that kind existed) keeps its choice.
         current = services.preferences(current_user)
         choices = {kind: request.form.get(kind, current[kind]) for kind in KINDS}
-        bad = [k for k, v in choices.items() if v not in ("direct", "digest", "off")]
+        bad = [k for k, v in choices.items() if v not in MODES]
         if bad:
-            flash(_("Kies voor elke soort melding: direct, dagelijks overzicht of uit."), "error")
+            flash(_("Kies voor elke soort melding: direct, dagelijks overzicht, wekelijks overzicht of uit."), "error")
         else:
             services.set_preferences(current_user, choices)
             flash(_("Je keuzes voor e-mail zijn opgeslagen."), "success")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +18,19 @@ from .. import rls
 from ..accounts.models import User
 from ..core import signals
 from ..core.web import external_url
-from ..extensions import db, new_public_id, utcnow
+from ..extensions import db, local_today, new_public_id, utcnow
 from ..i18n import Msg, render
 from ..i18n import gettext as _
 from ..organisations.models import Membership, RegionRequest
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..partnerships.models import Partnership
+from ..practice.models import PracticeRecord, ReminderMark
 from ..workflow.definition import N_
 from ..workflow.models import Cycle, StepInstance
 from ..worksheets.display import format_date
 from ..worksheets.models import Answer
-from .models import KINDS, Notification, NotificationPreference
+from .models import KINDS, MODES, Notification, NotificationPreference
 
 if TYPE_CHECKING:
     from ..workflow.engine import Event
@@ -38,7 +40,7 @@ KIND_LABELS = {
     "step_opened": "Een stap gaat open voor jullie organisatie",
     "signoff": "Je partner keurt een stap goed of vraagt om jullie goedkeuring",
     "mention": "Iemand noemt je in een opmerking",
-    "reminder": "Herinneringen aan deadlines en evaluatiemomenten",
+    "reminder": "Herinneringen uit de praktijk: acties, activiteiten en evaluatiemomenten",
     "region": "Aanvragen om mee te doen in een regio, en de beslissing daarover",
 }
 #: The kinds an organisation of each kind can get, so its people are asked only about
@@ -51,6 +53,8 @@ KINDS_FOR = {
 PARTY_NAME = {"library": N_("de bibliotheek"), "childcare": N_("de kinderopvang")}
 PARTY_TITLE = {"library": N_("De bibliotheek"), "childcare": N_("De kinderopvang")}
 SLUGS = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"}
+#: Step 8's table of evaluation moments (dates the reminders and calendars announce).
+EVALUATION_STEP, EVALUATION_QUESTION = 8, "evaluation_moments"
 
 
 def preferences(user: User) -> dict[str, str]:
@@ -71,7 +75,7 @@ def set_preferences(user: User, choices: dict[str, str]) -> None:
     existing = {p.kind: p for p in db.session.scalars(
         select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
     for kind, mode in choices.items():
-        if kind not in KINDS or mode not in ("direct", "digest", "off"):
+        if kind not in KINDS or mode not in MODES:
             continue
         if kind in existing:
             existing[kind].mode = mode
@@ -316,67 +320,168 @@ def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> 
 # --- scheduled: reminders and digests -------------------------------------------------------------
 
 
-def due_reminders(today: date | None = None, days: int = 7) -> int:
-    """Reminders for action-schema deadlines and evaluation moments in the next ``days`` days.
+#: Actions and evaluation moments are announced this many days ahead.
+REMINDER_DAYS = 7
+#: One item is brought up at most once in this many days (ReminderMark).
+REMIND_EVERY = timedelta(days=7)
 
-    Safe to run twice: each reminder has a dedupe key per user, row and date.
+
+def due_reminders(today: date | None = None, days: int = REMINDER_DAYS) -> int:
+    """The year's rhythm, for the people of both organisations of each partnership (its
+    newest round, also once that round is closed): actions due within ``days`` days or
+    overdue, activities whose date passed without being marked, and step 8's evaluation
+    moments within ``days`` days. In the app, and by e-mail as each person chose (direct,
+    daily or weekly overview); never more than once a week per item, however often it runs.
     """
-    today = today or utcnow().date()
+    today = today or local_today()
     horizon = today + timedelta(days=days)
-    rows = db.session.execute(
-        select(Answer.value, Answer.question, StepInstance.step, Cycle.partnership_id, Cycle.id)
-        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
-        .join(Cycle, Cycle.id == StepInstance.cycle_id)
-        .where(Cycle.closed_at.is_(None),
-               ((StepInstance.step == 7) & (Answer.question == "action_schema"))
-               | ((StepInstance.step == 8) & (Answer.question == "evaluation_moments")))
-    ).all()
+    items = [*_practice_items(today, horizon), *_evaluation_items(today, horizon)]
+    if not items:
+        return 0
+    marks = dict(db.session.execute(select(ReminderMark.key, ReminderMark.sent_on)
+                                    .where(ReminderMark.key.in_([i.key for i in items]))).all())
+    due = [i for i in items if marks.get(i.key) is None or today - marks[i.key] >= REMIND_EVERY]
+    if not due:
+        return 0
     partnerships = {p.id: p for p in db.session.scalars(
-        select(Partnership).where(Partnership.id.in_({r.partnership_id for r in rows})))} if rows else {}
+        select(Partnership).where(Partnership.id.in_({i.partnership_id for i in due})))}
+    people = _people_of({org for p in partnerships.values() for org in (p.library_id, p.childcare_id)})
     made: list[Notification] = []
-    for value, question, step, partnership_id, cycle_id in rows:
-        p = partnerships[partnership_id]
-        for row in value or []:
-            cells = row.get("cells", {})
-            when = cells.get("deadline") if question == "action_schema" else cells.get("date")
-            if not when or (question == "action_schema" and cells.get("status") == "done"):
-                continue
-            try:
-                day = date.fromisoformat(when)
-            except ValueError:
-                continue
-            if not today <= day <= horizon:
-                continue
-            what = cells.get("action") if question == "action_schema" else cells.get("topic")
-            title = (Msg(N_("Deadline %(date)s: %(what)s"), date=format_date(when), what=what or Msg(N_("actie")))
-                     if question == "action_schema"
-                     else Msg(N_("Evaluatiemoment %(date)s: %(what)s"), date=format_date(when), what=what or ""))
-            link = external_url("worksheets.show", partnership_id=p.public_id, step=step, slot="samen")
-            made += notify(
-                _members([p.library_id, p.childcare_id]), "reminder", partnership=p, title=title,
-                body=Msg(N_("Dit staat in jullie samenwerkingsplan (%(pair)s), stap %(n)d."), pair=_pair(p), n=step),
-                link=link, dedupe_key=f"reminder:{cycle_id}:{question}:{row.get('id')}:{when}",
-            )
+    for item in due:
+        p = partnerships[item.partnership_id]
+        made += notify(people.get(p.library_id, []) + people.get(p.childcare_id, []), "reminder", partnership=p,
+                       title=item.title, body=Msg(N_("%(what)s\n\nSamenwerking: %(pair)s."), what=item.body,
+                                                 pair=_pair(p)),
+                       link=item.link(p), dedupe_key=f"reminder:{item.key}:{today.isoformat()}")
+        mark = db.session.get(ReminderMark, item.key)
+        if mark is None:
+            db.session.add(ReminderMark(key=item.key, partnership_id=p.id, sent_on=today))
+        else:
+            mark.sent_on = today
+    db.session.flush()
     return len(made)
 
 
-def send_digests() -> int:
-    """Put one e-mail per user in the outbox with everything collected for the daily digest."""
+@dataclass(frozen=True)
+class _Due:
+    """One item to remind the people of a partnership of."""
+
+    key: str
+    partnership_id: int
+    title: Msg
+    body: Msg
+    #: ("practice", record public id) or ("worksheet", step)
+    target: tuple[str, Any]
+
+    def link(self, p: Partnership) -> str:
+        if self.target[0] == "practice":
+            return external_url("practice.show", partnership_id=p.public_id) + f"#praktijk-{self.target[1]}"
+        return external_url("worksheets.show", partnership_id=p.public_id, step=self.target[1], slot="samen")
+
+
+def _newest_cycles() -> Select:
+    return (select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
+            .group_by(Cycle.partnership_id).subquery())  # type: ignore[return-value]
+
+
+def _practice_items(today: date, horizon: date) -> list[_Due]:
+    newest = _newest_cycles()
+    records = db.session.execute(
+        select(PracticeRecord.public_id, PracticeRecord.id, PracticeRecord.partnership_id, PracticeRecord.kind,
+               PracticeRecord.title, PracticeRecord.date)
+        .join(Cycle, Cycle.id == PracticeRecord.cycle_id)
+        .join(newest, (newest.c.partnership_id == Cycle.partnership_id) & (newest.c.number == Cycle.number))
+        .where(PracticeRecord.date.is_not(None),
+               ((PracticeRecord.kind == "action") & PracticeRecord.status.in_(("planned", "in_progress"))
+                & (PracticeRecord.date <= horizon))
+               | ((PracticeRecord.kind == "activity") & (PracticeRecord.status == "planned")
+                  & (PracticeRecord.date < today)))
+        .order_by(PracticeRecord.date, PracticeRecord.id)
+    ).all()
+    items = []
+    for public_id, record_id, partnership_id, kind, title, when in records:
+        shown = format_date(when.isoformat())
+        if kind == "action" and when < today:
+            title_msg = Msg(N_("Actie over tijd: %(what)s"), what=title or Msg(N_("actie")))
+            body = Msg(N_("Deze actie had klaar moeten zijn op %(date)s. Is ze klaar, of gaat het anders? "
+                          "Zet het bij de praktijk."), date=shown)
+        elif kind == "action":
+            title_msg = Msg(N_("Deadline %(date)s: %(what)s"), date=shown, what=title or Msg(N_("actie")))
+            body = Msg(N_("Deze actie moet klaar zijn op %(date)s. Zet bij de praktijk hoe het ervoor staat."),
+                       date=shown)
+        else:
+            title_msg = Msg(N_("Is %(what)s geweest?"), what=title or Msg(N_("de activiteit")))
+            body = Msg(N_("Deze activiteit stond op %(date)s. Zet bij de praktijk of ze is geweest, en voor hoeveel "
+                          "ouders en kinderen."), date=shown)
+        items.append(_Due(f"{kind}:{record_id}", partnership_id, title_msg, body, ("practice", public_id)))
+    return items
+
+
+def _evaluation_items(today: date, horizon: date) -> list[_Due]:
+    newest = _newest_cycles()
+    rows = db.session.execute(
+        select(Answer.value, Cycle.id, Cycle.partnership_id)
+        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
+        .join(Cycle, Cycle.id == StepInstance.cycle_id)
+        .join(newest, (newest.c.partnership_id == Cycle.partnership_id) & (newest.c.number == Cycle.number))
+        .where(StepInstance.step == EVALUATION_STEP, StepInstance.slot == "joint",
+               StepInstance.status != "locked", Answer.question == EVALUATION_QUESTION)
+    ).all()
+    items = []
+    for value, cycle_id, partnership_id in rows:
+        for row in value if isinstance(value, list) else []:
+            cells = row.get("cells") or {} if isinstance(row, dict) else {}
+            when = cells.get("date")
+            try:
+                day = date.fromisoformat(when) if isinstance(when, str) else None
+            except ValueError:
+                day = None
+            if day is None or not today <= day <= horizon:
+                continue
+            items.append(_Due(
+                f"evaluation:{cycle_id}:{row.get('id')}:{when}", partnership_id,
+                Msg(N_("Evaluatiemoment %(date)s: %(what)s"), date=format_date(when), what=cells.get("topic") or ""),
+                Msg(N_("Dit evaluatiemoment staat in jullie plan (stap %(n)d)."), n=EVALUATION_STEP),
+                ("worksheet", EVALUATION_STEP)))
+    return items
+
+
+def _people_of(org_ids: set[int]) -> dict[int, list[User]]:
+    """The members of these organisations, per organisation, in one statement."""
+    people: dict[int, list[User]] = {}
+    for user, org_id in db.session.execute(
+            select(User, Membership.organisation_id).join(Membership, Membership.user_id == User.id)
+            .where(Membership.organisation_id.in_(org_ids))).all():
+        people.setdefault(org_id, []).append(user)
+    return people
+
+
+#: The weekly overview goes out on this weekday (0 = Monday).
+WEEKLY_DIGEST_DAY = 0
+
+
+def send_digests(today: date | None = None) -> int:
+    """Put one e-mail per user in the outbox with everything collected for their overview:
+    the daily one every day, the weekly one on Mondays (run once a day, from cron)."""
+    today = today or local_today()
+    modes = ["digest", "weekly"] if today.weekday() == WEEKLY_DIGEST_DAY else ["digest"]
     pending = db.session.scalars(
-        select(Notification).where(Notification.mode == "digest", Notification.emailed_at.is_(None))
+        select(Notification).where(Notification.mode.in_(modes), Notification.emailed_at.is_(None))
         .order_by(Notification.user_id, Notification.created_at)
     ).all()
-    by_user: dict[int, list[Notification]] = {}
+    by_user: dict[tuple[int, str], list[Notification]] = {}
     for note in pending:
-        by_user.setdefault(note.user_id, []).append(note)
+        by_user.setdefault((note.user_id, note.mode), []).append(note)
     now = utcnow()
-    for user_id, notes in by_user.items():
-        user = db.session.get(User, user_id)
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({k[0] for k in by_user})))}
+    for (user_id, mode), notes in by_user.items():
+        user = users.get(user_id)
         if user is None:
             continue
         ids = [n.id for n in notes]
-        outbox.enqueue("digest", user.email, {"notifications": ids}, dedupe_key=f"digest:{user_id}:{ids[-1]}",
-                       locale=user.locale, user_id=user.id, organisation_id=_organisation_of(user))
+        outbox.enqueue("digest", user.email, {"notifications": ids, "weekly": mode == "weekly"},
+                       dedupe_key=f"digest:{user_id}:{ids[-1]}", locale=user.locale, user_id=user.id,
+                       organisation_id=_organisation_of(user))
         for note in notes:
             note.emailed_at = now
     return len(by_user)
@@ -390,6 +495,10 @@ def _digest_mail(params: dict[str, Any]) -> tuple[str, str]:
         raise LookupError("the notifications were removed")
     user = db.session.get(User, notes[0].user_id)
     lines = "\n".join(f"- {shown(n)[0]}\n  {n.link}" for n in notes)
+    if params.get("weekly"):
+        return (_("Je overzicht van deze week in Stappenplan (%(n)d)", n=len(notes)),
+                _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige weekoverzicht:\n\n%(lines)s\n",
+                  name=user.name if user else "", lines=lines))
     return (_("Je overzicht van vandaag in Stappenplan (%(n)d)", n=len(notes)),
             _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige overzicht:\n\n%(lines)s\n",
               name=user.name if user else "", lines=lines))

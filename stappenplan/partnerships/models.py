@@ -34,6 +34,8 @@ class Partnership(Model):
     situation: Mapped[int] = mapped_column(default=2)
     plan_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Raised by every change of its practice records: the practice page's live feed.
+    practice_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
     library: Mapped[Organisation] = relationship(foreign_keys=[library_id], lazy="joined")
     childcare: Mapped[Organisation] = relationship(foreign_keys=[childcare_id], lazy="joined")

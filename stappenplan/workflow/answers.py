@@ -10,7 +10,6 @@ from typing import Any
 from .definition import (
     ANSWER_MAX,
     CHECK_VALUES,
-    HELD,
     LINE_MAX,
     MAX_ROWS,
     N_,
@@ -395,20 +394,15 @@ def tally_records(question: Question, value: Any) -> ThemeCounts:
     return overview
 
 
-def column_asked(column: Column, cells: dict[str, Any] | None, today: dt.date) -> bool:
-    """Whether a row asks ``column`` now. A column with ``asked_after`` (step 6's "what
-    worked") is asked once the activity has happened: it is marked held, or its date
-    lies before ``today``. An answer that is already there is always shown."""
-    rule = column.asked_after
-    cells = cells or {}
-    if rule is None or not _is_empty(cells.get(column.key)):
-        return True
-    if cells.get(rule.held) == HELD:
-        return True
-    date = cells.get(rule.date)
-    if isinstance(date, str):
-        try:
-            return dt.date.fromisoformat(date) < today
-        except ValueError:
-            return False
-    return False
+def filled_rows(rows: Any) -> list[dict[str, Any]]:
+    """Table rows that hold something: an empty row is not printed as a blank line, and
+    counts for nothing (no content, no practice record)."""
+    return [r for r in rows or [] if isinstance(r, dict)
+            and any(v not in (None, "", []) for v in (r.get("cells") or {}).values())]
+
+
+def field_value(field_type: str, value: Any, options: tuple[str, ...] = ()) -> Result:
+    """One form value outside the plan's tables (a practice record's fields), checked and
+    normalised by the same rules as a table cell of ``field_type``: empty is None."""
+    column = Column(key="value", label="", type=field_type, options=tuple(Option(k, k) for k in options))
+    return _cell_value(column, value)

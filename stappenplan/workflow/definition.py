@@ -103,17 +103,21 @@ class OptionsFrom:
     column: str
 
 
+#: The kinds of practice record a plan table can become (see ``PracticeSource``).
+PRACTICE_KINDS = ("activity", "action")
+
+
 @dataclass(frozen=True)
-class AskedAfter:
-    """A column that is only asked once the row's activity has happened: its ``date``
-    column lies in the past, or its ``held`` column (a choice) says ``held``."""
+class PracticeSource:
+    """A table of the plan whose rows, once the step is agreed, become practice records
+    (stappenplan/practice): each row one record of ``kind``, named by its ``title`` column,
+    dated by its ``date`` column and, for an action, with its ``who`` column. What then
+    happens (held, reached, done) is kept there, never in the agreed plan."""
 
-    date: str
-    held: str
-
-
-#: The option of an ``AskedAfter.held`` column that says the activity took place.
-HELD = "held"
+    kind: str
+    title: str
+    date: str | None = None
+    who: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,6 @@ class Column:
     options: tuple[Option, ...] = ()
     required: bool = False
     options_from: OptionsFrom | None = None
-    asked_after: AskedAfter | None = None
     # Warn (never refuse) when a cell looks like a name, address or contact detail:
     # step 5's records must stay anonymous. See worksheets/identifying.py.
     privacy_check: bool = False
@@ -204,6 +207,8 @@ class Question:
     suggestions: Suggestions | None = None
     # What one row is called on the form ("Gesprek" for step 5's records; None: "Rij").
     row_label: str | None = None
+    # A table whose agreed rows become practice records (step 6's activities, step 7's actions).
+    practice: PracticeSource | None = None
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)

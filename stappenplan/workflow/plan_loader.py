@@ -7,7 +7,7 @@ library and PyYAML: no Flask, no database.
 
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -16,20 +16,20 @@ import yaml
 
 from .definition import (
     COLUMN_TYPES,
-    HELD,
     MODES,
     PARTIES,
+    PRACTICE_KINDS,
     QUESTION_TYPES,
     ROW_ID_MAX,
     SCALE_MAX,
     SCALE_MIN,
     SUGGESTION_ROW_PREFIX,
-    AskedAfter,
     Column,
     DefinitionError,
     Option,
     OptionsFrom,
     PlanDefinition,
+    PracticeSource,
     Question,
     Situation,
     Source,
@@ -70,12 +70,13 @@ _QUESTION_FIELDS = {
     "visible_to",
     "suggestions",
     "row_label",
+    "practice",
 }
 _OPTION_FIELDS = {"key", "label"}
-_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "options_from", "asked_after", "privacy_check"}
+_COLUMN_FIELDS = {"key", "label", "type", "options", "required", "options_from", "privacy_check"}
 _SOURCE_FIELDS = {"step", "question"}
 _OPTIONS_FROM_FIELDS = {"step", "question", "column"}
-_ASKED_AFTER_FIELDS = {"date", "held"}
+_PRACTICE_FIELDS = {"kind", "title", "date", "who"}
 _SUGGESTIONS_FIELDS = {"text_column", "group_column", "initial", "groups"}
 _SUGGESTION_GROUP_FIELDS = {"option", "items"}
 #: A suggestion's row id is ``s-`` plus its key, and row ids are at most 40 characters.
@@ -196,34 +197,29 @@ def _column(key: str, here: str, item: dict[str, Any]) -> Column:
         options = ()
     return Column(key=key, label=_text(here, item, "label") or "", type=ctype, options=options,
                   required=_bool(here, item, "required"), options_from=options_from,
-                  asked_after=_asked_after(here, item), privacy_check=_bool(here, item, "privacy_check"))
+                  privacy_check=_bool(here, item, "privacy_check"))
 
 
 def _columns(where: str, raw: Any) -> tuple[Column, ...]:
-    columns = _keyed_items(where, raw, "columns", "kolom", _COLUMN_FIELDS, _column)
-    for column in columns:
-        if column.asked_after is not None:
-            _check_asked_after(f"{where}, kolom '{column.key}'", column.asked_after, columns)
-    return columns
+    return _keyed_items(where, raw, "columns", "kolom", _COLUMN_FIELDS, _column)
 
 
-def _asked_after(where: str, item: dict[str, Any]) -> AskedAfter | None:
-    if "asked_after" not in item:
-        return None
-    raw = _mapping(where, item["asked_after"], _ASKED_AFTER_FIELDS, "'asked_after'")
-    date, held = raw.get("date"), raw.get("held")
-    if not isinstance(date, str) or not isinstance(held, str):
-        _fail(where, "'asked_after' heeft een 'date' en een 'held' (kolommen) nodig")
-    return AskedAfter(date=date, held=held)
-
-
-def _check_asked_after(where: str, rule: AskedAfter, columns: Sequence[Column]) -> None:
+def _practice(where: str, raw: Any, columns: tuple[Column, ...]) -> PracticeSource:
+    """``practice:`` of a table: which columns name, date and assign the practice records."""
+    data = _mapping(where, raw, _PRACTICE_FIELDS, "'practice'")
+    kind = data.get("kind")
+    if kind not in PRACTICE_KINDS:
+        _fail(where, f"'practice.kind' moet een van {', '.join(PRACTICE_KINDS)} zijn")
     by_key = {c.key: c for c in columns}
-    date, held = by_key.get(rule.date), by_key.get(rule.held)
-    if date is None or date.type != "date":
-        _fail(where, f"'asked_after.date' moet een datumkolom zijn, niet '{rule.date}'")
-    if held is None or held.type != "choice" or HELD not in held.option_keys():
-        _fail(where, f"'asked_after.held' moet een keuzekolom met de optie '{HELD}' zijn")
+    wanted = {"title": ("line", "text"), "date": ("date",), "who": ("line",)}
+    for name, types in wanted.items():
+        key = data.get(name)
+        if key is None and name != "title":
+            continue
+        column = by_key.get(key) if isinstance(key, str) else None
+        if column is None or column.type not in types:
+            _fail(where, f"'practice.{name}' moet een kolom van type {' of '.join(types)} van deze tabel zijn")
+    return PracticeSource(kind=kind, title=data["title"], date=data.get("date"), who=data.get("who"))
 
 
 def _suggestions(where: str, raw: Any, columns: tuple[Column, ...]) -> Suggestions:
@@ -335,6 +331,12 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
             _fail(where, f"'suggestions' past niet bij type '{qtype}'")
         suggestions = _suggestions(where, data["suggestions"], columns)
 
+    practice = None
+    if "practice" in data:
+        if qtype != "table" or mode != "joint":
+            _fail(where, "'practice' past alleen bij een tabel in een stap die jullie samen invullen")
+        practice = _practice(where, data["practice"], columns)
+
     return Question(
         key=key,
         type=qtype,
@@ -352,6 +354,7 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
         visible_to=visible_to,
         suggestions=suggestions,
         row_label=_row_label(where, data, qtype),
+        practice=practice,
     )
 
 

@@ -11,9 +11,7 @@ from babel.numbers import format_decimal
 
 from ..i18n import current_locale
 from ..i18n import gettext as _
-
-# For the templates: is a row's "what worked" asked yet?
-from ..workflow.answers import column_asked as column_asked
+from ..workflow.answers import filled_rows as filled_rows  # the templates' too
 from ..workflow.definition import N_, Column, Question
 from .identifying import MESSAGES, identifying_kinds
 
@@ -23,11 +21,6 @@ CHECK_LABELS = {"ja": N_("Ja"), "nee": N_("Nee"), "deels": N_("Deels")}
 def check_label(value: str) -> str:
     """Ja / nee / deels in the reader's language."""
     return _(CHECK_LABELS[value]) if value in CHECK_LABELS else value
-
-
-def filled_rows(rows: Any) -> list[dict[str, Any]]:
-    """Table rows that hold something: an empty row is not printed as a blank line."""
-    return [r for r in rows or [] if any(v not in (None, "", []) for v in (r.get("cells") or {}).values())]
 
 
 def option_label(options: Any, key: str) -> str:

@@ -25,12 +25,11 @@ from ..i18n import gettext as _
 from ..partnerships.models import Partnership
 from ..workflow import engine
 from ..workflow import services as workflow
-from ..workflow.answers import validate_answer
+from ..workflow.answers import filled_rows, validate_answer
 from ..workflow.definition import PlanDefinition, Question, Step
 from ..workflow.engine import Action, ActionRefused
 from ..workflow.models import Cycle, StepInstance
 from . import merge
-from .display import filled_rows
 from .models import Answer, AnswerRevision
 from .tables import Conflict, TableOp, apply_ops
 

@@ -3,11 +3,9 @@ progress, presence, the step-4 comparison), built once per page or partial."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, func, select
@@ -23,11 +21,6 @@ from ..workflow.slots import SLUG_FOR_SLOT
 from . import feed, tally
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
-
-
-def local_today() -> dt.date:
-    """Today where the organisations are (the server may run in UTC)."""
-    return dt.datetime.now(ZoneInfo("Europe/Amsterdam")).date()
 
 
 @dataclass
@@ -94,8 +87,6 @@ class SheetView:
     progress: Progress | None = None
     #: URL patterns built once per page (routes.sheet_url).
     urls: dict[tuple[str, bool], str] = field(default_factory=dict)
-    #: The date in the Netherlands: has an activity of step 6 happened yet?
-    today: dt.date = field(default_factory=lambda: local_today())
 
     def value(self, key: str) -> Any:
         answer = self.answers.get(key)

@@ -794,20 +794,6 @@
   document.addEventListener("input", onEdit);
   document.addEventListener("change", onEdit);
 
-  // Step 6: "what worked" appears in a row once its activity has happened (the date
-  // is past, or it is marked held); the server hides it until then (display.column_asked).
-  document.addEventListener("change", function (evt) {
-    var name = evt.target && evt.target.name;
-    if (!name) { return; }
-    document.querySelectorAll("[data-after-date][hidden]").forEach(function (cell) {
-      if (cell.getAttribute("data-after-date") !== name && cell.getAttribute("data-after-held") !== name) { return; }
-      var date = document.getElementById(cell.getAttribute("data-after-date"));
-      var held = document.getElementById(cell.getAttribute("data-after-held"));
-      var past = date && date.value && date.value < cell.getAttribute("data-today");
-      if (past || (held && held.value === "held")) { cell.hidden = false; }
-    });
-  });
-
   document.addEventListener("focusout", function (evt) {
     var unit = unitFor(evt.target);
     if (unit && unit.state === "dirty") { send(unit); }

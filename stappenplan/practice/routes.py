@@ -1,0 +1,146 @@
+"""Practice pages: the year after the plan, kept up by both organisations."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+
+from .. import rls
+from ..access import partnership_or_404, policy, practice_record_or_404
+from ..core.templating import wants_partial
+from ..core.web import int_arg, parse_int
+from ..extensions import local_today
+from ..i18n import gettext as _
+from ..workflow import services as workflow
+from . import calendar, page, services
+from .services import Outcome
+
+bp = Blueprint("practice", __name__, url_prefix="/samenwerkingen/<partnership_id>/praktijk")
+
+
+def _page(partnership, role: str, outcomes: dict[int, Outcome] | None = None, status: int = 200):
+    view = page.build(partnership, role, outcomes)
+    return render_template("practice/show.html", v=view, form=FlaskForm()), status
+
+
+@bp.get("")
+@policy("login")
+def show(partnership_id: str):
+    partnership, role = partnership_or_404(partnership_id)
+    return _page(partnership, role)
+
+
+@bp.post("/<record_id>")
+@policy("partner")
+def update(partnership_id: str, record_id: str):
+    partnership, party, record = practice_record_or_404(partnership_id, record_id, party_only=True)
+    if not FlaskForm().validate_on_submit():
+        outcome = Outcome("invalid", record, message=_("Dit formulier is verlopen. Laad de pagina opnieuw."))
+    else:
+        base = {k[len("base_"):]: v for k, v in request.form.items() if k.startswith("base_")}
+        outcome = services.update(record, current_user, party, request.form,
+                                  parse_int(request.form.get("version"), 0, lo=0, hi=2**31) or 0, base or None)
+    return _answer(partnership, party, outcome)
+
+
+@bp.post("/notitie")
+@policy("partner")
+def note(partnership_id: str):
+    """The round's note on all activities together (made on first save)."""
+    partnership, party = partnership_or_404(partnership_id, party_only=True)
+    record = services.round_note(partnership, workflow.current_cycle(partnership))
+    if not FlaskForm().validate_on_submit():
+        outcome = Outcome("invalid", record, message=_("Dit formulier is verlopen. Laad de pagina opnieuw."))
+    else:
+        base = {"note": request.form["base_note"]} if "base_note" in request.form else None
+        outcome = services.update(record, current_user, party, request.form,
+                                  parse_int(request.form.get("version"), 0, lo=0, hi=2**31) or 0, base)
+    return _answer(partnership, party, outcome)
+
+
+@bp.post("/nieuw")
+@policy("partner")
+def add(partnership_id: str):
+    """An activity that was not in the plan."""
+    partnership, party = partnership_or_404(partnership_id, party_only=True)
+    if not FlaskForm().validate_on_submit():
+        outcome = Outcome("invalid", message=_("Dit formulier is verlopen. Laad de pagina opnieuw."))
+    else:
+        outcome = services.add_activity(partnership, current_user, party, request.form)
+    if wants_partial():
+        if not outcome.ok:
+            response = Response(render_block("practice/show.html", "add_form", v=page.build(partnership, party),
+                                             form=FlaskForm(), added=outcome), status=422)
+            response.headers["HX-Retarget"] = "#praktijk-toevoegen"
+            response.headers["HX-Reswap"] = "outerHTML"
+            return response
+        view = page.build(partnership, party)
+        return render_template("practice/_added.html", v=view, record=outcome.record, form=FlaskForm())
+    if outcome.ok:
+        flash(_("Activiteit toegevoegd: %(title)s.", title=outcome.record.title if outcome.record else ""), "success")
+        return redirect(url_for("practice.show", partnership_id=partnership.public_id) + "#praktijk-activiteiten")
+    view = page.build(partnership, party)
+    return render_template("practice/show.html", v=view, form=FlaskForm(), added=outcome), 422
+
+
+def _answer(partnership, party: str, outcome: Outcome):
+    """The record's card again (htmx), or the page (a plain form post)."""
+    record = outcome.record
+    status = {"saved": 200, "unchanged": 200, "conflict": 409}.get(outcome.status, 422)
+    if wants_partial() and record is not None:
+        view = page.build(partnership, party, {record.id: outcome})
+        return render_template("practice/_saved.html", v=view, record=record, outcome=outcome,
+                               form=FlaskForm()), status
+    if outcome.ok and record is not None:
+        flash(_("Opgeslagen: %(title)s.", title=_label(record)), "success")
+        anchor = f"#praktijk-{record.public_id}"
+        return redirect(url_for("practice.show", partnership_id=partnership.public_id) + anchor)
+    return _page(partnership, party, {record.id: outcome} if record is not None else None, status)
+
+
+def _label(record) -> str:
+    return record.title or _("wat jullie opvalt")
+
+
+@bp.get("/<record_id>/geschiedenis")
+@policy("login")
+def history(partnership_id: str, record_id: str):
+    partnership, role, record = practice_record_or_404(partnership_id, record_id)
+    template = "practice/_history.html" if wants_partial() else "practice/history.html"
+    return render_template(template, partnership=partnership, record=record, changes=services.history(record))
+
+
+@bp.get("/nieuws")
+@policy("login")
+def feed(partnership_id: str):
+    """What changed since the page's sequence: 204 when nothing did (polled every few seconds)."""
+    partnership, role = partnership_or_404(partnership_id)
+    since = int_arg("sinds", 0, lo=0, hi=2**31)
+    seq, changed = services.changed_since(partnership.id, since)
+    if not changed:
+        return Response(status=204)
+    view = page.build(partnership, role)
+    return render_template("practice/_feed.html", v=view, changed=changed, since=since, seq=seq,
+                           form=FlaskForm(), me=current_user.id)
+
+
+calendar_bp = Blueprint("calendar", __name__)
+
+
+@calendar_bp.get("/agenda/<token>.ics")
+@policy("public")
+def feed_ics(token: str):
+    """A person's calendar: public, the secret address is the key (an old one: 404)."""
+    user = calendar.owner(token)
+    if user is None:
+        abort(404)
+    org = user.organisation
+    rls.scope_to(org.id)
+    body = calendar.render(calendar.items_for(org.id, local_today()), _("Stappenplan: %(org)s", org=org.name))
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = "inline; filename=stappenplan.ics"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
