@@ -92,6 +92,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild a SQLite table (create a copy, drop the old one); with
+            # foreign keys enforced, dropping it would delete every row that points at it
+            # with ON DELETE CASCADE (0016 rebuilt "users" and took the memberships along).
+            # The pragma works only outside a transaction; SQLite checks nothing while off.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

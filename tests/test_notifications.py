@@ -13,6 +13,7 @@ from stappenplan.core import uow
 from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.notifications.models import Notification
+from stappenplan.practice import services as practice
 from stappenplan.workflow.engine import Action
 from tests.factories import driver as _driver
 from tests.factories import login
@@ -95,11 +96,17 @@ def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
         d.through(6)
         soon = (date.today() + timedelta(days=3)).isoformat()
         later = (date.today() + timedelta(days=30)).isoformat()
+        d.fill_joint(7)
         d.fill("library", 7, "joint", {"action_schema": [
-            {"id": "a1", "cells": {"action": "Training voorlezen", "deadline": soon, "status": "planned"}},
-            {"id": "a2", "cells": {"action": "Beleidsplan", "deadline": later, "status": "planned"}},
-            {"id": "a3", "cells": {"action": "Al klaar", "deadline": soon, "status": "done"}},
+            {"id": "a1", "cells": {"action": "Training voorlezen", "deadline": soon}},
+            {"id": "a2", "cells": {"action": "Beleidsplan", "deadline": later}},
+            {"id": "a3", "cells": {"action": "Al klaar", "deadline": soon}},
         ]})
+        d.act("library", Action("sign_off", 7, "joint"))
+        d.act("childcare", Action("sign_off", 7, "joint"))
+        done = next(r for r in practice.records_of(d.p) if r.source_row == "a3")
+        assert practice.update(done, d.users["library"], "library",
+                               {"status": "done", "who": "", "date": soon, "note": ""}, done.version).ok
     with app.app_context():  # the work above committed (and its mails went out) when its context ended
         outbox().clear()
     runner = app.test_cli_runner()

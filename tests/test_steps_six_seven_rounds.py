@@ -1,10 +1,9 @@
-"""Steps 6 and 7 and the next round: needs from step 5's themes, "what worked" once an
-activity happened, step 7's suggested actions, and the lessons of step 8 at the start
-of round 2."""
+"""Steps 6 and 7 and the next round: needs from step 5's themes, step 7's suggested
+actions, and the lessons of step 8 at the start of round 2. (What happened with the
+activities and actions is practice: tests/test_practice.py.)"""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -16,13 +15,11 @@ from sqlalchemy import select
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
-from stappenplan.workflow.answers import column_asked
 from stappenplan.workflow.definition import WORKING_TOGETHER, DefinitionError
 from stappenplan.workflow.engine import Action
 from stappenplan.workflow.localize import localized
 from stappenplan.workflow.plan_loader import PLANS_DIR, get_definition, load_definition
 from stappenplan.worksheets.models import Answer
-from tests import formdata
 from tests.factories import PASSWORD, build_world, login
 from tests.factories import driver as _driver
 
@@ -99,55 +96,6 @@ def test_step_six_page_offers_the_themes_and_keeps_old_free_text_needs(world, ap
     assert "Voorlezen leren (oud antwoord)" in plan and "Opvoeding" in plan
 
 
-# --------------------------------------------------------------------------- step 6: what worked
-
-
-def test_what_worked_is_asked_once_the_activity_happened() -> None:
-    column = get_definition(1).step(6).question("activities").column("worked")
-    today = dt.date(2026, 3, 10)
-    assert not column_asked(column, {}, today)
-    assert not column_asked(column, {"date": "2026-03-10"}, today)  # today: not over yet
-    assert not column_asked(column, {"date": "2026-04-01", "held": "planned"}, today)
-    assert column_asked(column, {"date": "2026-03-09"}, today)
-    assert column_asked(column, {"held": "held"}, today)
-    assert column_asked(column, {"date": "2026-04-01", "worked": "Veel ouders kwamen."}, today)  # never hide an answer
-    other = get_definition(1).step(6).question("activities").column("activity")
-    assert column_asked(other, {}, today)
-
-
-def _worked_cell(html: str, row: str) -> str:
-    match = re.search(rf'<div class="cell cell--text" data-after-date="q-activities--{row}--date"[^>]*>', html)
-    assert match, row
-    return match.group(0)
-
-
-def test_what_worked_shows_on_the_page_for_past_or_held_activities(world, app: Flask) -> None:
-    past = (dt.date.today() - dt.timedelta(days=7)).isoformat()
-    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    with app.app_context():
-        d = _driver(world)
-        d.through(5)
-        d.fill("library", 6, "joint", {"activities": [
-            {"id": "past", "cells": {"activity": "Voorleesochtend", "date": past}},
-            {"id": "later", "cells": {"activity": "Liedjesmiddag", "date": future}},
-            {"id": "held", "cells": {"activity": "Taalcafé", "date": future, "held": "held"}},
-            {"id": "nodate", "cells": {"activity": "Boekenmarkt"}},
-        ]})
-    html = _client(app, world).get(_url(world, 6, "samen")).get_data(as_text=True)
-    assert " hidden" not in _worked_cell(html, "past")
-    assert " hidden" not in _worked_cell(html, "held")
-    assert " hidden" in _worked_cell(html, "later")
-    assert " hidden" in _worked_cell(html, "nodate")
-    assert 'for="q-activities--past--worked">Wat werkte, en wat niet?' in html
-    # Marking an activity as held (without JavaScript: the whole form) asks "what worked".
-    client = _client(app, world)
-    data = formdata.form_data(html, "sheet-form")
-    data["q-activities--later--held"] = "held"
-    assert client.post(_url(world, 6, "samen"), data=data).status_code == 302
-    html = client.get(_url(world, 6, "samen")).get_data(as_text=True)
-    assert " hidden" not in _worked_cell(html, "later")
-
-
 # --------------------------------------------------------------------------- step 7: suggestions
 
 
@@ -179,7 +127,7 @@ def test_suggestion_is_added_once_and_then_editable(world, app: Flask) -> None:
     added = [r for r in rows if r["id"] == "s-collection_groups"]
     assert len(rows) == before and len(added) == 1
     assert added[0]["cells"] == {"action": "Zet op elke groep een wisselcollectie prentenboeken van de bibliotheek.",
-                                 "theme": "collection", "status": "planned"}
+                                 "theme": "collection"}
     # An ordinary row: edit a cell like any other.
     edit = client.post(_url(world, 7, "samen") + "/vraag/action_schema/tabel", headers=HX, data={
         "op": "edit", "row": "s-collection_groups", "col": "who", "q-action_schema--s-collection_groups--who": "Anna"})

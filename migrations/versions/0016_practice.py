@@ -125,12 +125,11 @@ def upgrade():
         batch_op.create_index('ix_practice_revisions_record_version', ['record_id', 'version'], unique=False)
         batch_op.create_index(batch_op.f('ix_practice_revisions_user_id'), ['user_id'], unique=False)
 
-    with op.batch_alter_table('partnerships', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('practice_seq', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('partnerships', sa.Column('practice_seq', sa.Integer(), server_default='0', nullable=False))
 
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('calendar_token', sa.String(length=64), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_users_calendar_token'), ['calendar_token'])
+    # A plain column and a unique index: no rebuild of "users" on SQLite.
+    op.add_column('users', sa.Column('calendar_token', sa.String(length=64), nullable=True))
+    op.create_index(op.f('ix_users_calendar_token'), 'users', ['calendar_token'], unique=True)
 
     with op.batch_alter_table('notification_preferences', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_notification_preferences_mode'), type_='check')
@@ -153,8 +152,8 @@ def downgrade():
     with op.batch_alter_table('notification_preferences', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_notification_preferences_mode'), type_='check')
         batch_op.create_check_constraint('mode', "mode IN ('direct','digest','off')")
+    op.drop_index(op.f('ix_users_calendar_token'), table_name='users')
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_users_calendar_token'), type_='unique')
         batch_op.drop_column('calendar_token')
 
     with op.batch_alter_table('partnerships', schema=None) as batch_op:

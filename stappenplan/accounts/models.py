@@ -37,7 +37,7 @@ class User(UserMixin, Model):
     email_confirmed_at: Mapped[datetime | None]
     #: The secret in the address of this person's calendar feed (practice/calendar.py);
     #: None until they ask for one, replaced when they renew it (the old address stops).
-    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     membership: Mapped[Membership | None] = relationship(
         back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"

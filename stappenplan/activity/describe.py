@@ -61,6 +61,14 @@ def text_for(event: AuditEvent) -> str | None:
         return _("rondde ronde %(n)d af", n=d.get("number") or d.get("cycle"))
     if kind == "workflow.cycle_started":
         return _("startte ronde %(n)d", n=d.get("number"))
+    if kind == "practice.updated":
+        return _("werkte de praktijk bij: %(title)s", title=d.get("title") or _("wat opvalt"))
+    if kind == "practice.added":
+        return _("voegde een activiteit toe aan de praktijk: %(title)s", title=d.get("title", ""))
+    if kind == "calendar_renewed":
+        return _("maakte een nieuw agenda-adres")
+    if kind == "calendar_stopped":
+        return _("zette het agenda-adres uit")
     if kind == "partnership_started":
         return _("startte de samenwerking")
     if kind == "invitation_accepted":
@@ -146,7 +154,8 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
 def _visible(event: AuditEvent, viewer: str | None, partnership: Partnership | None) -> bool:
     """Coordinators see workflow events only; comments on own steps stay with their owner."""
     if viewer == "coordinator":
-        return event.kind.startswith("workflow.") or event.kind in {"partnership_started", "region_reminder"}
+        return (event.kind.startswith(("workflow.", "practice.")) or
+                event.kind in {"partnership_started", "region_reminder"})
     if event.kind == "comment_added" and partnership is not None:
         step = (event.detail or {}).get("step")
         if step is not None and step <= 3 and viewer is not None:

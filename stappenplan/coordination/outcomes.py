@@ -26,11 +26,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
 from ..extensions import db
 from ..organisations.models import Organisation
 from ..partnerships.models import Partnership
+from ..practice import services as practice
 from ..practice.models import PracticeRecord
 from ..workflow import engine
 from ..workflow.definition import N_
@@ -179,3 +181,46 @@ def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -
     branches = tuple(sorted(by_branch.values(), key=lambda b: (b.name, b.public_id)))
     return Outcomes(year=year, years=tuple(sorted(years, reverse=True)), region=region, branches=branches,
                     rounds=tuple(sorted(by_round.items())), undated=undated)
+
+
+@dataclass(frozen=True)
+class PracticeRow:
+    """Practice of one branch or one partnership: its newest rounds' actions (done, overdue)
+    and the activities held in the year."""
+
+    name: str
+    public_id: str
+    actions: int = 0
+    done: int = 0
+    overdue: int = 0
+    held: int = 0
+
+
+def practice_rows(org_id: int, year: int, today: date,
+                  branch_id: int | None = None) -> tuple[list[PracticeRow], list[PracticeRow]]:
+    """Per branch, and (with ``branch_id``) per partnership of that branch: two statements."""
+    libraries = coordinated_library_ids(org_id, branch_id)
+    childcare = aliased(Organisation)
+    rows = db.session.execute(
+        select(Partnership.id, Partnership.public_id, Organisation.id, Organisation.name, Organisation.public_id,
+               childcare.name)
+        .select_from(Organisation)
+        .outerjoin(Partnership, Partnership.library_id == Organisation.id)
+        .outerjoin(childcare, childcare.id == Partnership.childcare_id)
+        .where(Organisation.id.in_(libraries))
+        .order_by(Organisation.name, childcare.name)
+    ).all()
+    glances = practice.glance([r[0] for r in rows if r[0] is not None], today, year)
+    branches: dict[int, PracticeRow] = {}
+    partnerships: list[PracticeRow] = []
+    for partnership_id, partnership_public_id, library_id, name, library_public_id, childcare_name in rows:
+        row = branches.setdefault(library_id, PracticeRow(name, library_public_id))
+        if partnership_id is None:
+            continue
+        g = glances.get(partnership_id, practice.Glance())
+        branches[library_id] = PracticeRow(row.name, row.public_id, row.actions + g.actions, row.done + g.actions_done,
+                                           row.overdue + g.actions_overdue, row.held + g.activities_held)
+        if branch_id is not None:
+            partnerships.append(PracticeRow(f"{name} & {childcare_name}", partnership_public_id, g.actions,
+                                            g.actions_done, g.actions_overdue, g.activities_held))
+    return list(branches.values()), partnerships

@@ -226,9 +226,12 @@ def outcomes():
     figures = outcome_service.compute(org.id, year, today, branch.id if branch else None)
     region_themes = themes.region_themes(org.id, services.definition(), branch.id if branch else None)
     minimum = region_themes.minimum if region_themes else themes.minimum()
+    practice_branches, practice_partnerships = outcome_service.practice_rows(org.id, year, today,
+                                                                             branch.id if branch else None)
     return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
                            themes=region_themes, unknown_branch=bool(raw_branch) and branch is None,
-                           how=report_service.how_counted(minimum))
+                           how=report_service.how_counted(minimum), practice_branches=practice_branches,
+                           practice_partnerships=practice_partnerships)
 
 
 def _report(*, everything: bool = False) -> report_service.Report:

@@ -14,10 +14,11 @@ from ..activity import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
 from ..core.web import int_arg
-from ..extensions import db, utcnow
+from ..extensions import db, local_today, utcnow
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..organisations import invitations as member_invitations
+from ..practice import services as practice
 from ..security import invitation_limit
 from ..workflow import actions as workflow_actions
 from ..workflow.forms import ActionForm
@@ -182,8 +183,9 @@ def show(partnership_id: str):
     partnership, role = partnership_or_404(partnership_id)
     timeline = build_timeline(partnership, role, current_user)
     items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role, loaded=[partnership])
+    glance = practice.glance([partnership.id], local_today()).get(partnership.id)
     return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(), items=items,
-                  page_size=ACTIVITY_PAGE)
+                  page_size=ACTIVITY_PAGE, glance=glance, today=local_today())
 
 
 @bp.get("/samenwerkingen/<partnership_id>/activiteit")

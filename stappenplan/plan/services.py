@@ -11,9 +11,9 @@ PDF) only render what they are given and cannot leak what they never receive:
 - a step that is not open yet shows its status, not its (carried-over) drafts.
 
 The document costs a constant number of SQL queries, whatever the amount of data:
-cycles (1), step instances (1) and their sign-offs (1, selectin), answers (1) and
-the step-4 goals for step 8 (at most 1); under row-level security step 5's theme
-counts (1, see ``worksheets.tally``).
+cycles (1), step instances (1) and their sign-offs (1, selectin), answers (1), the
+step-4 goals for step 8 (at most 1) and the round's practice records (1); under
+row-level security step 5's theme counts (1, see ``worksheets.tally``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ from ..audit.services import record
 from ..core.web import CONTROL, parse_int
 from ..extensions import db, utcnow
 from ..partnerships.models import Partnership
+from ..practice import services as practice_services
+from ..practice.models import PracticeRecord
 from ..workflow import engine
 from ..workflow.definition import PlanDefinition, Question, Situation, Step
 from ..workflow.localize import localized
@@ -183,6 +185,10 @@ class PlanDocument:
     unknown_round: str | None = None
     #: From round 2 on: step 8's goal scores of every round side by side.
     comparison: RoundComparison | None = None
+    #: What happened with the agreed plan (practice records of this round), per step:
+    #: 6 the activities (and the round's note), 7 the actions. Shown beside the plan.
+    practice: dict[int, list[PracticeRecord]] = field(default_factory=dict)
+    practice_note: str | None = None
 
     @property
     def is_current(self) -> bool:
@@ -258,6 +264,12 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
         steps.append(StepSection(step=step, slots=tuple(slots), tally=tally, tally_before=_after_records(step)))
 
     current = cycles[-1].number
+    records = [r for r in practice_services.records_of(partnership) if r.cycle_id == cycle.id]
+    shown_steps = {sec.step.number for sec in steps if any(slot.hidden is None for slot in sec.slots)}
+    kinds = {step: q.practice.kind for step, q in practice_services.plan_tables(defn) if q.practice}
+    by_step = {step: [r for r in records if r.kind == kind] for step, kind in kinds.items() if step in shown_steps}
+    activity_shown = any(kinds.get(step) == "activity" for step in by_step)
+    note = next((r.note for r in records if r.kind == "note" and r.note), None) if activity_shown else None
     return PlanDocument(
         partnership=partnership,
         role=role,
@@ -269,6 +281,8 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
         generated_at=utcnow(),
         unknown_round=unknown,
         comparison=compare_rounds(cycles, defn),
+        practice={step: found for step, found in by_step.items() if found},
+        practice_note=note,
     )
 
 

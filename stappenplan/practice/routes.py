@@ -127,6 +127,8 @@ def feed(partnership_id: str):
 
 
 calendar_bp = Blueprint("calendar", __name__)
+# The account page shows the person's calendar address (or offers to make one).
+calendar_bp.add_app_template_global(calendar.address, "calendar_address_of")
 
 
 @calendar_bp.get("/agenda/<token>.ics")
@@ -144,3 +146,24 @@ def feed_ics(token: str):
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+@calendar_bp.post("/account/agenda")
+@policy("partner")
+def renew():
+    """A new secret calendar address (the first one, or one that replaces a leaked one)."""
+    if FlaskForm().validate_on_submit():
+        had = current_user.calendar_token is not None
+        calendar.renew(current_user)
+        flash(_("Je nieuwe agenda-adres staat klaar. Het oude werkt niet meer.") if had
+              else _("Je agenda-adres staat klaar. Voeg het toe in je agenda."), "success")
+    return redirect(url_for("accounts.account") + "#agenda")
+
+
+@calendar_bp.post("/account/agenda/uit")
+@policy("partner")
+def stop():
+    if FlaskForm().validate_on_submit():
+        calendar.stop(current_user)
+        flash(_("Je agenda-adres is uitgezet."), "success")
+    return redirect(url_for("accounts.account") + "#agenda")

@@ -441,3 +441,51 @@ def glance(partnership_ids: list[int], today: date, year: int | None = None) -> 
     ).all()
     return {pid: Glance(actions, done, overdue, held, next_date)
             for pid, actions, done, overdue, held, next_date in rows}
+
+
+@dataclass
+class Summary:
+    """A round's practice for step 8's evaluation: what was held, whom it reached, what
+    worked, and how far the actions got."""
+
+    held: list[PracticeRecord] = field(default_factory=list)
+    not_held: list[PracticeRecord] = field(default_factory=list)
+    actions: list[PracticeRecord] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def parents(self) -> int:
+        return sum(r.parents or 0 for r in self.held)
+
+    @property
+    def children(self) -> int:
+        return sum(r.children or 0 for r in self.held)
+
+    @property
+    def unknown_reach(self) -> int:
+        """Held activities without a number of parents or children."""
+        return sum(1 for r in self.held if r.parents is None or r.children is None)
+
+    @property
+    def actions_done(self) -> list[PracticeRecord]:
+        return [r for r in self.actions if r.status == "done"]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.held or self.not_held or self.actions or self.note)
+
+
+def summary(cycle_id: int) -> Summary:
+    """One statement: the round's records, sorted into what step 8 looks back on."""
+    result = Summary()
+    for record in db.session.scalars(select(PracticeRecord).where(PracticeRecord.cycle_id == cycle_id)
+                                     .order_by(PracticeRecord.date.is_(None), PracticeRecord.date, PracticeRecord.id)):
+        if record.kind == "note":
+            result.note = record.note
+        elif record.kind == "action":
+            result.actions.append(record)
+        elif record.status == "held":
+            result.held.append(record)
+        elif record.status == "planned":
+            result.not_held.append(record)
+    return result

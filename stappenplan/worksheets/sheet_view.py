@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, func, select
 
 from ..extensions import db
 from ..i18n import gettext as _
+from ..practice import services as practice_services
 from ..workflow import engine
 from ..workflow.answers import incomplete_rows, is_answered
 from ..workflow.definition import Question
@@ -60,6 +61,8 @@ class Lessons:
     goals: dict[str, str] = field(default_factory=dict)
 
 
+#: The evaluation step starts from what happened in practice (stappenplan/practice).
+PRACTICE_SHOWN_AT = 8
 #: The step whose answers are the lessons of a round, and the steps that show them.
 LESSONS_STEP = 8
 LESSONS_SHOWN_AT = (1, 2, 3, 4)
@@ -82,6 +85,8 @@ class SheetView:
     records_question: Question | None = None
     #: Steps 1-4 of a later round: the step-8 evaluation of the round before.
     lessons: Lessons | None = None
+    #: Step 8: what happened this round (practice), next to the evaluation's questions.
+    practice: practice_services.Summary | None = None
     present: list[feed.Present] = field(default_factory=list)
     presence_sig: str = ""
     progress: Progress | None = None
@@ -139,6 +144,8 @@ def build(sheet: Sheet, user: Any) -> SheetView:
             view.tally = {"question": records[0], "overview": overview, "count": count, "minimum": minimum}
     if sheet.step.number in LESSONS_SHOWN_AT and sheet.cycle.number > 1:
         view.lessons = previous_lessons(sheet)
+    if sheet.step.number == PRACTICE_SHOWN_AT:
+        view.practice = practice_services.summary(sheet.cycle.id)
     view.present = feed.others(sheet, user)
     view.presence_sig = feed.signature(view.present)
     if sheet.party and sheet.instance.status == engine.OPEN:
