@@ -40,6 +40,13 @@ def samples(app: Flask, world) -> dict[str, str]:
         # Library A's (decided) request to join region A: only region A's coordinators may see it.
         region_request = RegionRequest(library_id=actor.organisation.id, region_id=region_a.id, status="accepted")
         db.session.add(region_request)
+        from stappenplan.partnerships.models import Partnership
+        from stappenplan.practice import services as practice
+
+        partnership = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        added = practice.add_activity(partnership, actor, "library", {"title": "Voorleesochtend", "status": "planned"})
+        assert added.record is not None
+        record_id = added.record.public_id
         db.session.commit()
         request_id = region_request.public_id
         notification_id = note.public_id
@@ -55,6 +62,7 @@ def samples(app: Flask, world) -> dict[str, str]:
         "notification_id": notification_id,
         "message_id": message_id,
         "request_id": request_id,
+        "record_id": record_id,
     }
 
 

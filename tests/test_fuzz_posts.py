@@ -75,6 +75,11 @@ def fuzz_app(_migrated: None):
         lib = db.session.scalar(db.select(User).where(User.email == world.emails["lib_a"]))
         cc = db.session.scalar(db.select(User).where(User.email == world.emails["cc_a"]))
         Driver(p, lib, cc).own_steps(3, 3)
+        from stappenplan.practice import services as practice
+
+        added = practice.add_activity(p, lib, "library", {"title": "Voorleesochtend", "status": "planned"})
+        assert added.record is not None
+        world.ids["record_a"] = added.record.public_id
     yield app, world
     wipe(app)
 
@@ -92,7 +97,7 @@ def test_post_route_never_500_and_refusals_write_nothing(fuzz_app, endpoint: str
     sample = {"partnership_id": world.ids["partnership_a"], "member_id": world.ids["member_lib_a_member"],
               "invitation_id": "onbekend", "step": 4, "slot": "samen", "key": "target_parents", "token": "x",
               "branch_id": world.ids["lib_a"], "notification_id": "onbekend",
-              "message_id": "onbekend", "request_id": "onbekend"}
+              "message_id": "onbekend", "request_id": "onbekend", "record_id": world.ids["record_a"]}
     with app.test_request_context():
         url = url_for(endpoint, **{arg: sample[arg] for arg in rule.arguments})
     with app.app_context():

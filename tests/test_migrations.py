@@ -178,7 +178,8 @@ def test_the_facts_move_from_the_plan_into_practice_and_count_once(empty_databas
         downgrade(revision="0015_region_tally_partnerships")
         with db.engine.connect() as conn:
             assert kept(conn) == (1, 1, 1, 2, 4)
-            back = conn.execute(text("SELECT value FROM answers WHERE step_instance_id = :i AND question = 'activities'"),
+            back = conn.execute(text("SELECT value FROM answers "
+                                     "WHERE step_instance_id = :i AND question = 'activities'"),
                                 {"i": ids[(1, 6)]}).scalar_one()
         back = json.loads(back) if isinstance(back, str) else back
         assert back[0]["cells"]["held"] == "held" and back[0]["cells"]["parents"] == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import tempfile
@@ -370,3 +371,42 @@ def test_pdf_is_tagged_with_title_and_language(world, app: Flask, locale: str, l
     assert str(root["/Lang"]) == lang
     assert root["/ViewerPreferences"]["/DisplayDocTitle"] == BooleanObject(True)
     assert reader.metadata is not None and reader.metadata.title.startswith(f"{title}: Bibliotheek A")
+
+
+def _column_headings(html: str) -> dict[str, list[str]]:
+    """Every table of the plan page with its column headings, by the table's caption."""
+    tables: dict[str, list[str]] = {}
+    for table in re.findall(r"<table class=\"plan-table[^\"]*\">(.*?)</table>", html):
+        caption = re.search(r"<caption[^>]*>(.*?)</caption>", table)
+        heads = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", table)]
+        if caption and heads and "<td" in table:  # a table with rows: the PDF prints them
+            tables[re.sub(r"<[^>]+>", "", caption.group(1)).strip()] = heads
+    return tables
+
+
+@pytest.mark.parametrize("who", ["lib_a", "coord_a"])
+def test_every_column_of_every_table_reaches_the_pdf(finished, app: Flask, who: str) -> None:
+    """The plan PDF cut step 6's table at the page's edge; wide tables are now printed
+    stacked. Every column heading of every table with rows on the HTML plan (the steps'
+    tables and the practice beside them) is in the PDF's text."""
+    client = _client(app, finished, who)
+    tables = _column_headings(_page(client, finished))
+    assert "Welke activiteiten gaan we doen?" in tables and "Actieschema" in tables
+    assert "Praktijk van stap 6" in tables and "Praktijk van stap 7" in tables
+    assert len(tables["Welke activiteiten gaan we doen?"]) >= 8
+    data = _pdf(client, finished)
+    text = _pdf_text(data)
+    missing = [f"{caption}: {head}" for caption, heads in tables.items() for head in heads if head not in text]
+    assert not missing, missing
+    assert "Wat werkte" in text and "Zes ouders kwamen." in text  # practice, beside the plan
+    # And nothing is printed past a page's edge (a table too wide for the page was cut off).
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plan.pdf"
+        path.write_bytes(data)
+        boxes = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, check=True,
+                               text=True).stdout
+    outside = []
+    for width, body in re.findall(r'<page width="([\d.]+)" height="[\d.]+">(.*?)</page>', boxes, re.S):
+        outside += [word for right, word in re.findall(r'xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', body)
+                    if float(right) > float(width)]
+    assert not outside, outside[:10]

@@ -86,7 +86,8 @@ def test_home_pages_use_a_constant_number_of_queries(world, app: Flask) -> None:
     # partnerships the page loaded already instead of reading them again, and the summaries
     # read the step instances with their sign-offs in one statement.
     assert counts["library"][0] <= 8 and counts["childcare"][0] <= 8, counts
-    assert counts["partnership"][0] <= 8, counts
+    # The partnership page: one more since practice (its glance, one statement for any number).
+    assert counts["partnership"][0] <= 9, counts
 
 
 def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: Flask) -> None:
@@ -117,10 +118,11 @@ def test_autosave_and_worksheet_stay_within_their_statement_budget(world, app: F
     assert len(statements) <= 7, statements
     assert not any(s.lstrip().upper().startswith("UPDATE CYCLES") for s in statements), statements
     assert _queries(app, world.emails["lib_a"], url) <= 9
-    assert _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 7
+    # the partnership page: + 1 for practice at a glance (practice.glance)
+    assert _queries(app, world.emails["lib_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 8
     # a coordinator's region was checked by the statement that found the partnership
     assert _queries(app, world.emails["coord_a"], url) <= 8
-    assert _queries(app, world.emails["coord_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 7
+    assert _queries(app, world.emails["coord_a"], f"/samenwerkingen/{world.ids['partnership_a']}") <= 8
 
 
 @contextmanager
@@ -178,3 +180,35 @@ def test_the_busiest_requests_run_statements_built_once(world, app: Flask) -> No
         assert saved.status_code == 200 and f'value="{version + 1}"' in saved.get_data(as_text=True)
         runs.append([id(e) for e in elements])
     assert len(runs[1]) >= 6 and runs[1] == runs[2], runs
+
+
+def test_practice_pages_use_a_constant_number_of_statements_as_practice_grows(world, app: Flask) -> None:
+    """The practice page, its live feed, the plan page and the partnership page: the same
+    number of statements with 2 records as with 60 (activities, actions, added ones)."""
+    from stappenplan.demo import Driver
+    from stappenplan.partnerships.models import Partnership
+    from stappenplan.practice import services as practice
+
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        lib_user = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        cc_user = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
+        Driver(p, lib_user, cc_user).through(7)
+        db.session.commit()
+    base = f"/samenwerkingen/{world.ids['partnership_a']}"
+    pages = {"practice": f"{base}/praktijk", "feed": f"{base}/praktijk/nieuws?sinds=0", "plan": f"{base}/plan",
+             "partnership": base, "step 8": f"{base}/stap/8/samen"}
+    counts: dict[str, list[int]] = {name: [] for name in pages}
+    for extra in (0, 60):
+        with app.app_context():
+            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+            lib_user = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+            for i in range(extra):
+                practice.add_activity(p, lib_user, "library", {"title": f"Activiteit {i}", "status": "held",
+                                                               "date": "2026-01-02", "parents": str(i)})
+            db.session.commit()
+        for name, url in pages.items():
+            counts[name].append(_queries(app, world.emails["lib_a"], url))
+    for name, (few, many) in counts.items():
+        assert few == many, f"{name}: {few} statements with few records, {many} with 60 more"
+    assert counts["practice"][0] <= 12 and counts["feed"][0] <= 12, counts

@@ -741,9 +741,10 @@ def test_theme_threshold_is_configurable(world, app: Flask, lib: FlaskClient) ->
 def test_a_row_heading_is_its_main_text_never_an_option_key(world, app: Flask, lib: FlaskClient) -> None:
     """A row's heading ("Rij 1: ...") is its first text or line column in the question's
     order, whatever order the cells are stored in (PostgreSQL's jsonb sorts the keys, so a
-    row added with "+ Rij toevoegen" stored "theme" or "status" before "action")."""
-    rows = [{"id": "r-a", "cells": {"theme": "communication", "status": "planned", "action": "Nieuwsbrief aan ouders"}},
-            {"id": "r-b", "cells": {"status": "planned", "theme": "policy"}}]
+    row added with "+ Rij toevoegen" stored "theme" or "deadline" before "action")."""
+    rows = [{"id": "r-a", "cells": {"theme": "communication", "deadline": "2027-01-04",
+                                    "action": "Nieuwsbrief aan ouders"}},
+            {"id": "r-b", "cells": {"deadline": "2027-01-04", "theme": "policy"}}]
     with app.app_context():
         d = driver(world)
         d.through(6)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, or_, select, update
 
 from .. import rls
 from ..accounts.models import User
@@ -379,9 +379,10 @@ class _Due:
         return external_url("worksheets.show", partnership_id=p.public_id, step=self.target[1], slot="samen")
 
 
-def _newest_cycles() -> Select:
+def _newest_cycles() -> Subquery:
+    """Each partnership's newest round (number): reminders are about what is going on now."""
     return (select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
-            .group_by(Cycle.partnership_id).subquery())  # type: ignore[return-value]
+            .group_by(Cycle.partnership_id).subquery())
 
 
 def _practice_items(today: date, horizon: date) -> list[_Due]:
@@ -400,6 +401,7 @@ def _practice_items(today: date, horizon: date) -> list[_Due]:
     ).all()
     items = []
     for public_id, record_id, partnership_id, kind, title, when in records:
+        assert when is not None  # the statement asks for dated records only
         shown = format_date(when.isoformat())
         if kind == "action" and when < today:
             title_msg = Msg(N_("Actie over tijd: %(what)s"), what=title or Msg(N_("actie")))

@@ -117,7 +117,7 @@ def history(partnership_id: str, record_id: str):
 def feed(partnership_id: str):
     """What changed since the page's sequence: 204 when nothing did (polled every few seconds)."""
     partnership, role = partnership_or_404(partnership_id)
-    since = int_arg("sinds", 0, lo=0, hi=2**31)
+    since = int_arg("sinds", 0, lo=0, hi=2**31) or 0
     seq, changed = services.changed_since(partnership.id, since)
     if not changed:
         return Response(status=204)

@@ -65,7 +65,7 @@ def on_workflow_events(partnership: Partnership, *, events: list[Event], actor: 
         select(Cycle).where(Cycle.partnership_id == partnership.id,
                             Cycle.number.in_([n for _s, n in agreed if n is not None])))}
     for step, number in sorted(agreed, key=lambda a: (a[1] or 0, a[0] or 0)):
-        cycle = cycles.get(number)
+        cycle = cycles.get(number) if isinstance(number, int) else None
         if cycle is not None and step is not None:
             sync_from_plan(partnership, cycle, step, actor)
 
@@ -97,7 +97,7 @@ def sync_from_plan(partnership: Partnership, cycle: Cycle, step: int, actor: Use
             cells = row.get("cells") or {}
             row_id = str(row["id"])
             seen.add(row_id)
-            planned = {"title": str(cells.get(source.title) or "")[:500],
+            planned: dict[str, Any] = {"title": str(cells.get(source.title) or "")[:500],
                        "date": _as_date(cells.get(source.date)) if source.date else None,
                        "who": (str(cells.get(source.who) or "")[:500] or None) if source.who else None}
             record = existing.get(row_id)
@@ -109,7 +109,7 @@ def sync_from_plan(partnership: Partnership, cycle: Cycle, step: int, actor: Use
                 db.session.add(record)
                 changed.append(record)
                 continue
-            updates = {"title": planned["title"]}
+            updates: dict[str, Any] = {"title": planned["title"]}
             if record.version == 1:  # nobody kept it up yet: the plan's date and who still hold
                 updates.update(date=planned["date"], who=planned["who"])
             if not record.in_plan:
@@ -120,10 +120,9 @@ def sync_from_plan(partnership: Partnership, cycle: Cycle, step: int, actor: Use
                     setattr(record, k, v)
                 record.version += 1
                 changed.append(record)
-        for row_id, record in existing.items():
-            if row_id not in seen and record.in_plan:
-                record.in_plan = False
-                changed.append(record)
+        for gone in (r for key, r in existing.items() if key not in seen and r.in_plan):
+            gone.in_plan = False
+            changed.append(gone)
     if changed:
         db.session.flush()
         seq = _next_seq(partnership.id)
@@ -418,29 +417,36 @@ def glance(partnership_ids: list[int], today: date, year: int | None = None) -> 
     if not partnership_ids:
         return {}
     year = year or today.year
-    newest = (select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
-              .where(Cycle.partnership_id.in_(partnership_ids)).group_by(Cycle.partnership_id).subquery())
-    action = PracticeRecord.kind == "action"
-    live = action & PracticeRecord.status.not_in(("dropped",)) & (Cycle.number == newest.c.number)
-    held_this_year = ((PracticeRecord.kind == "activity") & (PracticeRecord.status == "held")
-                      & (PracticeRecord.date >= date(year, 1, 1)) & (PracticeRecord.date <= date(year, 12, 31)))
-    rows = db.session.execute(
-        select(PracticeRecord.partnership_id,
-               func.count().filter(live),
-               func.count().filter(live & (PracticeRecord.status == "done")),
-               func.count().filter(live & (PracticeRecord.status != "done") & (PracticeRecord.date < today)),
-               func.count().filter(held_this_year),
-               func.min(PracticeRecord.date).filter((PracticeRecord.kind == "activity")
-                                                    & (PracticeRecord.status == "planned")
-                                                    & (PracticeRecord.date >= today)
-                                                    & (Cycle.number == newest.c.number)))
-        .join(Cycle, Cycle.id == PracticeRecord.cycle_id)
-        .join(newest, newest.c.partnership_id == PracticeRecord.partnership_id)
-        .where(PracticeRecord.partnership_id.in_(partnership_ids))
-        .group_by(PracticeRecord.partnership_id)
-    ).all()
+    rows = db.session.execute(_glance_statement(), {
+        "partnerships": list(partnership_ids), "today": today, "first": date(year, 1, 1), "last": date(year, 12, 31)})
     return {pid: Glance(actions, done, overdue, held, next_date)
             for pid, actions, done, overdue, held, next_date in rows}
+
+
+@functools.cache
+def _glance_statement() -> Select:
+    """``glance``'s statement, built once per process (the partnership page and overviews)."""
+    ids: Any = bindparam("partnerships", expanding=True)
+    today = bindparam("today", type_=sa.Date)
+    newest = (select(Cycle.partnership_id, func.max(Cycle.number).label("number"))
+              .where(Cycle.partnership_id.in_(ids)).group_by(Cycle.partnership_id).subquery())
+    current = Cycle.number == newest.c.number
+    live = (PracticeRecord.kind == "action") & PracticeRecord.status.not_in(("dropped",)) & current
+    held = ((PracticeRecord.kind == "activity") & (PracticeRecord.status == "held")
+            & (PracticeRecord.date >= bindparam("first", type_=sa.Date))
+            & (PracticeRecord.date <= bindparam("last", type_=sa.Date)))
+    upcoming = ((PracticeRecord.kind == "activity") & (PracticeRecord.status == "planned")
+                & (PracticeRecord.date >= today) & current)
+    return (select(PracticeRecord.partnership_id,
+                   func.count().filter(live),
+                   func.count().filter(live & (PracticeRecord.status == "done")),
+                   func.count().filter(live & (PracticeRecord.status != "done") & (PracticeRecord.date < today)),
+                   func.count().filter(held),
+                   func.min(PracticeRecord.date).filter(upcoming))
+            .join(Cycle, Cycle.id == PracticeRecord.cycle_id)
+            .join(newest, newest.c.partnership_id == PracticeRecord.partnership_id)
+            .where(PracticeRecord.partnership_id.in_(ids))
+            .group_by(PracticeRecord.partnership_id))
 
 
 @dataclass

@@ -333,8 +333,8 @@ def _question(step_where: str, index: int, raw: Any, mode: str, known_situations
 
     practice = None
     if "practice" in data:
-        if qtype != "table" or mode != "joint":
-            _fail(where, "'practice' past alleen bij een tabel in een stap die jullie samen invullen")
+        if qtype != "table":
+            _fail(where, f"'practice' past niet bij type '{qtype}'")
         practice = _practice(where, data["practice"], columns)
 
     return Question(
