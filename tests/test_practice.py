@@ -304,7 +304,7 @@ def test_the_live_feed_says_nothing_until_the_partner_changes_something(world, a
     news = lib.get(_url(world, f"/nieuws?sinds={seq}"), headers=HX)
     body = news.get_data(as_text=True)
     assert news.status_code == 200
-    assert f'hx-swap-oob="outerHTML:#praktijk-{record.public_id}"' in body
+    assert f'id="praktijk-{record.public_id}"' in body and "hx-swap-oob=true" in body
     assert '<option value="in_progress" selected>Bezig</option>' in body
     assert f'sinds={seq + 1}' in body and "heeft 1 onderdeel bijgewerkt" in body
     # The partner adds an activity: it is added at the end of the list.
@@ -336,3 +336,44 @@ def test_the_plan_shows_practice_beside_the_agreed_plan(world, app: Flask, who: 
     assert "In de praktijk: hoe ver de acties zijn" in plan
     section = plan.split("In de praktijk: wat er met de activiteiten gebeurde")[1].split("</section>")[0]
     assert "Voorleesochtend voor ouders en peuters" in section and ">6<" in section
+
+
+@pytest.mark.postgres
+def test_practice_works_under_row_level_security_and_stays_in_its_tenant(world, app: Flask) -> None:
+    """With the application role (row-level security): both partners keep practice, the
+    coordinator reads it and writes none of it, and the other tenant sees no row of it."""
+    from sqlalchemy import text
+
+    from tests.conftest import make_app
+    from tests.test_rls import ROLE, _as, _org_ids
+
+    _agreed(app, world)
+    secured = make_app(DB_APP_ROLE=ROLE)
+    record = next(r for r in _records(app, world, "activity") if r.source_row == "act-2")
+    cc = _client(secured, world.emails["cc_a"])
+    assert cc.get(_url(world)).status_code == 200
+    saved = cc.post(_url(world, f"/{record.public_id}"), headers=HX,
+                    data=_form(record, status="held", date=TODAY.isoformat(), parents="3"))
+    assert saved.status_code == 200, saved.get_data(as_text=True)[:500]
+    lib = _client(secured, world.emails["lib_a"])
+    assert lib.get(_url(world, "/nieuws?sinds=0"), headers=HX).status_code == 200
+    assert lib.post(_url(world, "/nieuw"), data={"title": "Extra", "status": "planned"}).status_code == 302
+    assert lib.post("/account/agenda").status_code == 302
+    address = re.search(r'id="agenda-adres" type="text" readonly value="[^"]*?(/agenda/[^"]+)"',
+                        lib.get("/account").get_data(as_text=True)).group(1)
+    feed = secured.test_client().get(address)
+    assert feed.status_code == 200 and b"SUMMARY:Activiteit: Liedjesmiddag" in feed.data
+    coordinator = _client(secured, world.emails["coord_a"])
+    assert "Liedjesmiddag" in coordinator.get(_url(world)).get_data(as_text=True)
+    assert coordinator.get("/regio/resultaten").status_code == 200
+    ids = _org_ids(app)
+    everything = _as(app, "", "SELECT count(*) FROM practice_records", bypass="on")[0][0]
+    assert everything >= 5
+    assert _as(app, ids["Coördinatie A"], "SELECT count(*) FROM practice_records")[0][0] == everything
+    for table in ("practice_records", "practice_revisions"):
+        assert _as(app, ids["Coördinatie A"], f"UPDATE {table} SET id = id")[0] == 0
+        for outsider in ("Bibliotheek B", "Opvang B", "Coördinatie B"):
+            assert _as(app, ids[outsider], f"SELECT count(*) FROM {table}")[0][0] == 0, (table, outsider)
+    with app.app_context():
+        assert db.session.scalar(text("SELECT parents FROM practice_records WHERE public_id = :p"),
+                                 {"p": record.public_id}) == 3

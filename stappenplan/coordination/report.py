@@ -110,8 +110,9 @@ def reach_cell(reach: outcomes.Reach) -> int | str:
 def how_counted(minimum: int) -> list[str]:
     """How each figure of the outcomes page and the report is counted (``minimum``: the themes' threshold)."""
     return [
-        _("Activiteiten: de rijen in stap 6 die als ‘geweest’ zijn gemarkeerd of waarvan de datum voorbij is. "
-          "Ze tellen in het jaar van hun datum."),
+        _("Activiteiten: de activiteiten die de samenwerkingen in hun praktijk als ‘geweest’ hebben gemarkeerd, "
+          "gepland in stap 6 of later toegevoegd. Elke activiteit telt één keer, in het jaar van haar datum, ook "
+          "als een nieuwe ronde het plan overneemt."),
         _("Ouders en kinderen: de aantallen die bij die activiteiten zijn ingevuld, opgeteld. Is bij een activiteit "
           "niets ingevuld, dan staat erbij bij hoeveel activiteiten het onbekend is; we tellen dat nooit als 0."),
         _("Cijfers doelen: hoe vaak elk cijfer (1 = nog niet begonnen, 5 = helemaal bereikt) in stap 8 aan een "
@@ -122,7 +123,7 @@ def how_counted(minimum: int) -> list[str]:
           "van ten minste %(partnerships)d samenwerkingen.", n=minimum, partnerships=themes.min_partnerships()),
         _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde. "
           "Stilgevallen: al een tijd geen activiteit, zoals in het overzicht."),
-        _("Alleen stappen die open of klaar zijn tellen mee, zoals je ze ook in het overzicht ziet."),
+        _("Cijfers doelen tellen alleen uit stappen die open of klaar zijn, zoals je ze ook in het overzicht ziet."),
     ]
 
 

@@ -15,6 +15,12 @@
     var target = evt.detail.target;
     var card = target && target.matches && target.matches("[data-practice-card]") ? target : null;
     if (!card) { return; }
+    var incoming = evt.detail.fragment && evt.detail.fragment.querySelector &&
+      evt.detail.fragment.querySelector("[data-practice-card]");
+    if (incoming && incoming.dataset.version === card.dataset.version) {
+      evt.detail.shouldSwap = false;  // this page's own save: the card shows it already
+      return;
+    }
     if (card.dataset.dirty || card.contains(document.activeElement)) {
       evt.detail.shouldSwap = false;
       if (!card.querySelector(".practice-card__stale")) {
