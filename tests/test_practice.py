@@ -259,7 +259,11 @@ def test_a_held_activity_of_round_one_counts_once_in_every_output(world, app: Fl
     from io import BytesIO
 
     from openpyxl import load_workbook
+    from pypdf import PdfReader
 
+    pdf = " ".join(" ".join(p.extract_text() for p in PdfReader(
+        BytesIO(coordinator.get("/regio/jaarverslag.pdf").data)).pages).split())
+    assert "Activiteiten gehouden 1" in pdf and "Ouders bereikt 6" in pdf and "Kinderen bereikt 8" in pdf
     workbook = load_workbook(BytesIO(coordinator.get("/regio/jaarverslag.xlsx").data))
     cells = {row[0]: row[1] for row in workbook.worksheets[0].iter_rows(values_only=True) if row and row[0]}
     assert cells["Activiteiten gehouden"] == 1 and cells["Ouders bereikt"] == 6
@@ -377,3 +381,39 @@ def test_practice_works_under_row_level_security_and_stays_in_its_tenant(world, 
     with app.app_context():
         assert db.session.scalar(text("SELECT parents FROM practice_records WHERE public_id = :p"),
                                  {"p": record.public_id}) == 3
+
+
+def test_practice_counts_as_activity_for_the_stalled_list(world, app: Flask) -> None:
+    """A partnership whose plan is agreed and that keeps practice is not "stilgevallen"."""
+    from datetime import datetime
+
+    from stappenplan.workflow.models import Cycle
+
+    _agreed(app, world)
+    with app.app_context():
+        long_ago = datetime.now() - timedelta(days=60)
+        db.session.execute(Cycle.__table__.update().values(last_activity_at=long_ago))
+        db.session.commit()
+    from stappenplan.partnerships.summary import summaries
+
+    def stalled() -> bool:
+        with app.app_context():
+            p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+            return summaries([p])[0].stalled
+
+    assert stalled()
+    record = next(r for r in _records(app, world, "action") if r.source_row == "plan-2")
+    _client(app, world.emails["cc_a"]).post(_url(world, f"/{record.public_id}"), data=_form(record, note="Gestart"))
+    assert not stalled()
+
+
+def test_a_coordinator_sees_practice_per_partnership_of_a_branch(world, app: Flask) -> None:
+    _agreed(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    page = " ".join(coordinator.get(f"/regio/resultaten?vestiging={world.ids['lib_a']}").get_data(as_text=True)
+                    .split())
+    practice_part = page.split('id="h-practice"')[1].split("</section>")[0]
+    assert "Bibliotheek A &amp; Opvang A" in practice_part
+    row = practice_part.split("Bibliotheek A &amp; Opvang A")[1].split("</tr>")[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+    assert cells == ["0 van 2", "0", "1"]  # the demo: no action done yet, none overdue, act-1 held
