@@ -488,3 +488,31 @@ def test_kept_moments_read_like_flask_babels_format_datetime(app: Flask) -> None
     kept = templating._format_moment.cache_info()
     assert kept.hits >= len(moments) * len(formats) * 2 and kept.currsize >= len(moments) * len(formats) * 2
     assert templating._local_day.cache_info().hits >= len(moments) * 3
+
+
+def test_what_users_wrote_keeps_its_language_in_the_english_interface(app: Flask, world) -> None:
+    """The interface in English (lang="en"); answers, comments and the plan that people wrote
+    in Dutch are marked lang="nl", so a screen reader reads them with Dutch pronunciation."""
+    from stappenplan.accounts.models import User
+    from stappenplan.extensions import db
+    from tests.factories import driver as partner_driver
+
+    with app.app_context():
+        driver = partner_driver(world)
+        driver.own_steps(3, 3)
+        driver.fill_joint(4)
+        user = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        user.locale = "en"
+        db.session.commit()
+    client = app.test_client()
+    login(client, world.emails["lib_a"])
+    base = f"/samenwerkingen/{world.ids['partnership_a']}"
+    sheet = client.get(f"{base}/stap/4/samen").get_data(as_text=True)
+    assert '<html lang="en"' in sheet
+    assert re.search(r'<textarea lang="nl" id="input-target_parents"', sheet)
+    assert re.search(r'<textarea lang="nl" id="q-shared_goals--goal-1--goal"', sheet)
+    plan = client.get(f"{base}/plan").get_data(as_text=True)
+    assert '<html lang="en"' in plan and '<p class="qa__a" lang="nl">' in plan
+    assert re.search(r'<td class="plan-table__line" lang="nl"', plan)
+    own = client.get(f"{base}/stap/1/bibliotheek").get_data(as_text=True)
+    assert '<div class="answer-text" lang="nl">' in own

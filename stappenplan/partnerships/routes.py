@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, render_template_string, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_blocks
@@ -73,41 +73,46 @@ def invitations_list():
                            form=FlaskForm(), now=utcnow())
 
 
-def _after_invitation_action(inv: Invitation):
+def _after_invitation_action(inv: Invitation, message: str, error: bool):
+    """The invitation's row again with what happened said aloud (htmx), or the list with a
+    flash message (a plain form post)."""
     if wants_partial():
-        return render("partnerships/invitations.html", "invitation_row", inv=inv, form=FlaskForm())
+        row = render("partnerships/invitations.html", "invitation_row", inv=inv, form=FlaskForm())
+        return row + str(render_template_string(ANNOUNCE, text=message, urgent=error))
+    flash(message, "error" if error else "success")
     if inv.purpose == "member":
         return redirect(url_for("organisations.members"))
     return redirect(url_for("partnerships.invitations_list"))
+
+
+ANNOUNCE = '{% import "_macros.html" as m %}{{ m.announce(text, urgent) }}'
 
 
 @bp.post("/uitnodigingen/<invitation_id>/opnieuw")
 @policy("admin")
 def resend(invitation_id: str):
     inv = invitation_or_404(invitation_id)
-    if FlaskForm().validate_on_submit():
-        try:
-            invitations.resend(current_user, inv)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("Uitnodiging opnieuw verstuurd naar %(email)s. De oude link werkt niet meer.",
-                    email=inv.email), "success")
-    return _after_invitation_action(inv)
+    if not FlaskForm().validate_on_submit():
+        return _after_invitation_action(inv, _("Dit formulier is verlopen. Laad de pagina opnieuw."), True)
+    try:
+        invitations.resend(current_user, inv)
+    except ServiceError as error:
+        return _after_invitation_action(inv, error.message, True)
+    return _after_invitation_action(inv, _("Uitnodiging opnieuw verstuurd naar %(email)s. De oude link werkt niet "
+                                           "meer.", email=inv.email), False)
 
 
 @bp.post("/uitnodigingen/<invitation_id>/intrekken")
 @policy("admin")
 def revoke(invitation_id: str):
     inv = invitation_or_404(invitation_id)
-    if FlaskForm().validate_on_submit():
-        try:
-            invitations.revoke(current_user, inv)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("Uitnodiging voor %(email)s ingetrokken.", email=inv.email), "success")
-    return _after_invitation_action(inv)
+    if not FlaskForm().validate_on_submit():
+        return _after_invitation_action(inv, _("Dit formulier is verlopen. Laad de pagina opnieuw."), True)
+    try:
+        invitations.revoke(current_user, inv)
+    except ServiceError as error:
+        return _after_invitation_action(inv, error.message, True)
+    return _after_invitation_action(inv, _("Uitnodiging voor %(email)s ingetrokken.", email=inv.email), False)
 
 
 @bp.route("/uitnodiging/<token>", methods=["GET", "POST"])
@@ -217,7 +222,8 @@ def act(partnership_id: str):
         timeline = build_timeline(partnership, party, current_user)
         items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=party, loaded=[partnership])
         status = 422 if outcome.get("error") else 200
-        return render_blocks("partnerships/show.html", ["timeline", "round_label", "activity"], timeline=timeline,
+        return render_blocks("partnerships/show.html", ["timeline", "round_label", "activity", "announce"],
+                             timeline=timeline,
                              form=ActionForm(), outcome=outcome, items=items, page_size=ACTIVITY_PAGE,
                              oob=True), status
     flash(outcome.get("error") or outcome.get("message") or "", "error" if outcome.get("error") else "success")

@@ -23,7 +23,7 @@ def perform_action(partnership: Partnership, party: str, form: ActionForm) -> di
     try:
         outcome = services.perform(partnership, current_user, party, action, reason=reason)
     except ActionRefused as refusal:
-        return {"error": refusal.message, "missing": refusal.missing, "step": step}
+        return {"error": refusal.message, "missing": refusal.missing, "step": step, "slot": form.slot.data or None}
     return {"message": _message(kind, step, [e.kind for e in outcome.events]), "step": step}
 
 

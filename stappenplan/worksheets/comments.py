@@ -13,7 +13,7 @@ from ..i18n import gettext as _
 from ..organisations.models import Membership
 from ..workflow.answers import has_control_characters
 from .models import Comment, CommentMention, CommentThread
-from .services import Sheet
+from .services import Sheet, bump_sequence
 
 MAX_COMMENT = 5000
 
@@ -86,7 +86,7 @@ def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list
     record("comment_added", actor_id=user.id, organisation_id=user.organisation.id,
            partnership_id=sheet.partnership.id, step=sheet.step.number, question=key,
            mentions=len(mentioned))
-    db.session.flush()
+    announce_to_open_pages(sheet)
     for person in mentioned:
         signals.mentioned.send(sheet, person=person, author=user, key=key, body=body)
     return comment
@@ -103,5 +103,11 @@ def set_resolved(sheet: Sheet, user: User, key: str, resolved: bool) -> CommentT
     record("comments_resolved" if resolved else "comments_reopened", actor_id=user.id,
            organisation_id=user.organisation.id, partnership_id=sheet.partnership.id,
            step=sheet.step.number, question=key)
-    db.session.flush()
+    announce_to_open_pages(sheet)
     return thread
+
+
+def announce_to_open_pages(sheet: Sheet) -> None:
+    """A comment is news for the worksheet's open pages: the change feed's sequence moves on
+    (no answer changes), and the feed sends the questions' comment counts again."""
+    bump_sequence(sheet.instance.id)

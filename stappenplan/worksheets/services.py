@@ -271,6 +271,11 @@ def _next_sequence() -> Any:
             .returning(StepInstance.content_version))
 
 
+def bump_sequence(instance_id: int) -> int:
+    """Move the step instance's change-feed sequence on (news without a changed answer)."""
+    return int(uow.run(_next_sequence(), {"b_instance": instance_id}).scalar_one())
+
+
 @functools.cache
 def _swap() -> Any:
     """Compare-and-swap: write the answer only if its version is still the one read."""

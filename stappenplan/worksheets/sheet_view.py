@@ -320,6 +320,8 @@ def client_messages() -> dict[str, str]:
         "merging": _("%(name)s heeft dit antwoord net gewijzigd. Zodra je even pauzeert, voegen we jouw "
                      "wijziging erbij."),
         "updated": _("%(name)s heeft dit antwoord net gewijzigd."),
+        "changed": _("%(name)s wijzigde ‘%(question)s’."),
+        "commented": _("Nieuwe opmerking bij ‘%(question)s’."),
         "someone": _("Iemand"),
         "action_failed": _("Niet gelukt: er is niets gewijzigd. Probeer het zo opnieuw."),
         "action_offline": _("Geen verbinding: er is niets gewijzigd. Probeer het opnieuw zodra er weer "

@@ -5,13 +5,85 @@
   // Lets CSS show JavaScript-only controls and hide their no-JavaScript fallbacks.
   document.documentElement.classList.add("js");
 
-  // Buttons that close a panel: <button data-close="#selector">.
+  // Buttons that close a panel: <button data-close="#selector" data-focus-after="#opener">.
+  // The button goes with the panel, so the focus goes to the element it names (the button
+  // that opened the panel), never to the page's start.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-close]");
     if (button) {
+      var next = button.dataset.focusAfter ? document.querySelector(button.dataset.focusAfter) : null;
       var panel = document.querySelector(button.dataset.close);
       if (panel) { panel.innerHTML = ""; }
+      if (next) { next.focus(); }
     }
+  });
+
+  // --- after an htmx swap: one rule for the focus and for what is said ------------------------
+  // 1. The element that had the focus keeps it: after the swap the element with its id gets
+  //    it back; when there is none, its named successor (data-focus-next on it or on an
+  //    ancestor: a selector) does. A script that placed the focus itself is left alone.
+  // 2. What an action did is announced through #live-polite / #live-assertive, which exist
+  //    before the swap (the response fills them out of band: macros.announce). The region is
+  //    emptied first, so the same words twice are said twice.
+  // News from a partner (an edit, a comment) is said politely, at most once every few
+  // seconds (what arrives meanwhile is said together), and never moves the focus.
+  var ANNOUNCE_EVERY = 4000;
+  var newsQueue = [];
+  var newsTimer = null;
+  var newsLast = 0;
+  window.announceNews = function (text) {
+    if (!text || newsQueue.indexOf(text) !== -1) { return; }
+    newsQueue.push(text);
+    if (newsTimer) { return; }
+    newsTimer = window.setTimeout(function () {
+      var region = document.getElementById("live-polite");
+      var words = newsQueue.join(" ");
+      newsQueue = [];
+      newsTimer = null;
+      newsLast = Date.now();
+      if (!region) { return; }
+      region.textContent = "";
+      window.setTimeout(function () { region.textContent = words; }, 60);
+    }, Math.max(0, newsLast + ANNOUNCE_EVERY - Date.now()));
+  };
+
+  // A field that gets the focus is shown whole when the window is short (400 % zoom):
+  // the browser only scrolls a field that is out of view, not one half in view.
+  document.addEventListener("focusin", function (event) {
+    var el = event.target;
+    if (!el.matches || !el.matches("textarea, input:not([type=hidden]), select")) { return; }
+    var box = el.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) { el.scrollIntoView({ block: "nearest" }); }
+  });
+
+  var focusBefore = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var active = document.activeElement;
+    if (!active || active === document.body) { focusBefore = null; return; }
+    var named = active.closest ? active.closest("[data-focus-next]") : null;
+    focusBefore = { elt: active, id: active.id, next: named ? named.getAttribute("data-focus-next") : null };
+  });
+  function focusable(el) {
+    if (!el.matches("a[href], button, input, select, textarea, summary, [tabindex]")) { el.setAttribute("tabindex", "-1"); }
+    return el;
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    var before = focusBefore;
+    if (!before) { return; }
+    var active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) { focusBefore = null; return; }
+    if (document.body.contains(before.elt)) { focusBefore = null; return; }
+    focusBefore = null;
+    var target = (before.id && document.getElementById(before.id)) || (before.next && document.querySelector(before.next));
+    if (target) { focusable(target).focus(); }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || (target.id !== "live-polite" && target.id !== "live-assertive")) { return; }
+    var text = event.detail.fragment ? event.detail.fragment.textContent.trim() : "";
+    event.detail.shouldSwap = false;
+    target.textContent = "";
+    window.setTimeout(function () { target.textContent = text; }, 60);
   });
 
   // Print buttons: <button data-print> (the page's print styles leave out the menus).

@@ -51,12 +51,4 @@
     }
   });
 
-  // Closing a history panel empties the panel that holds the button: focus goes to the
-  // element the button names (the card's save button).
-  document.addEventListener("click", function (evt) {
-    var button = evt.target.closest && evt.target.closest("[data-focus-after]");
-    if (!button) { return; }
-    var next = document.querySelector(button.dataset.focusAfter);
-    window.setTimeout(function () { if (next) { next.focus(); } }, 0);
-  });
 })();

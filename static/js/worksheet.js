@@ -609,6 +609,30 @@
     }
   });
 
+  // A partner's new comment: its question's count goes up; said politely, and an open
+  // thread nobody is writing in shows it.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || !target.id || target.id.indexOf("comment-count-") !== 0) { return; }
+    var fresh = evt.detail.fragment && (evt.detail.fragment.id === target.id ? evt.detail.fragment :
+      evt.detail.fragment.querySelector && evt.detail.fragment.querySelector("#" + CSS.escape(target.id)));
+    var before = Number(target.getAttribute("data-count") || 0);
+    var after = Number(fresh && fresh.getAttribute ? fresh.getAttribute("data-count") || 0 : before);
+    if (after <= before || !fresh.hasAttribute("data-news")) { return; }  // news: from the change feed only
+    var key = target.id.slice("comment-count-".length);
+    var label = document.getElementById("label-" + key);
+    if (window.announceNews) {
+      window.announceNews(t("commented", { question: label ? label.textContent.replace(/\s+/g, " ").trim() : "" }));
+    }
+    var thread = document.getElementById("thread-" + key);
+    var details = thread && thread.closest("details");
+    var box = thread && thread.querySelector("textarea");
+    var summary = details && details.querySelector("summary[hx-get]");
+    if (details && details.open && summary && (!box || (!box.value && document.activeElement !== box))) {
+      htmx.ajax("GET", summary.getAttribute("hx-get"), { target: thread, swap: "innerHTML" });
+    }
+  });
+
   document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
     var target = evt.detail.target;
     if (!target || !target.id || target.id.indexOf("field-") !== 0) { return; }
@@ -622,6 +646,10 @@
     var pending = showArea(key, fresh) || [];
     var notice = document.getElementById("notice-" + key);
     var who = fresh.getAttribute("data-changed-by") || t("someone");
+    var label = document.getElementById("label-" + key);
+    if (fresh.getAttribute("data-changed-by") && window.announceNews) {
+      window.announceNews(t("changed", { name: who, question: label ? label.textContent.replace(/\s+/g, " ").trim() : "" }));
+    }
     if (notice && pending.length) {
       notice.innerHTML = '<p class="notice">' + esc(t(pending.some(function (u) { return u.state === "conflict"; }) ?
         "updated" : "merging", { name: who })) + "</p>";

@@ -36,7 +36,8 @@ def test_posting_a_comment_keeps_the_focus_in_the_thread_and_counts_it(server, p
     # and the status line says the comment is posted.
     expect(box).to_be_focused()
     expect(box).to_have_value("")
-    expect(question.get_by_role("status").filter(has_text="Je opmerking is geplaatst.")).to_have_count(1)
+    expect(question.locator(".thread__said")).to_have_text("Je opmerking is geplaatst.")
+    expect(page.locator("#live-polite")).to_have_text("Je opmerking is geplaatst.")
     expect(summary).to_have_text("Opmerkingen 1")
     box.fill("En de bibliotheek in het dorp?")
     box.press("Tab")

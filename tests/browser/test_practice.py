@@ -68,7 +68,7 @@ def test_two_partners_keep_practice_and_the_coordinator_counts_it_once(server, b
     card.get_by_label("Aantal ouders").fill("7")
     card.get_by_label("Wat werkte, en wat niet?").fill("Vaders kwamen ook.")
     card.get_by_role("button", name="Opslaan").click()
-    expect(page.locator("#praktijk-melding")).to_have_text("Opgeslagen: Liedjesmiddag.")
+    expect(page.locator("#live-polite")).to_have_text("Opgeslagen: Liedjesmiddag.")
     expect(page.locator("article[data-practice-card]", has_text="Liedjesmiddag").get_by_role(
         "button", name="Opslaan")).to_be_focused()
 
@@ -76,14 +76,14 @@ def test_two_partners_keep_practice_and_the_coordinator_counts_it_once(server, b
     action = library.locator("article[data-practice-card]", has_text="Ouderbetrokkenheid")
     action.get_by_label("Stand van zaken").select_option("done")
     action.get_by_role("button", name="Opslaan").click()
-    expect(library.locator("#praktijk-melding")).to_contain_text("Opgeslagen: Ouderbetrokkenheid")
+    expect(library.locator("#live-polite")).to_contain_text("Opgeslagen: Ouderbetrokkenheid")
 
     # Each sees the other's change without a reload, past the feed's interval.
     library.wait_for_timeout(FEED)
     held = library.locator("article[data-practice-card]", has_text="Liedjesmiddag")
     expect(held.get_by_label("Aantal ouders")).to_have_value("7", timeout=6000)
     expect(held.get_by_label("Geweest", exact=True)).to_be_checked()
-    expect(library.locator("#praktijk-melding")).to_contain_text("bijgewerkt")
+    expect(library.locator("#live-polite")).to_contain_text("bijgewerkt")
     expect(page.locator("article[data-practice-card]", has_text="Ouderbetrokkenheid").get_by_label(
         "Stand van zaken")).to_have_value("done", timeout=6000)
     expect(page.locator("#praktijk-overzicht")).to_contain_text("1 van 2")
@@ -121,12 +121,12 @@ def test_typing_in_a_card_is_not_overwritten_by_the_partners_change(server, brow
     theirs = page.locator("article[data-practice-card]", has_text="Liedjesmiddag")
     theirs.get_by_label("Aantal ouders").fill("5")
     theirs.get_by_role("button", name="Opslaan").click()
-    expect(page.locator("#praktijk-melding")).to_have_text("Opgeslagen: Liedjesmiddag.")
+    expect(page.locator("#live-polite")).to_have_text("Opgeslagen: Liedjesmiddag.")
     library.wait_for_timeout(FEED)
     expect(mine.get_by_label("Aantal kinderen")).to_have_value("11")  # kept
     expect(mine.locator(".practice-card__stale")).to_contain_text("Je partner heeft dit intussen gewijzigd")
     mine.get_by_role("button", name="Opslaan").click()  # merged: their parents, my children
-    expect(library.locator("#praktijk-melding")).to_have_text("Opgeslagen: Liedjesmiddag.")
+    expect(library.locator("#live-polite")).to_have_text("Opgeslagen: Liedjesmiddag.")
     with server.app.app_context():
         record = db.session.scalar(select(PracticeRecord).where(PracticeRecord.title == "Liedjesmiddag"))
         assert (record.parents, record.children) == (5, 11)
