@@ -252,3 +252,16 @@ def test_a_skip_link_reaches_the_steps_buttons_in_a_few_keys(server, page: Page)
     expect(page.get_by_role("link", name="Naar stap 4 en haar knoppen")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#stap-4-titel")).to_be_focused()
+
+
+def test_completing_an_own_step_with_missing_answers_keeps_the_focus_and_says_why(server, page: Page) -> None:
+    world = build_world(server.app)
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.goto(f"{server.url}/samenwerkingen/{world.ids['partnership_a']}")
+    page.locator("#actie-1-library-complete").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#live-assertive")).to_contain_text("Nog niet ingevuld:", timeout=5000)
+    expect(page.locator("#actie-1-library-complete")).to_be_focused()
+    link = page.locator("#outcome a").first
+    assert re.search(r"/stap/1/bibliotheek#vraag-", link.get_attribute("href") or "")
+    assert violations(page) == []
