@@ -3,11 +3,12 @@
 from .accounts.models import LoginThrottle, PasswordResetRequest, User
 from .audit.models import AuditEvent
 from .organisations.models import Membership, Organisation, Region, RegionMembership
-from .partnerships.models import Invitation, Partnership
+from .partnerships.models import Invitation, InvitationSend, Partnership
 
 __all__ = [
     "AuditEvent",
     "Invitation",
+    "InvitationSend",
     "LoginThrottle",
     "Membership",
     "Organisation",

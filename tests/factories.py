@@ -116,3 +116,18 @@ def driver(world: World) -> Driver:
     lib = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
     cc = db.session.scalar(select(User).where(User.email == world.emails["cc_a"]))
     return Driver(p, lib, cc)
+
+
+def age_invitations(app: Flask, hours: int = 2) -> None:
+    """Move every invitation and its mails ``hours`` back in time (a resend waits an hour)."""
+    from datetime import timedelta
+
+    from stappenplan.partnerships.models import Invitation, InvitationSend
+
+    back = timedelta(hours=hours)
+    with app.app_context():
+        for inv in db.session.scalars(select(Invitation)):
+            inv.sent_at, inv.created_at = inv.sent_at - back, inv.created_at - back
+        for send in db.session.scalars(select(InvitationSend)):
+            send.sent_at -= back
+        db.session.commit()

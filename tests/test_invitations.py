@@ -16,7 +16,7 @@ from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.organisations.models import Organisation
 from stappenplan.partnerships.models import Invitation, Partnership
-from tests.factories import login
+from tests.factories import age_invitations, login
 from tests.formdata import text_of
 
 NEW_ACCOUNT = {"org_name": "Opvang Nieuw", "name": "Kim", "password": "sterk-wachtwoord-8",
@@ -108,6 +108,7 @@ def test_resend_replaces_the_link(world, app: Flask, client: FlaskClient) -> Non
     invite(client, "info@nieuw.nl, Opvang Nieuw")
     with app.app_context():
         inv_id = db.session.scalar(select(Invitation.public_id))
+    age_invitations(app)
     assert client.post(f"/uitnodigingen/{inv_id}/opnieuw").status_code == 302
     old, new = links(app)
     assert old != new

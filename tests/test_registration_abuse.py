@@ -18,7 +18,7 @@ from stappenplan.extensions import db
 from stappenplan.mail import outbox
 from stappenplan.partnerships.models import Invitation
 from tests.conftest import make_app, wipe
-from tests.factories import login
+from tests.factories import age_invitations, login
 
 REGISTRATION = {
     "org_name": "Bibliotheek Nergens",
@@ -204,6 +204,7 @@ def test_a_resent_invitation_to_an_address_that_cannot_accept_explains_again(wor
     client.post("/samenwerkingen/uitnodigen", data={"emails": f"{world.emails['lib_b']}, Iets", "situation": "2"})
     with app.app_context():
         inv = db.session.scalar(select(Invitation.public_id))
+    age_invitations(app)
     client.post(f"/uitnodigingen/{inv}/opnieuw")
     assert [("/uitnodiging/" in m.body) for m in mails(app)] == [False, False]
 

@@ -170,7 +170,7 @@ def newcomer_rls(world, app: Flask) -> Flask:
 
 #: Tables a coordination organisation may write: its own actions are audited (and
 #: pseudonymised when its account goes), it marks its own notifications as read.
-COORDINATOR_WRITES = {"audit_events", "notifications",
+COORDINATOR_WRITES = {"audit_events", "notifications", "invitation_sends",
                       # it decides the requests to join its regions, and reminds stalled partnerships
                       "region_requests", "reminders"}
 #: Tables with a ``question`` column: step 5's records and the comments on them are the

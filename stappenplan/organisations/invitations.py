@@ -14,6 +14,7 @@ from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..partnerships.invitations import (
     check_may_invite,
+    count_sends,
     lock,
     new_invitation,
     refuse_open_duplicate,
@@ -40,6 +41,7 @@ def invite_member(actor: User, email: str, role: str, team: str | None) -> Invit
         role=role, team=(team or None) if org.kind == "library" else None,
     )
     db.session.flush()
+    count_sends(org.id, [inv], "new")
     record("member_invited", actor_id=actor.id, organisation_id=org.id, email=email, role=role)
     send_invitation_mail(inv)
     return inv

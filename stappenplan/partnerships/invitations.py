@@ -32,7 +32,7 @@ from ..organisations.models import Membership, Organisation, Region
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..workflow.engine import Event
-from .models import Invitation, Partnership
+from .models import Invitation, InvitationSend, Partnership
 
 SALT = "invitation"
 PARTNER_KIND = {"library": "childcare", "childcare": "library"}
@@ -169,22 +169,40 @@ def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
     return subject, body
 
 
-def invitations_left(org_id: int) -> int:
-    """How many invitations (partners and colleagues) the organisation may still send today.
+#: A resent invitation: at most once an hour, and three times in all.
+RESEND_EVERY = timedelta(hours=1)
+RESENDS_MAX = 3
 
-    Counted over the last 24 hours, resent ones included: a cap on what one account can make
-    the platform mail, whatever the rate limits per minute allow.
-    """
+
+def invitations_left(org_id: int) -> int:
+    """How many invitation mails (partners and colleagues, first ones and resends) the
+    organisation may still send today: the cap minus what it sent in the last 24 hours
+    (``invitation_sends``). The forms show this number; the server accepts exactly it."""
     since = utcnow() - timedelta(days=1)
     sent = db.session.scalar(
-        select(func.count(Invitation.id)).where(Invitation.inviter_org_id == org_id, Invitation.sent_at > since)
+        select(func.count(InvitationSend.id)).where(InvitationSend.organisation_id == org_id,
+                                                    InvitationSend.sent_at > since)
     ) or 0
     return max(0, current_app.config["INVITATIONS_PER_DAY"] - sent)
 
 
+def count_sends(org_id: int, invitations: list[Invitation], kind: str) -> None:
+    """Write one ledger row per mail, in the transaction that sends it (after a flush)."""
+    now = utcnow()
+    for inv in invitations:
+        db.session.add(InvitationSend(organisation_id=org_id, invitation_id=inv.id, kind=kind, sent_at=now))
+    db.session.flush()
+
+
 def check_may_invite(actor: User, count: int) -> None:
-    """A confirmed address, and room in today's quota for ``count`` more invitations."""
+    """A confirmed address, and room in today's quota for ``count`` more invitations.
+
+    The organisation's row is locked first: two requests of one organisation at the same
+    moment are counted one after the other, so together they never pass the cap (counting,
+    then inserting without a lock let five parallel requests of 100 through)."""
     require_confirmed(actor)
+    db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation.id)
+                       .with_for_update())
     left = invitations_left(actor.organisation.id)
     if count > left:
         per_day = current_app.config["INVITATIONS_PER_DAY"]
@@ -352,6 +370,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
         )
         invitations.append(inv)
     db.session.flush()
+    count_sends(org.id, invitations, "new")
     for inv in invitations:
         record("partner_invited", actor_id=actor.id, organisation_id=org.id,
                email=inv.email, organisation=inv.org_name, situation=situation)
@@ -367,10 +386,22 @@ def resend(actor: User, inv: Invitation) -> None:
     """A fresh link (new nonce, new expiry): the old link stops working."""
     if inv.state in {"accepted", "revoked"}:
         raise ServiceError(_("Deze uitnodiging kan niet opnieuw worden verstuurd."))
-    check_may_invite(actor, 1)
+    check_may_invite(actor, 1)  # locks the organisation: the checks below count every resend
+    resends = list(db.session.scalars(select(InvitationSend.sent_at).where(
+        InvitationSend.invitation_id == inv.id, InvitationSend.kind == "resend")))
+    if len(resends) >= RESENDS_MAX:
+        raise ServiceError(_("Deze uitnodiging is al %(n)d keer opnieuw verstuurd. Trek hem in en nodig opnieuw uit "
+                             "als het echt nodig is.", n=RESENDS_MAX))
+    latest = max([*resends, inv.sent_at])
+    if utcnow() - latest < RESEND_EVERY:
+        minutes = max(1, int((RESEND_EVERY - (utcnow() - latest)).total_seconds() // 60) + 1)
+        raise ServiceError(ngettext("Deze uitnodiging is net verstuurd. Over %(num)d minuut kun je hem opnieuw "
+                                    "versturen.", "Deze uitnodiging is net verstuurd. Over %(num)d minuten kun je "
+                                    "hem opnieuw versturen.", minutes))
     inv.nonce = new_public_id()
     inv.sent_at = utcnow()
     inv.expires_at = utcnow() + _expiry()
+    count_sends(actor.organisation.id, [inv], "resend")
     record("invitation_resent", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
     send_invitation_mail(inv)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Connection, ForeignKey, String, UniqueConstraint, event, select
+from sqlalchemy import CheckConstraint, Connection, ForeignKey, Index, String, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, new_public_id, utcnow
@@ -106,6 +106,24 @@ class Invitation(Model):
         if self.expires_at <= utcnow():
             return "expired"
         return "pending"
+
+
+class InvitationSend(Model):
+    """One mail of an invitation: the first one or a resend. The daily cap counts these
+    (partners and colleagues together), so a resend counts too."""
+
+    __tablename__ = "invitation_sends"
+    __table_args__ = (
+        CheckConstraint("kind IN ('new','resend')", name="kind"),
+        Index("ix_invitation_sends_org_sent", "organisation_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="new")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 @event.listens_for(Partnership, "after_insert")

@@ -18,7 +18,7 @@ from stappenplan.accounts.models import User
 from stappenplan.extensions import db
 from stappenplan.partnerships.invitations import PartnerEntry, invite_partners
 from tests.browser.conftest import login, new_page
-from tests.factories import PASSWORD, build_world
+from tests.factories import PASSWORD, age_invitations, build_world
 from tests.factories import driver as partner_driver
 
 AXE = Axe()
@@ -87,6 +87,8 @@ def test_invitation_buttons_keep_the_focus_and_say_what_happened(server, page: P
         actor = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
         [inv] = invite_partners(actor, [PartnerEntry("nieuw@opvang.nl", "Opvang Nieuw")], 2)
         public_id = inv.public_id
+        db.session.commit()
+    age_invitations(server.app)  # a resend waits an hour after the last mail
     login(page, server, world.emails["lib_a"], PASSWORD)
     page.goto(f"{server.url}/uitnodigingen")
     page.locator(f"#inv-{public_id}-opnieuw").click()
