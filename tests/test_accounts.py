@@ -281,3 +281,40 @@ def test_a_person_corrects_their_own_name(world, app, client: FlaskClient) -> No
         assert db.session.scalar(select(AuditEvent.kind).where(AuditEvent.actor_id == user.id,
                                                                AuditEvent.kind == "account_renamed"))
     assert "wijzigde de eigen naam" in client.get("/organisatie/logboek").get_data(as_text=True)
+
+
+def test_a_reset_request_does_the_same_work_for_a_known_and_an_unknown_address(world, app: Flask) -> None:
+    """The same statements for both (one outbox row, no lookup), so the time taken tells
+    nothing; whose address it is, is decided when the mail is delivered."""
+    from sqlalchemy import event
+
+    from stappenplan.mail import outbox as sent_mails
+    from stappenplan.outbox.models import OutboxMessage
+    from stappenplan.outbox.services import deliver
+
+    app.config["OUTBOX_INLINE"] = False
+    client = app.test_client()
+
+    def statements(email: str) -> list[str]:
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.post("/wachtwoord-vergeten", data={"email": email}).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return seen
+
+    known = statements(world.emails["cc_a"])
+    unknown = statements("niemand@nergens.nl")
+    assert known == unknown
+    with app.app_context():
+        assert db.session.scalar(select(func.count(PasswordResetRequest.id))) == 0
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 2
+        deliver()
+        assert db.session.scalar(select(func.count(PasswordResetRequest.id))) == 1
+        mails = {m.to: m for m in sent_mails()}
+    assert "/wachtwoord-herstellen/" in mails[world.emails["cc_a"]].body
+    assert "geen account" in mails["niemand@nergens.nl"].body

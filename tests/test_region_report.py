@@ -111,13 +111,14 @@ def test_report_is_the_regions_own(world, app: Flask) -> None:
         assert library.get(url).status_code in (403, 404)
 
 
-def test_a_spreadsheet_cell_is_a_number_whenever_nothing_is_unknown(app: Flask) -> None:
-    """No activities: 0 reached (a number, so the column adds up), not a dash; an empty
-    number stays explained in words, never counted as 0."""
+def test_a_spreadsheet_cell_is_a_number_only_when_every_number_is_known(app: Flask) -> None:
+    """No activities: an empty cell, as the page's dash (nothing was counted, which is not 0
+    families); a number when every activity had one; an unknown number stays explained in
+    words, never counted as 0."""
     from stappenplan.coordination.outcomes import Reach
     from stappenplan.coordination.report import reach_cell
 
-    assert reach_cell(Reach()) == 0
+    assert reach_cell(Reach()) is None
     assert reach_cell(Reach(total=12, known=2)) == 12
     with app.test_request_context():
         assert reach_cell(Reach(known=0, unknown=1)) == "onbekend"

@@ -99,9 +99,12 @@ def reach_text(reach: outcomes.Reach) -> str:
     return str(reach.total)
 
 
-def reach_cell(reach: outcomes.Reach) -> int | str:
-    """For a spreadsheet: a number when every activity had one (0 without activities, so a
-    column adds up), otherwise the explaining text."""
+def reach_cell(reach: outcomes.Reach) -> int | str | None:
+    """For a spreadsheet: a number when every activity had one; an empty cell without
+    activities (the page's "–": nothing was counted, which is not 0 families); otherwise
+    the explaining text ("onbekend", "12 (bij 1 activiteit onbekend)")."""
+    if reach.known == 0 and reach.unknown == 0:
+        return None
     if not reach.unknown:
         return reach.total
     return reach_text(reach)
