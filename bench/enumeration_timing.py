@@ -2,8 +2,9 @@
 
 In-process (Flask test client, no network), SQLite in a temporary file, mails into the
 outbox only (as in production, where ``flask deliver`` sends them). For each form the
-script alternates known and unknown addresses ``--rounds`` times and prints the median time of each; equal medians mean the
-time taken does not tell whether an address has an account.
+script alternates known and unknown addresses ``--rounds`` times and prints the median
+time of each; equal medians mean the time taken does not tell whether an address has an
+account.
 
     .venv/bin/python bench/enumeration_timing.py [--rounds 40] [--database-url postgresql://…/empty_db]
 
