@@ -82,6 +82,18 @@ def register(app: Flask) -> None:
                 return
             time.sleep(interval)
 
+    @app.cli.command("db-guard")
+    def db_guard() -> None:
+        """Renew the database's own guard from this app's settings (run as the owner of the
+        tables, after changing SECRET_KEY or THEME_MIN_*): app_bypass() and app_theme_floor()."""
+        if db.engine.dialect.name != "postgresql":
+            click.echo("Alleen nodig op PostgreSQL (rijbeveiliging).")
+            return
+        for statement in rls.guard_sql(app):
+            db.session.execute(text(statement))
+        db.session.commit()
+        click.echo("De bewaking van de database is bijgewerkt.")
+
     @app.cli.command("purge-records")
     def purge_records() -> None:
         """Remove step-5 conversation records past their retention period (for cron)."""

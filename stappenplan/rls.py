@@ -11,6 +11,8 @@ The policies find the kind of the organisation themselves (``app_kind()``, migra
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +31,37 @@ def enabled(app: Flask) -> bool:
     return bool(app.config.get("DB_APP_ROLE")) and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
 
 
+def bypass_token(app: Flask) -> str:
+    """The value of ``app.bypass`` that switches the policies off for a system task.
+
+    Derived from SECRET_KEY, so it never lives in the database: ``app_bypass()`` holds only
+    its SHA-256 (migration 0018, ``flask db-guard``). The application role may set
+    ``app.bypass`` to anything; without this value the policies stay on (an attacker with
+    the role alone, through SQL injection say, cannot switch them off)."""
+    key = str(app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"stappenplan:rls-bypass", hashlib.sha256).hexdigest()
+
+
+def guard_sql(app: Flask) -> list[str]:
+    """The two functions that carry the database's own guard, made from this app's settings
+    (run by the owner: migration 0018 and ``flask db-guard``): ``app_bypass()`` knows only
+    the hash of the bypass value; ``app_theme_floor()`` the minimums below which the tally
+    functions give no counts, whatever minimum a caller asks for."""
+    digest = hashlib.sha256(bypass_token(app).encode()).hexdigest()
+    conversations = max(int(app.config.get("THEME_MIN_CONVERSATIONS", 5)), 1)
+    partnerships = max(int(app.config.get("THEME_MIN_PARTNERSHIPS", 2)), 1)
+    return [
+        "CREATE OR REPLACE FUNCTION app_bypass() RETURNS boolean LANGUAGE sql STABLE AS $$ "
+        "SELECT encode(sha256(convert_to(coalesce(current_setting('app.bypass', true), ''), 'UTF8')), 'hex') "
+        f"= '{digest}' $$",
+        "CREATE OR REPLACE FUNCTION app_theme_floor(kind text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ "
+        f"SELECT CASE kind WHEN 'conversations' THEN {conversations} WHEN 'partnerships' THEN {partnerships} "
+        "ELSE 1 END $$",
+    ]
+
+
 def _scope() -> tuple[str, str]:
-    """(org id or "", bypass "on" or "") for the current unit of work."""
+    """(org id or "", the bypass value or "") for the current unit of work."""
     if has_request_context():
         explicit = g.get("rls_org")
         if explicit is not None:
@@ -40,7 +71,7 @@ def _scope() -> tuple[str, str]:
             return str(g.rls_claim), ""  # while the user loader checks the claim (see claimed)
         membership = getattr(user, "membership", None) if user is not None else None
         return (str(membership.organisation_id) if membership is not None else ""), ""
-    return "", "on" if _system.get() else ""
+    return "", bypass_token(current_app) if _system.get() and has_app_context() else ""
 
 
 def apply(session: Session, connection: Any = None) -> None:
@@ -84,7 +115,7 @@ def system_write() -> Iterator[None]:
         return
     session = db.session()
     session.flush()
-    session.execute(text("SELECT set_config('app.bypass', 'on', true)"))
+    session.execute(text("SELECT set_config('app.bypass', :token, true)"), {"token": bypass_token(current_app)})
     try:
         yield
         session.flush()

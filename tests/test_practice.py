@@ -348,11 +348,10 @@ def test_practice_works_under_row_level_security_and_stays_in_its_tenant(world, 
     coordinator reads it and writes none of it, and the other tenant sees no row of it."""
     from sqlalchemy import text
 
-    from tests.conftest import make_app
-    from tests.test_rls import ROLE, _as, _org_ids
+    from tests.test_rls import _as, _org_ids, secured_app
 
     _agreed(app, world)
-    secured = make_app(DB_APP_ROLE=ROLE)
+    secured = secured_app()
     record = next(r for r in _records(app, world, "activity") if r.source_row == "act-2")
     cc = _client(secured, world.emails["cc_a"])
     assert cc.get(_url(world)).status_code == 200

@@ -16,7 +16,6 @@ from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.organisations.models import Region, RegionMembership
 from stappenplan.partnerships.models import Partnership
-from tests.conftest import make_app
 from tests.factories import login, make_org, make_partnership, make_user
 
 A_RECORDS = [["reading_aloud"], ["reading_aloud", "own_literacy"], ["learning_dutch"]]
@@ -116,7 +115,9 @@ def test_another_region_sees_none_of_these_conversations(two_branches, world, ap
 def test_region_themes_under_row_level_security(two_branches, world, app: Flask) -> None:
     """The coordinator cannot read a record, yet gets the same counts through region_tally;
     a library or childcare scope gets nothing from the function."""
-    rls_app = make_app(DB_APP_ROLE="stappenplan_app")
+    from tests.test_rls import secured_app
+
+    rls_app = secured_app()
     html = _client(rls_app, world.emails["coord_a"]).get("/regio/resultaten").get_data(as_text=True)
     counts = _themes(html)
     for label, n in EXPECTED.items():

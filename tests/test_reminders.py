@@ -153,10 +153,11 @@ def test_a_reminder_works_under_row_level_security(world, app: Flask) -> None:
     reminder's notifications are the system's (rls.system_write), and stay unreadable to it."""
     from sqlalchemy import text
 
-    from tests.conftest import make_app
 
     _stall(app, world)
-    rls_app = make_app(DB_APP_ROLE="stappenplan_app")
+    from tests.test_rls import secured_app
+
+    rls_app = secured_app()
     coordinator = rls_app.test_client()
     login(coordinator, world.emails["coord_a"])
     assert coordinator.post(_url(world), data={"message": "Even bellen?"}).status_code == 302

@@ -18,6 +18,28 @@ ROLE = "stappenplan_app"
 SCOPE_COLUMNS = ("partnership_id", "cycle_id", "step_instance_id", "answer_id", "thread_id", "comment_id")
 #: Tables scoped by an organisation rather than a partnership column: each needs a policy too.
 SCOPED_TABLES = ("partnerships", "region_requests")
+#: The application's own login role, as production has it (README, "Row-level security"): no
+#: superuser, no BYPASSRLS, a member of the application role. The tests under row-level
+#: security log in as it, so RESET ROLE gives nothing back.
+WEB = "stappenplan_web"
+
+
+def secured_app() -> Flask:
+    """The application as production runs it: logged in as WEB, with DB_APP_ROLE."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import DATABASE_URL
+
+    owner = make_app()
+    with owner.app_context():
+        db.session.execute(text(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{WEB}') THEN "
+            f"CREATE ROLE {WEB} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; END $$"))
+        db.session.execute(text(f"GRANT {ROLE} TO {WEB}"))
+        db.session.commit()
+        db.engine.dispose()
+    url = make_url(DATABASE_URL).set(username=WEB).render_as_string(hide_password=False)
+    return make_app(SQLALCHEMY_DATABASE_URI=url, DB_APP_ROLE=ROLE)
 
 
 @pytest.fixture
@@ -31,7 +53,7 @@ def rls_app(world, app: Flask) -> Flask:  # world is built by the owner first
         lib = db.session.scalar(db.select(User).where(User.email == world.emails["lib_a"]))
         cc = db.session.scalar(db.select(User).where(User.email == world.emails["cc_a"]))
         Driver(p, lib, cc).own_steps(3, 3)
-    return make_app(DB_APP_ROLE=ROLE)
+    return secured_app()
 
 
 def test_every_partnership_scoped_table_has_a_policy(app: Flask) -> None:
@@ -55,7 +77,13 @@ def test_app_role_cannot_bypass(app: Flask) -> None:
     assert row == (False, False)
 
 
+def _bypass(app: Flask, bypass: str) -> str:
+    """"on": the app's own bypass value (what its system tasks send); anything else as given."""
+    return rls.bypass_token(app) if bypass == "on" else bypass
+
+
 def _count_as_app(app: Flask, table: str, org: str, bypass: str = "") -> int:
+    bypass = _bypass(app, bypass)
     with app.app_context(), db.engine.connect() as conn:
         conn.execute(text(f'SET ROLE "{ROLE}"'))
         conn.execute(text("SELECT set_config('app.org_id', :o, true), set_config('app.bypass', :b, true)"),
@@ -165,7 +193,7 @@ def newcomer_rls(world, app: Flask) -> Flask:
     with app.app_context():
         make_user(make_org("Bibliotheek C", "library"), "admin@bieb-c.nl")
         db.session.commit()
-    return make_app(DB_APP_ROLE=ROLE)
+    return secured_app()
 # --- per role: what a coordinator and a library may read and write (migration 0013) -------------
 
 #: Tables a coordination organisation may write: its own actions are audited (and
@@ -204,7 +232,7 @@ def step5_app(world, app: Flask) -> Flask:
         comments.add_comment(services.load_sheet(a.p, "childcare", 5, "joint"), a.users["childcare"],
                              "conversations", "Gezin C wil graag een taalcafé.", [])
         driver("b").own_steps(0, 0)
-    return make_app(DB_APP_ROLE=ROLE)
+    return secured_app()
 
 
 def _org_ids(app: Flask) -> dict[str, str]:
@@ -214,6 +242,7 @@ def _org_ids(app: Flask) -> dict[str, str]:
 
 def _as(app: Flask, org: str, sql: str, params: dict | None = None, bypass: str = "") -> list:
     """Run ``sql`` as the application role for ``org`` (rolled back): the rows, or the rowcount."""
+    bypass = _bypass(app, bypass)
     with app.app_context(), db.engine.connect() as conn:
         conn.execute(text(f'SET ROLE "{ROLE}"'))
         conn.execute(text("SELECT set_config('app.org_id', :o, true), set_config('app.bypass', :b, true)"),
@@ -652,3 +681,84 @@ def test_the_session_claims_the_organisation_and_the_loader_checks_it(world, rls
         gone = client.get(f"/samenwerkingen/{world.ids['partnership_b']}")
     assert gone.status_code == 302 and "/inloggen" in gone.headers["Location"]
     assert _scopes(seen) == [str(lib_b), ""], seen
+
+
+def test_the_database_defends_itself_against_its_own_role(step5_app: Flask, app: Flask) -> None:
+    """Logged in as the application's login role (not the owner, no superuser), every way
+    out of the policies is closed: setting app.bypass, RESET ROLE, SET ROLE to the owner,
+    replacing app_bypass(), switching a table's policies off, or asking the tally functions
+    for a lower minimum than the floor."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from stappenplan.workflow.plan_loader import get_definition
+    from stappenplan.worksheets.tally import options_of
+
+    ids = _org_ids(app)
+    options = options_of(get_definition(1).step(5).question("conversations"))
+    instance, records = _as(app, "", "SELECT step_instance_id, value FROM answers WHERE question = 'conversations'",
+                            bypass="on")[0]
+    assert len(records) >= 5
+    with app.app_context():  # three conversations only: below the floor of five
+        db.session.execute(text("UPDATE answers SET value = CAST(:v AS json) WHERE step_instance_id = :i "
+                                "AND question = 'conversations'"),
+                           {"v": __import__("json").dumps(records[:3]), "i": instance})
+        db.session.commit()
+    web = create_engine(step5_app.config["SQLALCHEMY_DATABASE_URI"])
+    assert web.url.username == WEB
+
+    def attempt(org: str, *statements: str, params: dict | None = None):
+        with web.connect() as conn:
+            conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": org})
+            result = None
+            for statement in statements:
+                result = conn.execute(text(statement), params or {})
+            rows = result.all() if result is not None and result.returns_rows else None
+            conn.rollback()
+            return rows
+
+    count_records = "SELECT count(*) FROM answers WHERE question = 'conversations'"
+    coordinator, library = ids["Coördinatie A"], ids["Bibliotheek A"]
+    assert attempt(ids["Opvang A"], count_records)[0][0] == 1  # the owner of the records reads them
+    # 1. app.bypass set by the role itself: ignored (only the app's secret value counts).
+    for value in ("on", "true", "1"):
+        assert attempt(coordinator, f"SELECT set_config('app.bypass', '{value}', true)", count_records)[0][0] == 0
+        assert attempt("", f"SELECT set_config('app.bypass', '{value}', true)",
+                       "SELECT count(*) FROM partnerships")[0][0] == 0
+    # 2. RESET ROLE: back to the login role, which the policies bind just the same.
+    assert attempt(coordinator, "RESET ROLE", count_records)[0][0] == 0
+    assert attempt("", "RESET ROLE", "SELECT count(*) FROM partnerships")[0][0] == 0
+    # 3. Becoming the owner, replacing the guard, switching the policies off: refused.
+    for statement in ("SET ROLE postgres",
+                      "CREATE OR REPLACE FUNCTION app_bypass() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$",
+                      "CREATE OR REPLACE FUNCTION app_theme_floor(kind text) RETURNS integer LANGUAGE sql "
+                      "AS $$ SELECT 1 $$",
+                      "ALTER TABLE answers DISABLE ROW LEVEL SECURITY",
+                      "DROP POLICY role_childcare_only ON answers"):
+        with pytest.raises(DBAPIError):
+            attempt(coordinator, statement)
+    # 4. The tally functions never count below the floor, whatever minimum is asked for.
+    tally = "SELECT conversations, counts FROM record_tally(:i, 'conversations', :m, :o)"
+    conversations, counts = attempt(library, tally, params={"i": instance, "m": 1, "o": options})[0]
+    assert conversations == 3 and counts is None
+    region = "SELECT conversations, partnerships, counts FROM region_tally('conversations', 1, 1, :o, NULL)"
+    conversations, partnerships, counts = attempt(coordinator, region, params={"o": options})[0]
+    assert (conversations, partnerships, counts) == (3, 1, None)
+    web.dispose()
+
+
+def test_readyz_says_when_the_guard_does_not_know_this_apps_secret(app: Flask) -> None:
+    """A new SECRET_KEY without ``flask db-guard``: the app's system tasks would be refused by
+    the database, so the server is not ready; after db-guard (run by the owner) it is."""
+    secured = secured_app()
+    assert secured.test_client().get("/readyz").status_code == 200
+    rotated = secured_app()
+    rotated.config["SECRET_KEY"] = "another-secret"
+    response = rotated.test_client().get("/readyz")
+    assert response.status_code == 503 and "flask db-guard" in response.get_json()["reason"]
+    owner = make_app(SECRET_KEY="another-secret")
+    result = owner.test_cli_runner().invoke(args=["db-guard"])
+    assert result.exit_code == 0, result.output
+    assert rotated.test_client().get("/readyz").status_code == 200
+    assert secured.test_client().get("/readyz").status_code == 503  # the old secret no longer opens it
+    assert make_app().test_cli_runner().invoke(args=["db-guard"]).exit_code == 0  # back, for the other tests

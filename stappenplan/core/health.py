@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import Connection, inspect, text
 
+from .. import rls
 from ..access import policy
 from ..extensions import db
 
@@ -107,6 +108,7 @@ def readyz() -> Response:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             current = _database_revisions(conn)
+            guarded = _guard_current(conn)
     except Exception as exc:  # any failure means "not ready"
         current_app.logger.warning("readyz: database unreachable (%s: %s)", type(exc).__name__, exc)
         return _ready({"status": "unavailable", "reason": "database unreachable",
@@ -115,12 +117,27 @@ def readyz() -> Response:
     body: dict[str, object] = {"database": sorted(current), "code": sorted(code.heads)}
     if not current:
         return _ready({"status": "unavailable", "reason": "database not migrated", **body}, 503)
+    if current == code.heads and guarded is False:
+        # The system tasks of this app (SECRET_KEY) would be refused by the database.
+        return _ready({"status": "unavailable", "reason": "database guard out of date: run flask db-guard",
+                       **body}, 503)
     if current == code.heads:
         return _ready({"status": "ok", **body}, 200)
     if current <= code.known:
         return _ready({"status": "unavailable", "reason": "migrations pending", **body}, 503)
     # A revision this code does not know: the schema is newer (rolling deploy).
     return _ready({"status": "ok", "note": "database schema is newer than this code", **body}, 200)
+
+
+def _guard_current(conn: Connection) -> bool | None:
+    """Under row-level security: whether the database accepts this app's bypass value
+    (``flask db-guard`` made ``app_bypass()`` from the same SECRET_KEY); None otherwise."""
+    if not rls.enabled(current_app):
+        return None
+    row = conn.execute(text("SELECT set_config('app.bypass', :token, true), app_bypass()"),
+                       {"token": rls.bypass_token(current_app)}).one()
+    conn.rollback()
+    return bool(row[1])
 
 
 def _database_revisions(conn: Connection) -> frozenset[str]:
