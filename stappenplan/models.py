@@ -19,11 +19,19 @@ __all__ = [
     "User",
 ]
 from .workflow.models import Cycle, SignOff, StepInstance
-from .worksheets.models import Answer, AnswerRevision, Comment, CommentMention, CommentThread, Presence
+from .worksheets.models import (
+    Answer,
+    AnswerRevision,
+    Comment,
+    CommentMention,
+    CommentThread,
+    Presence,
+    ThemeSnapshot,
+)
 
 __all__ += [
     "Answer", "AnswerRevision", "Comment", "CommentMention", "CommentThread", "Cycle", "Presence", "SignOff",
-    "StepInstance",
+    "StepInstance", "ThemeSnapshot",
 ]
 from .notifications.models import Notification, NotificationPreference  # noqa: E402
 

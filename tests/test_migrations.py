@@ -81,8 +81,9 @@ def test_role_policies_downgrade_to_the_tenant_policies(empty_database_url: str)
         with db.engine.connect() as conn:
             after = dict(conn.execute(text(policies)).all())
             assert conn.execute(text(functions)).all() == []
-        # The tables of 0016 (three for practice) and 0017 (invitation_sends) went down with them.
-        assert after == {"tenant_scope": before["tenant_scope"] - 4}
+        # The tables of 0016 (three for practice), 0017 (invitation_sends) and 0019
+        # (theme_snapshots) went down with them.
+        assert after == {"tenant_scope": before["tenant_scope"] - 5}
         upgrade()
         with db.engine.connect() as conn:
             assert dict(conn.execute(text(policies)).all()) == before

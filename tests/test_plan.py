@@ -100,7 +100,8 @@ def test_plan_page_shows_every_step_and_the_joint_tables(finished, app: Flask, w
         assert title in html, title
     for text in [*SHARED_GOALS, RESPONSIBILITY, ACTION, EVALUATION]:
         assert text in html, text
-    assert "Overzicht van de gesprekken met ouders" in html  # the anonymous theme counts
+    # The anonymous theme counts, for the partners; a coordinator never sees one partnership's.
+    assert ("Overzicht van de gesprekken met ouders" in html) is (who != "coord_a")
     for text in RECORDS:
         assert text not in html
     assert "plan.pdf" in html and "Ctrl+P" in html
@@ -262,8 +263,16 @@ def _build_queries(world, role: str) -> int:
     return len(statements)
 
 
+def _snapshot(finished) -> None:
+    """A first look takes step 5's snapshot (a write, once per change of the conversations)."""
+    plan_services.build(db.session.scalar(select(Partnership).where(
+        Partnership.public_id == finished.ids["partnership_a"])), "library")
+    db.session.commit()
+
+
 def test_document_needs_a_constant_number_of_queries(finished, app: Flask) -> None:
     with app.app_context():
+        _snapshot(finished)
         before = {role: _build_queries(finished, role) for role in ("library", "coordinator")}
         # Many more rows in every table answer must not cost more queries.
         for answer in db.session.scalars(select(Answer)).all():
@@ -271,9 +280,10 @@ def test_document_needs_a_constant_number_of_queries(finished, app: Flask) -> No
                 rows = [{**row, "id": f"{row['id']}-{i}"} for i in range(40) for row in answer.value]
                 db.session.execute(update(Answer).where(Answer.id == answer.id).values(value=rows))
         db.session.commit()
+        _snapshot(finished)
         after = {role: _build_queries(finished, role) for role in ("library", "coordinator")}
     assert before == after
-    assert max(after.values()) <= 6
+    assert max(after.values()) <= 7  # + 1 since step 5's counts are shown from a snapshot
 
 
 def test_pdf_filename_is_plain_ascii() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from stappenplan.accounts.models import User
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
-from stappenplan.organisations.models import Region, RegionMembership
+from stappenplan.organisations.models import Organisation, Region, RegionMembership
 from stappenplan.partnerships.models import Partnership
 from tests.factories import login, make_org, make_partnership, make_user
 
@@ -76,10 +76,11 @@ def test_region_themes_are_counted_over_all_partnerships(two_branches, world, ap
     assert "Gezin A1" not in html and "Gezin C1" not in html
 
 
-def test_no_figure_below_the_threshold_not_even_for_one_branch(two_branches, world, app: Flask) -> None:
+def test_no_figure_below_the_threshold_and_none_for_a_branch(two_branches, world, app: Flask) -> None:
     coordinator = _client(app, world.emails["coord_a"])
     one = coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}").get_data(as_text=True)
-    assert "3 gesprekken in alle rondes samen." in one and "Te weinig gesprekken om te tonen" in one
+    assert "3 gesprekken in alle rondes samen." in one
+    assert "tonen we alleen voor de hele regio, niet per vestiging" in one
     assert _themes(one) == {}
     app.config["THEME_MIN_CONVERSATIONS"] = 7
     region = coordinator.get("/regio/resultaten").get_data(as_text=True)
@@ -91,10 +92,9 @@ def test_one_partnerships_themes_are_never_shown_not_even_as_a_branch(two_branch
     that would be one partnership's themes, which coordinators may not read."""
     app.config["THEME_MIN_CONVERSATIONS"] = 3
     coordinator = _client(app, world.emails["coord_a"])
-    one = coordinator.get(f"/regio/resultaten?vestiging={two_branches['lib_c']}").get_data(as_text=True)
-    assert "3 gesprekken in alle rondes samen." in one
-    assert "Te weinig samenwerkingen om te tonen" in one and "ten minste 2 samenwerkingen" in one
-    assert _themes(one) == {}
+    for branch in (two_branches["lib_c"], world.ids["lib_a"]):  # no branch shows themes, big or small
+        one = coordinator.get(f"/regio/resultaten?vestiging={branch}").get_data(as_text=True)
+        assert "tonen we alleen voor de hele regio" in one and _themes(one) == {}
     # The region as a whole has two partnerships behind its counts; with three required, none.
     assert _themes(coordinator.get("/regio/resultaten").get_data(as_text=True))["Voorlezen"] == 3
     app.config["THEME_MIN_PARTNERSHIPS"] = 3
@@ -143,3 +143,75 @@ def test_region_themes_under_row_level_security(two_branches, world, app: Flask)
             else:
                 assert row.conversations == 0 and row.counts is None and branch.counts is None
             conn.rollback()
+
+
+def _add(app: Flask, world, partnership: str, wishes: list[list[str]], prefix: str) -> None:
+    """More conversations for a partnership (its childcare organisation writes them)."""
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == partnership))
+        users = {u.membership.organisation_id: u for u in db.session.scalars(select(User)) if u.membership}
+        d = Driver(p, users[p.library_id], users[p.childcare_id])
+        from stappenplan.worksheets import services as worksheets
+
+        sheet = worksheets.load_sheet(p, "childcare", 5, "joint")
+        current = worksheets.answers_for(sheet.instance)["conversations"].value
+        d.fill("childcare", 5, "joint", {"conversations": current + _records(wishes, prefix)})
+        db.session.commit()
+
+
+def test_one_new_conversation_never_changes_the_regions_figure(two_branches, world, app: Flask) -> None:
+    """The region's counts are published from a snapshot: a new conversation, or several
+    from one partnership, leave them as they were; five more from two partnerships renew them."""
+    app.config["THEME_MIN_CONVERSATIONS"] = 5
+    coordinator = _client(app, world.emails["coord_a"])
+    first = _themes(coordinator.get("/regio/resultaten").get_data(as_text=True))
+    assert {label: first[label] for label in EXPECTED} == EXPECTED
+    _add(app, world, world.ids["partnership_a"], [["upbringing"]], "x")
+    page = coordinator.get("/regio/resultaten").get_data(as_text=True)
+    assert _themes(page) == first and "7 gesprekken in alle rondes samen." in page
+    assert "Deze aantallen gaan over 6 van de 7 gesprekken." in page
+    _add(app, world, world.ids["partnership_a"], [["upbringing"]] * 5, "y")  # many, but one partnership
+    assert _themes(coordinator.get("/regio/resultaten").get_data(as_text=True)) == first
+    with app.app_context():
+        p_c = db.session.scalar(select(Partnership).where(Partnership.library_id == db.session.scalar(
+            select(Organisation.id).where(Organisation.public_id == two_branches["lib_c"]))))
+        c_id = p_c.public_id
+    _add(app, world, c_id, [["upbringing"]], "z")  # now the change lies in two partnerships
+    renewed = _themes(coordinator.get("/regio/resultaten").get_data(as_text=True))
+    assert renewed["Opvoeding"] == 7 and renewed["Voorlezen"] == 3
+    report = coordinator.get("/regio/jaarverslag").get_data(as_text=True)
+    assert "13 gesprekken in alle rondes samen." in report
+
+
+def test_a_librarys_overview_changes_only_in_steps_and_a_coordinator_sees_none(world, app: Flask) -> None:
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == world.ids["partnership_a"]))
+        users = {u.email: u for u in db.session.scalars(select(User))}
+        d = Driver(p, users[world.emails["lib_a"]], users[world.emails["cc_a"]])
+        d.through(4)
+        d.fill("childcare", 5, "joint", {"conversations": _records([["reading_aloud"]] * 5, "a")})
+        db.session.commit()
+    library = _client(app, world.emails["lib_a"])
+    url = f"/samenwerkingen/{world.ids['partnership_a']}/stap/5/samen"
+
+    def counts() -> dict[str, int]:
+        page = library.get(url).get_data(as_text=True)
+        tally = page.split('id="tally"')[1].split("</section>")[0]
+        return {label: int(n) for label, n in re.findall(
+            r'<span class="bars__label">([^<]+)</span>.*?<span class="bars__n">(\d+) keer</span>', tally, re.S)}
+
+    first = counts()
+    assert first["Voorlezen"] == 5
+    _add(app, world, world.ids["partnership_a"], [["own_literacy"]], "b")  # who just spoke with whom...
+    assert counts() == first  # ...learns nothing from the overview
+    assert "Dit overzicht telt 5 van de 6 gesprekken." in library.get(url).get_data(as_text=True)
+    plan = " ".join(library.get(f"/samenwerkingen/{world.ids['partnership_a']}/plan").get_data(as_text=True).split())
+    assert "Dit overzicht telt 5 van de 6 gesprekken." in plan
+    _add(app, world, world.ids["partnership_a"], [["own_literacy"]] * 4, "c")
+    renewed = counts()
+    assert renewed["Eigen lezen en schrijven"] == 5 and renewed["Voorlezen"] == 5
+    coordinator = _client(app, world.emails["coord_a"])
+    for path in (url, f"/samenwerkingen/{world.ids['partnership_a']}/plan"):
+        page = coordinator.get(path).get_data(as_text=True)
+        assert 'id="tally"' not in page and "Overzicht van de gesprekken met ouders" not in page
+        assert "bars__n" not in page and "Aantal keer" not in page

@@ -198,7 +198,7 @@ def newcomer_rls(world, app: Flask) -> Flask:
 
 #: Tables a coordination organisation may write: its own actions are audited (and
 #: pseudonymised when its account goes), it marks its own notifications as read.
-COORDINATOR_WRITES = {"audit_events", "notifications", "invitation_sends",
+COORDINATOR_WRITES = {"audit_events", "notifications", "invitation_sends", "theme_snapshots",
                       # it decides the requests to join its regions, and reminds stalled partnerships
                       "region_requests", "reminders"}
 #: Tables with a ``question`` column: step 5's records and the comments on them are the
@@ -466,7 +466,7 @@ def _clients(world, plain: Flask, secured: Flask, who: str):
 
 def test_coordinator_pages_work_under_the_role_policies(world, step5_app: Flask, app: Flask) -> None:
     """Every page a coordinator has, with the same content as without row-level
-    security; step 5's theme counts come from record_tally."""
+    security; a coordinator sees no single partnership's theme counts (disclosure.py)."""
     plain, secured = _clients(world, app, step5_app, "coord_a")
     p = f"/samenwerkingen/{world.ids['partnership_a']}"
     pages = ["/start", "/regio", f"/regio/vestiging/{world.ids['lib_a']}", p, f"{p}/activiteit", f"{p}/plan",
@@ -478,10 +478,9 @@ def test_coordinator_pages_work_under_the_role_policies(world, step5_app: Flask,
         assert (got.status_code, expected.status_code) == (200, 200), url
         assert "Gezin A" not in got.get_data(as_text=True), url
     sheet, document = f"{p}/stap/5/samen", f"{p}/plan"
-    counts = _support_counts(secured.get(sheet).get_data(as_text=True))
-    assert counts and counts == _support_counts(plain.get(sheet).get_data(as_text=True))
-    assert _plan_counts(secured.get(document).get_data(as_text=True)) == \
-        _plan_counts(plain.get(document).get_data(as_text=True))
+    for page in (secured.get(sheet).get_data(as_text=True), plain.get(sheet).get_data(as_text=True),
+                 secured.get(document).get_data(as_text=True)):
+        assert _support_counts(page) == {} and "Aantal keer" not in page
     pdf = secured.get(f"{document}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     exported = secured.get("/regio/export.csv")

@@ -1,17 +1,19 @@
 """Region-wide themes from step 5: how often each theme comes up across a region.
 
-Counts only where at least ``THEME_MIN_CONVERSATIONS`` conversations lie behind them (the
-same threshold as a partnership's own overview), from at least ``THEME_MIN_PARTNERSHIPS``
-partnerships, over the whole region or one branch: never the themes of one partnership,
-also not through a branch that has one partnership past step 5. Under row-level security
-coordinators cannot read the records, so the counts come from the database function
-``region_tally`` (migrations 0014, 0015); without it they are made here from the stored
-records. tests/test_region_themes.py checks both agree.
+What a coordinator sees is decided by workflow/disclosure.py: only the whole region's
+figure (a branch's beside it could be subtracted, and a branch with one partnership would
+stand alone), only where at least ``THEME_MIN_CONVERSATIONS`` conversations of at least
+``THEME_MIN_PARTNERSHIPS`` partnerships lie behind it, and published from a snapshot that
+is renewed only after that many conversations changed in that many partnerships. Under
+row-level security coordinators cannot read the records, so the live counts come from the
+database function ``region_tally`` (migrations 0014, 0015, 0018, 0019); without it they are
+made here from the stored records. tests/test_region_themes.py checks both agree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, text
@@ -21,13 +23,12 @@ from ..access import coordinated_library_ids
 from ..extensions import db
 from ..i18n import gettext as _
 from ..partnerships.models import Partnership
-from ..workflow import engine
+from ..workflow import disclosure, engine
 from ..workflow.answers import ThemeCounts, theme_overview
 from ..workflow.definition import PlanDefinition, Question
 from ..workflow.models import Cycle, StepInstance
+from ..worksheets import tally
 from ..worksheets.models import Answer
-from ..worksheets.tally import CHOICE_TYPES
-from ..worksheets.tally import options_of as tally_options
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,20 @@ class RegionThemes:
     #: Partnerships with at least one conversation behind ``conversations``.
     partnerships: int = 0
     min_partnerships: int = 1
+    #: The conversations behind the counts shown (their snapshot).
+    basis: int = 0
+    #: Asked for one branch: no themes (they could be subtracted from the region's).
+    branch: bool = False
 
     @property
     def hidden_because(self) -> str | None:
         """Why no counts are shown, in the viewer's language (None when they are)."""
         if self.counts is not None:
             return None
+        if self.branch:
+            return _("Thema's tonen we alleen voor de hele regio, niet per vestiging: naast het cijfer van de "
+                     "regio zou dat van een vestiging af te trekken zijn, en een vestiging met één "
+                     "samenwerking zou alleen staan.")
         if self.conversations >= self.minimum:
             return _("Te weinig samenwerkingen om te tonen: de thema's verschijnen pas als de gesprekken van "
                      "ten minste %(n)d samenwerkingen meetellen, zodat een aantal nooit over één samenwerking gaat.",
@@ -72,24 +81,32 @@ def records_question(defn: PlanDefinition) -> Question | None:
 
 
 def region_themes(org_id: int, defn: PlanDefinition, branch_id: int | None = None) -> RegionThemes | None:
-    """The themes of the coordinator's region (or one of its branches): one query."""
+    """The themes of the coordinator's region as shown (workflow/disclosure.py): for the
+    whole region only, from its snapshot; for one branch the number of conversations only."""
     question = records_question(defn)
     if question is None:
         return None
     threshold, spread = minimum(), min_partnerships()
+    live = _live(org_id, question, threshold, spread, branch_id)
+    if branch_id is not None:
+        return RegionThemes(question, live.conversations, threshold, None, live.partnerships, spread, branch=True)
+    shown = tally.publish(f"region:{org_id}", live, disclosure.Rule(threshold, spread), coordination_id=org_id)
+    counts = None if shown is None else tally.grouped(question, dict(shown.counts))
+    return RegionThemes(question, live.conversations, threshold, counts, live.partnerships, spread,
+                        basis=shown.conversations if shown else 0)
+
+
+def _live(org_id: int, question: Question, threshold: int, spread: int, branch_id: int | None) -> disclosure.Tally:
+    """The current counts, per partnership and per theme (themes only where the minimums hold)."""
     if rls.enabled(current_app):
         row = db.session.execute(
-            text("SELECT conversations, partnerships, counts "
+            text("SELECT conversations, partnerships, counts, by_partnership "
                  "FROM region_tally(:question, :minimum, :spread, :options, :library)"),
-            {"question": question.key, "minimum": threshold, "spread": spread, "options": tally_options(question),
+            {"question": question.key, "minimum": threshold, "spread": spread, "options": tally.options_of(question),
              "library": branch_id},
         ).one()
-        conversations, raw = int(row.conversations), row.counts
-        counts = None if raw is None else {
-            c.key: [(o, int(raw.get(f"{c.key}:{o.key}", 0))) for o in c.options]
-            for c in question.columns if c.type in CHOICE_TYPES
-        }
-        return RegionThemes(question, conversations, threshold, counts, int(row.partnerships), spread)
+        return disclosure.Tally({int(k): int(v) for k, v in (row.by_partnership or {}).items()},
+                                {k: int(v) for k, v in (row.counts or {}).items()})
     libraries = coordinated_library_ids(org_id, branch_id)
     rows = db.session.execute(
         select(Cycle.partnership_id, Answer.value)
@@ -99,9 +116,13 @@ def region_themes(org_id: int, defn: PlanDefinition, branch_id: int | None = Non
         .where(Partnership.library_id.in_(libraries), StepInstance.status != engine.LOCKED,
                Answer.question == question.key)
     ).all()
-    records = [record for _pid, value in rows if isinstance(value, list) for record in value]
-    behind = len({pid for pid, value in rows if isinstance(value, list) and value})
-    conversations, counts = theme_overview(question, records, threshold)
-    if behind < spread:
+    by_partnership: dict[int, int] = {}
+    records: list[Any] = []
+    for pid, value in rows:
+        if isinstance(value, list) and value:
+            by_partnership[pid] = by_partnership.get(pid, 0) + len(value)
+            records.extend(value)
+    _count, counts = theme_overview(question, records, threshold)
+    if len(by_partnership) < spread:
         counts = None
-    return RegionThemes(question, conversations, threshold, counts, behind, spread)
+    return disclosure.Tally(by_partnership, tally.flat(counts))

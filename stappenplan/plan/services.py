@@ -127,10 +127,12 @@ class Tally:
     groups: tuple[TallyGroup, ...]
     #: Fewer conversations than this: no counts (``groups`` is empty), see theme_overview.
     minimum: int = 0
+    #: The conversations behind the counts shown (their snapshot, workflow/disclosure.py).
+    basis: int = 0
 
     @property
     def hidden(self) -> bool:
-        return self.conversations < max(self.minimum, 1)
+        return not self.groups
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
                           defn, step, role)
                     for q in questions_for(asked_to)
                 )
-                tally = tally or _tally(step, instance.id, stored)
+                tally = tally or _tally(step, instance.id, partnership.id, stored, role)
             slots.append(
                 SlotSection(
                     slot=slot,
@@ -373,20 +375,22 @@ def _after_records(step: Step) -> str | None:
     return None
 
 
-def _tally(step: Step, instance_id: int, stored: dict[str, tuple[Any, bool]]) -> Tally | None:
+def _tally(step: Step, instance_id: int, partnership_id: int, stored: dict[str, tuple[Any, bool]],
+           role: str) -> Tally | None:
     """The anonymous theme overview of step 5: counts only, no record (under row-level
-    security the records are not even loaded for the library and coordinators)."""
+    security the records are not even loaded for the library and coordinators), published
+    from a snapshot; a coordinator never sees one partnership's themes."""
     question = next((q for q in step.questions if q.type in PRIVATE_TYPES), None)
-    if question is None:
+    if question is None or role == COORDINATOR:
         return None
     value = stored.get(question.key, (None, False))[0] or []
     minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
-    count, overview = record_tally.overview(instance_id, question, value, minimum)
+    shown = record_tally.overview(instance_id, partnership_id, question, value, minimum)
     groups = tuple(
         TallyGroup(question.column(key).label, tuple((option.label, n) for option, n in counts))
-        for key, counts in (overview or {}).items()
+        for key, counts in (shown.counts or {}).items()
     )
-    return Tally(conversations=count, groups=groups, minimum=minimum)
+    return Tally(conversations=shown.count, groups=groups, minimum=minimum, basis=shown.basis)
 
 
 # --------------------------------------------------------------------------- export

@@ -115,3 +115,23 @@ class Presence(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     question: Mapped[str | None] = mapped_column(String(60))
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ThemeSnapshot(Model):
+    """The last published step-5 theme counts of one scope: a partnership's overview (one
+    step 5) or a coordinator's region. What is shown changes only when a new snapshot is
+    taken (workflow/disclosure.py), so one new conversation never changes a shown figure."""
+
+    __tablename__ = "theme_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "instance:<step instance id>" or "region:<coordination organisation id>"
+    scope: Mapped[str] = mapped_column(String(80), unique=True)
+    #: For row-level security: whose figure it is.
+    partnership_id: Mapped[int | None] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    coordination_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                                        index=True)
+    #: {partnership id: conversations} and {"column:option": n} at the time of the snapshot.
+    by_partnership: Mapped[Any] = mapped_column(JSON)
+    counts: Mapped[Any] = mapped_column(JSON)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)

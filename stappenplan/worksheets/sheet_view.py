@@ -131,17 +131,20 @@ def build(sheet: Sheet, user: Any) -> SheetView:
     view.comment_counts = _comment_counts(sheet)
     if sheet.step.number == 4 and sheet.party:
         view.compare = _compare_own_steps(sheet)
-    if sheet.step.mode == "lead":
+    if sheet.step.mode == "lead" and sheet.party:
         records = [q for q in sheet.step.questions if q.type == "records"]
         if records:
             view.records_question = records[0]
             # Both organisations see the overview (childcare leads step 5 and is told to
-            # use it); the counts only from THEME_MIN_CONVERSATIONS conversations on. The
-            # library's answers hold no records under row-level security: see tally.
+            # use it), published from a snapshot (tally.overview, workflow/disclosure.py).
+            # The library's answers hold no records under row-level security: see tally.
+            # A coordinator never sees one partnership's themes.
             value = answers.get(records[0].key)
             minimum = current_app.config["THEME_MIN_CONVERSATIONS"]
-            count, overview = tally.overview(sheet.instance.id, records[0], value.value if value else None, minimum)
-            view.tally = {"question": records[0], "overview": overview, "count": count, "minimum": minimum}
+            shown = tally.overview(sheet.instance.id, sheet.partnership.id, records[0],
+                                   value.value if value else None, minimum)
+            view.tally = {"question": records[0], "overview": shown.counts, "count": shown.count,
+                          "minimum": minimum, "basis": shown.basis}
     if sheet.step.number in LESSONS_SHOWN_AT and sheet.cycle.number > 1:
         view.lessons = previous_lessons(sheet)
     if sheet.step.number == PRACTICE_SHOWN_AT:
