@@ -122,8 +122,9 @@ def how_counted(minimum: int) -> list[str]:
           "gezamenlijk doel is gegeven, in het jaar waarin het cijfer voor het laatst is opgeslagen."),
         _("Rondes afgerond: rondes die in dat jaar zijn afgesloten."),
         _("Thema's: hoe vaak elk thema in de gespreksverslagen van stap 5 is gekozen, over alle samenwerkingen van "
-          "de regio (of de gekozen vestiging) samen, nooit per samenwerking. Alleen vanaf %(n)d gesprekken "
-          "van ten minste %(partnerships)d samenwerkingen.", n=minimum, partnerships=themes.min_partnerships()),
+          "de regio samen, nooit per vestiging of per samenwerking. Alleen vanaf %(n)d gesprekken van ten minste "
+          "%(partnerships)d samenwerkingen, en de aantallen veranderen pas als er %(n)d gesprekken uit ten minste "
+          "%(partnerships)d samenwerkingen bij zijn gekomen.", n=minimum, partnerships=themes.min_partnerships()),
         _("Samenwerkingen per vestiging: de stap waar elke samenwerking nu is, in haar huidige ronde. "
           "Stilgevallen: al een tijd geen activiteit, zoals in het overzicht."),
         _("Cijfers doelen tellen alleen uit stappen die open of klaar zijn, zoals je ze ook in het overzicht ziet."),
