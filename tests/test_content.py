@@ -219,7 +219,7 @@ def test_a_label_that_looks_like_a_name_is_saved_with_a_warning(app: Flask, step
     assert _first_row(app)[2] == "Jan de Vries"
 
     page = client.get(url).get_data(as_text=True)
-    field = re.search(rf'<input id="q-conversations--{row}--label"[^>]*>', page).group(0)
+    field = re.search(rf'<input\b[^>]*\bid="q-conversations--{row}--label"[^>]*>', page).group(0)
     assert f'aria-describedby="{warn_id}"' in field
     warning = re.search(rf'<p class="cell__warning" id="{warn_id}" aria-live="polite">(.*?)</p>', page).group(1)
     assert "Dit lijkt op een naam." in warning and "Gezin A" in warning
