@@ -68,6 +68,10 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from .workflow import definition
 
     definition.set_translator(i18n.translate)  # the pure plan modules translate through it
+    from .workflow import services as workflow_services
+    from .worksheets.store import ANSWERS
+
+    workflow_services.install_answer_store(ANSWERS)  # the workflow asks the worksheets about answers
     _init_login(app)
 
     from . import models  # noqa: F401 - register every table

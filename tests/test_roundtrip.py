@@ -30,6 +30,7 @@ from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow.answers import validate_answer
 from stappenplan.workflow.definition import Column, Question
+from stappenplan.workflow.engine import Action
 from stappenplan.worksheets import fields, services
 from stappenplan.worksheets import sheet_view as views
 from tests import formdata
@@ -414,7 +415,7 @@ def test_chosen_labels_in_every_read_only_view(app: Flask, locale: str) -> None:
                              for q in sheet.questions() if q.type in CHOSEN_TYPES}
                     chosen[(step, party)] = picks
                     driver.fill(party, step, party, {**content.OWN[party][step], **picks})
-                    driver.act(party, services.Action("complete", step, party))
+                    driver.act(party, Action("complete", step, party))
         # Step 4 shows both parties' answers of steps 1-3 side by side.
         page4 = clients["library"].get(f"/samenwerkingen/{pid}/stap/4/samen").get_data(as_text=True)
         compare = section_text(page4, "compare")
@@ -444,10 +445,10 @@ def test_chosen_labels_in_every_read_only_view(app: Flask, locale: str) -> None:
                 chosen[(step, "joint")] = picks
                 driver.fill("library", step, "joint", {**content.JOINT[step], **picks})
                 if step == 5:
-                    driver.act("childcare", services.Action("complete", 5, "joint"))
+                    driver.act("childcare", Action("complete", 5, "joint"))
                 else:
-                    driver.act("library", services.Action("sign_off", step, "joint"))
-                    driver.act("childcare", services.Action("sign_off", step, "joint"))
+                    driver.act("library", Action("sign_off", step, "joint"))
+                    driver.act("childcare", Action("sign_off", step, "joint"))
         plan = clients["library"].get(f"/samenwerkingen/{pid}/plan").get_data(as_text=True)
         pdf = _pdf_text(clients["library"].get(f"/samenwerkingen/{pid}/plan.pdf").data)
         for (step, slot), picks in chosen.items():

@@ -226,3 +226,71 @@ def test_partnership_page_has_one_main_action_to_the_next_step_and_a_progress_ba
     login(coordinator, world.emails["coord_a"])
     page = coordinator.get(url).get_data(as_text=True)
     assert _main_actions(page) == [] and "3 van 8 stappen afgerond" in page
+
+
+def test_edit_asks_the_engine_before_the_writer_runs_and_settles_only_a_change(world, app: Flask) -> None:
+    """``workflow.edit`` is the one entry for changing a step's content: a refused edit
+    never reaches the writer; a write that changed nothing voids no sign-off and audits
+    nothing; a change voids the partner's approval, audited, in the same call."""
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(3, 3)
+        d.fill_joint(4)
+        d.act("library", Action("sign_off", 4, "joint"))
+        db.session.commit()
+        calls: list[str] = []
+
+        def writer(changed: bool):
+            def write() -> workflow.Written[str]:
+                calls.append("write")
+                return workflow.Written("done", changed=changed)
+            return write
+
+        events_before = db.session.scalar(select(func.count(AuditEvent.id)))
+        assert workflow.edit(d.p, d.users["childcare"], "childcare", 4, "joint", writer(False)) == "done"
+        assert db.session.scalar(select(func.count(SignOff.id))) == 1  # nothing changed: the approval stands
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == events_before
+
+        assert workflow.edit(d.p, d.users["childcare"], "childcare", 4, "joint", writer(True)) == "done"
+        assert db.session.scalar(select(func.count(SignOff.id))) == 0
+        assert db.session.scalars(select(AuditEvent.kind).order_by(AuditEvent.id.desc()).limit(1)).all() == [
+            "workflow.sign_off_withdrawn"]
+        db.session.commit()
+
+        calls.clear()
+        for party, step, slot in (("library", 5, "joint"), ("childcare", 1, "library"), ("library", 9, "joint")):
+            try:
+                workflow.edit(d.p, d.users[party], party, step, slot, writer(True))
+            except (ActionRefused, KeyError):
+                pass
+            else:  # pragma: no cover - the assertion below names the case
+                raise AssertionError(f"{party} edited step {step}/{slot}")
+        assert calls == [], "a refused edit must not reach the writer"
+
+
+def test_the_workflow_learns_about_answers_only_through_the_installed_store(world, app: Flask) -> None:
+    """What the workflow knows of answers (filled in, carried over) comes from the store
+    the app factory installed: with another store, the workflow sees other answers."""
+    with app.app_context():
+        d = _driver(world)
+        instance = db.session.scalar(select(StepInstance).where(StepInstance.step == 1,
+                                                               StepInstance.slot == "library"))
+        defn = workflow.plan_for(instance.cycle)
+        required = [q.key for q in defn.step(1).questions if q.required]
+
+        class Everything:
+            def values(self, ids):
+                return [(instance.id, key, "ingevuld") for key in required if instance.id in ids]
+
+            def carry_over(self, copies, user_id):  # pragma: no cover - not asked here
+                raise AssertionError
+
+        real = workflow._answer_store
+        try:
+            workflow.install_answer_store(Everything())
+            state = workflow.load_state(instance.cycle)
+            assert state.steps[(1, "library")].answered == frozenset(required)
+        finally:
+            workflow.install_answer_store(real)
+        assert workflow.load_state(instance.cycle).steps[(1, "library")].answered == frozenset()
+        assert d.p is not None

@@ -23,8 +23,8 @@ from ..core.web import external_url
 from ..extensions import db, utcnow
 from ..i18n import gettext as _
 from ..partnerships.models import Partnership
+from ..workflow import services as workflow
 from ..workflow.models import Cycle, StepInstance
-from ..worksheets.models import Answer
 from .models import PracticeRecord
 
 EVALUATION_STEP, EVALUATION_QUESTION = 8, "evaluation_moments"
@@ -85,13 +85,14 @@ def items_for(org_id: int, today: date) -> list[Item]:
         .where(PracticeRecord.kind.in_(("activity", "action")), PracticeRecord.date.is_not(None),
                PracticeRecord.date >= since, PracticeRecord.status.not_in(("cancelled", "dropped")))
         .order_by(PracticeRecord.date, PracticeRecord.id)).all()
-    moments = db.session.execute(
-        select(Answer.value, Cycle.public_id, Cycle.partnership_id)
-        .join(StepInstance, StepInstance.id == Answer.step_instance_id)
+    evaluations = {instance_id: (cycle_public_id, partnership_id) for instance_id, cycle_public_id, partnership_id
+                   in db.session.execute(
+        select(StepInstance.id, Cycle.public_id, Cycle.partnership_id)
         .join(Cycle, Cycle.id == StepInstance.cycle_id)
         .join(newest, (newest.c.partnership_id == Cycle.partnership_id) & (newest.c.number == Cycle.number))
-        .where(StepInstance.step == EVALUATION_STEP, StepInstance.slot == "joint", StepInstance.status != "locked",
-               Answer.question == EVALUATION_QUESTION)).all()
+        .where(StepInstance.step == EVALUATION_STEP, StepInstance.slot == "joint", StepInstance.status != "locked"))}
+    moments = [(value, *evaluations[instance_id])
+               for instance_id, key, value in workflow.answers_of(list(evaluations)) if key == EVALUATION_QUESTION]
     host = _uid_host()
     items: list[Item] = []
     for record in records:

@@ -36,7 +36,6 @@ from ..workflow.answers import field_value, filled_rows
 from ..workflow.definition import PlanDefinition, Question
 from ..workflow.engine import Event
 from ..workflow.models import Cycle, StepInstance
-from ..worksheets.models import Answer
 from .models import ACTION_STATUSES, ACTIVITY_STATUSES, FIELDS, PracticeRecord, PracticeRevision
 
 #: The round's note on all activities together is one record without a plan row.
@@ -81,9 +80,7 @@ def sync_from_plan(partnership: Partnership, cycle: Cycle, step: int, actor: Use
         StepInstance.cycle_id == cycle.id, StepInstance.step == step, StepInstance.slot == "joint"))
     if instance is None:
         return []
-    answers = {a.question: a.value for a in db.session.scalars(
-        select(Answer).where(Answer.step_instance_id == instance.id,
-                             Answer.question.in_([q.key for q in tables])))}
+    answers = workflow.step_answers(instance)
     changed: list[PracticeRecord] = []
     for question in tables:
         source = question.practice
@@ -259,7 +256,7 @@ def update(record: PracticeRecord, user: User, party: str, form: Mapping[str, An
           partnership_id=record.partnership_id, record=record.public_id, record_kind=record.kind,
           title=record.title[:120], fields=sorted(n for n in names if target[n] != current[n]),
           status=record.status)
-    _touch_activity(record.partnership_id)
+    workflow.note_activity(record.partnership_id)
     return Outcome("saved", record)
 
 
@@ -322,7 +319,7 @@ def add_activity(partnership: Partnership, user: User, party: str, form: Mapping
     _write(record, mine, user, party, kind="edit")
     audit("practice.added", actor_id=user.id, organisation_id=user.organisation.id, partnership_id=partnership.id,
           record=record.public_id, record_kind="activity", title=record.title[:120], status=record.status)
-    _touch_activity(partnership.id)
+    workflow.note_activity(partnership.id)
     return Outcome("saved", record)
 
 
@@ -336,15 +333,6 @@ def round_note(partnership: Partnership, cycle: Cycle) -> PracticeRecord:
         db.session.add(note)
         db.session.flush()
     return note
-
-
-def _touch_activity(partnership_id: int) -> None:
-    """Practice counts as activity for the coordinator's stalled list (the newest round's)."""
-    newest = (select(func.max(Cycle.number)).where(Cycle.partnership_id == partnership_id).scalar_subquery())
-    now = utcnow()
-    db.session.execute(sa.update(Cycle).where(Cycle.partnership_id == partnership_id, Cycle.number == newest,
-                                           Cycle.last_activity_at < now - workflow.ACTIVITY_GRANULARITY)
-                       .values(last_activity_at=now).execution_options(synchronize_session=False))
 
 
 # --------------------------------------------------------------------------- reading

@@ -4,16 +4,24 @@ Every transition is written together with its audit event in one transaction. On
 PostgreSQL the cycle row is locked (SELECT ... FOR UPDATE) for the duration, so two
 partners acting at the same moment are serialised: both sign-offs count and a step
 completes exactly once. Unique constraints back this up on every database.
+
+A step's content is changed through one entry, ``edit``: it locks, asks the engine,
+lets the caller write, and only then voids sign-offs and audits. What the workflow
+needs to know of the answers themselves (which are filled in, which carry over to
+a new round) it asks an ``AnswerStore`` that the worksheets provide and the app
+factory installs (``install_answer_store``): this module imports nothing of them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+import sqlalchemy as sa
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
@@ -21,7 +29,6 @@ from ..audit.services import record
 from ..core import signals
 from ..extensions import db, utcnow
 from ..partnerships.models import Partnership
-from ..worksheets.models import Answer, AnswerRevision
 from . import engine
 from .answers import incomplete_rows, is_answered
 from .definition import WORKING_TOGETHER, PlanDefinition
@@ -30,13 +37,61 @@ from .localize import localized
 from .models import Cycle, SignOff, StepInstance
 from .plan_loader import get_definition, latest_version
 
-__all__ = ["ActionRefused", "Action", "perform", "current_cycle", "load_state", "start_first_cycle"]
+__all__ = ["ActionRefused", "Action", "perform", "edit", "current_cycle", "load_state", "start_first_cycle",
+           "AnswerStore", "install_answer_store"]
 
 #: An edit moves the cycle's last activity on only when it is older than this. Someone
 #: typing saves every few seconds, and each save would otherwise write the cycle row
 #: again; what reads it counts in days (stalled after 30, a reminder answered by any
 #: later activity of a partnership that was stalled) or shows the date.
 ACTIVITY_GRANULARITY = timedelta(minutes=5)
+
+
+class AnswerStore(Protocol):
+    """What the workflow asks of a step's answers; the worksheets own them."""
+
+    def values(self, instance_ids: Sequence[int]) -> Iterable[tuple[int, str, Any]]:
+        """(step instance id, question key, value) of every answer of the given instances."""
+        ...
+
+    def carry_over(self, copies: Sequence[CarryOver], user_id: int) -> None:
+        """Copy the named answers of one instance into another as drafts (a new round)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    """One step instance's answers to copy into the next round's: ``questions`` only."""
+
+    source: int
+    target: int
+    questions: frozenset[str]
+
+
+_answer_store: AnswerStore | None = None
+
+
+def install_answer_store(store: AnswerStore | None) -> None:
+    """Called by the app factory (as the plan's translator is installed)."""
+    global _answer_store
+    _answer_store = store
+
+
+def _answers() -> AnswerStore:
+    if _answer_store is None:  # pragma: no cover - the app factory installs it
+        raise RuntimeError("no answer store installed (stappenplan.create_app installs the worksheets')")
+    return _answer_store
+
+
+def answers_of(instance_ids: Sequence[int]) -> Iterable[tuple[int, str, Any]]:
+    """(instance id, question, value) of the answers of these step instances, for packages
+    below the worksheets (practice: its tables and the evaluation moments)."""
+    return _answers().values(instance_ids)
+
+
+def step_answers(instance: StepInstance) -> dict[str, Any]:
+    """The answers of one step instance, by question key (the practice tables' source)."""
+    return {key: value for _id, key, value in _answers().values([instance.id])}
 
 
 def _activity_is_stale(last: datetime | None, now: datetime) -> bool:
@@ -87,22 +142,13 @@ class Filled:
     incomplete: set[str] = field(default_factory=set)
 
 
-@functools.cache
-def answer_values_statement() -> Select:
-    """The answers (values only) of a list of step instances (bind parameter ``instances``),
-    built once: the partnership page and step 4's comparison."""
-    return select(Answer.step_instance_id, Answer.question, Answer.value).where(
-        Answer.step_instance_id.in_(bindparam("instances", expanding=True)))
-
-
 def answered_keys(defn: PlanDefinition, instances: list[StepInstance]) -> dict[int, Filled]:
     """Per instance id, which questions are answered and which are incomplete."""
     by_id = {i.id: i for i in instances}
     result: dict[int, Filled] = {i.id: Filled() for i in instances}
     if not by_id:
         return result
-    rows = db.session.execute(answer_values_statement(), {"instances": list(by_id)})
-    for instance_id, key, value in rows:
+    for instance_id, key, value in _answers().values(list(by_id)):
         step = defn.step(by_id[instance_id].step)
         try:
             question = step.question(key)
@@ -216,14 +262,6 @@ def _apply(partnership: Partnership, user: User, party: str, action: Action, cyc
     return before, after, events
 
 
-def check(partnership: Partnership, user: User, party: str, action: Action,
-          *, locked: tuple[Cycle, list[StepInstance]]) -> None:
-    """Raise ``ActionRefused`` when ``action`` is not allowed now, as ``perform`` would,
-    and change nothing: a save that changes no content (an empty table row added or
-    removed) is allowed where an edit is, but must not void the sign-offs an edit voids."""
-    _apply(partnership, user, party, action, *locked)
-
-
 def perform(
     partnership: Partnership,
     user: User,
@@ -243,6 +281,8 @@ def perform(
     transaction after locking the cycle row (``current_cycle(lock=True)``); they are
     then not read again.
     """
+    if action.kind == "edit":  # pragma: no cover - a programming error
+        raise ValueError("a step's content changes through workflow.edit")
     cycle, instances = locked if locked is not None else locked_cycle(partnership)
     before, after, events = _apply(partnership, user, party, action, cycle, instances, reason)
     if action.kind == "start_new_cycle":
@@ -254,17 +294,64 @@ def perform(
                 _audit(Event("step_opened", step, slot, party), partnership, user, new_cycle.number)
         db.session.flush()
         return Outcome(events, new_cycle)
+    _settle(partnership, user, party, cycle, instances, before, after, events, edited=False)
+    return Outcome(events, cycle)
+
+
+R = TypeVar("R")
+
+
+@dataclass
+class Written(Generic[R]):
+    """What ``edit``'s writer reports: its own result, and whether the step now says
+    something else (an empty table row added or removed does not)."""
+
+    result: R
+    changed: bool
+
+
+def edit(partnership: Partnership, user: User, party: str, step: int, slot: str,
+         write: Callable[[], Written[R]], *, locked: tuple[Cycle, list[StepInstance]] | None = None) -> R:
+    """The one way to change a step's content, in one trip down and back.
+
+    Locks the cycle row (serialising the change with sign-offs and other edits of the
+    partnership), asks the engine whether ``party`` may edit the step now (raises
+    ``ActionRefused`` before anything is written), runs ``write``, and only when it
+    changed the content voids the sign-offs, audits and tells the listeners. ``write``
+    runs inside the caller's transaction; undoing its own work is the caller's affair.
+    """
+    cycle, instances = locked if locked is not None else locked_cycle(partnership)
+    action = Action("edit", step, slot)
+    before, after, events = _apply(partnership, user, party, action, cycle, instances)
+    written = write()
+    if written.changed:
+        _settle(partnership, user, party, cycle, instances, before, after, events, edited=True)
+    return written.result
+
+
+def _settle(partnership: Partnership, user: User, party: str, cycle: Cycle, instances: list[StepInstance],
+            before: CycleState, after: CycleState, events: list[Event], *, edited: bool) -> None:
+    """Store an allowed transition with its audit events and tell the listeners."""
     _store(cycle, instances, before, after, user)
     for event in events:
         _audit(event, partnership, user, cycle.number)
     now = utcnow()
-    if events or (action.kind == "edit" and _activity_is_stale(cycle.last_activity_at, now)):
+    if events or (edited and _activity_is_stale(cycle.last_activity_at, now)):
         cycle.last_activity_at = now
     # Who hears about it is not the workflow's business: notifications listens.
     signals.workflow_events.send(partnership, events=[_with_cycle(e, cycle.number) for e in events], actor=user,
                                  party=party)
     db.session.flush()
-    return Outcome(events, cycle)
+
+
+def note_activity(partnership_id: int) -> None:
+    """Work beside the plan (practice) counts as activity for the stalled list: the newest
+    round's last activity moves on, at most once per ``ACTIVITY_GRANULARITY``."""
+    newest = select(func.max(Cycle.number)).where(Cycle.partnership_id == partnership_id).scalar_subquery()
+    now = utcnow()
+    db.session.execute(sa.update(Cycle).where(Cycle.partnership_id == partnership_id, Cycle.number == newest,
+                                              Cycle.last_activity_at < now - ACTIVITY_GRANULARITY)
+                       .values(last_activity_at=now).execution_options(synchronize_session=False))
 
 
 def _with_cycle(event: Event, number: int) -> Event:
@@ -309,35 +396,14 @@ def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> 
     cycle, instances = _create_cycle(partnership, previous.number + 1, version)
     defn = get_definition(version)
     new_by_key = {(i.step, i.slot): i for i in instances}
-    old_instances = {i.id: i for i in instances_of(previous)}
-    carried: list[Answer] = []
-    answers: Iterable[Answer] = (
-        db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(old_instances))) if old_instances else []
-    )
-    for answer in answers:
-        old = old_instances[answer.step_instance_id]
+    copies = []
+    for old in instances_of(previous):
         target = new_by_key.get((old.step, old.slot))
-        if target is None or answer.value is None:
-            continue
-        if answer.question not in engine.carry_over_questions(defn, old.step):
-            continue
-        copy = Answer(
-            step_instance_id=target.id,
-            question=answer.question,
-            value=answer.value,
-            version=1,
-            draft=True,
-            updated_by_id=answer.updated_by_id,
-        )
-        db.session.add(copy)
-        carried.append(copy)
-    db.session.flush()
-    for copy in carried:
-        db.session.add(
-            AnswerRevision(
-                answer_id=copy.id, version=1, value=copy.value, user_id=user.id, party=None, kind="carry_over"
-            )
-        )
+        questions = frozenset(engine.carry_over_questions(defn, old.step))
+        if target is not None and questions:
+            copies.append(CarryOver(old.id, target.id, questions))
+    if copies:
+        _answers().carry_over(copies, user.id)
     partnership.plan_version = version
     # After a round together, the partnership starts the next one as "already working together".
     partnership.situation = WORKING_TOGETHER

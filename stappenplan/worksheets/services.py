@@ -27,7 +27,7 @@ from ..workflow import engine
 from ..workflow import services as workflow
 from ..workflow.answers import filled_rows, validate_answer
 from ..workflow.definition import PlanDefinition, Question, Step
-from ..workflow.engine import Action, ActionRefused
+from ..workflow.engine import ActionRefused
 from ..workflow.models import Cycle, StepInstance
 from . import merge
 from .models import Answer, AnswerRevision
@@ -313,48 +313,38 @@ def _fold() -> Any:
 def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: str = "edit") -> SaveOutcome:
     """Lock, let ``decide`` look at the current value, compare-and-swap, add a revision.
 
-    The cycle row is locked first (serialising this save with sign-offs and with other
-    saves of the partnership on PostgreSQL). The workflow's "edit" action refuses edits of
-    a closed step and voids earlier sign-offs; a save that changes no content (an empty
-    table row) is only checked against the same rules (``workflow.check``). All of it
-    happens in a savepoint that is undone when the save turns out to be a conflict or
-    changes nothing; the request's unit of work commits the rest.
+    It goes through ``workflow.edit`` once: the workflow locks the cycle row (serialising
+    this save with sign-offs and with other saves of the partnership on PostgreSQL),
+    refuses edits of a closed step, runs ``write_answer`` below and, when that changed
+    what the step says, voids earlier sign-offs. A save that changes no content (an
+    empty table row) is allowed where an edit is and voids nothing. All of it happens
+    in a savepoint that is undone when the save turns out to be a conflict, a refusal
+    or no change; the request's unit of work commits the rest.
     """
     if sheet.party is None:
         return SaveOutcome("refused", question=question, message=_("Je kunt hier alleen meelezen."))
+    party: str = sheet.party
     loaded = (sheet.cycle, sheet.instances) if sheet.locked else None
     sheet.locked = False  # the next save reads them again
-    edit = Action("edit", sheet.step.number, sheet.instance.slot)
-    with uow.savepoint() as tentative:
-        # The cycle row first (it serialises this save with sign-offs and with other saves
-        # of the partnership on PostgreSQL), then the answer's.
-        locked = loaded if loaded is not None else workflow.locked_cycle(sheet.partnership)
+
+    def write_answer() -> workflow.Written[SaveOutcome]:
         answer = db.session.scalar(_answer_locked(), {"b_instance": sheet.instance.id, "b_question": question.key})
         current = answer.value if answer else None
         version = answer.version if answer else 0
         decision = decide(current, version)
-        value, refusal = decision.value, decision.refusal
-        try:
-            if refusal is None and _changes_content(question, current, value):
-                workflow.perform(sheet.partnership, user, sheet.party, edit, locked=locked)
-            else:
-                workflow.check(sheet.partnership, user, sheet.party, edit, locked=locked)
-        except ActionRefused as refusal_:
+        value = decision.value
+        if decision.refusal is not None:
             tentative.undo()
-            return SaveOutcome("refused", question=question, message=refusal_.message)
-        if refusal is not None:
-            tentative.undo()
-            return _with_theirs(refusal, sheet, question)
-        if decision.merged:
-            kind = "merge"
+            return workflow.Written(_with_theirs(decision.refusal, sheet, question), changed=False)
         if value == current and (answer is None or not answer.draft):
             tentative.undo()
             # ``merged``: the editor's change was already in the answer (its earlier save
             # arrived, the answer did not), so nothing is written, but the field shows an
             # older text than the answer; it must be shown the answer, or the next save
             # would build on the old text.
-            return SaveOutcome("unchanged", question=question, version=version, value=current,
-                               saved_at=answer.updated_at if answer else None, merged=decision.merged)
+            return workflow.Written(SaveOutcome("unchanged", question=question, version=version, value=current,
+                                                saved_at=answer.updated_at if answer else None,
+                                                merged=decision.merged), changed=False)
         now = utcnow()
         seq = uow.run(_next_sequence(), {"b_instance": sheet.instance.id}).scalar_one()
         try:
@@ -365,17 +355,28 @@ def _write(sheet: Sheet, user: User, question: Question, decide: Decide, kind: s
             answer_id = answer.id
             swapped = cast(CursorResult, uow.run(  # an UPDATE: its result has a rowcount
                 _swap(), {"b_answer": answer_id, "b_version": version, "b_value": value,
-                               "b_new_version": version + 1, "b_now": now, "b_user": user.id, "b_seq": seq},
+                          "b_new_version": version + 1, "b_now": now, "b_user": user.id, "b_seq": seq},
             )).rowcount
         except IntegrityError:
             swapped = 0
         if swapped != 1:
             tentative.undo()
-            return _with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet, question)
-        _add_revision(answer_id, version + 1, value, user, sheet.party, kind, now)
+            return workflow.Written(_with_theirs(SaveOutcome("conflict", question=question, mine=value), sheet,
+                                                 question), changed=False)
+        _add_revision(answer_id, version + 1, value, user, party,
+                      "merge" if decision.merged else kind, now)
         # The outcome is built from what was written: no read-back afterwards.
-        return SaveOutcome("saved", question=question, version=version + 1, value=value, saved_at=now,
-                           merged=decision.merged)
+        return workflow.Written(SaveOutcome("saved", question=question, version=version + 1, value=value,
+                                            saved_at=now, merged=decision.merged),
+                                changed=_changes_content(question, current, value))
+
+    with uow.savepoint() as tentative:
+        try:
+            return workflow.edit(sheet.partnership, user, party, sheet.step.number, sheet.instance.slot,
+                                 write_answer, locked=loaded)
+        except ActionRefused as refusal:
+            tentative.undo()
+            return SaveOutcome("refused", question=question, message=refusal.message)
 
 
 def _add_revision(answer_id: int, version: int, value: Any, user: User, party: str, kind: str,

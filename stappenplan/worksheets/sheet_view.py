@@ -17,11 +17,12 @@ from ..workflow import engine
 from ..workflow.answers import incomplete_rows, is_answered
 from ..workflow.definition import Question
 from ..workflow.models import StepInstance
-from ..workflow.services import Filled, answer_values_statement, plan_for, previous_cycle, state_from
+from ..workflow.services import Filled, plan_for, previous_cycle, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
 from . import feed, tally
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
+from .store import answer_values_statement
 
 
 @dataclass
