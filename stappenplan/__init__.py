@@ -84,7 +84,10 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from .core import uow
 
     uow.init(app, errors_web.commit_failed)
-    templating.register(app)
+    from .workflow.slots import SLUG_FOR_SLOT
+    from .worksheets import display, fields
+
+    templating.register(app, {"fields": fields, "display": display, "slug_for_slot": SLUG_FOR_SLOT})
 
     from . import access, security
 
@@ -95,7 +98,7 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from .core import health
     from .core import logging as request_logging
 
-    health.init(app)
+    health.init(app, public=access.policy("public"))
     request_logging.init(app)
 
     from .cli import register as register_cli
@@ -108,10 +111,16 @@ def _connect_receivers() -> None:
     """Who reacts to the domain's signals, in one place (blinker keeps one connection per
     receiver, so a second app in the same process connects nothing twice)."""
     from .core import signals
+    from .notifications import services as notifications
     from .practice import services as practice
 
     # A step with a practice table that is agreed makes its practice records, in its transaction.
     signals.workflow_events.connect(practice.on_workflow_events)
+    # Who hears of what: notifications in the sender's transaction, mail through the outbox.
+    signals.workflow_events.connect(notifications.on_workflow_events)
+    signals.mentioned.connect(notifications.on_mention)
+    signals.region_reminder.connect(notifications.on_region_reminder)
+    signals.region_request.connect(notifications.on_region_request)
 
 
 def _check_production(app: Flask) -> None:

@@ -31,7 +31,6 @@ from .workflow.models import Cycle, SignOff, StepInstance
 from .workflow.plan_loader import get_definition, latest_version
 from .workflow.services import instances_of, plan_for, state_from
 from .workflow.slots import SLOT_SLUGS
-from .worksheets.feed import signed_token
 from .worksheets.services import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,21 +152,24 @@ def remember_identity(user: Any) -> None:
     (written only when it changed, so the cookie is not re-signed on every request)."""
     membership = user.membership
     org = membership.organisation
-    value = [user.id, org.id, org.kind, org.public_id]
+    value = [user.id, user.public_id, user.session_version, org.id, org.kind, org.public_id]
     if session.get(SESSION_IDENTITY) != value:
         session[SESSION_IDENTITY] = value
 
 
 def _claimed_identity() -> Identity | None:
+    """The remembered identity, whole (our own session key: Flask-Login's are private).
+    It is written by the loader and at login and removed at logout, so it never outlives
+    the login it was taken from; the statement checks the session version besides."""
     value = session.get(SESSION_IDENTITY)
-    public_id, _sep, version = str(session.get("_user_id") or "").partition(".")
-    if not (isinstance(value, list) and len(value) == 4 and public_id and version.isdigit()):
+    if not (isinstance(value, list) and len(value) == 6):
         return None
-    user_id, org_id, kind, org_public_id = value
-    if not (isinstance(user_id, int) and isinstance(org_id, int) and kind in ("library", "childcare", "coordination")
+    user_id, public_id, version, org_id, kind, org_public_id = value
+    if not (isinstance(user_id, int) and isinstance(public_id, str) and public_id and isinstance(version, int)
+            and isinstance(org_id, int) and kind in ("library", "childcare", "coordination")
             and isinstance(org_public_id, str)):
         return None
-    return Identity(user_id, public_id, int(version), org_id, kind, org_public_id)
+    return Identity(user_id, public_id, version, org_id, kind, org_public_id)
 
 
 def session_identity() -> Identity | None:
@@ -399,8 +401,8 @@ class SheetProbe:
     status: str
     content_version: int
     role: str
-    #: Who has approved the step's current content (``signed_token``).
-    signed: str
+    #: The parties that approved the step's current content.
+    signed: frozenset[str]
     #: The statement's rows: one per row ``extend`` joined in (at least one).
     rows: Sequence[Row[Any]]
 
@@ -481,8 +483,8 @@ def sheet_probe(partnership_id: str, step: int, slot_slug: str,
                 return None
         except KeyError:  # the rule looked at a step this statement did not read
             return None
-    signed = signed_token(party for party, yes in ((engine.LIBRARY, library_signed),
-                                                   (engine.CHILDCARE, childcare_signed)) if yes)
+    signed = frozenset(party for party, yes in ((engine.LIBRARY, library_signed),
+                                                (engine.CHILDCARE, childcare_signed)) if yes)
     return SheetProbe(instance_id=instance_id, status=status, content_version=version, role=role, signed=signed,
                       rows=rows)
 

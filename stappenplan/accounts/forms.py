@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, SelectField, StringField
-from wtforms.validators import EqualTo
+from wtforms import BooleanField, Field, PasswordField, RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import EqualTo, ValidationError
 
-from ..core.forms import Form, StrongPassword, email_field, max_length, required
+from ..core.forms import Form, email_field, max_length, required
 from ..i18n import LANGUAGES
+from .passwords import password_problem
+
+
+class StrongPassword:
+    """Validator: the password rules of ``passwords`` (kept with the accounts: core knows no domain)."""
+
+    def __init__(self, email_field: str | None = "email") -> None:
+        self.email_field = email_field
+
+    def __call__(self, form: object, field: Field) -> None:
+        email = ""
+        if self.email_field and hasattr(form, self.email_field):
+            email = getattr(form, self.email_field).data or ""
+        problem = password_problem(field.data or "", email)
+        if problem:
+            raise ValidationError(problem)
+
 
 TEAM_CHOICES = [
     SelectChoice("", _l("Geen team")),

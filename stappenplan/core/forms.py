@@ -15,8 +15,6 @@ from wtforms import Field, PasswordField, StringField, TextAreaField
 from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..accounts.passwords import password_problem
-
 #: Control characters (C0 but tab and line breaks, DEL, C1): never in stored text.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 LINE_BREAK = re.compile("[\r\n\t]")
@@ -89,21 +87,6 @@ class ValidEmail:
     def __call__(self, form: object, field: Field) -> None:
         if field.data and check_email(field.data) is None:
             raise ValidationError(_l("Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."))
-
-
-class StrongPassword:
-    """Validator: the password rules of accounts.passwords."""
-
-    def __init__(self, email_field: str | None = "email") -> None:
-        self.email_field = email_field
-
-    def __call__(self, form: object, field: Field) -> None:
-        email = ""
-        if self.email_field and hasattr(form, self.email_field):
-            email = getattr(form, self.email_field).data or ""
-        problem = password_problem(field.data or "", email)
-        if problem:
-            raise ValidationError(problem)
 
 
 def required() -> DataRequired:

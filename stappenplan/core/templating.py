@@ -155,16 +155,13 @@ def _format_moment(moment: datetime, fmt: str, locale: str, zone: tzinfo | None)
     return babel_dates.format_datetime(moment, fmt, tzinfo=zone, locale=locale)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, domain_globals: dict[str, Any]) -> None:
+    """Filters and globals of every template. ``domain_globals`` (the worksheets' field
+    names and display helpers, the slot slugs) come from the app factory: core knows no
+    domain package."""
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["datetime"] = _datetime
-    from ..worksheets import display, fields
-
-    app.jinja_env.globals["fields"] = fields
-    from ..workflow.slots import SLUG_FOR_SLOT
-
-    app.jinja_env.globals["slug_for_slot"] = SLUG_FOR_SLOT
-    app.jinja_env.globals["display"] = display
+    app.jinja_env.globals.update(domain_globals)
     app.jinja_env.globals["static_url"] = _static_url
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, or_, se
 
 from .. import rls
 from ..accounts.models import User
-from ..core import signals
 from ..core.web import external_url
 from ..extensions import db, local_today, new_public_id, utcnow
 from ..i18n import Msg, render
@@ -236,18 +235,15 @@ def _pair(p: Partnership) -> str:
     return f"{p.library.name} & {p.childcare.name}"
 
 
-@signals.mentioned.connect
-def _on_mention(sheet: Sheet, *, person: User, author: User, key: str, body: str) -> None:
+def on_mention(sheet: Sheet, *, person: User, author: User, key: str, body: str) -> None:
     mentioned(person, author, sheet, key, body)
 
 
-@signals.workflow_events.connect
-def _on_workflow_events(partnership: Partnership, *, events: list[Event], actor: User, party: str) -> None:
+def on_workflow_events(partnership: Partnership, *, events: list[Event], actor: User, party: str) -> None:
     for_events(partnership, events, actor, party)
 
 
-@signals.region_reminder.connect
-def _on_region_reminder(partnership: Partnership, *, coordinator: User, organisation: Any, message: str,
+def on_region_reminder(partnership: Partnership, *, coordinator: User, organisation: Any, message: str,
                         reminder_id: int) -> None:
     """A coordinator reminds a stalled partnership: the admins of both organisations hear it."""
     admins = [u for u in _members([partnership.library_id, partnership.childcare_id])
@@ -265,8 +261,9 @@ def _on_region_reminder(partnership: Partnership, *, coordinator: User, organisa
                          pair=_pair(partnership)),
                body=body, link=external_url("partnerships.show", partnership_id=partnership.public_id),
                dedupe_key=f"region-reminder:{reminder_id}")
-@signals.region_request.connect
-def _on_region_request(request: RegionRequest, *, event: str, actor: User) -> None:
+
+
+def on_region_request(request: RegionRequest, *, event: str, actor: User) -> None:
     region_request(request, event, actor)
 
 

@@ -259,7 +259,7 @@ def changes(partnership_id: str, step: int, slot: str):
         presence = feed.quiet_signature(probe.rows, user_id, editing, probe.role in PARTIES)
         if presence is not None:
             sig, stale = presence
-            quiet = _quiet(probe.status, Seen(probe.content_version, probe.signed, sig), seen)
+            quiet = _quiet(probe.status, Seen(probe.content_version, feed.signed_token(probe.signed), sig), seen)
             if quiet is not None:
                 if stale:
                     feed.refresh(probe.instance_id, user_id)

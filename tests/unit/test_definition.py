@@ -333,8 +333,22 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         load_definition(tmp_path / "missing.yaml")
 
 
-def test_loading_the_real_file_again_gives_an_equal_definition() -> None:
-    assert load_definition(V1_PATH) == DEFN
+def test_the_loaded_plan_says_what_the_file_says() -> None:
+    """Checked against the YAML read plainly (not against the loader itself): every step
+    with its number, title and mode, every question with its key, type, label and
+    whether it is required, every table column, in the file's order."""
+    raw = yaml.safe_load(V1_PATH.read_text(encoding="utf-8"))
+    loaded = load_definition(V1_PATH)
+    assert loaded == DEFN
+    assert [s.number for s in loaded.steps] == [s["number"] for s in raw["steps"]] == list(range(1, 9))
+    for raw_step in raw["steps"]:
+        step = loaded.step(raw_step["number"])
+        assert (step.title, step.mode) == (raw_step["title"].strip(), raw_step["mode"])
+        assert [(q.key, q.type, q.label, q.required) for q in step.questions] == [
+            (r["key"], r["type"], r["label"].strip(), bool(r.get("required", False)))
+            for r in raw_step["questions"]], step.number
+        for question, raw_question in zip(step.questions, raw_step["questions"], strict=True):
+            assert [c.key for c in question.columns or ()] == [c["key"] for c in raw_question.get("columns") or ()]
 
 
 # --------------------------------------------------------------------------- answers
