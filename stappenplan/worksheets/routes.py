@@ -251,25 +251,40 @@ def changes(partnership_id: str, step: int, slot: str):
     seq = int_arg("seq", 0, lo=0, hi=2**62) or 0
     status = request.args.get("status")
     seen = Seen(seq, request.args.get("signed") or "", request.args.get("presence"))
+    quiet = _quiet_without_loading(partnership_id, step, slot, editing, status, seen)
+    if quiet is not None:
+        return quiet
+    refused = require_login()
+    if refused is not None:
+        return refused
+    return _news(_sheet(partnership_id, step, slot), editing, status, seen)
+
+
+def _quiet_without_loading(partnership_id: str, step: int, slot: str, editing: str | None, status: str | None,
+                           seen: Seen) -> Response | None:
+    """The idle answer from one statement (``sheet_probe``), or None: go the full way."""
     identity = session_identity()
     user_id = identity.user_id if identity is not None else current_user.id
     probe = sheet_probe(partnership_id, step, slot, feed.with_presence, feed.presence_params(user_id),
                         identity=identity)
-    if probe is not None and not (status and status != probe.status):
-        presence = feed.quiet_signature(probe.rows, user_id, editing, probe.role in PARTIES)
-        if presence is not None:
-            sig, stale = presence
-            quiet = _quiet(probe.status, Seen(probe.content_version, feed.signed_token(probe.signed), sig), seen)
-            if quiet is not None:
-                if stale:
-                    feed.refresh(probe.instance_id, user_id)
-                if identity is not None:
-                    note_organisation(identity.org_public_id)
-                return quiet
-    refused = require_login()
-    if refused is not None:
-        return refused
-    sheet = _sheet(partnership_id, step, slot)
+    if probe is None or (status and status != probe.status):
+        return None
+    presence = feed.quiet_signature(probe.rows, user_id, editing, probe.role in PARTIES)
+    if presence is None:
+        return None
+    sig, stale = presence
+    quiet = _quiet(probe.status, Seen(probe.content_version, feed.signed_token(probe.signed), sig), seen)
+    if quiet is not None:
+        if stale:
+            feed.refresh(probe.instance_id, user_id)
+        if identity is not None:
+            note_organisation(identity.org_public_id)
+    return quiet
+
+
+def _news(sheet: Sheet, editing: str | None, status: str | None, seen: Seen) -> Response:
+    """The full way, the user loaded: presence renewed, then 204/304, a reload when the
+    step's status changed, or the changed answers, approvals and presence."""
     if sheet.party:
         feed.touch(sheet, current_user, editing)
     present = feed.others(sheet, current_user)
@@ -283,6 +298,7 @@ def changes(partnership_id: str, step: int, slot: str):
     quiet = _quiet(sheet.instance.status, now, seen)
     if quiet is not None:
         return quiet
+    seq = seen.seq
     changed = feed.changed_since(sheet, seq) if sheet.instance.content_version != seq else []
     view = views.build(sheet, current_user)
     # The viewer's own save of the field they are typing in is not news to them.
