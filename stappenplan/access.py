@@ -24,6 +24,7 @@ from .core import uow
 from .core.templating import wants_partial
 from .extensions import db
 from .organisations.models import Membership, Organisation, Region, RegionMembership, RegionRequest
+from .outbox.models import OutboxMessage
 from .partnerships.models import Invitation, Partnership
 from .practice.models import PracticeRecord
 from .workflow import engine
@@ -300,6 +301,15 @@ def practice_record_or_404(partnership_id: str, record_id: str, *,
     if record is None:
         abort(404)
     return partnership, role, record
+
+
+def outbox_message_or_404(public_id: str) -> OutboxMessage:
+    """An e-mail of the current organisation (its admins retry undelivered ones)."""
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.public_id == public_id,
+                                                            OutboxMessage.organisation_id == current_org().id))
+    if message is None:
+        abort(404)
+    return message
 
 
 def invitation_or_404(public_id: str) -> Invitation:

@@ -240,6 +240,7 @@ DYNAMIC_TEXTS = (
     N_("downloadde het jaarverslag"),
     N_("gespreksverslagen van stap 5 verwijderd na de bewaartermijn"),
     N_("wijzigde de eigen naam"),
+    N_("markeerde alle eigen meldingen als gelezen"),
     N_("Ja"),
     N_("Nee"),
     N_("Deels"),

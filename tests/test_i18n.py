@@ -54,7 +54,7 @@ DYNAMIC_CALLS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stappenplan/worksheets/display.py", "CHECK_LABELS[value]"): ("stappenplan.worksheets.display:CHECK_LABELS",),
     ("stappenplan/worksheets/display.py", "MESSAGES[kinds[0]]"): ("stappenplan.worksheets.identifying:MESSAGES",),
     ("templates/audit/log.html", "mail_labels.get(m.template"): ("stappenplan.activity.routes:MAIL_LABELS",),
-    ("stappenplan/activity/routes.py", "LABELS[e.kind]"): ("stappenplan.activity.routes:LABELS",),
+    ("stappenplan/activity/log.py", "LABELS[e.kind]"): ("stappenplan.activity.log:LABELS",),
     ("stappenplan/coordination/report.py", "outcomes.SCALE_ENDS[s]"): ("stappenplan.coordination.outcomes:SCALE_ENDS",),
     ("stappenplan/i18n.py", "text"): (),  # the hook of the workflow modules (their texts: _t)
 }

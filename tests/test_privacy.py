@@ -153,7 +153,7 @@ def test_every_recorded_event_reads_as_dutch_in_the_log(world, app: Flask) -> No
     from pathlib import Path
 
     from stappenplan.activity.describe import text_for
-    from stappenplan.activity.routes import LABELS
+    from stappenplan.activity.log import LABELS
 
     source = "\n".join(p.read_text() for p in Path("stappenplan").rglob("*.py"))
     kinds = set(re.findall(r'\brecord\(\s*"([a-z_.]+)"', source))

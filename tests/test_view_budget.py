@@ -14,7 +14,6 @@ BUDGET = 20
 LONG_VIEWS = {
     "worksheets.table_op": "one endpoint for every row operation of a table, with and without JavaScript",
     "worksheets.save_all": "the form post without JavaScript: every field of the sheet, one outcome each",
-    "activity.log": "the admins' log: five filters, each parsed and echoed back to the form",
     "organisations.change_role": "the last admin may not step down; htmx row or full page",
     "partnerships.act": "every step button: the action, its refusal with the missing questions, htmx or page",
     "worksheets.thread": "a comment thread: read, post and the mention mail choices in one form",

@@ -11,7 +11,6 @@ from .. import rls
 from ..access import policy
 from ..core.errors import ServiceError, attach
 from ..core.web import safe_next
-from ..extensions import db
 from ..i18n import gettext as _
 from ..i18n import refresh as refresh_locale
 from ..security import login_limit, registration_limit, resend_limit, reset_limit
@@ -57,7 +56,6 @@ def login():
 @policy("login")
 def logout():
     services.end_all_sessions(current_user)
-    db.session.flush()
     logout_user()
     flash(_("Je bent uitgelogd."), "success")
     return redirect(url_for("accounts.login"))
@@ -186,8 +184,7 @@ def language():
     if not form.validate_on_submit():
         return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form,
                                name_form=_name_form())
-    current_user.locale = form.locale.data
-    db.session.flush()
+    services.set_locale(current_user, form.locale.data)
     refresh_locale()
     flash(_("De taal is gewijzigd."), "success")
     return redirect(url_for("accounts.account"))

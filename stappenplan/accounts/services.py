@@ -89,6 +89,13 @@ def authenticate(email: str, password: str) -> User | None:
 def end_all_sessions(user: User) -> None:
     """Invalidate every session and remember-me cookie of this user."""
     user.session_version = (user.session_version or 1) + 1
+    db.session.flush()
+
+
+def set_locale(user: User, locale: str) -> None:
+    """The language of the interface and of this person's mail (the form offers only known ones)."""
+    user.locale = locale
+    db.session.flush()
 
 
 def rename(user: User, name: str) -> None:

@@ -22,6 +22,7 @@ from flask_babel import get_locale
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ..audit.services import record
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from . import outcomes, services, themes
@@ -187,3 +188,8 @@ def to_xlsx(report: Report) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def record_export(user: Any, org: Any, year: int, fmt: str) -> None:
+    """The yearly report leaving the application is audited (who, which year, which format)."""
+    record("region_report_exported", actor_id=user.id, organisation_id=org.id, year=year, format=fmt)

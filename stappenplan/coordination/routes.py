@@ -13,12 +13,11 @@ from markupsafe import Markup
 from werkzeug.utils import secure_filename
 
 from ..access import coordinated_partnership_or_404, current_org, policy, region_request_or_404
-from ..audit.services import record
 from ..core.errors import ServiceError, attach
 from ..core.pdf import render_pdf
 from ..core.templating import fragment, render
 from ..core.web import int_arg, text_arg
-from ..extensions import db, utcnow
+from ..extensions import utcnow
 from ..i18n import gettext as _
 from ..organisations import services as regions
 from . import charts, exports, reminders, services, themes
@@ -129,15 +128,7 @@ def _export(fmt: str) -> Response:
     filters, _notices = services.parse_filters(request.args, branches, defn)
     rows = services.export_rows(org.id, filters)
     head, body = exports.table(defn, rows)
-    record(
-        "coordination.export",
-        actor_id=current_user.id,
-        organisation_id=org.id,
-        format=fmt,
-        rows=len(rows),
-        filters=filters.args(),
-    )
-    db.session.flush()
+    services.record_export(current_user, org, fmt, len(rows), filters)
     name = "regio-overzicht"
     if filters.branch:
         name += "-" + (secure_filename(filters.branch.name).lower() or "vestiging")
@@ -263,8 +254,7 @@ def report_pdf() -> Response:
     r = _report()
     html = render_template("coordination/report_pdf.html", r=r)
     data = render_pdf(html, current_app.static_folder or "")
-    record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
-           year=r.year, format="pdf")
+    report_service.record_export(current_user, current_org(), r.year, "pdf")
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{_report_filename(r, "pdf")}"'})
 
@@ -273,7 +263,6 @@ def report_pdf() -> Response:
 @policy("coordination")
 def report_xlsx() -> Response:
     r = _report(everything=True)
-    record("region_report_exported", actor_id=current_user.id, organisation_id=current_org().id,
-           year=r.year, format="xlsx")
+    report_service.record_export(current_user, current_org(), r.year, "xlsx")
     return Response(report_service.to_xlsx(r), mimetype=XLSX_MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="{_report_filename(r, "xlsx")}"'})

@@ -24,6 +24,7 @@ from sqlalchemy import Integer, Select, Subquery, and_, bindparam, case, exists,
 from sqlalchemy.orm import aliased
 
 from ..access import coordinated_library_ids
+from ..audit.services import record
 from ..core import uow
 from ..core.web import CONTROL, MAX_PAGE, page_window, parse_int
 from ..extensions import db, utcnow
@@ -757,6 +758,13 @@ def steps_per_branch(org_id: int, defn: PlanDefinition) -> list[BranchSteps]:
         )
         for branch in branches_of(org_id)
     ]
+
+
+def record_export(user: Any, org: Organisation, fmt: str, rows: int, filters: Filters) -> None:
+    """Exports are audited: who took which part of the region's overview out, in which format."""
+    record("coordination.export", actor_id=user.id, organisation_id=org.id, format=fmt, rows=rows,
+           filters=filters.args())
+    db.session.flush()
 
 
 def export_rows(org_id: int, filters: Filters) -> list[Row]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select, update
 
 from ..access import policy
-from ..core.web import page_arg, paginate, safe_next
-from ..extensions import db, utcnow
+from ..core.web import page_arg, safe_next
 from ..i18n import gettext as _
 from . import services
-from .models import KINDS, MODES, Notification
+from .models import KINDS, MODES
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 25
@@ -27,8 +27,7 @@ def unread_notifications() -> int:
 @bp.get("/meldingen")
 @policy("login")
 def index():
-    listing = paginate(select(Notification).where(Notification.user_id == current_user.id)
-                       .order_by(Notification.created_at.desc(), Notification.id.desc()), page_arg(), PER_PAGE)
+    listing = services.listing(current_user, page_arg(), PER_PAGE)
     return render_template("notifications/index.html", items=listing.items, listing=listing, form=FlaskForm(),
                            notification_texts=services.shown)
 
@@ -36,29 +35,20 @@ def index():
 @bp.get("/meldingen/<notification_id>")
 @policy("login")
 def open_notification(notification_id: str):
-    note = db.session.scalar(select(Notification).where(
-        Notification.public_id == notification_id, Notification.user_id == current_user.id))
+    note = services.open_for(current_user, notification_id)
     if note is None:
         abort(404)
-    if note.read_at is None:
-        note.read_at = utcnow()
-        db.session.flush()
-    target = note.link or url_for("notifications.index")
     # Links are absolute (they are mailed too); keep only the local path.
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(target)
-    return redirect(parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment
-                                                                              else ""))
+    parts = urlsplit(note.link or url_for("notifications.index"))
+    return redirect(parts.path + (f"?{parts.query}" if parts.query else "")
+                    + (f"#{parts.fragment}" if parts.fragment else ""))
 
 
 @bp.post("/meldingen/alles-gelezen")
 @policy("login")
 def mark_all_read():
     if FlaskForm().validate_on_submit():
-        db.session.execute(update(Notification).where(
-            Notification.user_id == current_user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
-        db.session.flush()
+        services.mark_all_read(current_user)
         flash(_("Alle meldingen zijn gelezen."), "success")
     return redirect(safe_next(url_for("notifications.index")))
 

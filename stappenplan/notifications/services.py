@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, or_, se
 
 from .. import rls
 from ..accounts.models import User
-from ..core.web import external_url
+from ..audit.services import record as audit
+from ..core.web import Page, external_url, paginate
 from ..extensions import db, local_today, new_public_id, utcnow
 from ..i18n import Msg, render
 from ..i18n import gettext as _
@@ -512,3 +513,35 @@ def _unread_statement() -> Select:
     """The layout's unread count (every page), built once (see ``access.user_by_public_id``)."""
     return select(func.count(Notification.id)).where(
         Notification.user_id == bindparam("user"), Notification.read_at.is_(None))
+
+
+# --------------------------------------------------------------------------- the person's list
+
+
+def listing(user: User, number: int, per_page: int) -> Page:
+    """One page of the person's notifications, newest first."""
+    return paginate(select(Notification).where(Notification.user_id == user.id)
+                    .order_by(Notification.created_at.desc(), Notification.id.desc()), number, per_page)
+
+
+def open_for(user: User, public_id: str) -> Notification | None:
+    """The person's own notification (None for anyone else's), marked read on opening."""
+    note = db.session.scalar(select(Notification).where(Notification.public_id == public_id,
+                                                         Notification.user_id == user.id))
+    if note is not None and note.read_at is None:
+        note.read_at = utcnow()
+        db.session.flush()
+    return note
+
+
+def mark_all_read(user: User) -> int:
+    """Every unread notification of the person read; how many there were (audited, as
+    every change a person makes)."""
+    count = db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    audit("notifications_read", actor_id=user.id, organisation_id=user.organisation.id if user.organisation else None,
+          count=count)
+    db.session.flush()
+    return int(count or 0)
+

@@ -4,6 +4,8 @@ through the link. The link mechanics are shared with partnership invitations
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.services import create_user, user_by_email
@@ -21,7 +23,15 @@ from ..partnerships.invitations import (
     send_invitation_mail,
 )
 from ..partnerships.models import Invitation
-from .models import Membership
+from .models import Membership, Organisation
+
+
+def pending(org: Organisation) -> list[Invitation]:
+    """The organisation's member invitations that wait for an answer, newest first."""
+    return list(db.session.scalars(
+        select(Invitation).where(Invitation.inviter_org_id == org.id, Invitation.purpose == "member",
+                                 Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .order_by(Invitation.sent_at.desc())))
 
 
 def invite_member(actor: User, email: str, role: str, team: str | None) -> Invitation:

@@ -5,20 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from ..access import current_org, member_or_404, policy
 from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
-from ..extensions import db, utcnow
+from ..extensions import utcnow
 from ..i18n import gettext as _
 from ..partnerships.invitations import invitations_left
-from ..partnerships.models import Invitation
 from ..security import invitation_limit
 from . import invitations, services
 from .forms import ROLE_CHOICES, InviteMemberForm, RegionForm, RoleForm
-from .models import Membership, Organisation, Region
+from .models import Membership, Organisation
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisatie")
 
@@ -36,18 +34,7 @@ def _team(form: FlaskForm) -> str | None:
 
 def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
     org = current_org()
-    pending = list(
-        db.session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.inviter_org_id == org.id,
-                Invitation.purpose == "member",
-                Invitation.accepted_at.is_(None),
-                Invitation.revoked_at.is_(None),
-            )
-            .order_by(Invitation.sent_at.desc())
-        )
-    )
+    pending = invitations.pending(org)
     members = services.members_of(org)
     return {
         "org": org,
@@ -189,7 +176,7 @@ def region():
     form.region.choices = [SelectChoice(r.public_id, r.name) for r in all_regions]
     status = 200
     if form.validate_on_submit():
-        chosen = db.session.scalar(select(Region).where(Region.public_id == form.region.data))
+        chosen = next((r for r in all_regions if r.public_id == form.region.data), None)
         if chosen is not None:
             try:
                 services.request_region(current_user, chosen)

@@ -174,6 +174,13 @@ RESEND_EVERY = timedelta(hours=1)
 RESENDS_MAX = 3
 
 
+def sent_by(org: Organisation) -> list[Invitation]:
+    """Every partner invitation the organisation sent, newest first (its invitations page)."""
+    return list(db.session.scalars(
+        select(Invitation).where(Invitation.inviter_org_id == org.id, Invitation.purpose == "partnership")
+        .order_by(Invitation.sent_at.desc())))
+
+
 def invitations_left(org_id: int) -> int:
     """How many invitation mails (partners and colleagues, first ones and resends) the
     organisation may still send today: the cap minus what it sent in the last 24 hours

@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, rend
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_blocks
-from sqlalchemy import select
 
 from ..access import current_org, invitation_or_404, partnership_or_404, policy
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
@@ -14,7 +13,7 @@ from ..activity import describe
 from ..core.errors import ServiceError, attach
 from ..core.templating import render, wants_partial
 from ..core.web import int_arg
-from ..extensions import db, local_today, utcnow
+from ..extensions import local_today, utcnow
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..organisations import invitations as member_invitations
@@ -62,13 +61,7 @@ def invite():
 @policy("admin", "partner")
 def invitations_list():
     org = current_org()
-    items = list(
-        db.session.scalars(
-            select(Invitation)
-            .where(Invitation.inviter_org_id == org.id, Invitation.purpose == "partnership")
-            .order_by(Invitation.sent_at.desc())
-        )
-    )
+    items = invitations.sent_by(org)
     return render_template("partnerships/invitations.html", invitations=items, org=org,
                            form=FlaskForm(), now=utcnow())
 

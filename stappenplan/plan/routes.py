@@ -7,7 +7,6 @@ from flask_login import current_user
 
 from ..access import partnership_or_404, policy
 from ..core.pdf import render_pdf
-from ..extensions import db
 from . import services
 
 bp = Blueprint("plan", __name__)
@@ -31,7 +30,6 @@ def pdf(partnership_id: str) -> Response:
     doc = _document(partnership_id)
     data = render_pdf(render_template("plan/pdf.html", doc=doc), current_app.static_folder or "")
     services.record_export(doc, current_user)
-    db.session.flush()
     filename = services.pdf_filename(doc)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

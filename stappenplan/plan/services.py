@@ -417,3 +417,4 @@ def record_export(doc: PlanDocument, user: User) -> None:
         cycle=doc.cycle.number,
         format="pdf",
     )
+    db.session.flush()
