@@ -10,9 +10,9 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, Subquery, bindparam, func, or_, select, update
 
 from .. import rls
 from ..accounts.models import User
@@ -537,9 +537,9 @@ def open_for(user: User, public_id: str) -> Notification | None:
 def mark_all_read(user: User) -> int:
     """Every unread notification of the person read; how many there were (audited, as
     every change a person makes)."""
-    count = db.session.execute(update(Notification).where(
+    count = cast(CursorResult, db.session.execute(update(Notification).where(  # an UPDATE: it has a rowcount
         Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     audit("notifications_read", actor_id=user.id, organisation_id=user.organisation.id if user.organisation else None,
           count=count)
     db.session.flush()
