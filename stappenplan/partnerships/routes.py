@@ -78,7 +78,9 @@ def _after_invitation_action(inv: Invitation, message: str, error: bool):
     return redirect(url_for("partnerships.invitations_list"))
 
 
-ANNOUNCE = '{% import "_macros.html" as m %}{{ m.announce(text, urgent) }}'
+# In a <template>: the row answers into a table, where a bare <div> is not allowed (htmx
+# takes out-of-band content from templates).
+ANNOUNCE = '<template>{% import "_macros.html" as m %}{{ m.announce(text, urgent) }}</template>'
 
 
 @bp.post("/uitnodigingen/<invitation_id>/opnieuw")
