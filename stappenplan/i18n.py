@@ -22,13 +22,17 @@ After changing texts, update the catalogs (tests/test_i18n.py fails until then):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import flask_babel
+from babel import dates as babel_dates
 from babel.support import NullTranslations
 from flask import Flask, g, has_app_context
+from flask_babel import get_locale, get_timezone
 
 DEFAULT_LOCALE = "nl"
 #: Language names in their own language: someone looking for English looks for "English".
@@ -245,3 +249,45 @@ DYNAMIC_TEXTS = (
     N_("Nee"),
     N_("Deels"),
 )
+
+
+# --------------------------------------------------------------------------- dates and times
+
+
+def format_day(value: datetime | date | None, fmt: str = "d MMMM yyyy") -> str:
+    """A date in the user's time zone and language: the one way dates are written (the
+    ``date`` filter, answers' dates, mails, charts). Babel needs ~0.1 ms per call and the
+    overviews show one or two dates per row, so each day is formatted once per process."""
+    if not value:
+        return ""
+    day = _local_day(value, get_timezone()) if isinstance(value, datetime) else value
+    return _format_day(day, fmt, str(get_locale() or "nl"))
+
+
+@functools.lru_cache(maxsize=8192)
+def _local_day(moment: datetime, zone: tzinfo | None) -> date:
+    """The day of ``moment`` in ``zone``: Flask-Babel's ``to_user_timezone`` (stored naive
+    times are UTC), kept per moment - the matrix shows 50 of them per page."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if zone is None:
+        return aware.date()
+    return zone.normalize(aware.astimezone(zone)).date()  # type: ignore[attr-defined]  # pytz
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_day(day: date, fmt: str, locale: str) -> str:
+    return babel_dates.format_date(day, fmt, locale=locale)
+
+
+def format_moment(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
+    """Flask-Babel's ``format_datetime`` (the user's time zone and language), kept per
+    moment: Babel needs ~0.1 ms per call, and the activity lists show the same moments
+    on every visit."""
+    if not value:
+        return ""
+    return _format_moment(value, fmt, str(get_locale() or "nl"), get_timezone())
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_moment(moment: datetime, fmt: str, locale: str, zone: tzinfo | None) -> str:
+    return babel_dates.format_datetime(moment, fmt, tzinfo=zone, locale=locale)

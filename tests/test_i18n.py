@@ -453,7 +453,7 @@ def test_the_language_changes_only_through_i18n() -> None:
 
 def test_kept_moments_read_like_flask_babels_format_datetime(app: Flask) -> None:
     """The ``datetime`` filter keeps each formatted moment per format, language and time
-    zone (``templating._format_moment``), the ``date`` filter each moment's local day
+    zone (``i18n._format_moment``), the ``date`` filter each moment's local day
     (``_local_day``): their text must be exactly Flask-Babel's, on both sides of the clock
     changes and of midnight (31 December 23:05 UTC is 1 January in Amsterdam), for stored
     naive UTC and for aware times, and in English it must not answer with a Dutch text
@@ -462,32 +462,32 @@ def test_kept_moments_read_like_flask_babels_format_datetime(app: Flask) -> None
 
     import flask_babel
 
-    from stappenplan.core import templating
+    from stappenplan import i18n
 
     moments = [datetime(2026, 3, 29, 0, 59), datetime(2026, 3, 29, 1, 1), datetime(2026, 10, 25, 0, 30),
                datetime(2026, 10, 25, 1, 30), datetime(2026, 12, 31, 23, 5, 59),
                datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=-4)))]
     formats = ["d MMM yyyy, HH:mm", "d MMMM yyyy, HH:mm", "HH:mm"]
-    templating._format_moment.cache_clear()
-    templating._local_day.cache_clear()
+    i18n._format_moment.cache_clear()
+    i18n._local_day.cache_clear()
     with app.test_request_context("/"):
         for language in ("nl", "en"):
             with force_locale(language):
                 for moment in moments:
                     for fmt in formats:
                         expected = flask_babel.format_datetime(moment, fmt)
-                        assert templating._datetime(moment, fmt) == expected
-                        assert templating._datetime(moment, fmt) == expected  # kept
+                        assert i18n.format_moment(moment, fmt) == expected
+                        assert i18n.format_moment(moment, fmt) == expected  # kept
                     day = flask_babel.format_date(flask_babel.to_user_timezone(moment).date(), "d MMM yyyy")
-                    assert templating._date(moment, "d MMM yyyy") == day
-                    assert templating._date(moment, "d MMM yyyy") == day  # kept
-        assert templating._datetime(None) == ""
+                    assert i18n.format_day(moment, "d MMM yyyy") == day
+                    assert i18n.format_day(moment, "d MMM yyyy") == day  # kept
+        assert i18n.format_moment(None) == ""
         with force_locale("en"):
-            assert "Mar" in templating._datetime(moments[0])
-        assert "mrt" in templating._datetime(moments[0])
-    kept = templating._format_moment.cache_info()
+            assert "Mar" in i18n.format_moment(moments[0])
+        assert "mrt" in i18n.format_moment(moments[0])
+    kept = i18n._format_moment.cache_info()
     assert kept.hits >= len(moments) * len(formats) * 2 and kept.currsize >= len(moments) * len(formats) * 2
-    assert templating._local_day.cache_info().hits >= len(moments) * 3
+    assert i18n._local_day.cache_info().hits >= len(moments) * 3
 
 
 def test_what_users_wrote_keeps_its_language_in_the_english_interface(app: Flask, world) -> None:

@@ -165,8 +165,7 @@ def line_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, str,
 def charts_for(counts: Sequence[StepCount], months: Sequence[MonthCount]) -> tuple[Chart, Chart]:
     """The dashboard's two charts: where partnerships are now, and progress per month.
     A function of its arguments and the language only (the figures fragment calls it)."""
-    from flask_babel import format_date
-
+    from ..i18n import format_day as format_date
     from ..i18n import gettext as _
     from .services import DONE
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Hashable
-from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from babel import dates as babel_dates
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from ..extensions import htmx
+from ..i18n import format_day, format_moment
 from ..i18n import gettext as _
 
 KIND_LABELS = {
@@ -117,50 +115,12 @@ def warm(app: Flask) -> int:
     return len(names)
 
 
-def _date(value: datetime | date | None, fmt: str = "d MMMM yyyy") -> str:
-    """A date in the user's time zone and language. Babel needs ~0.1 ms per call and the
-    overviews show one or two dates per row, so each day is formatted once per process."""
-    if not value:
-        return ""
-    day = _local_day(value, get_timezone()) if isinstance(value, datetime) else value
-    return _format_day(day, fmt, str(get_locale() or "nl"))
-
-
-@functools.lru_cache(maxsize=8192)
-def _local_day(moment: datetime, zone: tzinfo | None) -> date:
-    """The day of ``moment`` in ``zone``: Flask-Babel's ``to_user_timezone`` (stored naive
-    times are UTC), kept per moment - the matrix shows 50 of them per page."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if zone is None:
-        return aware.date()
-    return zone.normalize(aware.astimezone(zone)).date()  # type: ignore[attr-defined]  # pytz
-
-
-@functools.lru_cache(maxsize=4096)
-def _format_day(day: date, fmt: str, locale: str) -> str:
-    return babel_dates.format_date(day, fmt, locale=locale)
-
-
-def _datetime(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
-    """Flask-Babel's ``format_datetime`` (the user's time zone and language), kept per
-    moment: Babel needs ~0.1 ms per call, and the activity lists show the same moments
-    on every visit."""
-    if not value:
-        return ""
-    return _format_moment(value, fmt, str(get_locale() or "nl"), get_timezone())
-
-
-@functools.lru_cache(maxsize=4096)
-def _format_moment(moment: datetime, fmt: str, locale: str, zone: tzinfo | None) -> str:
-    return babel_dates.format_datetime(moment, fmt, tzinfo=zone, locale=locale)
-
-
 def register(app: Flask, domain_globals: dict[str, Any]) -> None:
     """Filters and globals of every template. ``domain_globals`` (the worksheets' field
     names and display helpers, the slot slugs) come from the app factory: core knows no
     domain package."""
-    app.jinja_env.filters["date"] = _date
-    app.jinja_env.filters["datetime"] = _datetime
+    app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["datetime"] = format_moment
     app.jinja_env.globals.update(domain_globals)
     app.jinja_env.globals["static_url"] = _static_url
     app.jinja_env.trim_blocks = True

@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
-from ..i18n import current_locale
+from ..i18n import current_locale, format_day
 from ..i18n import gettext as _
 from ..workflow.answers import filled_rows as filled_rows  # the templates' too
 from ..workflow.definition import N_, Column, Question
@@ -31,10 +31,11 @@ def option_label(options: Any, key: str) -> str:
 
 
 def format_date(value: str | None) -> str:
+    """An answer's date (stored as ISO text) the way a table shows it: 07-12-2026."""
     if not value:
         return ""
     try:
-        return date.fromisoformat(value).strftime("%d-%m-%Y")
+        return format_day(date.fromisoformat(value), "dd-MM-yyyy")
     except ValueError:
         return value
 
