@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import Integer, Select, Subquery, and_, bindparam, case, exists, extract, func, or_, select
 from sqlalchemy.orm import aliased
@@ -652,17 +653,22 @@ def cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
     ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0)
     if ttl <= 0:
         return compute()
-    cache: dict[Any, tuple[float, Any]] = current_app.extensions.setdefault("dashboard_figures", {})
-    with _FIGURES_LOCK:
-        hit = cache.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+    cache = current_app.extensions.get("dashboard_figures")
+    if cache is None:  # bounded: a few entries per coordination organisation
+        # The clock is looked up on each call, so a test can move it on.
+        cache = current_app.extensions.setdefault("dashboard_figures", TTLCache(
+            maxsize=1000, ttl=ttl, timer=lambda: time.monotonic()))
+    with _FIGURES_LOCK:  # cachetools' caches are not thread-safe themselves
+        hit = cache.get(key, _MISSING)
+    if hit is not _MISSING:
+        return cast(T, hit)
     value = compute()
     with _FIGURES_LOCK:
-        if len(cache) > 1000:  # bounded: a few entries per coordination organisation
-            cache.clear()
-        cache[key] = (time.monotonic() + ttl, value)
+        cache[key] = value
     return value
+
+
+_MISSING = object()
 
 
 def _region_figures(

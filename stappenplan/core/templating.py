@@ -6,6 +6,7 @@ import threading
 from collections.abc import Hashable
 from typing import Any
 
+from cachetools import LRUCache
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
 from jinja2_fragments.flask import render_block
@@ -62,9 +63,9 @@ def fragment(template: str, **context: Hashable) -> Markup:
     key = (template, str(get_locale()), get_timezone(), tuple(sorted(context.items())))
     # One bounded store per template: the dashboard's many matrix pages must not push out
     # the one branch table of a large region.
-    stores: dict[str, dict[Any, Markup]] = current_app.extensions.setdefault("fragments", {})
-    with _FRAGMENTS_LOCK:
-        cache = stores.setdefault(template, {})
+    stores: dict[str, LRUCache[Any, Markup]] = current_app.extensions.setdefault("fragments", {})
+    with _FRAGMENTS_LOCK:  # cachetools' caches are not thread-safe themselves
+        cache = stores.setdefault(template, LRUCache(maxsize=FRAGMENT_CACHE_SIZE))
         html = cache.get(key)
     if html is not None and current_app.config.get("FRAGMENT_VERIFY"):
         fresh = render_template(template, **context)
@@ -73,8 +74,6 @@ def fragment(template: str, **context: Hashable) -> Markup:
     if html is None:
         html = Markup(render_template(template, **context))
         with _FRAGMENTS_LOCK:
-            if len(cache) >= FRAGMENT_CACHE_SIZE:
-                cache.clear()
             cache[key] = html
     return html
 
