@@ -46,8 +46,8 @@ def test_library_invites_new_childcare_which_accepts(world, app: Flask, client: 
     with app.app_context():
         expires = db.session.scalar(select(Invitation.expires_at).where(Invitation.email == "info@nieuw.nl"))
     with app.test_request_context():
-        from stappenplan.core.templating import _date
-        until = _date(expires)
+        from stappenplan.i18n import format_day
+        until = format_day(expires)
     row = text_of(client.get("/uitnodigingen").get_data(as_text=True))
     assert f"Verstuurd · geldig tot {until}" in row and f"Verstuurd tot {until}" not in row
     guest = app.test_client()
