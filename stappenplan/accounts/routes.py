@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from .. import rls
 from ..access import policy
 from ..core.errors import ServiceError, attach
+from ..core.templating import render
 from ..core.web import safe_next
 from ..i18n import gettext as _
 from ..i18n import refresh as refresh_locale
@@ -40,7 +41,7 @@ def login():
             user = services.authenticate(form.email.data, form.password.data)
         except services.LoginRefused as refused:
             attach(form, refused)
-            response = make_response(render_template("accounts/login.html", form=form), 429)
+            response = make_response(render("accounts/login.html", form=form), 429)
             response.headers["Retry-After"] = str(refused.retry_after)
             return response
         if user is not None:
@@ -49,7 +50,7 @@ def login():
             return redirect(safe_next(url_for("home.home")))
         # One message for unknown email and wrong password: reveals nothing.
         form.password.errors.append(_("Het e-mailadres of het wachtwoord klopt niet."))
-    return render_template("accounts/login.html", form=form)
+    return render("accounts/login.html", form=form)
 
 
 @bp.post("/uitloggen")
@@ -71,8 +72,8 @@ def register():
             form.org_name.data, form.name.data, form.email.data, form.password.data, form.team.data
         )
         # The same page whether or not the address had an account: the mail tells its owner.
-        return render_template("accounts/register_sent.html", email=form.email.data)
-    return render_template("accounts/register.html", form=form)
+        return render("accounts/register_sent.html", email=form.email.data)
+    return render("accounts/register.html", form=form)
 
 
 @bp.route("/e-mailadres-bevestigen/<token>", methods=["GET", "POST"])
@@ -81,7 +82,7 @@ def confirm_email(token: str):
     """A button, not the link itself, confirms: mail scanners that open links change nothing."""
     user, problem = registration.confirm(token)
     if user is None:
-        return render_template("accounts/confirm_invalid.html", problem=problem), 410
+        return render("accounts/confirm_invalid.html", problem=problem), 410
     form = FlaskForm()
     if form.validate_on_submit():
         if registration.mark_confirmed(user):
@@ -92,7 +93,7 @@ def confirm_email(token: str):
         else:
             flash(_("Je e-mailadres was al bevestigd."), "info")
         return redirect(url_for("home.home") if current_user.is_authenticated else url_for("accounts.login"))
-    return render_template("accounts/confirm.html", form=form, user=user)
+    return render("accounts/confirm.html", form=form, user=user)
 
 
 @bp.post("/e-mailadres-bevestigen/opnieuw")
@@ -114,8 +115,8 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        return render_template("accounts/forgot_sent.html", email=form.email.data)
-    return render_template("accounts/forgot.html", form=form)
+        return render("accounts/forgot_sent.html", email=form.email.data)
+    return render("accounts/forgot.html", form=form)
 
 
 @bp.route("/wachtwoord-herstellen/<token>", methods=["GET", "POST"])
@@ -123,14 +124,14 @@ def forgot_password():
 def reset_password(token: str):
     req, problem = services.reset_request_for(token)
     if req is None:
-        return render_template("accounts/reset_invalid.html", problem=problem), 410
+        return render("accounts/reset_invalid.html", problem=problem), 410
     form = ResetPasswordForm()
     if form.validate_on_submit():
         services.reset_password(req, form.password.data)
         logout_user()
         flash(_("Je wachtwoord is gewijzigd. Log in met je nieuwe wachtwoord."), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset.html", form=form)
+    return render("accounts/reset.html", form=form)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -147,7 +148,7 @@ def account():
             login_user(current_user._get_current_object())
             flash(_("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd."), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=form, language_form=_language_form(),
+    return render("accounts/account.html", form=form, language_form=_language_form(),
                            name_form=_name_form())
 
 
@@ -168,7 +169,7 @@ def rename():
         else:
             flash(_("Je naam is gewijzigd."), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None),
+    return render("accounts/account.html", form=ChangePasswordForm(formdata=None),
                            language_form=_language_form(), name_form=form), 422
 
 
@@ -182,7 +183,7 @@ def language():
     """Save the language of the interface; the message already shows in the new language."""
     form = LanguageForm()
     if not form.validate_on_submit():
-        return render_template("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form,
+        return render("accounts/account.html", form=ChangePasswordForm(formdata=None), language_form=form,
                                name_form=_name_form())
     services.set_locale(current_user, form.locale.data)
     refresh_locale()

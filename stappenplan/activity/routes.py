@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_wtf import FlaskForm
 
 from ..access import current_org, outbox_message_or_404, policy
+from ..core.templating import render
 from ..core.web import choice_arg, page_arg
 from ..i18n import gettext as _
 from ..outbox import services as outbox
@@ -29,7 +30,7 @@ def log():
     org = current_org()
     category = choice_arg("soort", admin_log.CATEGORIES)
     page = admin_log.page(org, category, request.args.get("persoon", ""), page_arg())
-    return render_template("audit/log.html", entries=page.entries, listing=page.listing, total=page.listing.total,
+    return render("audit/log.html", entries=page.entries, listing=page.listing, total=page.listing.total,
                            category=page.category, person=page.person, people=page.people,
                            categories=list(admin_log.CATEGORIES), undelivered=outbox.undelivered(org.id),
                            mail_labels=MAIL_LABELS, form=FlaskForm())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import to_user_timezone
 from flask_login import current_user
@@ -34,7 +34,7 @@ def _page(template: str, overview: services.Overview, base_url: str) -> str:
     """The whole page, or only the matrix for an htmx filter/paging request (see render)."""
     return render(
         template,
-        "matrix",
+        "coordination/_matrix.html",
         base_url=base_url,
         ov=overview,
         org=current_org(),
@@ -163,7 +163,7 @@ def follow_up(partnership_id: str):
     _days, cutoff = services.stalled_cutoff()
     facts = services.partnership_facts(current_org().id, partnership.id, cutoff)
     sent = reminders.history(partnership)
-    return render_template("coordination/follow_up.html", partnership=partnership, form=form, facts=facts,
+    return render("coordination/follow_up.html", partnership=partnership, form=form, facts=facts,
                            contacts=reminders.contacts(partnership), sent=sent, recent=reminders.recent(sent),
                            follow_up_days=reminders.follow_up_days(), now=utcnow()), status
 
@@ -173,7 +173,7 @@ def follow_up(partnership_id: str):
 def requests():
     """Branches that asked to join one of the coordinator's regions, and recent decisions."""
     org = current_org()
-    return render_template("coordination/requests.html", org=org, pending=regions.pending_requests(org.id),
+    return render("coordination/requests.html", org=org, pending=regions.pending_requests(org.id),
                            decided=regions.recent_decisions(org.id), form=FlaskForm())
 
 
@@ -219,7 +219,7 @@ def outcomes():
     minimum = region_themes.minimum if region_themes else themes.minimum()
     practice_branches, practice_partnerships = outcome_service.practice_rows(org.id, year, today,
                                                                              branch.id if branch else None)
-    return render_template("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
+    return render("coordination/outcomes.html", org=org, o=figures, branches=branches, branch=branch,
                            themes=region_themes, unknown_branch=bool(raw_branch) and branch is None,
                            how=report_service.how_counted(minimum), practice_branches=practice_branches,
                            practice_partnerships=practice_partnerships)
@@ -245,14 +245,14 @@ def _report_filename(r: report_service.Report, extension: str) -> str:
 def report():
     """The yearly region report, printable; the same as PDF and XLSX."""
     r = _report()
-    return render_template("coordination/report.html", r=r)
+    return render("coordination/report.html", r=r)
 
 
 @bp.get("/jaarverslag.pdf")
 @policy("coordination")
 def report_pdf() -> Response:
     r = _report()
-    html = render_template("coordination/report_pdf.html", r=r)
+    html = render("coordination/report_pdf.html", r=r)
     data = render_pdf(html, current_app.static_folder or "")
     report_service.record_export(current_user, current_org(), r.year, "pdf")
     return Response(data, mimetype="application/pdf",

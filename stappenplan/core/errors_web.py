@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, g, make_response, render_template, request, url_for
+from flask import Flask, Response, current_app, g, make_response, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..extensions import db
 from ..i18n import gettext as _
 from . import uow
-from .templating import wants_partial
+from .templating import render, wants_partial
 
 MESSAGES = {
     400: ("Dat lukte niet", "Het verzoek klopt niet. Probeer het opnieuw vanaf de vorige pagina."),
@@ -51,7 +51,7 @@ def error_page(code: int, title: str | None = None, message: str | None = None) 
         g.database_down = True  # render without reading anything (no user, no menu, Dutch)
     template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
     return (
-        render_template(
+        render(
             template, code=code, title=title or _(default_title),
             message=message or _(default_message),
             back=_same_site_referrer(),

@@ -1,4 +1,4 @@
-"""Template helpers: filters, globals and the page-or-partial renderer."""
+"""Template helpers: filters, globals and the one renderer of pages and their parts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from cachetools import LRUCache
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
-from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from ..extensions import htmx
@@ -30,12 +29,13 @@ def wants_partial() -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
-def render(template: str, block: str | None = None, **context: Any) -> str:
-    """Render the page, or only ``block`` of the same template when ``wants_partial()``.
-    A template without that block (another role's page) is rendered whole."""
-    if block and wants_partial() and block in current_app.jinja_env.get_template(template).blocks:
-        return render_block(template, block, **context)
-    return render_template(template, **context)
+def render(page: str, part: str | None = None, **context: Any) -> str:
+    """The one way a view answers with HTML. ``page`` is a whole page; ``part`` is a
+    ``_*.html`` template that the page includes, answered instead of the page when the
+    request wants a part (``wants_partial``). Because the page includes the very file, the
+    part and the page cannot drift. A route that only ever answers htmx passes its part
+    as ``page``."""
+    return render_template(part if part and wants_partial() else page, **context)
 
 
 #: Rendered fragments kept per process and template (``fragment``); cleared when full.

@@ -25,19 +25,20 @@ def index():
 @policy("login")
 def home():
     org = current_org()
-    template = "home/coordination.html" if org.kind == "coordination" else "home/party.html"
-    return render(template, "results", **home_data.context_for(org))
+    if org.kind == "coordination":
+        return render("home/coordination.html", **home_data.context_for(org))
+    return render("home/party.html", "home/_results.html", **home_data.context_for(org))
 
 
 @bp.get("/over-het-stappenplan")
 @policy("public")
 def about():
     """Why the plan exists and where it comes from; no data of anyone, so public."""
-    return render("home/about.html", None, plan=home_data.current_plan())
+    return render("home/about.html", plan=home_data.current_plan())
 
 
 @bp.get("/gespreksleidraad")
 @policy("public")
 def guide():
     """The guide for step 5's conversations with parents, made to be printed."""
-    return render("home/guide.html", None)
+    return render("home/guide.html")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from ..access import policy
+from ..core.templating import render
 from ..core.web import page_arg, safe_next
 from ..i18n import gettext as _
 from . import services
@@ -28,7 +29,7 @@ def unread_notifications() -> int:
 @policy("login")
 def index():
     listing = services.listing(current_user, page_arg(), PER_PAGE)
-    return render_template("notifications/index.html", items=listing.items, listing=listing, form=FlaskForm(),
+    return render("notifications/index.html", items=listing.items, listing=listing, form=FlaskForm(),
                            notification_texts=services.shown)
 
 
@@ -68,5 +69,5 @@ def preferences():
             services.set_preferences(current_user, choices)
             flash(_("Je keuzes voor e-mail zijn opgeslagen."), "success")
             return redirect(url_for("notifications.preferences"))
-    return render_template("notifications/preferences.html", form=form, prefs=services.preferences(current_user),
+    return render("notifications/preferences.html", form=form, prefs=services.preferences(current_user),
                            labels=services.labels_for(current_user))

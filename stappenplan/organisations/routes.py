@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
@@ -51,7 +51,7 @@ def _members_context(invite_form: InviteMemberForm | None = None) -> dict:
 @bp.get("/leden")
 @policy("login")
 def members():
-    return render_template("organisations/members.html", **_members_context())
+    return render("organisations/members.html", **_members_context())
 
 
 @bp.post("/leden/uitnodigen")
@@ -67,7 +67,7 @@ def invite_member():
         else:
             flash(_("Uitnodiging verstuurd naar %(email)s.", email=form.email.data), "success")
             return redirect(url_for("organisations.members"))
-    return render_template("organisations/members.html", **_members_context(form)), 422
+    return render("organisations/members.html", **_members_context(form)), 422
 
 
 def last_admin_note(membership: Membership) -> str:
@@ -110,7 +110,7 @@ def member_row(member_id: str):
     membership = member_or_404(member_id)
     if not wants_partial():
         return redirect(url_for("organisations.members"))
-    return render_template("organisations/_member_row.html", m=membership, focus=True,
+    return render("organisations/_member_row.html", m=membership, focus=True,
                            admin_count=services.admin_count(membership.organisation))
 
 
@@ -136,12 +136,14 @@ def change_role(member_id: str):
             # The other admins' rows too: whether one is the only admin may have changed.
             others = [m for m in services.members_of(membership.organisation)
                       if m.role == "admin" and m.id != membership.id]
-            return render("organisations/member_edit.html", "row", membership=membership, form=form,
-                          saved=True, messages=[("success", message)], others=others,
+            return render("organisations/_member_edit_row.html", membership=membership, form=form, saved=True,
+                          messages=[("success", message)], others=others,
                           admin_count=services.admin_count(membership.organisation))
     _offer_only_admin(form, membership)
-    return render("organisations/member_edit.html", "row", membership=membership, form=form,
-                  messages=messages)
+    # Two shapes of one form, not a page and its part: the inline editor in the members
+    # table (htmx) or a page of its own.
+    editor = "organisations/_member_edit_row.html" if wants_partial() else "organisations/member_edit.html"
+    return render(editor, membership=membership, form=form, messages=messages)
 
 
 @bp.route("/leden/<member_id>/verwijderen", methods=["GET", "POST"])
@@ -161,7 +163,7 @@ def remove_member(member_id: str):
                 flash(_("%(name)s is verwijderd uit je organisatie.", name=membership.user.name), "success")
         return redirect(url_for("organisations.members"))
     last_admin = membership.role == "admin" and services.admin_count(membership.organisation) <= 1
-    return render_template("organisations/member_remove.html", membership=membership, form=form,
+    return render("organisations/member_remove.html", membership=membership, form=form,
                            own=membership.user_id == current_user.id,
                            refusal=last_admin_note(membership) if last_admin else None)
 
@@ -189,7 +191,7 @@ def region():
                 return redirect(url_for("organisations.region"))
     elif form.is_submitted():
         status = 422
-    return render_template("organisations/region.html", form=form, current=services.region_of(org),
+    return render("organisations/region.html", form=form, current=services.region_of(org),
                            pending=services.pending_request(org), decided=services.last_decision(org),
                            regions=all_regions, leave_form=FlaskForm()), status
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, render_template_string, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
-from jinja2_fragments.flask import render_blocks
 
 from ..access import current_org, invitation_or_404, partnership_or_404, policy
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
@@ -52,7 +51,7 @@ def invite():
                       "success")
                 return redirect(url_for("partnerships.invitations_list"))
     status = 422 if form.errors else 200
-    return render_template("partnerships/invite.html", form=form, org=org,
+    return render("partnerships/invite.html", form=form, org=org,
                            invitations_left=invitations.invitations_left(org.id),
                            invitations_per_day=current_app.config["INVITATIONS_PER_DAY"]), status
 
@@ -62,7 +61,7 @@ def invite():
 def invitations_list():
     org = current_org()
     items = invitations.sent_by(org)
-    return render_template("partnerships/invitations.html", invitations=items, org=org,
+    return render("partnerships/invitations.html", invitations=items, org=org,
                            form=FlaskForm(), now=utcnow())
 
 
@@ -70,17 +69,13 @@ def _after_invitation_action(inv: Invitation, message: str, error: bool):
     """The invitation's row again with what happened said aloud (htmx), or the list with a
     flash message (a plain form post)."""
     if wants_partial():
-        row = render("partnerships/invitations.html", "invitation_row", inv=inv, form=FlaskForm())
-        return row + str(render_template_string(ANNOUNCE, text=message, urgent=error))
+        return render("partnerships/_invitation_answer.html", inv=inv, form=FlaskForm(), text=message,
+                      urgent=error)
     flash(message, "error" if error else "success")
     if inv.purpose == "member":
         return redirect(url_for("organisations.members"))
     return redirect(url_for("partnerships.invitations_list"))
 
-
-# In a <template>: the row answers into a table, where a bare <div> is not allowed (htmx
-# takes out-of-band content from templates).
-ANNOUNCE = '<template>{% import "_macros.html" as m %}{{ m.announce(text, urgent) }}</template>'
 
 
 @bp.post("/uitnodigingen/<invitation_id>/opnieuw")
@@ -116,7 +111,7 @@ def accept(token: str):
     resolved = invitations.resolve(token)
     inv = resolved.invitation
     if resolved.problem or inv is None:
-        return render_template("partnerships/accept_problem.html", problem=resolved.problem), 410
+        return render("partnerships/accept_problem.html", problem=resolved.problem), 410
     if inv.purpose == "member":
         return _accept_member(inv)
     return _accept_partnership(inv)
@@ -124,7 +119,7 @@ def accept(token: str):
 
 def _accept_member(inv: Invitation):
     if current_user.is_authenticated:
-        return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+        return render("partnerships/accept_logged_in.html", inv=inv), 409
     form = AccountForm()
     if form.validate_on_submit():
         try:
@@ -136,7 +131,7 @@ def _accept_member(inv: Invitation):
             login_user(user)
             flash(_("Welkom bij %(org)s!", org=inv.inviter_org.name), "success")
             return redirect(url_for("home.home"))
-    return render_template("partnerships/accept_member.html", inv=inv, form=form)
+    return render("partnerships/accept_member.html", inv=inv, form=form)
 
 
 def _accept_partnership(inv: Invitation):
@@ -146,7 +141,7 @@ def _accept_partnership(inv: Invitation):
             flash(_("Log in om de uitnodiging van %(org)s te accepteren.", org=inv.inviter_org.name), "info")
             return redirect(url_for("accounts.login", next=request.path))
         if current_user.organisation.id != existing.id:
-            return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+            return render("partnerships/accept_logged_in.html", inv=inv), 409
         form = AcceptForm()
         if form.validate_on_submit():
             try:
@@ -156,9 +151,9 @@ def _accept_partnership(inv: Invitation):
             else:
                 flash(_("De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
                 return redirect(url_for("partnerships.show", partnership_id=partnership.public_id))
-        return render_template("partnerships/accept_existing.html", inv=inv, form=form, org=existing)
+        return render("partnerships/accept_existing.html", inv=inv, form=form, org=existing)
     if current_user.is_authenticated:
-        return render_template("partnerships/accept_logged_in.html", inv=inv), 409
+        return render("partnerships/accept_logged_in.html", inv=inv), 409
     form = NewOrganisationAccountForm()
     if request.method == "GET":
         form.org_name.data = inv.org_name
@@ -174,7 +169,7 @@ def _accept_partnership(inv: Invitation):
             login_user(user)
             flash(_("Welkom! De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
             return redirect(url_for("home.home"))
-    return render_template("partnerships/accept_new.html", inv=inv, form=form)
+    return render("partnerships/accept_new.html", inv=inv, form=form)
 
 
 @bp.get("/samenwerkingen/<partnership_id>")
@@ -184,8 +179,8 @@ def show(partnership_id: str):
     timeline = build_timeline(partnership, role, current_user)
     items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role, loaded=[partnership])
     glance = practice.glance([partnership.id], local_today()).get(partnership.id)
-    return render("partnerships/show.html", "timeline", timeline=timeline, form=ActionForm(), items=items,
-                  page_size=ACTIVITY_PAGE, glance=glance, today=local_today())
+    return render("partnerships/show.html", "partnerships/_timeline.html", timeline=timeline, form=ActionForm(),
+                  items=items, page_size=ACTIVITY_PAGE, glance=glance, today=local_today())
 
 
 @bp.get("/samenwerkingen/<partnership_id>/activiteit")
@@ -195,8 +190,8 @@ def activity(partnership_id: str):
     partnership, role = partnership_or_404(partnership_id)
     items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=role,
                                 before=int_arg("voor", None, lo=1, hi=2**62))
-    template = "partnerships/_activity_items.html" if wants_partial() else "partnerships/activity.html"
-    return render_template(template, partnership=partnership, items=items, page_size=ACTIVITY_PAGE)
+    return render("partnerships/activity.html", "partnerships/_activity_items.html", partnership=partnership,
+                  items=items, page_size=ACTIVITY_PAGE)
 
 
 ACTIVITY_PAGE = 10
@@ -217,10 +212,8 @@ def act(partnership_id: str):
         timeline = build_timeline(partnership, party, current_user)
         items = describe.activities([partnership.id], limit=ACTIVITY_PAGE, viewer=party, loaded=[partnership])
         status = 422 if outcome.get("error") else 200
-        return render_blocks("partnerships/show.html", ["timeline", "round_label", "activity", "announce"],
-                             timeline=timeline,
-                             form=ActionForm(), outcome=outcome, items=items, page_size=ACTIVITY_PAGE,
-                             oob=True), status
+        return render("partnerships/_action_result.html", timeline=timeline, form=ActionForm(), outcome=outcome,
+                      items=items, page_size=ACTIVITY_PAGE, oob=True), status
     flash(outcome.get("error") or outcome.get("message") or "", "error" if outcome.get("error") else "success")
     for question in outcome.get("missing", []):
         flash(_("Nog niet ingevuld: %(label)s", label=question.label), "error")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from jinja2_fragments.flask import render_block
 
 from .. import rls
 from ..access import partnership_or_404, policy, practice_record_or_404
-from ..core.templating import wants_partial
+from ..core.templating import render, wants_partial
 from ..core.web import int_arg, parse_int
 from ..extensions import local_today
 from ..i18n import gettext as _
@@ -22,7 +21,7 @@ bp = Blueprint("practice", __name__, url_prefix="/samenwerkingen/<partnership_id
 
 def _page(partnership, role: str, outcomes: dict[int, Outcome] | None = None, status: int = 200):
     view = page.build(partnership, role, outcomes)
-    return render_template("practice/show.html", v=view, form=FlaskForm()), status
+    return render("practice/show.html", v=view, form=FlaskForm()), status
 
 
 @bp.get("")
@@ -71,18 +70,18 @@ def add(partnership_id: str):
         outcome = services.add_activity(partnership, current_user, party, request.form)
     if wants_partial():
         if not outcome.ok:
-            response = Response(render_block("practice/show.html", "add_form", v=page.build(partnership, party),
-                                             form=FlaskForm(), added=outcome), status=422)
+            response = Response(render("practice/_add_form.html", v=page.build(partnership, party),
+                                       form=FlaskForm(), added=outcome), status=422)
             response.headers["HX-Retarget"] = "#praktijk-toevoegen"
             response.headers["HX-Reswap"] = "outerHTML"
             return response
         view = page.build(partnership, party)
-        return render_template("practice/_added.html", v=view, record=outcome.record, form=FlaskForm())
+        return render("practice/_added.html", v=view, record=outcome.record, form=FlaskForm())
     if outcome.ok:
         flash(_("Activiteit toegevoegd: %(title)s.", title=outcome.record.title if outcome.record else ""), "success")
         return redirect(url_for("practice.show", partnership_id=partnership.public_id) + "#praktijk-activiteiten")
     view = page.build(partnership, party)
-    return render_template("practice/show.html", v=view, form=FlaskForm(), added=outcome), 422
+    return render("practice/show.html", v=view, form=FlaskForm(), added=outcome), 422
 
 
 def _answer(partnership, party: str, outcome: Outcome):
@@ -91,7 +90,7 @@ def _answer(partnership, party: str, outcome: Outcome):
     status = {"saved": 200, "unchanged": 200, "conflict": 409}.get(outcome.status, 422)
     if wants_partial() and record is not None:
         view = page.build(partnership, party, {record.id: outcome})
-        return render_template("practice/_saved.html", v=view, record=record, outcome=outcome,
+        return render("practice/_saved.html", v=view, record=record, outcome=outcome,
                                form=FlaskForm()), status
     if outcome.ok and record is not None:
         flash(_("Opgeslagen: %(title)s.", title=_label(record)), "success")
@@ -108,8 +107,8 @@ def _label(record) -> str:
 @policy("login")
 def history(partnership_id: str, record_id: str):
     partnership, role, record = practice_record_or_404(partnership_id, record_id)
-    template = "practice/_history.html" if wants_partial() else "practice/history.html"
-    return render_template(template, partnership=partnership, record=record, changes=services.history(record))
+    return render("practice/history.html", "practice/_history.html", partnership=partnership, record=record,
+                  changes=services.history(record))
 
 
 @bp.get("/nieuws")
@@ -122,7 +121,7 @@ def feed(partnership_id: str):
     if not changed:
         return Response(status=204)
     view = page.build(partnership, role)
-    return render_template("practice/_feed.html", v=view, changed=changed, since=since, seq=seq,
+    return render("practice/_feed.html", v=view, changed=changed, since=since, seq=seq,
                            form=FlaskForm(), me=current_user.id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
@@ -14,6 +14,7 @@ from wtforms import PasswordField, StringField
 from ..access import current_org, policy
 from ..core.errors import ServiceError, attach
 from ..core.forms import Form
+from ..core.templating import render
 from ..extensions import utcnow
 from ..i18n import gettext as _
 from . import services
@@ -33,7 +34,7 @@ class PasswordForm(Form):
 @bp.get("/organisatie/gegevens")
 @policy("admin")
 def overview():
-    return render_template("privacy/overview.html", org=current_org(), form=ConfirmNameForm(),
+    return render("privacy/overview.html", org=current_org(), form=ConfirmNameForm(),
                            export_form=FlaskForm())
 
 
@@ -64,7 +65,7 @@ def delete_organisation():
             logout_user()
             flash(_("Je organisatie en alle gegevens zijn verwijderd."), "success")
             return redirect(url_for("accounts.login"))
-    return render_template("privacy/overview.html", org=org, form=form, export_form=FlaskForm()), 422
+    return render("privacy/overview.html", org=org, form=form, export_form=FlaskForm()), 422
 
 
 @bp.route("/account/verwijderen", methods=["GET", "POST"])
@@ -82,4 +83,4 @@ def delete_account():
             flash(_("Je account is verwijderd. Wat je schreef blijft staan als 'verwijderde gebruiker'."),
                   "success")
             return redirect(url_for("accounts.login"))
-    return render_template("privacy/delete_account.html", form=form)
+    return render("privacy/delete_account.html", form=form)

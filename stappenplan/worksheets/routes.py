@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from ..access import lazy_login, policy, require_login, session_identity, sheet_or_404, sheet_probe
 from ..core.errors import ServiceError
 from ..core.logging import note_organisation
-from ..core.templating import wants_partial
+from ..core.templating import render, wants_partial
 from ..core.web import int_arg, parse_int
 from ..extensions import htmx
 from ..i18n import gettext as _
@@ -35,7 +35,7 @@ def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) ->
 
 def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: int = 200):
     view = views.build(sheet, current_user)
-    return render_template("worksheets/show.html", v=view, outcomes=outcomes or {},
+    return render("worksheets/show.html", v=view, outcomes=outcomes or {},
                            client_messages=views.client_messages()), status
 
 
@@ -179,7 +179,7 @@ def add_suggestion(partnership_id: str, step: int, slot: str, key: str):
     if not outcome.ok or suggestion is None:
         return _invalid(question, message)
     view = views.build(sheet, current_user)
-    return render_template("worksheets/_suggestion_added.html", v=view, q=question, s=suggestion, message=message)
+    return render("worksheets/_suggestion_added.html", v=view, q=question, s=suggestion, message=message)
 
 
 def _row_message(op: str, question: Question) -> str:
@@ -191,7 +191,7 @@ def _row_message(op: str, question: Question) -> str:
 
 
 def _invalid(question: Question, message: str) -> tuple[str, int]:
-    return render_template("worksheets/_status.html", q=question,
+    return render("worksheets/_status.html", q=question,
                            outcome=SaveOutcome("invalid", question=question, message=message)), 422
 
 
@@ -200,7 +200,7 @@ def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
     """Status for the field (never the input itself), plus out-of-band version updates."""
     if outcome.status == "conflict":
         view = views.build(sheet, current_user)
-        response = make_response(render_template("worksheets/_conflict.html", v=view, q=question,
+        response = make_response(render("worksheets/_conflict.html", v=view, q=question,
                                                  outcome=outcome, cell=cell), 409)
         response.headers["HX-Retarget"] = f"#conflict-{question.key}"
         response.headers["HX-Reswap"] = "innerHTML"
@@ -220,13 +220,13 @@ def _field_response(sheet: Sheet, question: Question, outcome: SaveOutcome,
         goal_ids = [g["id"] for g in views.shared_goals(sheet)] if question.type == "goal_progress" else None
         merged_pairs = fields.form_pairs(question, outcome.value, goal_ids)
         merged_by = history.last_other_editor(sheet, question, current_user)
-    return render_template("worksheets/_status.html", q=question, outcome=outcome, cell=cell,
+    return render("worksheets/_status.html", q=question, outcome=outcome, cell=cell,
                            merged_pairs=merged_pairs, merged_by=merged_by), code
 
 
 def _field_area(sheet: Sheet, question: Question, message: str | None = None):
     view = views.build(sheet, current_user)
-    return render_template("worksheets/_field_area.html", v=view, q=question,
+    return render("worksheets/_field_area.html", v=view, q=question,
                            message=message or (_("Dit is de huidige versie.") if htmx else None))
 
 
@@ -307,7 +307,7 @@ def _news(sheet: Sheet, editing: str | None, status: str | None, seen: Seen) -> 
     # A partner's approval (or its withdrawal) changes no answer, but the bar's buttons and
     # notes and the warning above the questions: those are sent again.
     approvals = signed != seen.signed
-    response = make_response(render_template("worksheets/_feed.html", v=view, keys=keys, editing=editing,
+    response = make_response(render("worksheets/_feed.html", v=view, keys=keys, editing=editing,
                                              changed={a.question: a for a in changed},
                                              refresh_bar=bool(changed) or approvals, approvals=approvals,
                                              content_changed=sheet.instance.content_version != seq))
@@ -345,8 +345,10 @@ def question_history(partnership_id: str, step: int, slot: str, key: str):
     question = _question_or_404(sheet, key)
     view = views.build(sheet, current_user)
     entries = history.entries(sheet, question, view.goal_labels)
-    template = "worksheets/_history.html" if wants_partial() else "worksheets/history.html"
-    return render_template(template, v=view, q=question, entries=entries)
+    # The panel under the question (htmx) and the page of its own (no script) are two
+    # shapes of one list (_history_list.html), not a page and its part.
+    panel = "worksheets/_history.html" if wants_partial() else "worksheets/history.html"
+    return render(panel, v=view, q=question, entries=entries)
 
 
 @bp.post("/vraag/<key>/herstellen")
@@ -420,10 +422,11 @@ def _thread(sheet: Sheet, question: Question, error: str | None = None, body: st
     line under the thread says."""
     thread_ = comment_service.thread_for(sheet, question.key)
     view = views.build(sheet, current_user)
-    template = "worksheets/_thread.html" if wants_partial() else "worksheets/thread.html"
     status = 422 if error else 200
-    return render_template(template, v=view, q=question, thread=thread_, error=error, body=body,
-                           mentioned=mentioned or [], posted=posted, said=said,
+    # The thread under the question (htmx) or a page of its own (no script): two shapes.
+    panel = "worksheets/_thread.html" if wants_partial() else "worksheets/thread.html"
+    return render(panel, v=view, q=question, thread=thread_,
+                  error=error, body=body, mentioned=mentioned or [], posted=posted, said=said,
                            people=comment_service.mentionable(sheet)), status
 
 
