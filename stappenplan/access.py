@@ -324,6 +324,20 @@ def invitation_or_404(public_id: str) -> Invitation:
     return inv
 
 
+def received_invitation_or_404(public_id: str) -> Invitation:
+    """A partnership invitation addressed to the current user's organisation (one that was
+    already on the platform), still open: the start page's "Accepteren"/"Afslaan"."""
+    inv = db.session.scalar(
+        select(Invitation).where(
+            Invitation.public_id == public_id, Invitation.purpose == "partnership",
+            Invitation.target_org_id == current_org().id,
+        )
+    )
+    if inv is None or inv.state != "pending":
+        abort(404)
+    return inv
+
+
 def member_or_404(public_id: str) -> Membership:
     """A membership of the current user's own organisation."""
     membership = db.session.scalar(

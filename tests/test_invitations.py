@@ -320,3 +320,81 @@ def test_inviting_an_organisation_you_already_work_with(world, app: Flask, clien
     login(other, world.emails["lib_b"])
     assert invite(other, f"{world.emails['cc_a']}, Opvang A").status_code == 302
     assert "Bibliotheek B nodigt jullie uit voor een samenwerking" in partner.get("/start").get_data(as_text=True)
+
+
+def _received(page: str) -> list[str]:
+    """The ids of the invitations the start page offers to accept, from their forms."""
+    return re.findall(r'action="/uitnodigingen/ontvangen/([\w-]+)/accepteren"', page)
+
+
+def test_an_organisation_on_the_platform_accepts_from_its_start_page(world, app: Flask) -> None:
+    """Library B invites childcare A (already on the platform): A's admin accepts from the
+    start page, without the mail; a member sees the invitation but no button."""
+    lib_b, admin, member = app.test_client(), app.test_client(), app.test_client()
+    login(lib_b, world.emails["lib_b"])
+    assert invite(lib_b, world.emails["cc_a_member"] + ", Opvang A").status_code == 302
+    login(member, world.emails["cc_a_member"])
+    page = text_of(member.get("/start").get_data(as_text=True))
+    assert "Bibliotheek B nodigt jullie uit voor een samenwerking." in page
+    assert "Een beheerder van jullie organisatie kan deze uitnodiging accepteren." in page
+    assert _received(member.get("/start").get_data(as_text=True)) == []
+    login(admin, world.emails["cc_a"])
+    [inv_id] = _received(admin.get("/start").get_data(as_text=True))
+    # The member cannot accept by posting either; without the CSRF token nothing happens.
+    assert member.post(f"/uitnodigingen/ontvangen/{inv_id}/accepteren").status_code in {403, 404}
+    response = admin.post(f"/uitnodigingen/ontvangen/{inv_id}/accepteren")
+    assert response.status_code == 302 and "/samenwerkingen/" in response.headers["Location"]
+    with app.app_context():
+        org = db.session.scalar(select(Organisation).where(Organisation.name == "Opvang A"))
+        libraries = db.session.scalars(select(Partnership).where(Partnership.childcare_id == org.id)).all()
+        assert sorted(p.library.name for p in libraries) == ["Bibliotheek A", "Bibliotheek B"]
+        inv = db.session.scalar(select(Invitation).where(Invitation.public_id == inv_id))
+        assert inv.state == "accepted" and inv.partnership_id is not None
+    assert "De samenwerking met Bibliotheek B is gestart." in admin.get(response.headers["Location"]).get_data(
+        as_text=True)
+    # Accepted once: the button is gone and a second post is a 404, as is the mail's link used.
+    assert _received(admin.get("/start").get_data(as_text=True)) == []
+    assert admin.post(f"/uitnodigingen/ontvangen/{inv_id}/accepteren").status_code == 404
+    [link] = [m.group(1) for m in (re.search(r"http://[^\s]+(/uitnodiging/[^\s]+)", body) for body in _bodies(app))
+              if m]
+    assert admin.get(link).status_code == 410
+
+
+def _bodies(app: Flask) -> list[str]:
+    with app.app_context():
+        return [m.body for m in outbox()]
+
+
+def test_declining_in_the_app_tells_the_inviter_and_closes_the_link(world, app: Flask) -> None:
+    lib_b, admin = app.test_client(), app.test_client()
+    login(lib_b, world.emails["lib_b"])
+    assert invite(lib_b, world.emails["cc_a"] + ", Opvang A").status_code == 302
+    login(admin, world.emails["cc_a"])
+    home = admin.get("/start").get_data(as_text=True)
+    [inv_id] = _received(home)
+    assert "wilt afslaan?" in home  # the confirmation before a decline
+    response = admin.post(f"/uitnodigingen/ontvangen/{inv_id}/afslaan", follow_redirects=True)
+    assert "Je hebt de uitnodiging van Bibliotheek B afgeslagen." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Partnership.id))) == 2
+        assert db.session.scalar(select(Invitation).where(Invitation.public_id == inv_id)).state == "declined"
+    assert "Afgeslagen" in text_of(lib_b.get("/uitnodigingen").get_data(as_text=True))
+    [link] = links(app)
+    assert "Deze uitnodiging is al afgeslagen." in admin.get(link).get_data(as_text=True)
+    assert lib_b.post(f"/uitnodigingen/{inv_id}/opnieuw").status_code in {302, 422}
+    assert len(links(app)) == 1  # a declined invitation is not sent again
+
+
+def test_another_organisations_invitation_cannot_be_accepted_from_the_app(world, app: Flask) -> None:
+    """Only the addressed organisation's admin: childcare B's admin gets a 404."""
+    lib_b, other = app.test_client(), app.test_client()
+    login(lib_b, world.emails["lib_b"])
+    assert invite(lib_b, world.emails["cc_a"] + ", Opvang A").status_code == 302
+    with app.app_context():
+        inv_id = db.session.scalar(select(Invitation.public_id))
+    login(other, world.emails["cc_b"])
+    for action in ("accepteren", "afslaan"):
+        assert other.post(f"/uitnodigingen/ontvangen/{inv_id}/{action}").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Invitation.public_id)) == inv_id
+        assert db.session.scalar(select(Invitation)).state == "pending"

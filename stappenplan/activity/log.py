@@ -31,6 +31,7 @@ LABELS = {
     "wijzigde een rol", "member_removed": "verwijderde een collega", "password_changed": "wijzigde het wachtwoord",
     "password_reset": "stelde een nieuw wachtwoord in", "partner_invited": "nodigde een partner uit",
     "invitation_resent": "verstuurde een uitnodiging opnieuw", "invitation_revoked": "trok een uitnodiging in",
+    "invitation_declined": "sloeg een uitnodiging af",
     "organisation_registered": "maakte de organisatie aan", "region_opt_in": "meldde de vestiging aan voor de regio",
     "region_opt_out": "meldde de vestiging af voor de regio", "data_exported": "downloadde alle gegevens",
     "account_deleted": "verwijderde het eigen account", "partner_deleted": "een partner verwijderde zijn gegevens",

@@ -55,7 +55,7 @@ class Resolved:
     """The invitation behind a link, or the reason the link does not work."""
 
     invitation: Invitation | None
-    problem: str | None  # invalid, expired, used, revoked, replaced
+    problem: str | None  # invalid, expired, used, revoked, declined, replaced
 
 
 def resolve(token: str) -> Resolved:
@@ -72,7 +72,7 @@ def resolve(token: str) -> Resolved:
     state = inv.state
     if state == "accepted":
         return Resolved(inv, "used")
-    if state in {"revoked", "expired"}:
+    if state in {"revoked", "expired", "declined"}:
         return Resolved(inv, state)
     return Resolved(inv, None)
 
@@ -258,6 +258,7 @@ def refuse_open_duplicate(org_id: int, email: str, purpose: str) -> None:
             Invitation.purpose == purpose,
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
+            Invitation.declined_at.is_(None),
             Invitation.expires_at > utcnow(),
         )
     )
@@ -391,7 +392,7 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
 
 def resend(actor: User, inv: Invitation) -> None:
     """A fresh link (new nonce, new expiry): the old link stops working."""
-    if inv.state in {"accepted", "revoked"}:
+    if inv.state in {"accepted", "revoked", "declined"}:
         raise ServiceError(_("Deze uitnodiging kan niet opnieuw worden verstuurd."))
     check_may_invite(actor, 1)  # locks the organisation: the checks below count every resend
     resends = list(db.session.scalars(select(InvitationSend.sent_at).where(
@@ -414,8 +415,8 @@ def resend(actor: User, inv: Invitation) -> None:
 
 
 def revoke(actor: User, inv: Invitation) -> None:
-    if inv.state in {"accepted", "revoked"}:
-        raise ServiceError(_("Deze uitnodiging is al gebruikt of ingetrokken."))
+    if inv.state in {"accepted", "revoked", "declined"}:
+        raise ServiceError(_("Deze uitnodiging is al gebruikt, afgeslagen of ingetrokken."))
     inv.revoked_at = utcnow()
     record("invitation_revoked", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
 
@@ -429,8 +430,8 @@ def lock(inv: Invitation) -> Invitation:
         select(Invitation).where(Invitation.id == inv.id).with_for_update(of=Invitation)
     )
     assert locked is not None
-    if locked.accepted_at or locked.revoked_at or locked.expires_at <= utcnow():
-        raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken of verlopen."))
+    if locked.accepted_at or locked.revoked_at or locked.declined_at or locked.expires_at <= utcnow():
+        raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken, afgeslagen of verlopen."))
     return locked
 
 
@@ -448,15 +449,30 @@ def needs_existing_org(inv: Invitation) -> Organisation | None:
 
 @uow.atomic
 def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
-    """An admin of an organisation already on the platform accepts."""
-    org = actor.organisation
-    if not actor.is_admin or org.kind != PARTNER_KIND[inv.inviter_org.kind]:
+    """An admin of an organisation already on the platform accepts (through the mail's
+    link or from the start page: the same checks)."""
+    _check_accepting_admin(inv, actor)
+    inv = lock(inv)
+    return _create_partnership(inv, actor.organisation, actor)
+
+
+def _check_accepting_admin(inv: Invitation, actor: User) -> None:
+    if not actor.is_admin or actor.organisation.kind != PARTNER_KIND[inv.inviter_org.kind]:
         raise ServiceError(
             _("Alleen een beheerder van een %(kind)s kan deze uitnodiging accepteren.",
               kind=kind_label(PARTNER_KIND[inv.inviter_org.kind]))
         )
+
+
+@uow.atomic
+def decline_partnership(inv: Invitation, actor: User) -> None:
+    """An admin of the invited organisation declines in the app. The inviter's list says
+    "Afgeslagen"; nothing is mailed (the inviter did not ask a question that waits)."""
+    _check_accepting_admin(inv, actor)
     inv = lock(inv)
-    return _create_partnership(inv, org, actor)
+    inv.declined_at = utcnow()
+    record("invitation_declined", actor_id=actor.id, organisation_id=actor.organisation.id,
+           organisation=inv.inviter_org.name)
 
 
 @uow.atomic

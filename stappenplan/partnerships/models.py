@@ -89,6 +89,7 @@ class Invitation(Model):
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]
     partnership_id: Mapped[int | None] = mapped_column(
         ForeignKey("partnerships.id", ondelete="SET NULL"), index=True
     )
@@ -98,9 +99,11 @@ class Invitation(Model):
 
     @property
     def state(self) -> str:
-        """Derived state: pending, accepted, revoked or expired."""
+        """Derived state: pending, accepted, declined, revoked or expired."""
         if self.accepted_at:
             return "accepted"
+        if self.declined_at:
+            return "declined"
         if self.revoked_at:
             return "revoked"
         if self.expires_at <= utcnow():

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 
-from ..access import current_org, invitation_or_404, partnership_or_404, policy
+from ..access import current_org, invitation_or_404, partnership_or_404, policy, received_invitation_or_404
 from ..accounts.forms import AccountForm, NewOrganisationAccountForm
 from ..activity import describe
 from ..core.errors import ServiceError, attach
@@ -103,6 +103,39 @@ def revoke(invitation_id: str):
     except ServiceError as error:
         return _after_invitation_action(inv, error.message, True)
     return _after_invitation_action(inv, _("Uitnodiging voor %(email)s ingetrokken.", email=inv.email), False)
+
+
+@bp.post("/uitnodigingen/ontvangen/<invitation_id>/accepteren")
+@policy("admin")
+def accept_received(invitation_id: str):
+    """Accept from the start page: the same checks as the mail's link, without the mail."""
+    inv = received_invitation_or_404(invitation_id)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Dit formulier is verlopen. Probeer het opnieuw."), "error")
+        return redirect(url_for("home.home"))
+    try:
+        partnership = invitations.accept_partnership_existing(inv, current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return redirect(url_for("home.home"))
+    flash(_("De samenwerking met %(org)s is gestart.", org=inv.inviter_org.name), "success")
+    return redirect(url_for("partnerships.show", partnership_id=partnership.public_id))
+
+
+@bp.post("/uitnodigingen/ontvangen/<invitation_id>/afslaan")
+@policy("admin")
+def decline_received(invitation_id: str):
+    inv = received_invitation_or_404(invitation_id)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Dit formulier is verlopen. Probeer het opnieuw."), "error")
+    else:
+        try:
+            invitations.decline_partnership(inv, current_user)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Je hebt de uitnodiging van %(org)s afgeslagen.", org=inv.inviter_org.name), "success")
+    return redirect(url_for("home.home"))
 
 
 @bp.route("/uitnodiging/<token>", methods=["GET", "POST"])
