@@ -136,3 +136,13 @@ def test_every_mail_is_sent_as_recorded(app: Flask) -> None:
         GOLDEN.write_text(text, encoding="utf-8")
         pytest.skip("golden mails written")
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_every_mail_kind_is_recorded_and_every_template_is_used() -> None:
+    """A new kind of mail joins the cases above; a template file belongs to a registered mail."""
+    registered = set(mail_outbox._TEMPLATES)
+    recorded = {template for _name, template, _params in PLAIN} | {"notification", "digest",
+                                                                    "password_reset_request"}
+    assert registered == recorded
+    files = {path.stem for path in (Path(__file__).parents[1] / "templates" / "mail").glob("*.txt")}
+    assert files == registered - {"password_reset_request"}  # that one sends password_reset(_unknown)
