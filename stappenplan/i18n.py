@@ -1,6 +1,6 @@
 """Languages: Dutch (the source texts) and English.
 
-The msgids in the code and the templates are the Dutch texts. English lives in
+The msgids in the code and the templates (pages and mails) are the Dutch texts. English lives in
 ``translations/en/LC_MESSAGES/messages.po``; the Dutch catalog has empty
 translations, so gettext shows the msgid. Terms: docs/glossary.md.
 

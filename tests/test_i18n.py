@@ -169,7 +169,8 @@ def _dynamic_calls() -> set[tuple[str, str]]:
             ):
                 calls.add((path.relative_to(ROOT).as_posix(), ast.unparse(node.args[0])))
     call = re.compile(r"\b(?:_|gettext|ngettext)\(\s*([^'\"\s)][^,)]*)")
-    for path in sorted((ROOT / "templates").rglob("*.html")):
+    templates = [*(ROOT / "templates").rglob("*.html"), *(ROOT / "templates" / "mail").rglob("*.txt")]
+    for path in sorted(templates):
         for match in call.finditer(path.read_text(encoding="utf-8")):
             calls.add((path.relative_to(ROOT).as_posix(), match.group(1).strip()))
     return calls

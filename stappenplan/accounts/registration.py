@@ -113,23 +113,13 @@ def require_confirmed(user: User) -> None:
 
 @mail_template("confirm_email", secret=True)
 def _confirm_mail(params: dict[str, Any]) -> tuple[str, str]:
-    return _("Bevestig je e-mailadres voor Stappenplan"), _(
-        "Hallo %(name)s,\n\nWelkom bij Stappenplan. Bevestig je e-mailadres via deze link:\n\n%(link)s\n\n"
-        "Daarna kun je collega's en partners uitnodigen. De link werkt %(days)d dagen.\n"
-        "Heb je geen account aangemaakt? Dan hoef je niets te doen.\n",
-        name=params["name"], link=params["link"], days=params["days"],
-    )
+    """Text: templates/mail/confirm_email.txt."""
+    return outbox.render("confirm_email", name=params["name"], link=params["link"], days=params["days"])
 
 
 @mail_template("registration_existing", secret=True)
 def _existing_mail(params: dict[str, Any]) -> tuple[str, str]:
-    confirm = params.get("confirm")
-    extra = _("Je hebt je e-mailadres nog niet bevestigd. Dat doe je via deze link:\n%(link)s\n\n",
-              link=confirm) if confirm else ""
-    return _("Je hebt al een account bij Stappenplan"), _(
-        "Hallo %(name)s,\n\nIemand wilde een nieuwe bibliotheekvestiging registreren met dit "
-        "e-mailadres. Er is al een account met dit adres, dus er is niets aangemaakt.\n\n%(extra)s"
-        "Inloggen: %(login)s\nWachtwoord vergeten: %(forgot)s\n\n"
-        "Was jij dit niet? Dan hoef je niets te doen.\n",
-        name=params["name"], extra=extra, login=params["login"], forgot=params["forgot"],
-    )
+    """Text: templates/mail/registration_existing.txt (with the confirmation link while
+    the address is not confirmed)."""
+    return outbox.render("registration_existing", name=params["name"], confirm=params.get("confirm"),
+                         login=params["login"], forgot=params["forgot"])

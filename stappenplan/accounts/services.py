@@ -152,24 +152,14 @@ def _reset_request_mail(params: dict[str, Any]) -> tuple[str, str]:
 
 @mail_template("password_reset", secret=True)
 def _reset_mail(params: dict[str, Any]) -> tuple[str, str]:
-    return _("Nieuw wachtwoord instellen voor Stappenplan"), _(
-        "Hallo %(name)s,\n\nJe hebt gevraagd om een nieuw wachtwoord. Via deze link kies je "
-        "een nieuw wachtwoord:\n\n%(link)s\n\nDe link werkt %(minutes)d minuten en één keer. "
-        "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
-        name=params["name"], link=params["link"], minutes=params["minutes"],
-    )
+    """Text: templates/mail/password_reset.txt."""
+    return outbox.render("password_reset", name=params["name"], link=params["link"], minutes=params["minutes"])
 
 
 @mail_template("password_reset_unknown")
 def _reset_unknown_mail(params: dict[str, Any]) -> tuple[str, str]:
-    return _("Nieuw wachtwoord voor Stappenplan"), _(
-        "Hallo,\n\nIemand vroeg een nieuw wachtwoord aan voor dit e-mailadres, maar er is geen "
-        "account bij Stappenplan met dit adres. Misschien gebruik je een ander e-mailadres?\n\n"
-        "Werk je bij een bibliotheek? Dan kun je je vestiging registreren: %(register)s\n"
-        "Werk je bij een kinderopvang? Vraag dan de bibliotheek of je collega om een uitnodiging.\n\n"
-        "Heb je dit niet gevraagd? Dan hoef je niets te doen.\n",
-        register=params["register"],
-    )
+    """Text: templates/mail/password_reset_unknown.txt."""
+    return outbox.render("password_reset_unknown", register=params["register"])
 
 
 def reset_request_for(token: str) -> tuple[PasswordResetRequest | None, str | None]:

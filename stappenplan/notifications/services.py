@@ -20,7 +20,6 @@ from ..audit.services import record as audit
 from ..core.web import Page, external_url, paginate
 from ..extensions import db, local_today, new_public_id, utcnow
 from ..i18n import Msg, render
-from ..i18n import gettext as _
 from ..organisations.models import Membership, RegionRequest
 from ..outbox import services as outbox
 from ..outbox.services import mail_template
@@ -137,16 +136,15 @@ def _modes(user_ids: list[int], kind: str) -> dict[int, str]:
 
 @mail_template("notification")
 def _notification_mail(params: dict[str, Any]) -> tuple[str, str]:
-    """A notification by e-mail, in the recipient's language (rendered at delivery)."""
+    """A notification by e-mail, in the recipient's language (rendered at delivery;
+    text: templates/mail/notification.txt)."""
     note = db.session.get(Notification, params["notification"])
     if note is None:
         raise LookupError("the notification was removed")
     user = db.session.get(User, note.user_id)
     note.emailed_at = note.emailed_at or utcnow()
     title, body = shown(note)
-    return title, _("Hallo %(name)s,\n\n%(title)s\n\n%(body)s\n\nBekijk het in Stappenplan:\n%(link)s\n\n"
-                    "Je kunt in je account kiezen welke e-mails je krijgt.\n",
-                    name=user.name if user else "", title=title, body=body, link=note.link)
+    return outbox.render("notification", name=user.name if user else "", title=title, body=body, link=note.link)
 
 
 def shown(note: Notification) -> tuple[str, str]:
@@ -489,19 +487,14 @@ def send_digests(today: date | None = None) -> int:
 
 @mail_template("digest")
 def _digest_mail(params: dict[str, Any]) -> tuple[str, str]:
+    """Text: templates/mail/digest.txt, one line and link per notification."""
     notes = db.session.scalars(select(Notification).where(Notification.id.in_(params["notifications"]))
                                .order_by(Notification.created_at)).all()
     if not notes:
         raise LookupError("the notifications were removed")
     user = db.session.get(User, notes[0].user_id)
-    lines = "\n".join(f"- {shown(n)[0]}\n  {n.link}" for n in notes)
-    if params.get("weekly"):
-        return (_("Je overzicht van deze week in Stappenplan (%(n)d)", n=len(notes)),
-                _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige weekoverzicht:\n\n%(lines)s\n",
-                  name=user.name if user else "", lines=lines))
-    return (_("Je overzicht van vandaag in Stappenplan (%(n)d)", n=len(notes)),
-            _("Hallo %(name)s,\n\nDit gebeurde er sinds je vorige overzicht:\n\n%(lines)s\n",
-              name=user.name if user else "", lines=lines))
+    return outbox.render("digest", name=user.name if user else "", weekly=bool(params.get("weekly")),
+                         items=[(shown(n)[0], n.link) for n in notes])
 
 
 def unread_count(user: User) -> int:

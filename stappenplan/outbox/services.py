@@ -9,8 +9,11 @@ least once (a crash between sending and marking resends); ``dedupe_key`` keeps a
 message from entering the outbox twice, and it is the mail's Message-ID, so a
 receiving server can drop a resent copy.
 
-Templates are rendered at delivery, in the recipient's language: the domain modules
-register them with ``mail_template`` (invitations, password resets, notifications).
+Mails are rendered at delivery, in the recipient's language. Their texts are Jinja
+templates, ``templates/mail/<name>.txt``, with a ``subject`` and a ``body`` block whose
+texts are marked for translation like the pages' (``{% trans %}``). A domain module
+registers each mail with ``mail_template``: a function that turns the stored parameters
+into the template's variables (looking up what it needs then) and calls ``render``.
 In development and tests (``OUTBOX_INLINE``) a message is delivered right after the
 commit that made it, so ``make run`` shows mails at once; in production ``flask
 deliver --loop`` (or cron) does it.
@@ -45,7 +48,7 @@ _SECRET: set[str] = set()
 
 
 def mail_template(name: str, *, secret: bool = False) -> Callable[[Render], Render]:
-    """Register ``(params) -> (subject, body)``, rendered at delivery in the recipient's language."""
+    """Register ``(params) -> (subject, body)``, called at delivery in the recipient's language."""
 
     def register(render: Render) -> Render:
         _TEMPLATES[name] = render
@@ -54,6 +57,21 @@ def mail_template(name: str, *, secret: bool = False) -> Callable[[Render], Rend
         return render
 
     return register
+
+
+def render(mail: str, /, **variables: Any) -> tuple[str, str]:
+    """Subject and body of ``templates/mail/<mail>.txt`` in the current language.
+
+    Only the two blocks are rendered, with just these variables (no request, no
+    context processors: the worker that delivers has neither). A ``.txt`` template is
+    not HTML-escaped, so names with ``<`` or ``&`` arrive as written; the subject may
+    span lines in the template and becomes one line.
+    """
+    template = current_app.jinja_env.get_template(f"mail/{mail}.txt")
+    context = template.new_context(variables)
+    subject = "".join(template.blocks["subject"](context))
+    body = "".join(template.blocks["body"](context))
+    return " ".join(subject.split()), body
 
 
 def enqueue(template: str, to_email: str, params: dict[str, Any], *, dedupe_key: str,

@@ -134,39 +134,10 @@ def quote(message: str) -> str:
 
 @mail_template("invitation", secret=True)
 def _invitation_mail(params: dict[str, Any]) -> tuple[str, str]:
-    inviter = params["inviter"]
-    person = params.get("person") or ""
-    if params["purpose"] == "member":
-        subject = _("Uitnodiging: werk mee in Stappenplan voor %(org)s", org=inviter)
-        if person:
-            intro = _("%(person)s nodigt je uit om mee te werken in Stappenplan voor %(org)s.",
-                      person=person, org=inviter)
-        else:
-            intro = _("Je bent uitgenodigd om mee te werken in Stappenplan voor %(org)s.", org=inviter)
-    else:
-        subject = _("Uitnodiging voor een samenwerking met %(org)s", org=inviter)
-        if person:
-            intro = _("%(person)s van %(org)s nodigt je uit om samen te werken aan taal en "
-                      "ouderbetrokkenheid.", person=person, org=inviter)
-        else:
-            intro = _("%(org)s nodigt je uit om samen te werken aan taal en ouderbetrokkenheid.", org=inviter)
-        intro += "\n\n" + _(
-            "Het stappenplan helpt bibliotheek en kinderopvang om samen met ouders te werken aan "
-            "de taalontwikkeling van jonge kinderen. In acht stappen kijken jullie eerst elk apart "
-            "waar je staat, en daarna samen: jullie praten met ouders en maken een "
-            "samenwerkingsplan. Stappenplan is de online plek waar jullie dat samen invullen en "
-            "bijhouden."
-        )
-    message = (params.get("message") or "").strip()
-    if message:
-        intro += "\n\n" + (_("Persoonlijk bericht van %(person)s:", person=person) if person
-                           else _("Persoonlijk bericht:")) + "\n" + quote(message)
-    body = _(
-        "Hallo,\n\n%(intro)s\n\nAccepteer de uitnodiging via deze link:\n%(link)s\n\n"
-        "De link werkt %(days)d dagen en één keer.\n",
-        intro=intro, link=params["link"], days=params["days"],
-    )
-    return subject, body
+    """Text: templates/mail/invitation.txt; the personal message arrives quoted."""
+    return outbox.render("invitation", purpose=params["purpose"], org=params["inviter"],
+                         person=params.get("person") or "", message=quote(params.get("message") or ""),
+                         link=params["link"], days=params["days"])
 
 
 #: A resent invitation: at most once an hour, and three times in all.
@@ -224,24 +195,9 @@ def check_may_invite(actor: User, count: int) -> None:
 
 @mail_template("invitation_obstacle")
 def _obstacle_mail(params: dict[str, Any]) -> tuple[str, str]:
-    inviter = params["inviter"]
-    reason = params["reason"]
-    if reason == "member_elsewhere":
-        why = _("%(org)s wilde je uitnodigen om mee te werken in Stappenplan. Je e-mailadres hoort al bij "
-                "een andere organisatie, en één adres kan maar bij één organisatie horen. Wil je toch "
-                "meedoen? Vraag %(org)s dan om een uitnodiging op een ander e-mailadres.", org=inviter)
-    elif reason == "partners":
-        why = _("%(org)s wilde jullie uitnodigen voor een samenwerking in Stappenplan, maar jullie werken "
-                "daar al samen. Log in om verder te gaan.", org=inviter)
-    else:
-        why = _("%(org)s wilde jullie uitnodigen voor een samenwerking in Stappenplan. Je e-mailadres hoort "
-                "bij een organisatie die niet met %(org)s kan samenwerken in het stappenplan (een "
-                "samenwerking is altijd tussen een bibliotheek en een kinderopvang). Laat %(org)s het adres "
-                "van de juiste organisatie gebruiken.", org=inviter)
-    return _("Uitnodiging van %(org)s in Stappenplan", org=inviter), _(
-        "Hallo,\n\n%(why)s\n\nInloggen: %(login)s\n\nKen je %(org)s niet? Dan hoef je niets te doen.\n",
-        why=why, login=params["login"], org=inviter,
-    )
+    """Text: templates/mail/invitation_obstacle.txt."""
+    return outbox.render("invitation_obstacle", org=params["inviter"], reason=params["reason"],
+                         login=params["login"])
 
 
 def new_invitation(**fields: object) -> Invitation:

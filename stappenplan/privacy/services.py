@@ -206,7 +206,5 @@ def purge_records(now: datetime | None = None, months: int | None = None) -> int
 
 @mail_template("partner_left")
 def _partner_left_mail(params: dict[str, Any]) -> tuple[str, str]:
-    return (_("%(org)s heeft Stappenplan verlaten", org=params["org"]),
-            _("Hallo %(name)s,\n\n%(org)s heeft zijn gegevens uit Stappenplan laten verwijderen. "
-              "Jullie samenwerking in Stappenplan is daarmee ook verwijderd.\n",
-              name=params["name"], org=params["org"]))
+    """Text: templates/mail/partner_left.txt."""
+    return outbox.render("partner_left", name=params["name"], org=params["org"])
