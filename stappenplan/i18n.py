@@ -232,6 +232,7 @@ DYNAMIC_TEXTS = (
     N_("nodigde een partner uit"),
     N_("verstuurde een uitnodiging opnieuw"),
     N_("trok een uitnodiging in"),
+    N_("sloeg een uitnodiging af"),
     N_("maakte de organisatie aan"),
     N_("meldde de vestiging aan voor de regio"),
     N_("meldde de vestiging af voor de regio"),
