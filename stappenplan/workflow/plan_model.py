@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from .definition import (
@@ -81,7 +82,7 @@ def _snake_case(key: str) -> str:
 #: A text shown to users: never empty, surrounding whitespace dropped.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 #: A key stored with the answers: snake_case, and never changed once a plan is in use.
-Key = Annotated[str, AfterValidator(_snake_case)]
+Key = Annotated[str, AfterValidator(_snake_case), Field(json_schema_extra={"pattern": _SNAKE.pattern})]
 ScaleValue = Annotated[int, Field(ge=SCALE_MIN, le=SCALE_MAX)]
 
 
@@ -104,7 +105,9 @@ def _unique_keys(field: str, items: list[Any]) -> None:
 class _Model(BaseModel):
     """Strict: no unknown keys, no "1" for 1 or "yes" for true."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, model_title_generator=lambda model: model.__name__.removesuffix("Model"),
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -151,7 +154,7 @@ class ColumnModel(_Model):
     type: ColumnType
     options: list[OptionModel] = []
     required: bool = False
-    options_from: OptionsFromModel | None = None
+    options_from: OptionsFromModel | SkipJsonSchema[None] = None
     privacy_check: bool = False
 
     @model_validator(mode="after")
@@ -264,11 +267,11 @@ class QuestionModel(_Model):
     first_in_situations: list[int] = []
     scale_labels: dict[ScaleValue, Text] = {}
     warning: Text | None = None
-    source: SourceModel | None = None
+    source: SourceModel | SkipJsonSchema[None] = None
     visible_to: PartyName | None = None
-    suggestions: SuggestionsModel | None = None
+    suggestions: SuggestionsModel | SkipJsonSchema[None] = None
     row_label: Text | None = None
-    practice: PracticeModel | None = None
+    practice: PracticeModel | SkipJsonSchema[None] = None
 
     def _not_for_this_type(self, field: str, *types: str) -> None:
         if field in self.model_fields_set and self.type not in types:
@@ -386,8 +389,11 @@ class PlanFile(_Model):
     model_config = ConfigDict(title="Stappenplan plan file")
 
     version: int = Field(ge=1, description="Equal to N in the file name vN.yaml.")
-    situations: dict[int, SituationModel]
-    steps: list[StepModel]
+    situations: dict[int, SituationModel] = Field(
+        description="The starting situations, by number.",
+        json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": "^[0-9]+$"}},
+    )
+    steps: list[StepModel] = Field(json_schema_extra={"minItems": STEP_COUNT, "maxItems": STEP_COUNT})
 
     @field_validator("situations", mode="after")
     @classmethod
