@@ -64,8 +64,8 @@ def _path(loc: Sequence[str | int]) -> str:
     text = ""
     for part in loc:
         if part == "[key]":
-            text += " (sleutel)"
-        elif isinstance(part, int) or not part.isidentifier():
+            continue
+        if isinstance(part, int) or not part.isidentifier():
             text += f"[{part}]"
         else:
             text += f".{part}" if text else part
@@ -98,6 +98,8 @@ def _describe(name: str, raw: Any, error: Any) -> str:
     loc = tuple(error["loc"]) + tuple(error.get("ctx", {}).get("at", ()))
     describe = _MESSAGES.get(error["type"])
     message = describe(error) if describe else error["msg"]
+    if "[key]" in loc:
+        message = f"de sleutel {message}"  # a key of a mapping, e.g. of scale_labels
     where = _path(loc)
     context = _context(raw, loc) if isinstance(raw, dict) else ""
     if context:

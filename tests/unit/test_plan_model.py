@@ -128,3 +128,12 @@ def test_a_file_that_is_no_mapping_is_refused(tmp_path: Path) -> None:
     path.write_text("- 1\n- 2\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match="^broken.yaml: het bestand moet een mapping zijn$"):
         load_definition(path)
+
+
+def test_a_bad_mapping_key_is_named(tmp_path: Path) -> None:
+    data = raw_v1()
+    data["steps"][0]["questions"][8]["scale_labels"] = {7: "Heel erg"}
+    assert _error(tmp_path, data) == (
+        "broken.yaml: steps[0].questions[8].scale_labels[7] (stap 1, vraag 'support'): "
+        "de sleutel moet een getal tot en met 5 zijn"
+    )
