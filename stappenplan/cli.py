@@ -1,6 +1,8 @@
-"""Flask CLI commands: demo data, regions and coordinators."""
+"""Flask CLI commands: demo data, regions and coordinators, the plan files' schema."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -8,6 +10,9 @@ from sqlalchemy import select, text
 
 from .core import uow
 from .extensions import db
+
+#: The JSON Schema of the plan files, for plan authors and their editors (`flask plan-schema`).
+PLAN_SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "plan.schema.json"
 
 
 def register(app: Flask) -> None:
@@ -136,3 +141,17 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"'{email}' is geen geldig e-mailadres.")
         link = create_coordinator_invitation(region, address, "admin" if admin else "member")
         click.echo(f"Uitnodiging verstuurd naar {address}.\nLink: {link}")
+
+    @app.cli.command("plan-schema")
+    @click.option("--output", "-o", default=str(PLAN_SCHEMA_FILE), show_default=True,
+                  help="Waar het schema heen gaat; '-' drukt het af.")
+    def plan_schema(output: str) -> None:
+        """Write the JSON Schema of the plan files, so editors can check a plan while it is written."""
+        from .workflow.plan_model import plan_json_schema
+
+        schema = plan_json_schema()
+        if output == "-":
+            click.echo(schema, nl=False)
+            return
+        Path(output).write_text(schema, encoding="utf-8")
+        click.echo(f"Schema geschreven naar {output}.")

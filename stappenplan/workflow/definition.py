@@ -1,7 +1,8 @@
 """The plan definition's model: steps, modes and questions as frozen data.
 
-The plan lives in ``plans/v{N}.yaml`` (read by ``plan_loader``) so that content can
-change without code changes, and a partnership keeps the version it started with.
+The plan lives in ``plans/v{N}.yaml`` (read by ``plan_loader``, checked against the
+pydantic model of ``plan_model``) so that content can change without code changes, and
+a partnership keeps the version it started with.
 Answers are checked by ``answers``. Only the standard library is imported here: the
 workflow package must stay usable without Flask or a database.
 """

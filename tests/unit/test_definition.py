@@ -206,92 +206,100 @@ def _swap_steps(data: dict[str, Any]) -> None:
 MALFORMED = [
     pytest.param(
         _set("steps.2.questions.1.type", "multiple"),
-        ["stap 3", "vraag 'offer'", "onbekend type 'multiple'"],
+        ["steps[2].questions[1].type", "stap 3", "vraag 'offer'", "onbekende waarde 'multiple'"],
         id="unknown-type",
     ),
     pytest.param(
         _duplicate_key,
-        ["stap 2", "'current_activities'", "dubbel"],
+        ["steps[1].questions[2].key", "stap 2", "'current_activities'", "dubbel"],
         id="duplicate-key",
     ),
-    pytest.param(_delete("steps.4.title"), ["stap 5", "'title'"], id="missing-title"),
-    pytest.param(_set("steps.6.goal", "  "), ["stap 7", "'goal'"], id="empty-goal"),
+    pytest.param(_delete("steps.4.title"), ["steps[4].title", "stap 5", "ontbreekt"], id="missing-title"),
+    pytest.param(_set("steps.6.goal", "  "), ["steps[6].goal", "stap 7", "is leeg"], id="empty-goal"),
     pytest.param(
         _set("steps.3.questions.0.lable", "Doelen"),
-        ["stap 4", "'shared_goals'", "onbekend veld 'lable'"],
+        ["steps[3].questions[0].lable", "stap 4", "'shared_goals'", "onbekend veld 'lable'"],
         id="unknown-question-field",
     ),
-    pytest.param(_set("steps.0.titel", "x"), ["stap 1", "onbekend veld 'titel'"], id="unknown-step-field"),
+    pytest.param(
+        _set("steps.0.titel", "x"), ["steps[0].titel", "stap 1", "onbekend veld 'titel'"], id="unknown-step-field"
+    ),
     pytest.param(
         _set("steps.3.questions.0.columns.0.typ", "line"),
-        ["stap 4", "'shared_goals'", "kolom 'goal'", "'typ'"],
+        ["steps[3].questions[0].columns[0].typ", "stap 4", "'shared_goals'", "kolom 'goal'", "'typ'"],
         id="unknown-column-field",
     ),
     pytest.param(
         _set("steps.5.questions.1.party", "library"),
-        ["stap 6", "'invitation'", "'party'"],
+        ["steps[5].questions[1].party", "stap 6", "'invitation'", "'party' mag alleen"],
         id="party-in-joint-step",
     ),
     pytest.param(
         _set("steps.0.questions.0.party", "gemeente"),
-        ["stap 1", "'why'", "gemeente"],
+        ["steps[0].questions[0].party", "stap 1", "'why'", "gemeente"],
         id="unknown-party",
     ),
     pytest.param(
         _delete("steps.3.questions.3.options"),
-        ["stap 4", "'consultation_frequency'", "'options'"],
+        ["steps[3].questions[3].options", "stap 4", "'consultation_frequency'", "'options' ontbreekt"],
         id="choice-without-options",
     ),
     pytest.param(
         _set("steps.2.questions.1.options.1.key", "expertise"),
-        ["stap 3", "'offer'", "optie 'expertise'", "dubbel"],
+        ["steps[2].questions[1].options[1].key", "stap 3", "'offer'", "optie 'expertise'", "dubbel"],
         id="duplicate-option",
     ),
     pytest.param(
         _set("steps.7.questions.1.source.question", "nope"),
-        ["stap 8", "'goal_progress'", "'nope'"],
+        ["steps[7].questions[1].source.question", "stap 8", "'goal_progress'", "'nope'"],
         id="goal-progress-unknown-question",
     ),
     pytest.param(
         _set("steps.7.questions.1.source.question", "target_parents"),
-        ["stap 8", "'goal_progress'", "tabel"],
+        ["steps[7].questions[1].source.question", "stap 8", "'goal_progress'", "tabel"],
         id="goal-progress-not-a-table",
     ),
     pytest.param(
         _set("steps.7.questions.1.source.step", 9),
-        ["stap 8", "'goal_progress'", "9"],
+        ["steps[7].questions[1].source.step", "stap 8", "'goal_progress'", "onbekende stap 9"],
         id="goal-progress-unknown-step",
     ),
     pytest.param(
         _set("steps.1.questions.0.columns.3.type", "integer"),
-        ["stap 2", "'current_activities'", "kolom 'parents_reached'", "'integer'"],
+        [
+            "steps[1].questions[0].columns[3].type",
+            "stap 2",
+            "'current_activities'",
+            "kolom 'parents_reached'",
+            "'integer'",
+        ],
         id="unknown-column-type",
     ),
     pytest.param(
         _delete("steps.1.questions.0.columns"),
-        ["stap 2", "'current_activities'", "'columns'"],
+        ["steps[1].questions[0].columns", "stap 2", "'current_activities'", "'columns' ontbreekt"],
         id="table-without-columns",
     ),
     pytest.param(
         _set("steps.0.questions.0.key", "WhyNot"),
-        ["stap 1", "WhyNot", "snake_case"],
+        ["steps[0].questions[0].key", "stap 1", "WhyNot", "snake_case"],
         id="key-not-snake-case",
     ),
-    pytest.param(_set("steps.3.mode", "together"), ["stap 4", "together"], id="bad-mode"),
-    pytest.param(_swap_steps, ["stap 6", "'number'"], id="steps-out-of-order"),
-    pytest.param(_set("steps.5.mode", "each"), ["stap 6", "'mode'"], id="private-step-after-shared"),
-    pytest.param(_all_private, ["stap 1", "'mode'"], id="no-shared-step"),
+    pytest.param(_set("steps.3.mode", "together"), ["steps[3].mode", "stap 4", "together"], id="bad-mode"),
+    pytest.param(_swap_steps, ["steps[5].number", "stap 6", "moet 6 zijn"], id="steps-out-of-order"),
+    pytest.param(_set("steps.5.mode", "each"), ["steps[5].mode", "stap 6", "(each)"], id="private-step-after-shared"),
+    pytest.param(_all_private, ["steps[0].mode", "stap 1", "(each)"], id="no-shared-step"),
     pytest.param(
         _set("steps.2.questions.3.first_in_situations", [4]),
-        ["stap 3", "'existing_cooperation'", "first_in_situations"],
+        ["steps[2].questions[3].first_in_situations[0]", "stap 3", "'existing_cooperation'", "uitgangssituatie 4"],
         id="unknown-situation",
     ),
     pytest.param(
         _set("steps.0.questions.0.required", "ja"),
-        ["stap 1", "'why'", "'required'"],
+        ["steps[0].questions[0].required", "stap 1", "'why'", "true of false"],
         id="required-not-bool",
     ),
-    pytest.param(_set("version", "1"), ["'version'"], id="version-not-int"),
+    pytest.param(_set("version", "1"), ["broken.yaml: version: ", "geheel getal"], id="version-not-int"),
 ]
 
 
@@ -314,7 +322,10 @@ def test_unknown_type_message_format(tmp_path: Path) -> None:
     data["steps"][2]["questions"][1]["type"] = "multiple"
     with pytest.raises(DefinitionError) as info:
         load_definition(write(tmp_path, data, "v1.yaml"))
-    assert str(info.value) == "v1.yaml: stap 3, vraag 'offer': onbekend type 'multiple'"
+    assert str(info.value) == (
+        "v1.yaml: steps[2].questions[1].type (stap 3, vraag 'offer'): onbekende waarde 'multiple', kies uit "
+        "'text', 'line', 'choice', 'multi', 'scale', 'date', 'check', 'table', 'records' of 'goal_progress'"
+    )
 
 
 def test_wrong_number_of_steps(tmp_path: Path) -> None:

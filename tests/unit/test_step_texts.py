@@ -2,6 +2,7 @@
 the conversation label of step 5's records and the privacy check: checked like every
 other field of the plan file."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,13 @@ def test_optional_step_texts_may_be_left_out(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("steps", 1, "subtitle"), "  ", "'subtitle' ontbreekt of is leeg"),
-        (("steps", 0, "tool"), 3, "'tool' ontbreekt of is leeg"),
-        (("steps", 4, "questions", 1, "columns", 0, "privacy_check"), "ja", "'privacy_check' moet true of false"),
-        (("steps", 4, "questions", 0, "row_label"), "Gesprek", "'row_label' past niet bij type 'text'"),
+        (("steps", 1, "subtitle"), "  ", "steps[1].subtitle (stap 2): is leeg"),
+        (("steps", 0, "tool"), 3, "steps[0].tool (stap 1): moet een tekst zijn"),
+        (("steps", 4, "questions", 1, "columns", 0, "privacy_check"), "ja",
+         "steps[4].questions[1].columns[0].privacy_check (stap 5, vraag 'conversations', kolom 'label'): "
+         "moet true of false zijn"),
+        (("steps", 4, "questions", 0, "row_label"), "Gesprek",
+         "steps[4].questions[0].row_label (stap 5, vraag 'approach'): 'row_label' past niet bij type 'text'"),
     ],
 )
 def test_wrong_step_texts_are_refused(tmp_path: Path, path: tuple, value: object, message: str) -> None:
@@ -35,7 +39,7 @@ def test_wrong_step_texts_are_refused(tmp_path: Path, path: tuple, value: object
     for part in path[:-1]:
         node = node[part]
     node[path[-1]] = value
-    with pytest.raises(DefinitionError, match=message):
+    with pytest.raises(DefinitionError, match=re.escape(message)):
         load_definition(write(tmp_path, data, "v1.yaml"))
 
 
