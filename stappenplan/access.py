@@ -17,6 +17,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, false, func, select
 from sqlalchemy.orm import aliased
+from werkzeug.exceptions import NotFound
 
 from . import rls
 from .accounts.models import User
@@ -370,6 +371,17 @@ def region_request_or_404(public_id: str) -> RegionRequest:
 
 
 
+class StepNotYetOpen(NotFound):
+    """A worksheet of the partnership that is not open (or not shared) yet, asked for by one
+    of the partnership's own members. It is a 404 wherever nobody handles it; the worksheet
+    pages answer a GET with "Stap N gaat open zodra ..." instead. Outsiders never get here:
+    for them the partnership itself is not found."""
+
+    def __init__(self, partnership: Partnership, step: Any, slot: str, reason: str) -> None:
+        super().__init__()
+        self.partnership, self.step, self.slot, self.reason = partnership, step, slot, reason
+
+
 def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool = False):
     """A worksheet the current user may see: the partnership in reach, the step open
     (or done) for them, and - in steps 1-3 - private to its organisation until it
@@ -396,7 +408,11 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
     if role == "coordinator":
         if defn.step(step).mode == "each" or instance.status == engine.LOCKED:
             abort(404)
-    elif not engine.visible(defn, state, role, step, slot) or instance.status == engine.LOCKED:
+    elif slot != role and defn.step(step).mode == "each" and not engine.visible(defn, state, role, step, slot):
+        abort(404)  # the partner's own step, not shared yet: not even whether it opened
+    elif (reason := engine.opens_when(defn, state, step, slot)) is not None:
+        raise StepNotYetOpen(partnership, defn.step(step), slot, reason)
+    elif not engine.visible(defn, state, role, step, slot):
         abort(404)
     return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
                  instances=instances, locked=lock)

@@ -398,3 +398,22 @@ def test_another_organisations_invitation_cannot_be_accepted_from_the_app(world,
     with app.app_context():
         assert db.session.scalar(select(Invitation.public_id)) == inv_id
         assert db.session.scalar(select(Invitation)).state == "pending"
+
+
+def test_the_activity_names_who_invited_and_who_accepted(world, app: Flask, client: FlaskClient) -> None:
+    """The start is the inviter's doing; the invited side accepted (it did not start it)."""
+    login(client, world.emails["lib_a"])
+    assert invite(client, "info@nieuw.nl, Opvang Nieuw", "3").status_code == 302
+    [link] = links(app)
+    guest = app.test_client()
+    assert guest.post(link, data=NEW_ACCOUNT).status_code == 302
+    with app.app_context():
+        inviter = db.session.scalar(select(User).where(User.email == world.emails["lib_a"]))
+        partnership = db.session.scalar(select(Partnership).join(Partnership.childcare).where(
+            Organisation.name == "Opvang Nieuw"))
+        inviter_name, url = inviter.name, f"/samenwerkingen/{partnership.public_id}"
+    for reader in (client, guest):
+        feed = text_of(reader.get(url).get_data(as_text=True))
+        assert f"{inviter_name} nodigde Opvang Nieuw uit; de samenwerking is gestart" in feed
+        assert "Kim accepteerde de uitnodiging" in feed
+        assert "Kim startte de samenwerking" not in feed

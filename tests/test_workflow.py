@@ -112,6 +112,26 @@ def test_reopen_needs_admin_and_reason(world, app: Flask) -> None:
         assert event.kind == "workflow.step_reopened" and event.detail["reason"] == "Aanvulling"
 
 
+def test_the_reason_for_reopening_an_own_step_stays_with_its_side(world, app: Flask) -> None:
+    """It may quote the step's content: the partner and the coordinator read only that the
+    step was reopened; a joint step's reason is for both."""
+    with app.app_context():
+        d = _driver(world)
+        d.own_steps(2, 0)
+        workflow.perform(d.p, d.users["library"], "library", Action("reopen", 1, "library"),
+                         reason="Ons geheime antwoord klopte niet")
+    url = f"/samenwerkingen/{world.ids['partnership_a']}"
+    pages = {}
+    for who in ("lib_a", "cc_a", "coord_a"):
+        client = app.test_client()
+        login(client, world.emails[who])
+        pages[who] = client.get(url).get_data(as_text=True) + client.get("/start").get_data(as_text=True)
+    assert "Ons geheime antwoord klopte niet" in pages["lib_a"]
+    for who in ("cc_a", "coord_a"):
+        assert "Ons geheime antwoord klopte niet" not in pages[who]
+    assert "heropende stap 1 (de bibliotheek)" in pages["cc_a"]
+
+
 def test_step_eight_closes_cycle_and_new_cycle_starts_with_drafts(world, app: Flask) -> None:
     with app.app_context():
         d = _driver(world)

@@ -440,6 +440,29 @@ def test_own_step_invisible_to_partner_through_every_route(world, app: Flask, cc
     assert answer(app, "why").value == "Geheim concept"
 
 
+def test_a_step_not_open_yet_says_when_it_opens_to_members_only(world, app: Flask, lib: FlaskClient) -> None:
+    """The partnership's members get "Stap N gaat open ..." for a step that has not opened;
+    an outsider, a coordinator, an htmx request and a write still get the 404."""
+    page = lib.get(sheet_url(world, 2, "bibliotheek"))
+    assert page.status_code == 200
+    text = formdata.text_of(page.get_data(as_text=True))
+    assert "Stap 2 is nog niet open" in text and "Stap 2 gaat open als jullie stap 1 hebben afgerond." in text
+    joint = formdata.text_of(lib.get(sheet_url(world, 4, "samen")).get_data(as_text=True))
+    assert "Stap 4 gaat open als jullie allebei stap 3 hebben afgerond." in joint
+    seven = formdata.text_of(lib.get(sheet_url(world, 7, "samen")).get_data(as_text=True))
+    assert "Stap 7 gaat open als stap 6 is afgerond." in seven
+    assert lib.get(sheet_url(world, 2, "bibliotheek"), headers=HX).status_code == 404
+    for email in (world.emails["lib_b"], world.emails["coord_a"]):
+        other = app.test_client()
+        login(other, email)
+        assert other.get(sheet_url(world, 2, "bibliotheek")).status_code == 404
+        assert other.get(sheet_url(world, 4, "samen")).status_code == 404
+    # Once step 1 is done, step 2 is the worksheet itself.
+    with app.app_context():
+        driver(world).own_steps(library_done=1, childcare_done=0)
+    assert "Stap 2 is nog niet open" not in lib.get(sheet_url(world, 2, "bibliotheek")).get_data(as_text=True)
+
+
 def test_locked_and_completed_steps_refuse_writes(world, app: Flask, lib: FlaskClient) -> None:
     assert lib.post(sheet_url(world, 2, "bibliotheek") + "/vraag/ambitions",
                     data={"q-ambitions": "x", "v-ambitions": 0}).status_code == 404

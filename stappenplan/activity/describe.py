@@ -37,8 +37,9 @@ class Activity:
     kind: str
 
 
-def text_for(event: AuditEvent) -> str | None:
-    """A sentence for an event (without the actor), or None for events not worth showing."""
+def text_for(event: AuditEvent, viewer: str | None = None) -> str | None:
+    """A sentence for an event (without the actor), or None for events not worth showing.
+    ``viewer``: the reader's side in the partnership (None: the organisation's own log)."""
     d = event.detail or {}
     step = d.get("step")
     slot = d.get("slot")
@@ -56,6 +57,9 @@ def text_for(event: AuditEvent) -> str | None:
                      party=PARTY.get(d.get("signoff_party"), ""))
         return _("trok de goedkeuring van stap %(n)d in", n=step)
     if kind == "workflow.step_reopened":
+        if viewer is not None and slot not in (None, "joint") and viewer != slot:
+            # The reason for reopening an own step may quote its content: only its side reads it.
+            return _("heropende stap %(n)d%(whose)s", n=step, whose=whose)
         return _("heropende stap %(n)d%(whose)s: %(reason)s", n=step, whose=whose, reason=d.get("reason", ""))
     if kind == "workflow.cycle_closed":
         return _("rondde ronde %(n)d af", n=d.get("number") or d.get("cycle"))
@@ -70,6 +74,8 @@ def text_for(event: AuditEvent) -> str | None:
     if kind == "calendar_stopped":
         return _("zette het agenda-adres uit")
     if kind == "partnership_started":
+        if d.get("invited"):
+            return _("nodigde %(org)s uit; de samenwerking is gestart", org=d["invited"])
         return _("startte de samenwerking")
     if kind == "invitation_accepted":
         return _("accepteerde de uitnodiging")
@@ -138,7 +144,7 @@ def activities(partnership_ids: list[int], *, limit: int = 10, before: int | Non
             partnership = partnerships.get(event.partnership_id) if event.partnership_id else None
             if not _visible(event, viewer, partnership):
                 continue
-            text = text_for(event)
+            text = text_for(event, viewer)
             if text is None:
                 continue
             who = name or (_("verwijderde gebruiker") if event.actor_id is None and event.kind != "workflow.step_opened"

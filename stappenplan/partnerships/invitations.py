@@ -458,7 +458,8 @@ def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Part
     )
     if exists is not None:
         raise ServiceError(_("Deze organisaties werken al samen."))
-    partnership = services.start_partnership(library, childcare, inv.situation or 2, actor)
+    partnership = services.start_partnership(library, childcare, inv.situation or 2, actor,
+                                             inviter=inviter, invited_by=inv.invited_by_id)
     inv.accepted_at = utcnow()
     inv.partnership_id = partnership.id
     record("invitation_accepted", actor_id=actor.id, organisation_id=org.id,

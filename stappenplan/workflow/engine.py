@@ -574,6 +574,22 @@ def blockers(defn: PlanDefinition, state: CycleState, party: str) -> list[str]:
     return reasons
 
 
+def opens_when(defn: PlanDefinition, state: CycleState, step: int, slot: str) -> str | None:
+    """Why this step's worksheet is not open yet, in one sentence for the partnership's own
+    members (which step opens it), or None when it is open. Whether the viewer may see the
+    worksheet at all is ``visible``'s question, asked first."""
+    instance = state.get(step, slot)
+    handoff = last_private_step(defn)
+    if instance.status != LOCKED:
+        return None
+    if defn.step(step).mode == "each":
+        return _t("Stap {n} gaat open als jullie stap {previous} hebben afgerond.").format(n=step, previous=step - 1)
+    if step == handoff + 1:
+        return _t("Stap {n} gaat open als jullie allebei stap {previous} hebben afgerond.").format(
+            n=step, previous=handoff)
+    return _t("Stap {n} gaat open als stap {previous} is afgerond.").format(n=step, previous=step - 1)
+
+
 def next_actor(defn: PlanDefinition, state: CycleState, situation: int = 1) -> dict[str, list[str]]:
     """Per party, short Dutch to-dos ("Vul stap 2 in", "Keur stap 4 goed")."""
     todo: dict[str, list[str]] = {p: [] for p in PARTIES}

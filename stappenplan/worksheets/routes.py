@@ -8,7 +8,15 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from ..access import lazy_login, policy, require_login, session_identity, sheet_or_404, sheet_probe
+from ..access import (
+    StepNotYetOpen,
+    lazy_login,
+    policy,
+    require_login,
+    session_identity,
+    sheet_or_404,
+    sheet_probe,
+)
 from ..core.errors import ServiceError
 from ..core.logging import note_organisation
 from ..core.templating import render, wants_partial
@@ -42,7 +50,12 @@ def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: 
 @bp.get("")
 @policy("login")
 def show(partnership_id: str, step: int, slot: str):
-    sheet = _sheet(partnership_id, step, slot)
+    try:
+        sheet = _sheet(partnership_id, step, slot)
+    except StepNotYetOpen as closed:
+        if wants_partial():
+            raise  # a part of a page that is not there: 404
+        return render("worksheets/not_open.html", closed=closed)
     if sheet.party:
         feed.touch(sheet, current_user, None)
     return _page(sheet)

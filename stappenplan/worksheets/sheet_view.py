@@ -309,7 +309,7 @@ def client_messages() -> dict[str, str]:
     """The worksheet script's texts, in the viewer's language (the script has no catalog)."""
     return {
         "saving": _("Opslaan…"),
-        "conflict": _("Niet opgeslagen: kies hieronder welke versie je wilt bewaren."),
+        "conflict": _("Niet opgeslagen: zie hieronder."),
         "failed": _("Niet opgeslagen. Je tekst is bewaard op deze computer; we proberen het zo opnieuw."),
         "offline": _("Geen verbinding. Je tekst is bewaard op deze computer en wordt opgeslagen zodra er weer "
                      "verbinding is."),

@@ -461,6 +461,10 @@
       if (heading) { heading.focus({ preventScroll: true }); }
     }
     setStatus(unit, esc(t("conflict")), "save-status--error");
+    // One message: the panel says what happened and what to choose; an earlier "we add
+    // your change" notice would contradict it.
+    var notice = document.getElementById("notice-" + unit.key);
+    if (notice) { notice.innerHTML = ""; }
     return null;
   }
 

@@ -96,10 +96,13 @@ def test_keep_mine_after_the_feed_ran_then_the_field_saves_again(server, browser
     conflict = other.locator("#conflict-consultation .conflict")
     expect(conflict).to_contain_text("elke dag")
     expect(conflict).to_contain_text("elke week")
-    expect(other.locator("#status-consultation")).to_contain_text("kies hieronder")
+    expect(other.locator("#status-consultation")).to_have_text("Niet opgeslagen: zie hieronder.")
     expect(other.locator("#conflict-consultation h4")).to_be_focused()
     other.wait_for_timeout(FEED)  # the change feed runs meanwhile: it must not touch the frozen field
     expect(other.locator("#input-consultation")).to_have_value(mine)
+    # One message: no "we add your change once you pause" beside the choice.
+    expect(other.locator("#vraag-consultation")).not_to_contain_text("Zodra je even pauzeert")
+    assert other.locator("#vraag-consultation").inner_text().count("Niet opgeslagen") == 2  # status + panel
     shot(other, "conflict-view")
     conflict.get_by_role("button", name="Mijn versie bewaren").click()
     _saved(other, "consultation")

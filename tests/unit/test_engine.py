@@ -29,6 +29,7 @@ from stappenplan.workflow.engine import (
     initial_state,
     missing_required,
     next_actor,
+    opens_when,
     progress,
     question_visible,
     slots_for,
@@ -702,3 +703,16 @@ def test_pure_modules_import_only_stdlib_yaml_pydantic_and_each_other(filename: 
                 assert f"{node.module}.py" in PURE_MODULES, f"{filename}: {ast.unparse(node)}"
             else:
                 assert (node.module or "").split(".")[0] in allowed, f"{filename} imports {node.module}"
+
+
+def test_opens_when_names_the_step_that_opens_a_locked_one() -> None:
+    state = initial_state(DEFN)
+    assert opens_when(DEFN, state, 1, "library") is None
+    assert opens_when(DEFN, state, 2, "library") == "Stap 2 gaat open als jullie stap 1 hebben afgerond."
+    assert opens_when(DEFN, state, 4, JOINT) == "Stap 4 gaat open als jullie allebei stap 3 hebben afgerond."
+    assert opens_when(DEFN, state, 6, JOINT) == "Stap 6 gaat open als stap 5 is afgerond."
+    for step in (1, 2, 3):
+        state = complete_each(state, step, "library")
+        state = complete_each(state, step, "childcare")
+    assert state.get(4, JOINT).status == OPEN and opens_when(DEFN, state, 4, JOINT) is None
+    assert opens_when(DEFN, state, 5, JOINT) == "Stap 5 gaat open als stap 4 is afgerond."
