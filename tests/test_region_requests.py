@@ -336,3 +336,53 @@ def test_a_branch_that_deletes_its_data_takes_its_requests_along(world, app: Fla
     with app.app_context():
         assert db.session.scalar(select(func.count(RegionRequest.id))) == 0
     assert "Bibliotheek C" not in _client(app, world.emails["coord_a"]).get("/regio/aanvragen").get_data(as_text=True)
+
+
+def _region_id(app: Flask, name_part: str = "") -> str:
+    with app.app_context():
+        return db.session.scalars(select(Region.public_id).order_by(Region.id)).first()
+
+
+def test_a_branch_outside_any_region_is_told_what_a_region_is_and_asks_from_its_start_page(
+        world, app: Flask, newcomer: dict[str, str]) -> None:
+    from tests.formdata import text_of
+
+    admin, member = _client(app, NEW_ADMIN), _client(app, NEW_MEMBER)
+    page = text_of(admin.get("/start").get_data(as_text=True))
+    assert "Doe mee in je regio" in page and "geen gespreksverslagen" in page
+    assert 'href="/organisatie/regio"' in admin.get("/start").get_data(as_text=True)
+    assert "Een beheerder van jullie vestiging kan vragen om mee te doen." in text_of(
+        member.get("/start").get_data(as_text=True))
+    assert _ask(admin, _region_id(app)).status_code == 302
+    page = text_of(admin.get("/start").get_data(as_text=True))
+    assert "Doe mee in je regio" not in page
+    assert "Jullie vraag om mee te doen in de regio wacht op de regionale ondersteuning." in page
+    # A branch in a region hears nothing of it.
+    in_region = text_of(_client(app, world.emails["lib_a"]).get("/start").get_data(as_text=True))
+    assert "Doe mee in je regio" not in in_region and "wacht op de regionale ondersteuning" not in in_region
+
+
+def test_the_coordinators_start_page_leads_with_what_waits_and_decides_there(
+        world, app: Flask, newcomer: dict[str, str]) -> None:
+    from tests.formdata import text_of
+
+    coordinator = _client(app, world.emails["coord_a"])
+    assert "Er wacht nu niets op je" in text_of(coordinator.get("/start").get_data(as_text=True))
+    region = _region_id(app)
+    with app.app_context():
+        coordinated = db.session.scalar(select(Region).where(Region.public_id == region)).coordination_id
+        coord_org = db.session.get(Organisation, coordinated)
+        coord_email = db.session.scalars(select(User.email).join(User.membership).where(
+            User.membership.has(organisation_id=coord_org.id))).first()
+    assert _ask(_client(app, NEW_ADMIN), region).status_code == 302
+    coordinator = _client(app, coord_email)
+    html = coordinator.get("/start").get_data(as_text=True)
+    page = text_of(html)
+    assert page.index("Wat op je wacht") < page.index("Naar het regio-overzicht")
+    assert "1 aanvraag om mee te doen" in page and "Bibliotheek C" in page
+    [request_id] = re.findall(r'action="/regio/aanvragen/([\w-]+)/aannemen"', html)
+    response = coordinator.post(f"/regio/aanvragen/{request_id}/aannemen", data={"next": "/start"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/start")
+    assert _member_of_region(app, newcomer["lib"])
+    after = text_of(coordinator.get("/start").get_data(as_text=True))
+    assert "Bibliotheek C doet nu mee in" in after and "aanvraag om mee te doen" not in after

@@ -175,3 +175,22 @@ def test_a_reminder_works_under_row_level_security(world, app: Flask) -> None:
         assert conn.execute(text("SELECT count(*) FROM notifications WHERE kind = 'reminder'")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM reminders")).scalar() == 1
         conn.rollback()
+
+
+def test_the_coordinators_start_page_names_stalled_partnerships_and_unanswered_reminders(
+        world, app: Flask) -> None:
+    from tests.formdata import text_of
+
+    app.config["DASHBOARD_CACHE_SECONDS"] = 0
+    _stall(app, world)
+    coordinator = _client(app, world.emails["coord_a"])
+    page = text_of(coordinator.get("/start").get_data(as_text=True))
+    assert "1 samenwerking ligt stil" in page and "Opvolgen" in page
+    assert "Geen reactie op de herinnering" not in page
+    assert coordinator.post(_url(world), data={"message": "Bellen?"}).status_code == 302
+    with app.app_context():  # the reminder was sent long ago and nothing happened since
+        db.session.execute(update(Reminder).values(created_at=utcnow() - timedelta(days=20)))
+        db.session.commit()
+    _stall(app, world, days=30)
+    page = text_of(coordinator.get("/start").get_data(as_text=True))
+    assert "1 reageerde niet op een herinnering." in page and "Geen reactie op de herinnering" in page

@@ -16,7 +16,7 @@ from ..access import coordinated_partnership_or_404, current_org, policy, region
 from ..core.errors import ServiceError, attach
 from ..core.pdf import render_pdf
 from ..core.templating import fragment, render
-from ..core.web import int_arg, text_arg
+from ..core.web import int_arg, safe_next, text_arg
 from ..extensions import utcnow
 from ..i18n import gettext as _
 from ..organisations import services as regions
@@ -201,7 +201,7 @@ def _decide(request_id: str, *, accept: bool) -> ResponseReturnValue:
             flash(_("%(branch)s doet nu mee in %(region)s.", branch=name, region=region) if accept else
                   _("De aanvraag van %(branch)s voor %(region)s is afgewezen.", branch=name, region=region),
                   "success")
-    return redirect(url_for("coordination.requests"))
+    return redirect(safe_next(url_for("coordination.requests")))
 
 
 @bp.get("/resultaten")

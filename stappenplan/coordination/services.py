@@ -750,6 +750,28 @@ def overview(
     )
 
 
+@dataclass
+class Waiting:
+    """What waits for a coordinator, for the start page: the stalled partnerships."""
+
+    stalled_days: int
+    stalled_total: int
+    #: The longest-stalled first, at most ``STALLED_LIST``.
+    stalled_rows: list[Row]
+
+
+def waiting(org_id: int) -> Waiting:
+    """The stalled partnerships of the coordinator's regions, from the dashboard's kept
+    figures (``_region_figures``): the start page adds no aggregate over the region."""
+    days, cutoff = stalled_cutoff()
+    regions, versions = regions_and_versions(org_id)
+    if not regions:
+        return Waiting(days, 0, [])
+    source = _rows(org_id, cutoff, None)
+    tally, stalled_rows, _months, _order = _region_figures(org_id, None, source, cutoff, days, versions)
+    return Waiting(days, sum(c.stalled for c in _counts(tally, definition())), stalled_rows)
+
+
 def steps_per_branch(org_id: int, defn: PlanDefinition) -> list[BranchSteps]:
     """Per opted-in branch: its partnerships per current step, finished and stalled; one
     aggregate query (the dashboard's), whatever the number of partnerships."""

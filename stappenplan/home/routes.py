@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from ..access import current_org, policy
+from ..coordination import reminders
+from ..coordination import services as coordination
 from ..core.templating import render
+from ..extensions import utcnow
+from ..organisations import services as regions
 from . import services as home_data
 
 bp = Blueprint("home", __name__)
@@ -26,7 +31,12 @@ def index():
 def home():
     org = current_org()
     if org.kind == "coordination":
-        return render("home/coordination.html", **home_data.context_for(org))
+        # What waits first: requests to join, stalled partnerships, unanswered reminders.
+        waits = coordination.waiting(org.id)
+        return render("home/coordination.html", **home_data.context_for(org), waits=waits,
+                      requests=regions.pending_requests(org.id), form=FlaskForm(), now=utcnow(),
+                      reminded=reminders.last_reminders([(r.public_id, r.last_activity_at)
+                                                         for r in waits.stalled_rows]))
     return render("home/party.html", "home/_results.html", **home_data.context_for(org))
 
 

@@ -14,7 +14,7 @@ from ..access import coordinated_library_ids, visible_partnerships, visible_part
 from ..activity.describe import activities
 from ..core.web import Page, choice_arg, int_arg, page_arg, text_arg
 from ..extensions import db, utcnow
-from ..organisations.models import Organisation
+from ..organisations.models import Organisation, RegionMembership, RegionRequest
 from ..partnerships.models import Invitation, Partnership
 from ..partnerships.summary import Summary, other, summaries
 from ..workflow.definition import PlanDefinition
@@ -110,7 +110,23 @@ def _party_home(org: Organisation, filters: Filters) -> dict[str, Any]:
         "recent": activities(ids, limit=5, viewer=party, loaded=partnerships),
         "open_invitations": _open_invitations(org),
         "incoming": _incoming(org),
+        "region_state": _region_state(org) if party == "library" else None,
     }
+
+
+def _region_state(library: Organisation) -> str:
+    """'member', 'asked' (a request waits) or 'none': a branch outside any region is told
+    what a region is and offered the request on its start page. One statement."""
+    is_member, has_asked = db.session.execute(_region_state_statement(), {"library": library.id}).one()
+    return "member" if is_member else ("asked" if has_asked else "none")
+
+
+@functools.cache
+def _region_state_statement() -> Select:
+    member = select(RegionMembership.id).where(RegionMembership.library_id == bindparam("library")).exists()
+    asked = select(RegionRequest.id).where(RegionRequest.library_id == bindparam("library"),
+                                           RegionRequest.status == "pending").exists()
+    return select(member, asked)
 
 
 def _matches(summary: Summary, status: str, party: str) -> bool:
