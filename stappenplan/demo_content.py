@@ -178,7 +178,7 @@ JOINT: dict[int, dict[str, object]] = {
         "goal_progress": {"goal-1": {"value": 4, "remark": "Meer ouders lenen boeken."},
                           "goal-2": {"value": 2, "remark": "Twee doorverwijzingen; we willen er meer."}},
         "went_well": "Ouders komen vaker binnen en lenen meer boeken.",
-        "parent_feedback": "Ouders vonden de liedjesmiddag gezellig en laagdrempelig.",
+        "parent_feedback": "Ouders vonden de voorleesochtend gezellig en laagdrempelig.",
         "next_round": "Een tweede locatie erbij betrekken en vaker samen met het Taalhuis.",
     },
 }

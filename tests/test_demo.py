@@ -172,3 +172,22 @@ def test_each_organisations_demo_answers_name_its_own_people(app: Flask) -> None
         assert "Sanne en Lotte" in kabouterhuis
         assert not any("{" + placeholder in v for vs in values.values() for v in vs
                        for placeholder in ("library", "childcare"))
+
+
+def test_the_demo_tells_of_past_activities_only_as_past() -> None:
+    """An activity dated after today has not happened: no practice record calls it held and
+    no evaluation, note or comment speaks of how it went."""
+    from datetime import date
+
+    from stappenplan import demo_content as content
+
+    today = date.today().isoformat()
+    activities = {row["id"]: row["cells"] for row in content.JOINT[6]["activities"]}
+    future = {cells["activity"].lower() for cells in activities.values() if cells["date"] > today}
+    assert future, "the demo keeps one activity still to come"
+    for row_id, (_party, fields) in content.PRACTICE.items():
+        if fields.get("status") == "held":
+            assert fields["date"] <= today and activities[row_id]["date"] <= today, row_id
+    looking_back = [content.JOINT[8]["parent_feedback"], content.JOINT[8]["went_well"], content.PRACTICE_NOTE]
+    for text in looking_back:
+        assert not any(title in text.lower() for title in future), text
