@@ -68,3 +68,32 @@ def test_a_comment_being_written_survives_resolving_and_reopening(server, page: 
     question.get_by_role("button", name="Plaatsen").click()
     expect(question.locator(".comment__body")).to_have_count(2, timeout=5000)
     expect(question.locator(".comment__body").last).to_have_text(draft)
+
+
+def test_a_partners_comment_updates_the_count_on_an_open_worksheet(server, browser, page: Page) -> None:
+    """Library and childcare on the same joint worksheet: the childcare posts a comment, and
+    the library's open page shows the question's new count without a reload."""
+    from tests.browser.conftest import new_page
+
+    world = build_world(server.app)
+    with server.app.app_context():
+        driver(world).own_steps(3, 3)
+    url = f"{server.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
+    login(page, server, world.emails["lib_a"], PASSWORD)
+    page.goto(url)
+    watched = page.locator("#vraag-target_parents summary", has_text="Opmerkingen")
+    expect(watched).to_have_text("Opmerkingen")
+
+    other = new_page(browser)
+    try:
+        login(other, server, world.emails["cc_a"], PASSWORD)
+        other.goto(url)
+        question = other.locator("#vraag-target_parents")
+        question.locator("summary", has_text="Opmerkingen").click()
+        question.get_by_label("Schrijf een opmerking").fill("Zullen we de peuterspeelzaal ook vragen?")
+        question.get_by_role("button", name="Plaatsen").click()
+        expect(question.locator(".comment__body")).to_have_count(1, timeout=5000)
+        expect(watched).to_have_text("Opmerkingen 1", timeout=6000)
+        assert other.js_errors == []
+    finally:
+        other.context.close()
