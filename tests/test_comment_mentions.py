@@ -3,6 +3,8 @@ every comment on a shared step is news for the partner organisation (mail per ch
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -123,3 +125,41 @@ def test_the_comment_choice_decides_the_mail(named, app: Flask) -> None:
         to_member = [m.subject for m in outbox() if m.to == named.emails["lib_a_member"]]
         assert len(to_member) == 1 and "opmerking bij stap 4" in to_member[0]  # the mention: no mail (off)
         assert len(_notes(named, "lib_a_member", "mention")) == 1  # but in the app
+
+
+def test_a_comment_moves_the_partners_change_feed_and_its_count(named, app: Flask) -> None:
+    """No answer changes, yet the partner's open page hears of the comment: its count."""
+    lib = _client(app, named.emails["lib_a"])
+    sheet = f"/samenwerkingen/{named.ids['partnership_a']}/stap/4/samen"
+    page = lib.get(sheet).get_data(as_text=True)
+    seq = re.search(r'id="sheet-seq" name="seq" value="(\d+)"', page).group(1)
+    sig = re.search(r'id="presence-sig" name="presence" value="([^"]*)"', page).group(1)
+    feed = {"seq": seq, "presence": sig, "status": "open"}
+    assert lib.get(f"{sheet}/wijzigingen", query_string=feed, headers=HX).status_code == 204
+    cc = _client(app, named.emails["cc_a"])
+    assert cc.post(_url(named, 4, "samen"), headers=HX, data={"body": "Nog een idee"}).status_code == 200
+    news = lib.get(f"{sheet}/wijzigingen", query_string=feed, headers=HX)
+    assert news.status_code == 200
+    assert re.search(r'id="comment-count-target_parents" data-count="1" data-news=true hx-swap-oob=true',
+                     news.get_data(as_text=True))
+
+
+def test_a_comment_costs_the_same_statements_however_many_people_hear_of_it(named, app: Flask) -> None:
+    from stappenplan.organisations.models import Organisation
+    from tests.factories import make_user
+    from tests.test_query_counts import counted
+
+    cc = _client(app, named.emails["cc_a"])
+    cc.post(_url(named, 4, "samen"), headers=HX, data={"body": "Eerste"})  # the thread exists after this
+    with counted(app) as few:
+        assert cc.post(_url(named, 4, "samen"), headers=HX, data={"body": "Tweede"}).status_code == 200
+    with app.app_context():
+        library = db.session.scalar(select(Organisation).where(Organisation.public_id == named.ids["lib_a"]))
+        for i in range(5):
+            make_user(library, f"collega{i}@bieb-a.nl", role="member")
+        db.session.commit()
+    with counted(app) as many:
+        assert cc.post(_url(named, 4, "samen"), headers=HX, data={"body": "Derde"}).status_code == 200
+    with app.app_context():
+        assert len(_notes(named, "lib_a", "comment")) == 3
+    assert len(many) == len(few), "\n".join(many)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, Subquery, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, Subquery, bindparam, func, insert, or_, select, update
 
 from .. import rls
 from ..accounts.models import User
@@ -104,23 +104,25 @@ def notify(users: Iterable[User], kind: str, *, partnership: Partnership | None,
     ``title`` and ``body`` are kept as source text and parameters, so each reader sees
     them in their own language; a "direct" one also goes into the outbox as an e-mail.
     """
-    made = []
     users = list(users)
     modes = _modes([u.id for u in users], kind)
     message = {part: text.to_json() if isinstance(text, Msg) else text for part, text in (("title", title),
                                                                                          ("body", body))}
-    for user in users:
-        if dedupe_key and db.session.scalar(select(Notification.id).where(
-                Notification.user_id == user.id, Notification.dedupe_key == dedupe_key)):
-            continue
-        note = Notification(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
-                            title=str(title)[:300], body=str(body), message=message, link=link[:500],
-                            dedupe_key=dedupe_key, mode=modes.get(user.id, DEFAULT_MODES.get(kind, "direct")))
-        db.session.add(note)
-        made.append(note)
-    if made:
-        db.session.flush()
-    for note, user in zip(made, [u for u in users if any(n.user_id == u.id for n in made)], strict=False):
+    # A constant number of statements, whatever the number of people (a comment tells a
+    # whole organisation): one to skip those who have it already, one to insert the rest.
+    done = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.user_id.in_([u.id for u in users]), Notification.dedupe_key == dedupe_key))) \
+        if dedupe_key and users else set()
+    rows = [dict(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
+                 title=str(title)[:300], body=str(body), message=message, link=link[:500], dedupe_key=dedupe_key,
+                 mode=modes.get(user.id, DEFAULT_MODES.get(kind, "direct")))
+            for user in users if user.id not in done]
+    if not rows:
+        return []
+    made = list(db.session.scalars(insert(Notification).returning(Notification), rows))
+    by_user = {user.id: user for user in users}
+    for note in made:
+        user = by_user[note.user_id]
         if note.mode == "direct":
             outbox.enqueue("notification", user.email, {"notification": note.id}, dedupe_key=f"notification:{note.id}",
                            locale=user.locale, user_id=user.id, organisation_id=_organisation_of(user))
