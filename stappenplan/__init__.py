@@ -119,6 +119,7 @@ def _connect_receivers() -> None:
     # Who hears of what: notifications in the sender's transaction, mail through the outbox.
     signals.workflow_events.connect(notifications.on_workflow_events)
     signals.mentioned.connect(notifications.on_mention)
+    signals.commented.connect(notifications.on_comment)
     signals.region_reminder.connect(notifications.on_region_reminder)
     signals.region_request.connect(notifications.on_region_request)
 

@@ -217,6 +217,7 @@ DYNAMIC_TEXTS = (
     N_("Een stap gaat open voor jullie organisatie"),
     N_("Je partner keurt een stap goed of vraagt om jullie goedkeuring"),
     N_("Iemand noemt je in een opmerking"),
+    N_("Je partner plaatst een opmerking bij een gezamenlijke stap"),
     N_("Herinneringen uit de praktijk: acties, activiteiten en evaluatiemomenten"),
     N_("Aanvragen om mee te doen in een regio, en de beslissing daarover"),
     # activity/routes.py LABELS (translated where the log shows them),

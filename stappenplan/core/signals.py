@@ -17,6 +17,9 @@ workflow_events = _signals.signal("workflow-events")
 
 #: sender: the worksheet Sheet; person (User named), author (User), key (question), body.
 mentioned = _signals.signal("mentioned")
+#: sender: the worksheet Sheet; comment (Comment), author (User), key (question), body,
+#: mentioned (the Users named, who hear of it through ``mentioned`` instead).
+commented = _signals.signal("commented")
 
 #: sender: the Partnership; coordinator (User), organisation (the coordination
 #: Organisation), message (str, may be empty). A coordinator reminds a stalled partnership.

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model, new_public_id, utcnow
 
-KINDS = ("step_opened", "signoff", "mention", "reminder", "region")
+KINDS = ("step_opened", "signoff", "mention", "comment", "reminder", "region")
 MODES = ("direct", "digest", "weekly", "off")
 
 
@@ -21,7 +21,7 @@ class Notification(Model):
     __table_args__ = (
         UniqueConstraint("user_id", "dedupe_key", name="uq_notifications_user_dedupe"),
         Index("ix_notifications_user_read", "user_id", "read_at"),
-        CheckConstraint("kind IN ('step_opened','signoff','mention','reminder','region')", name="kind"),
+        CheckConstraint("kind IN ('step_opened','signoff','mention','comment','reminder','region')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

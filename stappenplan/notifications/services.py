@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, Subquery, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, Subquery, bindparam, func, insert, or_, select, update
 
 from .. import rls
 from ..accounts.models import User
@@ -39,14 +39,15 @@ KIND_LABELS = {
     "step_opened": "Een stap gaat open voor jullie organisatie",
     "signoff": "Je partner keurt een stap goed of vraagt om jullie goedkeuring",
     "mention": "Iemand noemt je in een opmerking",
+    "comment": "Je partner plaatst een opmerking bij een gezamenlijke stap",
     "reminder": "Herinneringen uit de praktijk: acties, activiteiten en evaluatiemomenten",
     "region": "Aanvragen om mee te doen in een regio, en de beslissing daarover",
 }
 #: The kinds an organisation of each kind can get, so its people are asked only about
 #: those (a childcare organisation never joins a region; a coordinator works on no step).
 KINDS_FOR = {
-    "library": ("step_opened", "signoff", "mention", "reminder", "region"),
-    "childcare": ("step_opened", "signoff", "mention", "reminder"),
+    "library": ("step_opened", "signoff", "mention", "comment", "reminder", "region"),
+    "childcare": ("step_opened", "signoff", "mention", "comment", "reminder"),
     "coordination": ("region",),
 }
 PARTY_NAME = {"library": N_("de bibliotheek"), "childcare": N_("de kinderopvang")}
@@ -56,12 +57,17 @@ SLUGS = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"
 EVALUATION_STEP, EVALUATION_QUESTION = 8, "evaluation_moments"
 
 
+#: The e-mail choice of a kind nobody chose for yet ("direct" otherwise): a partner's every
+#: comment by mail right away would bury the rest, so once a day.
+DEFAULT_MODES = {"comment": "digest"}
+
+
 def preferences(user: User) -> dict[str, str]:
     stored = dict(db.session.execute(
         select(NotificationPreference.kind, NotificationPreference.mode)
         .where(NotificationPreference.user_id == user.id)
     ).all())
-    return {kind: stored.get(kind, "direct") for kind in KINDS}
+    return {kind: stored.get(kind, DEFAULT_MODES.get(kind, "direct")) for kind in KINDS}
 
 
 def labels_for(user: User) -> dict[str, str]:
@@ -98,23 +104,25 @@ def notify(users: Iterable[User], kind: str, *, partnership: Partnership | None,
     ``title`` and ``body`` are kept as source text and parameters, so each reader sees
     them in their own language; a "direct" one also goes into the outbox as an e-mail.
     """
-    made = []
     users = list(users)
     modes = _modes([u.id for u in users], kind)
     message = {part: text.to_json() if isinstance(text, Msg) else text for part, text in (("title", title),
                                                                                          ("body", body))}
-    for user in users:
-        if dedupe_key and db.session.scalar(select(Notification.id).where(
-                Notification.user_id == user.id, Notification.dedupe_key == dedupe_key)):
-            continue
-        note = Notification(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
-                            title=str(title)[:300], body=str(body), message=message, link=link[:500],
-                            dedupe_key=dedupe_key, mode=modes.get(user.id, "direct"))
-        db.session.add(note)
-        made.append(note)
-    if made:
-        db.session.flush()
-    for note, user in zip(made, [u for u in users if any(n.user_id == u.id for n in made)], strict=False):
+    # A constant number of statements, whatever the number of people (a comment tells a
+    # whole organisation): one to skip those who have it already, one to insert the rest.
+    done = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.user_id.in_([u.id for u in users]), Notification.dedupe_key == dedupe_key))) \
+        if dedupe_key and users else set()
+    rows = [dict(user_id=user.id, partnership_id=partnership.id if partnership else None, kind=kind,
+                 title=str(title)[:300], body=str(body), message=message, link=link[:500], dedupe_key=dedupe_key,
+                 mode=modes.get(user.id, DEFAULT_MODES.get(kind, "direct")))
+            for user in users if user.id not in done]
+    if not rows:
+        return []
+    made = list(db.session.scalars(insert(Notification).returning(Notification), rows))
+    by_user = {user.id: user for user in users}
+    for note in made:
+        user = by_user[note.user_id]
         if note.mode == "direct":
             outbox.enqueue("notification", user.email, {"notification": note.id}, dedupe_key=f"notification:{note.id}",
                            locale=user.locale, user_id=user.id, organisation_id=_organisation_of(user))
@@ -167,7 +175,8 @@ def for_events(partnership: Partnership, events: list[Event], actor: User, party
     # goedkeuring") is done: no longer new for anyone.
     settle(keys=[f"opened:{partnership.id}:{e.step}:{e.slot}:{_cycle(e)}" for e in events
                  if e.kind == "step_completed"],
-           prefixes=[_signoff_key(partnership, e) for e in events if e.kind == "step_completed"])
+           prefixes=[prefix for e in events if e.kind == "step_completed"
+                     for prefix in (_signoff_key(partnership, e), _comment_key(partnership.id, _cycle(e), e.step))])
     for event in events:
         if event.kind == "step_opened" and event.step is not None:
             orgs = [org_of[event.slot]] if event.slot in org_of else list(org_of.values())
@@ -216,6 +225,12 @@ def _signoff_key(partnership: Partnership, event: Event) -> str:
     return f"signoff:{partnership.id}:{_cycle(event)}:{event.step}:"
 
 
+def _comment_key(partnership_id: int, cycle: Any, step: int | None) -> str:
+    """The start of the key of every comment notification of one step in one round: news
+    about a step's discussion is old once the step is completed."""
+    return f"comment:{partnership_id}:{cycle}:{step}:"
+
+
 def settle(*, keys: Iterable[str] = (), prefixes: Iterable[str] = ()) -> None:
     """Notifications whose question has been answered - the step completed, the request
     decided - are no longer new for anyone (read now; they stay in the list). A write for
@@ -236,6 +251,11 @@ def _pair(p: Partnership) -> str:
 
 def on_mention(sheet: Sheet, *, person: User, author: User, key: str, body: str) -> None:
     mentioned(person, author, sheet, key, body)
+
+
+def on_comment(sheet: Sheet, *, comment: Any, author: User, key: str, body: str,
+               mentioned: list[User]) -> None:
+    commented(sheet, comment, author, key, body, mentioned)
 
 
 def on_workflow_events(partnership: Partnership, *, events: list[Event], actor: User, party: str) -> None:
@@ -310,6 +330,30 @@ def mentioned(person: User, author: User, sheet: Sheet, key: str, body: str) -> 
         body=Msg(N_("Bij de vraag \"%(q)s\":\n\n\"%(text)s\""), q=question.label if question else key,
                  text=body[:500]),
         link=link,
+    )
+
+
+def commented(sheet: Sheet, comment: Any, author: User, key: str, body: str,
+              mentioned: list[User]) -> list[Notification]:
+    """A comment on a step both organisations share: the partner organisation's people hear
+    of it in the app (mail per their choice for "comment"), except those it names, who have
+    the mention notification already. Own steps (1-3) stay within the organisation; the
+    step's completion settles these notifications."""
+    if sheet.step.mode == "each" or sheet.party not in ("library", "childcare"):
+        return []
+    p = sheet.partnership
+    partner = p.childcare_id if sheet.party == "library" else p.library_id
+    named = {u.id for u in mentioned}
+    question = sheet.question(key)
+    label = question.label if question else key
+    link = external_url("worksheets.show", partnership_id=p.public_id, step=sheet.step.number,
+                        slot=SLUGS[sheet.instance.slot]) + f"#vraag-{key}"
+    return notify(
+        [u for u in _members([partner], exclude=author.id) if u.id not in named], "comment", partnership=p,
+        title=Msg(N_("%(name)s plaatste een opmerking bij stap %(n)d: %(q)s"), name=author.name,
+                  n=sheet.step.number, q=label),
+        body=Msg(N_("Bij de vraag \"%(q)s\":\n\n\"%(text)s\""), q=label, text=body[:500]),
+        link=link, dedupe_key=_comment_key(p.id, sheet.cycle.number, sheet.step.number) + str(comment.id),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
 from ..accounts.models import User
@@ -27,6 +29,7 @@ def audience_org_ids(sheet: Sheet) -> list[int]:
 
 
 def mentionable(sheet: Sheet) -> list[User]:
+    """Everyone who may read the step's comments: the only people a comment can name."""
     return list(
         db.session.scalars(
             select(User).join(Membership, Membership.user_id == User.id)
@@ -65,10 +68,13 @@ def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list
     if has_control_characters(body):
         raise ServiceError(_("Deze tekst bevat een onzichtbaar stuurteken. Haal het weg en probeer het opnieuw."),
                            field="body")
-    allowed = {u.public_id: u for u in mentionable(sheet)}
+    people = mentionable(sheet)
+    allowed = {u.public_id: u for u in people}
     unknown = [m for m in mention_ids if m not in allowed]
     if unknown:
         raise ServiceError(_("Je kunt alleen mensen noemen die dit werkblad mogen zien."), field="mentions")
+    # "@Full Name" in the text names a person as a ticked box does (unknown names are just text).
+    mention_ids = [*mention_ids, *(u.public_id for u in named_in(body, people))]
     thread = thread_for(sheet, key)
     if thread is None:
         thread = CommentThread(step_instance_id=sheet.instance.id, question=key)
@@ -89,7 +95,35 @@ def add_comment(sheet: Sheet, user: User, key: str, body: str, mention_ids: list
     announce_to_open_pages(sheet)
     for person in mentioned:
         signals.mentioned.send(sheet, person=person, author=user, key=key, body=body)
+    signals.commented.send(sheet, comment=comment, author=user, key=key, body=body, mentioned=mentioned)
     return comment
+
+
+def named_in(body: str, people: Iterable[User]) -> list[User]:
+    """The people whose full name follows an "@" in ``body`` (case-insensitive; at each "@"
+    the longest name that ends at a word boundary wins, so "@Lotte de Vries" never also
+    names a "Lotte"; an "@" inside a word, as in an e-mail address, names no one)."""
+    by_name: dict[str, list[User]] = {}
+    for person in people:
+        name = " ".join((person.name or "").split()).casefold()
+        if name:
+            by_name.setdefault(name, []).append(person)
+    longest_first = sorted(by_name, key=len, reverse=True)
+    text = body.casefold()
+    found: dict[int, User] = {}
+    at = text.find("@")
+    while at != -1:
+        rest = text[at + 1:]
+        for name in (longest_first if at == 0 or not _word_char(text[at - 1]) else ()):
+            if rest.startswith(name) and not (len(rest) > len(name) and _word_char(rest[len(name)])):
+                found.update((u.id, u) for u in by_name[name])
+                break
+        at = text.find("@", at + 1)
+    return list(found.values())
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char in "_-"
 
 
 def set_resolved(sheet: Sheet, user: User, key: str, resolved: bool) -> CommentThread:
