@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, false, func, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 from werkzeug.exceptions import NotFound
 
@@ -224,12 +224,15 @@ def visible_partnerships(org: Organisation) -> Select:
 def _visible(kind: str, org_id: Any) -> ColumnElement[bool]:
     """The rule of visible_partnerships for an organisation of ``kind`` (``org_id`` may be
     a bind parameter, so a statement can be built once and reused)."""
+    # A partnership prepared by an invitation is the inviter's alone until the invited
+    # organisation accepts: not the invited one's, not a coordinator's.
+    not_awaiting_me = or_(Partnership.awaiting_org_id.is_(None), Partnership.awaiting_org_id != org_id)
     if kind == "library":
-        return Partnership.library_id == org_id
+        return (Partnership.library_id == org_id) & not_awaiting_me
     if kind == "childcare":
-        return Partnership.childcare_id == org_id
+        return (Partnership.childcare_id == org_id) & not_awaiting_me
     if kind == "coordination":
-        return Partnership.library_id.in_(coordinated_library_ids(org_id))
+        return Partnership.library_id.in_(coordinated_library_ids(org_id)) & Partnership.awaiting_org_id.is_(None)
     return false()  # pragma: no cover - unknown kinds see nothing
 
 

@@ -109,7 +109,7 @@ def compute(org_id: int, year: int, today: date, branch_id: int | None = None) -
         select(Cycle.id, Cycle.number, Cycle.closed_at, Partnership.id, Organisation.id, Organisation.name,
                Organisation.public_id, Partnership.created_at)
         .select_from(Organisation)
-        .outerjoin(Partnership, Partnership.library_id == Organisation.id)
+        .outerjoin(Partnership, (Partnership.library_id == Organisation.id) & Partnership.awaiting_org_id.is_(None))
         .outerjoin(Cycle, Cycle.partnership_id == Partnership.id)
         .where(Organisation.id.in_(libraries))
     ).all()
@@ -205,7 +205,7 @@ def practice_rows(org_id: int, year: int, today: date,
         select(Partnership.id, Partnership.public_id, Organisation.id, Organisation.name, Organisation.public_id,
                childcare.name)
         .select_from(Organisation)
-        .outerjoin(Partnership, Partnership.library_id == Organisation.id)
+        .outerjoin(Partnership, (Partnership.library_id == Organisation.id) & Partnership.awaiting_org_id.is_(None))
         .outerjoin(childcare, childcare.id == Partnership.childcare_id)
         .where(Organisation.id.in_(libraries))
         .order_by(Organisation.name, childcare.name)

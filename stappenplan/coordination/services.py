@@ -379,6 +379,7 @@ def _rows_subquery(one_branch: bool) -> Subquery:
         .join(Cycle, Cycle.partnership_id == Partnership.id)
         .where(
             Partnership.library_id.in_(coordinated_library_ids(bindparam("overview_org", type_=Integer()))),
+            Partnership.awaiting_org_id.is_(None),  # prepared by an invitation: not the region's yet
             no_newer_cycle,
         )
     )
@@ -562,6 +563,7 @@ def _months(org_id: int, branch: Branch | None) -> list[MonthCount]:
         .join(Partnership, Partnership.id == Cycle.partnership_id)
         .where(
             Partnership.library_id.in_(coordinated_library_ids(org_id)),
+            Partnership.awaiting_org_id.is_(None),
             StepInstance.status == engine.COMPLETED,
             StepInstance.completed_at >= since,
         )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     event,
+    false,
     inspect,
     text,
     update,
@@ -41,6 +42,9 @@ class Organisation(Model):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Invited but not on the platform yet: the invitation's name, no members. Accepting
+    #: the invitation makes it the real organisation (partnerships/invitations.py).
+    placeholder: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"

@@ -36,6 +36,11 @@ class Partnership(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Raised by every change of its practice records: the practice page's live feed.
     practice_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Prepared by an invitation and waiting for this (invited) organisation to accept:
+    #: only the inviter sees it meanwhile, and works on its own steps (access._visible).
+    awaiting_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
 
     library: Mapped[Organisation] = relationship(foreign_keys=[library_id], lazy="joined")
     childcare: Mapped[Organisation] = relationship(foreign_keys=[childcare_id], lazy="joined")
@@ -47,6 +52,11 @@ class Partnership(Model):
         if organisation_id == self.childcare_id:
             return "childcare"
         return None
+
+    @property
+    def pending(self) -> bool:
+        """Prepared by an invitation that the partner has not accepted yet."""
+        return self.awaiting_org_id is not None
 
     def partner_of(self, party: str) -> Organisation:
         return self.childcare if party == "library" else self.library
