@@ -262,6 +262,19 @@
   document.addEventListener("htmx:afterSettle", markScrollers);
   document.addEventListener("DOMContentLoaded", markScrollers);
 
+  // On a phone the worksheet's sticky bar stays small: its notes fold behind their short
+  // summary (one tap opens them). Wider screens and pages without script show them open.
+  var NARROW = window.matchMedia("(max-width: 40rem)");
+  function foldOnPhones(root) {
+    if (!NARROW.matches || !root.querySelectorAll) { return; }
+    root.querySelectorAll("details[data-fold-narrow][open]").forEach(function (d) { d.open = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { foldOnPhones(document); });
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.parentNode) { foldOnPhones(elt.parentNode); }
+  });
+
   // Move focus to the error summary so keyboard and screen-reader users hear it.
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector(".error-summary");

@@ -1,0 +1,63 @@
+"""A phone (375 × 812): the worksheet's sticky bar leaves the worksheet in view, and a
+table wider than the screen says that it scrolls sideways."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from stappenplan import demo
+from tests.browser.conftest import login
+from tests.browser.test_accessibility import _ids
+
+PHONE = {"width": 375, "height": 812}
+#: At most ~15 % of the phone's height.
+MAX_BAR = 122
+
+#: Worksheets whose bar holds the most: the progress, what is still to do, a note about an
+#: approval and the step's button.
+SHEETS = [
+    ("kabouterhuis@demo.stappenplan.nl", "/samenwerkingen/{step4}/stap/4/samen"),
+    ("bibliotheek@demo.stappenplan.nl", "/samenwerkingen/{step4}/stap/4/samen"),
+    ("bibliotheek@demo.stappenplan.nl", "/samenwerkingen/{own}/stap/3/bibliotheek"),
+]
+
+
+@pytest.mark.parametrize(("email", "path"), SHEETS)
+def test_the_worksheet_bar_is_small_on_a_phone(server, page: Page, email: str, path: str) -> None:
+    ids = _ids(server)
+    page.set_viewport_size(PHONE)
+    login(page, server, email, demo.PASSWORD)
+    page.goto(server.url + path.format(**ids))
+    bar = page.locator("#sheet-bar")
+    expect(bar).to_be_visible()
+    height = bar.evaluate("el => el.getBoundingClientRect().height")
+    assert height <= MAX_BAR, f"the bar takes {height}px of 812"
+    # Nothing is lost: every button of the bar is on screen, and a folded note opens with the keyboard.
+    for button in bar.locator("button").all():
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    for note in bar.locator("details.sheet-bar__note").all():
+        assert note.evaluate("el => !el.open")
+        note.locator("summary").focus()
+        page.keyboard.press("Enter")
+        assert note.evaluate("el => el.open")
+        expect(note.locator("p")).to_be_visible()
+    # At desktop width the notes show open, as before.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    for note in page.locator("#sheet-bar details.sheet-bar__note").all():
+        assert note.evaluate("el => el.open")
+
+
+def test_some_sheet_bar_holds_a_note_and_a_button(server, page: Page) -> None:
+    """The measured bars include the fullest kind: a note about an approval and a button."""
+    ids = _ids(server)
+    seen = {"note": False, "button": False}
+    for email, path in SHEETS[:2]:
+        page.context.clear_cookies()
+        login(page, server, email, demo.PASSWORD)
+        page.goto(server.url + path.format(**ids))
+        seen["note"] |= page.locator("#sheet-bar details.sheet-bar__note").count() > 0
+        seen["button"] |= page.locator("#sheet-bar button").count() > 0
+    assert seen == {"note": True, "button": True}
