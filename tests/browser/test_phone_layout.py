@@ -61,3 +61,40 @@ def test_some_sheet_bar_holds_a_note_and_a_button(server, page: Page) -> None:
         seen["note"] |= page.locator("#sheet-bar details.sheet-bar__note").count() > 0
         seen["button"] |= page.locator("#sheet-bar button").count() > 0
     assert seen == {"note": True, "button": True}
+
+
+#: The cue: the hint above the box, and the frame's shade on the side with more columns.
+CUE = """el => {
+    const frame = el.parentElement, hint = frame && frame.previousElementSibling;
+    const shade = frame && frame.classList.contains('scroll-frame')
+        ? Number(getComputedStyle(frame, '::after').opacity) : 0;
+    return {scrolls: el.scrollWidth > el.clientWidth + 1, shade,
+            hint: !!hint && hint.classList.contains('scroll-hint') && !hint.hidden && hint.offsetHeight > 0
+                  ? hint.textContent : null};
+}"""
+
+
+@pytest.mark.parametrize(("email", "path", "selector"), [
+    ("bibliotheek@demo.stappenplan.nl", "/samenwerkingen/{step7}/plan", "#stap-6 .plan-table-wrap"),
+    ("coordinator@demo.stappenplan.nl", "/regio", ".matrix-wrap"),
+])
+def test_a_wide_table_shows_a_scroll_cue_only_when_it_overflows(server, page: Page, email: str, path: str,
+                                                                 selector: str) -> None:
+    ids = _ids(server)
+    page.set_viewport_size(PHONE)
+    login(page, server, email, demo.PASSWORD)
+    page.goto(server.url + path.format(**ids))
+    box = page.locator(selector).first
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # the shade fades in
+    cue = box.evaluate(CUE)
+    assert cue["scrolls"] and cue["hint"] == "Veeg opzij voor meer kolommen" and cue["shade"] == 1, cue
+    # Scrolled to the end: no more columns on the right, so no shade there (the left one shows).
+    box.evaluate("el => { el.scrollLeft = el.scrollWidth; el.dispatchEvent(new Event('scroll')); }")
+    page.wait_for_timeout(300)
+    assert box.evaluate(CUE)["shade"] == 0
+    # Wide enough for the table: neither hint nor shade.
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.wait_for_timeout(500)
+    cue = box.evaluate(CUE)
+    assert not cue["scrolls"] and cue["hint"] is None and cue["shade"] == 0, cue
