@@ -157,9 +157,10 @@ def _check_production(app: Flask) -> None:
 def _select_locale() -> str:
     if g.get("database_down"):  # the 503 page: no user can be read now
         return "nl"
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
-        return current_user.locale
-    return "nl"
+    saved = None
+    if current_user and getattr(current_user, "is_authenticated", False):
+        saved = current_user.locale
+    return i18n.choose_locale(saved)
 
 
 def _init_login(app: Flask) -> None:

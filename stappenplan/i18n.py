@@ -31,13 +31,42 @@ from typing import Any
 import flask_babel
 from babel import dates as babel_dates
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context
+from flask import Flask, Response, g, has_app_context, has_request_context, request, session
 from flask_babel import get_locale, get_timezone
 
 DEFAULT_LOCALE = "nl"
 #: Language names in their own language: someone looking for English looks for "English".
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
+#: Where a visitor's own choice of language is kept (the switch on the logged-out pages).
+SESSION_KEY = "locale"
 
+
+def choose_locale(saved: str | None) -> str:
+    """The language of this request: a person's saved language, else the language they
+    chose with the switch before logging in, else the browser's (``Accept-Language``),
+    else Dutch. A visitor from abroad who has no account yet can read the login page."""
+    if saved in LANGUAGES:
+        return str(saved)
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    chosen = session.get(SESSION_KEY)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    g.locale_from_browser = True
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LOCALE) or DEFAULT_LOCALE
+
+
+def _vary(response: Response) -> Response:
+    """A page in the browser's language differs per ``Accept-Language``: caches must know."""
+    if g.get("locale_from_browser"):
+        response.vary.add("Accept-Language")
+    return response
+
+
+def remember_choice(locale: str) -> None:
+    """Keep a logged-out visitor's choice of language in the session cookie."""
+    if locale in LANGUAGES:
+        session[SESSION_KEY] = locale
 
 
 def init(app: Flask) -> None:
@@ -45,6 +74,8 @@ def init(app: Flask) -> None:
     ``get_locale()`` (base.html puts it in ``<html lang>``). The workflow's pure modules
     get ``translate`` from the app factory (``workflow.definition.set_translator``)."""
     app.jinja_env.globals["get_locale"] = current_locale
+    app.jinja_env.globals["languages"] = LANGUAGES
+    app.after_request(_vary)
     # Flask-Babel's callables find the catalog anew for every string (locale object,
     # its string form, the domain, a cache lookup): a worksheet page translates ~130
     # strings. These take the request's catalog once (``translations``).

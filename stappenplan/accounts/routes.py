@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, make_response, redirect, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
@@ -14,6 +14,7 @@ from ..core.templating import render
 from ..core.web import safe_next
 from ..i18n import gettext as _
 from ..i18n import refresh as refresh_locale
+from ..i18n import remember_choice
 from ..security import login_limit, registration_limit, resend_limit, reset_limit
 from . import registration, services
 from .forms import (
@@ -189,6 +190,15 @@ def language():
     refresh_locale()
     flash(_("De taal is gewijzigd."), "success")
     return redirect(url_for("accounts.account"))
+
+
+@bp.post("/taal")
+@policy("public")
+def choose_language():
+    """The switch on the logged-out pages: the visitor's choice of language is kept in the
+    session until they log in; a saved language of their account still wins then."""
+    remember_choice(request.form.get("locale", ""))
+    return redirect(safe_next(url_for("accounts.login")))
 
 
 @bp.get("/sessie/token")

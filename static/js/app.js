@@ -252,8 +252,41 @@
       } else if (!scrolls && wrap.hasAttribute("data-scroll-marked")) {
         ["tabindex", "data-scroll-marked", "role", "aria-label"].forEach(function (a) { wrap.removeAttribute(a); });
       }
+      cue(wrap, scrolls);
     });
   }
+  // The box's own shadows lie under the table's cells, which paint over them; so a box
+  // that scrolls gets a frame whose edges shade the side with more columns, and a short
+  // hint above it ("Veeg opzij ..."). A box that fits shows neither.
+  function cue(wrap, scrolls) {
+    var frame = wrap.parentNode;
+    if (!frame) { return; }
+    if (!frame.classList.contains("scroll-frame")) {
+      if (!scrolls) { return; }
+      frame = document.createElement("div");
+      frame.className = "scroll-frame";
+      var hint = document.createElement("p");
+      hint.className = "scroll-hint";
+      hint.setAttribute("aria-hidden", "true");  // the box itself is named and reachable with Tab
+      hint.textContent = document.body.getAttribute("data-scroll-hint") || "";
+      wrap.parentNode.insertBefore(hint, wrap);
+      wrap.parentNode.insertBefore(frame, wrap);
+      frame.appendChild(wrap);
+    }
+    var hintEl = frame.previousElementSibling;
+    if (hintEl && hintEl.classList.contains("scroll-hint")) { hintEl.hidden = !scrolls; }
+    edges(wrap, scrolls);
+  }
+  function edges(wrap, scrolls) {
+    var frame = wrap.parentNode;
+    if (!frame || !frame.classList.contains("scroll-frame")) { return; }
+    frame.classList.toggle("more-left", scrolls && wrap.scrollLeft > 1);
+    frame.classList.toggle("more-right", scrolls && wrap.scrollLeft + wrap.clientWidth < wrap.scrollWidth - 1);
+  }
+  document.addEventListener("scroll", function (event) {
+    var wrap = event.target;
+    if (wrap && wrap.matches && wrap.matches(SCROLLERS)) { edges(wrap, wrap.scrollWidth > wrap.clientWidth + 1); }
+  }, true);
   var resizing = null;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizing);
@@ -261,6 +294,19 @@
   });
   document.addEventListener("htmx:afterSettle", markScrollers);
   document.addEventListener("DOMContentLoaded", markScrollers);
+
+  // On a phone the worksheet's sticky bar stays small: its notes fold behind their short
+  // summary (one tap opens them). Wider screens and pages without script show them open.
+  var NARROW = window.matchMedia("(max-width: 40rem)");
+  function foldOnPhones(root) {
+    if (!NARROW.matches || !root.querySelectorAll) { return; }
+    root.querySelectorAll("details[data-fold-narrow][open]").forEach(function (d) { d.open = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { foldOnPhones(document); });
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.parentNode) { foldOnPhones(elt.parentNode); }
+  });
 
   // Move focus to the error summary so keyboard and screen-reader users hear it.
   document.addEventListener("DOMContentLoaded", function () {

@@ -84,7 +84,7 @@ def test_conflict_view_is_accessible(server, browser, page: Page) -> None:
     page.context.set_offline(True)  # this edit waits (kept) while the partner saves the same field
     field.fill("Mijn tekst")
     expect(page.locator("#status-target_parents")).to_contain_text("bewaard", timeout=5000)
-    other = browser.new_context().new_page()
+    other = browser.new_context(locale="nl-NL").new_page()
     login(other, server, "kabouterhuis@demo.stappenplan.nl", demo.PASSWORD)
     other.goto(url)
     theirs = other.locator("#input-target_parents")

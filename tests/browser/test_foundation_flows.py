@@ -42,7 +42,7 @@ def test_library_invites_childcare_which_accepts(server, page, browser) -> None:
     link = re.search(r"http://\S+", mails[-1].body).group(0)
     link = re.sub(r"^http://[^/]+", server.url, link)
 
-    guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    guest = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL").new_page()
     guest.goto(link)
     assert guest.get_by_label("Naam van je organisatie").input_value() == "Kinderopvang De Zonnebloem"
     guest.get_by_label("Je naam").fill("Yara Peters")

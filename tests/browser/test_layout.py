@@ -109,7 +109,8 @@ def test_phone_menu_collapses_and_opens_with_the_keyboard(server, page: Page) ->
 
 def test_phone_menu_without_javascript_shows_the_links(browser, server) -> None:
     _ids(server)
-    context = browser.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False)
+    context = browser.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False,
+                                  locale="nl-NL")
     page = context.new_page()
     try:
         login(page, server, "bibliotheek@demo.stappenplan.nl", demo.PASSWORD)
