@@ -34,6 +34,9 @@ from tests.factories import login, make_org, make_partnership, make_user
 STATUS_WORDS = re.compile(r"Afgerond|Open|Nog niet")
 DEMO_COORDINATOR = "coordinator@demo.stappenplan.nl"
 
+#: Partnerships both organisations work in (one an invitation prepared still waits).
+ACTIVE = Partnership.awaiting_org_id.is_(None)
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -461,7 +464,7 @@ def test_constant_queries_and_paging_with_5_and_200_partnerships(app: Flask) -> 
     small = {url: _count(app, client, url) for url in urls}
     with app.app_context():
         demo_bulk.generate(195)
-        total = db.session.scalar(select(func.count(Partnership.id)))
+        total = db.session.scalar(select(func.count(Partnership.id)).where(ACTIVE))
     assert total == 205
     large = {url: _count(app, client, url) for url in urls}
     assert small == large, (small, large)
@@ -635,11 +638,11 @@ def test_seed_demo_cli_adds_bulk_partnerships(app: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert "30" in result.output
     with app.app_context():
-        assert db.session.scalar(select(func.count(Partnership.id))) == 5 + 30
+        assert db.session.scalar(select(func.count(Partnership.id)).where(ACTIVE)) == 5 + 30
     again = app.test_cli_runner().invoke(args=["seed-demo"])
     assert again.exit_code == 0
     with app.app_context():
-        assert db.session.scalar(select(func.count(Partnership.id))) == 35
+        assert db.session.scalar(select(func.count(Partnership.id)).where(ACTIVE)) == 35
 
 
 @pytest.mark.postgres
@@ -649,7 +652,7 @@ def test_seed_demo_cli_gives_bulk_data_planner_statistics(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["seed-demo", "--partnerships", "23"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert db.session.scalar(select(func.count(Partnership.id))) == 5 + 23
+        assert db.session.scalar(select(func.count(Partnership.id)).where(ACTIVE)) == 5 + 23
         assert db.session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'partnerships'")) == 5 + 23
 
 
@@ -704,9 +707,9 @@ def test_the_coordinators_start_page_counts_in_sql_and_loads_only_the_newest(app
     with app.app_context():
         demo_bulk.generate(25, seed=4)
         total, branches = db.session.execute(select(
-            func.count(Partnership.id), func.count(func.distinct(Partnership.library_id)))).one()
+            func.count(Partnership.id), func.count(func.distinct(Partnership.library_id))).where(ACTIVE)).one()
         newest = [f"{p.library.name} + {p.childcare.name}" for p in db.session.scalars(
-            select(Partnership).order_by(Partnership.created_at.desc(), Partnership.id.desc()).limit(10))]
+            select(Partnership).where(ACTIVE).order_by(Partnership.created_at.desc(), Partnership.id.desc()).limit(10))]
     client = _client(app, DEMO_COORDINATOR, demo.PASSWORD)
     client.get("/start")  # warm up
     loaded: list[int] = []

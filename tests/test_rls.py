@@ -761,3 +761,41 @@ def test_readyz_says_when_the_guard_does_not_know_this_apps_secret(app: Flask) -
     assert rotated.test_client().get("/readyz").status_code == 200
     assert secured.test_client().get("/readyz").status_code == 503  # the old secret no longer opens it
     assert make_app().test_cli_runner().invoke(args=["db-guard"]).exit_code == 0  # back, for the other tests
+
+
+def test_a_prepared_partnership_is_accepted_declined_and_moved_under_row_level_security(
+        world, rls_app: Flask) -> None:
+    """Invited organisations on the platform accept from the start page, decline, and an
+    address that joined another organisation meanwhile takes the prepared partnership
+    along - each under the policies, as the invited organisation."""
+    import re
+
+    from stappenplan.partnerships.models import Invitation, Partnership
+
+    def client_of(email: str):
+        client = rls_app.test_client()
+        login(client, email)
+        return client
+
+    library_b = client_of(world.emails["lib_b"])
+    assert library_b.post("/samenwerkingen/uitnodigen", data={
+        "emails": f"{world.emails['cc_a']}, Opvang A", "situation": "2"}).status_code == 302
+    childcare_a = client_of(world.emails["cc_a"])
+    home = childcare_a.get("/start").get_data(as_text=True)
+    [inv_id] = re.findall(r'action="/uitnodigingen/ontvangen/([\w-]+)/accepteren"', home)
+    accepted = childcare_a.post(f"/uitnodigingen/ontvangen/{inv_id}/accepteren")
+    assert accepted.status_code == 302 and "/samenwerkingen/" in accepted.headers["Location"]
+    assert childcare_a.get(accepted.headers["Location"]).status_code == 200
+    # Declining: childcare B declines library A's invitation; the prepared one is gone.
+    library_a = client_of(world.emails["lib_a"])
+    assert library_a.post("/samenwerkingen/uitnodigen", data={
+        "emails": f"{world.emails['cc_b']}, Opvang B", "situation": "2"}).status_code == 302
+    childcare_b = client_of(world.emails["cc_b"])
+    [declined] = re.findall(r'action="/uitnodigingen/ontvangen/([\w-]+)/afslaan"',
+                            childcare_b.get("/start").get_data(as_text=True))
+    assert childcare_b.post(f"/uitnodigingen/ontvangen/{declined}/afslaan").status_code == 302
+    with rls_app.app_context(), rls.system_write():
+        inv = db.session.scalar(db.select(Invitation).where(Invitation.public_id == declined))
+        assert inv.state == "declined" and inv.partnership_id is None
+        assert db.session.scalar(db.select(db.func.count(Partnership.id)).where(
+            Partnership.awaiting_org_id.is_not(None))) == 0

@@ -171,7 +171,8 @@ def _invitations_statement(which: str) -> Select:
     # accepted (its mail explains why), so "open the link to accept" would mislead.
     already = select(Partnership.id).where(or_(
         (Partnership.library_id == Invitation.inviter_org_id) & (Partnership.childcare_id == bindparam("org")),
-        (Partnership.childcare_id == Invitation.inviter_org_id) & (Partnership.library_id == bindparam("org"))))
+        (Partnership.childcare_id == Invitation.inviter_org_id) & (Partnership.library_id == bindparam("org"))),
+        Partnership.awaiting_org_id.is_(None))  # one the invitation prepared waits for this answer
     return select(Invitation).where(Invitation.target_org_id == bindparam("org"), *pending, ~already.exists())
 
 

@@ -64,7 +64,10 @@ def resolve(token: str) -> Resolved:
         return Resolved(None, problem)
     if not isinstance(payload, dict):
         return Resolved(None, "invalid")
-    inv = db.session.scalar(select(Invitation).where(Invitation.public_id == str(payload.get("i"))))
+    # The signed link is the capability: it is read whoever holds it, also when the
+    # invitation belongs to a prepared partnership nobody in this request may see yet.
+    with rls.system_write():
+        inv = db.session.scalar(select(Invitation).where(Invitation.public_id == str(payload.get("i"))))
     if inv is None:
         return Resolved(None, "invalid")
     if inv.nonce != payload.get("n"):
@@ -95,7 +98,8 @@ def obstacle(inv: Invitation) -> str | None:
         return "wrong_kind"
     pair = (inv.inviter_org_id, target.id) if inv.inviter_org.kind == "library" else (target.id, inv.inviter_org_id)
     if db.session.scalar(select(Partnership.id).where(Partnership.library_id == pair[0],
-                                                      Partnership.childcare_id == pair[1])):
+                                                      Partnership.childcare_id == pair[1],
+                                                      Partnership.awaiting_org_id.is_(None))):
         return "partners"
     return None
 
@@ -334,6 +338,8 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
         )
         invitations.append(inv)
     db.session.flush()
+    for inv, target in zip(invitations, targets, strict=True):
+        _prepare(org, actor, inv, target, situation)
     count_sends(org.id, invitations, "new")
     for inv in invitations:
         record("partner_invited", actor_id=actor.id, organisation_id=org.id,
@@ -341,6 +347,68 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
     for inv in invitations:
         send_invitation_mail(inv, message)
     return invitations
+
+
+def _prepare(org: Organisation, actor: User, inv: Invitation, target: Organisation | None, situation: int) -> None:
+    """Make the partnership the invitation proposes now, so the inviter can fill its own
+    steps 1-3 at once. It waits for the invited organisation: the one on the platform
+    (``target``), else a placeholder with the invitation's name and no members. Inviting
+    the same address (or organisation) again goes on with the partnership prepared before."""
+    from . import services  # local import: services depends on workflow persistence
+
+    earlier = db.session.scalar(
+        select(Partnership).join(Invitation, Invitation.partnership_id == Partnership.id)
+        .where(Invitation.inviter_org_id == org.id, Invitation.email == inv.email,
+               Invitation.id != inv.id, Partnership.awaiting_org_id.is_not(None))
+        .order_by(Partnership.id).limit(1))
+    if earlier is None and target is not None:
+        library_id, childcare_id = (org.id, target.id) if org.kind == "library" else (target.id, org.id)
+        earlier = db.session.scalar(select(Partnership).where(
+            Partnership.library_id == library_id, Partnership.childcare_id == childcare_id))
+        if earlier is not None and not earlier.pending:
+            return  # they work together already (invited by an address): accepting says so
+    if earlier is not None:
+        inv.partnership_id = earlier.id
+        return
+    invited = target
+    if invited is None:
+        invited = Organisation(name=(inv.org_name or inv.email).strip(), kind=PARTNER_KIND[org.kind], placeholder=True)
+        db.session.add(invited)
+        db.session.flush()
+    library, childcare = (org, invited) if org.kind == "library" else (invited, org)
+    partnership = services.start_partnership(library, childcare, situation, actor, awaiting=invited)
+    inv.partnership_id = partnership.id
+
+
+def _prepared(inv: Invitation) -> Partnership | None:
+    """The partnership this invitation prepared, while it still waits for an answer. Read
+    as the system: for the invited side it is not visible until it accepts."""
+    if inv.partnership_id is None:
+        return None
+    with rls.system_write():
+        partnership = db.session.get(Partnership, inv.partnership_id)
+    return partnership if partnership is not None and partnership.pending else None
+
+
+def _drop_prepared(inv: Invitation) -> None:
+    """A declined or revoked invitation takes its prepared partnership along (and the
+    placeholder organisation it waited for): nobody will ever accept it."""
+    partnership = _prepared(inv)
+    if partnership is None:
+        return
+    with rls.system_write():
+        others = db.session.scalar(select(func.count(Invitation.id)).where(
+            Invitation.partnership_id == partnership.id, Invitation.id != inv.id,
+            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.declined_at.is_(None),
+            Invitation.expires_at > utcnow()))
+        if others:
+            return  # another open invitation still proposes it
+        awaiting = db.session.get(Organisation, partnership.awaiting_org_id)
+        inv.partnership_id = None
+        db.session.delete(partnership)
+        db.session.flush()
+        if awaiting is not None and awaiting.placeholder:
+            db.session.delete(awaiting)
 
 
 # --- resend / revoke ---------------------------------------------------------------
@@ -375,6 +443,7 @@ def revoke(actor: User, inv: Invitation) -> None:
         raise ServiceError(_("Deze uitnodiging is al gebruikt, afgeslagen of ingetrokken."))
     inv.revoked_at = utcnow()
     record("invitation_revoked", actor_id=actor.id, organisation_id=actor.organisation.id, email=inv.email)
+    _drop_prepared(inv)
 
 
 # --- accepting ------------------------------------------------------------------------
@@ -408,8 +477,48 @@ def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
     """An admin of an organisation already on the platform accepts (through the mail's
     link or from the start page: the same checks)."""
     _check_accepting_admin(inv, actor)
-    inv = lock(inv)
-    return _create_partnership(inv, actor.organisation, actor)
+    org = actor.organisation
+    prepared = _prepared(inv)
+    if prepared is None:
+        inv = lock(inv)
+        return _create_partnership(inv, org, actor)
+    if prepared.awaiting_org_id != org.id:
+        # Prepared for a placeholder, but the address belongs to an organisation on the
+        # platform now: the partnership (and what the inviter wrote) moves to it.
+        with rls.system_write():
+            inv = lock(inv)
+            _move_to(prepared, org)
+    else:
+        inv = lock(inv)
+    return _activate(inv, prepared, org, actor)
+
+
+def _move_to(partnership: Partnership, org: Organisation) -> None:
+    inviter_id = partnership.childcare_id if org.kind == "library" else partnership.library_id
+    pair = (org.id, inviter_id) if org.kind == "library" else (inviter_id, org.id)
+    if db.session.scalar(select(Partnership.id).where(Partnership.library_id == pair[0],
+                                                      Partnership.childcare_id == pair[1])):
+        raise ServiceError(_("Deze organisaties werken al samen."))
+    placeholder = db.session.get(Organisation, partnership.awaiting_org_id)
+    partnership.library_id, partnership.childcare_id = pair
+    partnership.awaiting_org_id = org.id
+    db.session.flush()
+    db.session.expire(partnership, ["library", "childcare"])
+    if placeholder is not None and placeholder.placeholder:
+        db.session.delete(placeholder)
+        db.session.flush()
+
+
+def _activate(inv: Invitation, partnership: Partnership, org: Organisation, actor: User) -> Partnership:
+    """The invited organisation accepted the partnership that its invitation prepared."""
+    from . import services
+
+    services.activate(partnership, inv.inviter_org, inv.invited_by_id)
+    inv.accepted_at = utcnow()
+    record("invitation_accepted", actor_id=actor.id, organisation_id=org.id,
+           partnership_id=partnership.id, email=inv.email)
+    _announce_start(partnership, actor)
+    return partnership
 
 
 def _check_accepting_admin(inv: Invitation, actor: User) -> None:
@@ -429,11 +538,25 @@ def decline_partnership(inv: Invitation, actor: User) -> None:
     inv.declined_at = utcnow()
     record("invitation_declined", actor_id=actor.id, organisation_id=actor.organisation.id,
            organisation=inv.inviter_org.name)
+    _drop_prepared(inv)
 
 
 @uow.atomic
 def accept_partnership_new(inv: Invitation, org_name: str, name: str, password: str) -> User:
-    """Create the invited organisation and its first admin, then the partnership."""
+    """Create the invited organisation and its first admin, then the partnership (or: the
+    placeholder the invitation prepared becomes that organisation)."""
+    prepared = _prepared(inv)
+    placeholder = db.session.get(Organisation, prepared.awaiting_org_id) if prepared is not None else None
+    if prepared is not None and placeholder is not None and placeholder.placeholder:
+        rls.scope_to(placeholder.id)  # from here on this request acts for the new organisation
+        inv = lock(inv)
+        user = create_user(inv.email, name, password)
+        placeholder.name, placeholder.placeholder = org_name.strip(), False
+        db.session.add(Membership(user=user, organisation=placeholder, role="admin"))
+        db.session.flush()
+        record("organisation_registered", actor_id=user.id, organisation_id=placeholder.id, name=placeholder.name)
+        _activate(inv, prepared, placeholder, user)
+        return user
     inv = lock(inv)
     user = create_user(inv.email, name, password)
     org = Organisation(name=org_name.strip(), kind=PARTNER_KIND[inv.inviter_org.kind])

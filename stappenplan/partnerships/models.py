@@ -106,6 +106,8 @@ class Invitation(Model):
 
     inviter_org: Mapped[Organisation] = relationship(foreign_keys=[inviter_org_id], lazy="joined")
     target_org: Mapped[Organisation | None] = relationship(foreign_keys=[target_org_id])
+    #: The partnership it prepared (or, once accepted, started): the inviter starts at once.
+    partnership: Mapped[Partnership | None] = relationship(foreign_keys=[partnership_id], lazy="joined")
 
     @property
     def state(self) -> str:

@@ -47,8 +47,10 @@ def invite():
                 target = form.message if error.field == "message" else form.emails
                 target.errors = [*target.errors, *error.message.split("\n")]
             else:
-                flash(ngettext("%(num)d uitnodiging verstuurd.", "%(num)d uitnodigingen verstuurd.", len(sent)),
-                      "success")
+                flash(ngettext("%(num)d uitnodiging verstuurd. Jullie kunnen alvast aan jullie eigen stappen 1 tot en "
+                               "met 3 beginnen: de samenwerking staat op de startpagina.",
+                               "%(num)d uitnodigingen verstuurd. Jullie kunnen alvast aan jullie eigen stappen 1 tot "
+                               "en met 3 beginnen: de samenwerkingen staan op de startpagina.", len(sent)), "success")
                 return redirect(url_for("partnerships.invitations_list"))
     status = 422 if form.errors else 200
     return render("partnerships/invite.html", form=form, org=org,

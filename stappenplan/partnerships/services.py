@@ -12,15 +12,20 @@ from .models import Partnership
 
 def start_partnership(
     library: Organisation, childcare: Organisation, situation: int, actor: User, *,
-    inviter: Organisation | None = None, invited_by: int | None = None,
+    inviter: Organisation | None = None, invited_by: int | None = None, awaiting: Organisation | None = None,
 ) -> Partnership:
-    """Create an active partnership and its first cycle (caller commits). Started by an
-    accepted invitation, the start is the inviter's doing (``inviter``, ``invited_by``):
-    the activity says who invited whom, and the acceptance is its own event."""
-    partnership = Partnership(library=library, childcare=childcare, situation=situation)
+    """Create a partnership and its first cycle (caller commits). Started by an accepted
+    invitation, the start is the inviter's doing (``inviter``, ``invited_by``): the activity
+    says who invited whom, and the acceptance is its own event. ``awaiting``: prepared by an
+    invitation, it waits for that organisation (``activate`` when it accepts); the inviter
+    works on its own steps meanwhile."""
+    partnership = Partnership(library=library, childcare=childcare, situation=situation,
+                              awaiting_org_id=awaiting.id if awaiting is not None else None)
     db.session.add(partnership)
     db.session.flush()
-    if inviter is None:
+    if awaiting is not None:
+        pass  # "started" is said when the invited organisation accepts (``activate``)
+    elif inviter is None:
         record("partnership_started", actor_id=actor.id, organisation_id=actor.organisation.id,
                partnership_id=partnership.id, situation=situation)
     else:
@@ -29,3 +34,12 @@ def start_partnership(
                partnership_id=partnership.id, situation=situation, invited=invited.name)
     workflow.start_first_cycle(partnership, actor)
     return partnership
+
+
+def activate(partnership: Partnership, inviter: Organisation, invited_by: int | None) -> None:
+    """The invited organisation accepted: the prepared partnership is both organisations'
+    from now on (and a coordinator's), and its start is told as the inviter's doing."""
+    invited = partnership.childcare if inviter.id == partnership.library_id else partnership.library
+    partnership.awaiting_org_id = None
+    record("partnership_started", actor_id=invited_by, organisation_id=inviter.id, partnership_id=partnership.id,
+           situation=partnership.situation, invited=invited.name)
