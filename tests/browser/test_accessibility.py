@@ -36,14 +36,17 @@ def _ids(server) -> dict[str, str]:
     find = lambda needle_lib, needle_cc: next(v for k, v in names.items()  # noqa: E731
                                               if needle_lib in k.split("|")[0] and needle_cc in k.split("|")[1])
     return {"step4": find("Tiel", "Kabouterhuis"), "step7": find("Tiel", "Hummeltje"),
-            "own": find("Tiel", "Vlinder"), "cycle2": find("Culemborg", "Zonnestraal")}
+            "own": find("Tiel", "Vlinder"), "cycle2": find("Culemborg", "Zonnestraal"),
+            "prepared": find("Culemborg", "Regenboog")}
 
 
 PAGES = {
     "library": ("bibliotheek@demo.stappenplan.nl", [
         "/start", "/p/{step7}", "/p/{step7}/stap/5/samen", "/p/{step7}/stap/7/samen", "/p/{own}/stap/3/bibliotheek",
-        "/p/{step7}/plan", "/organisatie/leden", "/meldingen", "/account",
+        "/p/{step7}/plan", "/organisatie/leden", "/meldingen", "/account", "/p/{own}/stap/4/samen",
     ]),
+    "library2": ("culemborg@demo.stappenplan.nl", ["/start", "/p/{prepared}", "/uitnodigingen"]),
+    "outside_region": ("zaltbommel@demo.stappenplan.nl", ["/start"]),
     "childcare": ("opvang@demo.stappenplan.nl", [
         "/start", "/p/{own}", "/p/{own}/stap/2/kinderopvang",
     ]),
