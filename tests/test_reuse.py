@@ -249,3 +249,61 @@ def test_the_own_step_page_reads_the_panel_in_one_statement_whatever_the_partner
             client.get(url)
         runs.append([id(e) for e in elements])
     assert runs[0] == runs[1], "a statement was built anew"
+
+
+def _complete_own_steps(app: Flask, partnership: str, email: str, keep: str) -> None:
+    """Library A finishes steps 1-3 of ``partnership``, keeping its answer to ``keep``."""
+    from stappenplan import demo_content as content
+
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == partnership))
+        lib = db.session.scalar(select(User).where(User.email == email))
+        driver = Driver(p, lib, lib)
+        for step in (1, 2, 3):
+            answers = {k: v for k, v in content.OWN["library"][step].items() if not (step == 1 and k == keep)}
+            driver.fill("library", step, "library", answers)
+            driver.act("library", Action("complete", step, "library"))
+        db.session.commit()
+
+
+@pytest.mark.postgres
+def test_reuse_keeps_partners_apart_under_row_level_security(setup: Setup, world, app: Flask) -> None:
+    """Library A copies from its partnership with childcare A into the one with childcare C
+    as the restricted application role: only its own answers arrive, and childcare C sees
+    them only once library A completed step 3."""
+    from tests.test_rls import secured_app
+
+    secured = secured_app()
+    client = secured.test_client()
+    login(client, world.emails["lib_a"])
+    assert "Opvang A (3 vragen beantwoord)" in client.get(_url(setup.target)).get_data(as_text=True)
+    preview = client.get(f"{_url(setup.target)}/overnemen?van={setup.source}").get_data(as_text=True)
+    assert LIB_WHY in preview and CC_WHY not in preview
+    assert client.post(f"{_url(setup.target)}/overnemen", data={"van": setup.source}).status_code == 302
+    assert _answers(app, setup.target, 1, "library")["why"] == LIB_WHY
+    assert _answers(app, setup.target, 1, "childcare") == {}
+    partner = secured.test_client()
+    login(partner, setup.cc_c)
+    assert partner.get(_url(setup.target)).status_code == 404
+    assert partner.get(f"{_url(setup.target)}/overnemen?van={setup.source}").status_code == 404
+    assert "Opvang A" not in partner.get(f"/samenwerkingen/{setup.target}").get_data(as_text=True)
+    _complete_own_steps(app, setup.target, world.emails["lib_a"], keep="why")
+    shared = partner.get(_url(setup.target))
+    assert shared.status_code == 200
+    text = shared.get_data(as_text=True)
+    assert LIB_WHY in text and CC_WHY not in text
+    # What the library copied from, and from whom, stays with the library.
+    assert "Overgenomen uit" not in text and "Opvang A" not in text and "Begin vanuit" not in text
+    assert "Opvang A" not in partner.get(f"/samenwerkingen/{setup.target}").get_data(as_text=True)
+
+
+def test_the_partner_reads_the_shared_answers_but_not_where_they_came_from(setup: Setup, world,
+                                                                           app: Flask) -> None:
+    _library(app, world).post(f"{_url(setup.target)}/overnemen", data={"van": setup.source})
+    _complete_own_steps(app, setup.target, world.emails["lib_a"], keep="why")
+    partner = app.test_client()
+    login(partner, setup.cc_c)
+    text = partner.get(_url(setup.target)).get_data(as_text=True)
+    assert LIB_WHY in text and CC_WHY not in text
+    assert "Overgenomen uit" not in text and "Opvang A" not in text
+    assert "Opvang A" not in partner.get(f"/samenwerkingen/{setup.target}").get_data(as_text=True)
