@@ -33,6 +33,7 @@ from .workflow.models import Cycle, SignOff, StepInstance
 from .workflow.plan_loader import get_definition, latest_version
 from .workflow.services import instances_of, plan_for, state_from
 from .workflow.slots import SLOT_SLUGS
+from .worksheets import reuse
 from .worksheets.services import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -419,6 +420,25 @@ def sheet_or_404(partnership_id: str, step: int, slot_slug: str, *, lock: bool =
         abort(404)
     return Sheet(partnership=partnership, cycle=cycle, instance=instance, defn=defn, step=defn.step(step), role=role,
                  instances=instances, locked=lock)
+
+
+def reuse_or_404(partnership_id: str, step: int, slot_slug: str, source_id: str, *,
+                 lock: bool = False) -> tuple[Sheet, reuse.Source | None]:
+    """An own step's worksheet that the user's organisation may edit now, and the same
+    step of its own slot in another of its partnerships to start from (the statement
+    reads only partnerships of the organisation and only its own slot). Anything else -
+    a partner's slot, a joint step, step 5, a completed step, another organisation's
+    partnership, a step without answers - answers 404. No source named (None): the
+    worksheet is the place to choose one."""
+    sheet = sheet_or_404(partnership_id, step, slot_slug, lock=lock)
+    if not (reuse.applies(sheet) and sheet.editable):
+        abort(404)
+    if not source_id:
+        return sheet, None
+    source = reuse.offered_source(sheet, source_id[:40])
+    if source is None:
+        abort(404)
+    return sheet, source
 
 
 @functools.cache

@@ -97,6 +97,9 @@ def text_for(event: AuditEvent, viewer: str | None = None) -> str | None:
         return ngettext("downloadde het regio-overzicht (%(num)d samenwerking, %(format)s)",
                         "downloadde het regio-overzicht (%(num)d samenwerkingen, %(format)s)",
                         int(d.get("rows") or 0), format=str(d.get("format", "")).upper())
+    if kind == "answers_reused":
+        return _("nam de antwoorden van stap %(n)d over uit de samenwerking met %(partner)s", n=step,
+                 partner=d.get("partner", ""))
     if kind == "plan_exported":
         return _("downloadde het samenwerkingsplan van ronde %(n)s (%(format)s)", n=d.get("cycle", ""),
                  format=str(d.get("format", "")).upper())
@@ -162,6 +165,12 @@ def _visible(event: AuditEvent, viewer: str | None, partnership: Partnership | N
     if viewer == "coordinator":
         return (event.kind.startswith(("workflow.", "practice.")) or
                 event.kind in {"partnership_started", "region_reminder"})
+    if event.kind == "answers_reused" and viewer is not None:
+        # It names another partnership of the organisation: the partner never reads it.
+        if partnership is None:
+            return False
+        mine = partnership.library_id if viewer == "library" else partnership.childcare_id
+        return event.organisation_id == mine
     if event.kind == "comment_added" and partnership is not None:
         step = (event.detail or {}).get("step")
         if step is not None and step <= 3 and viewer is not None:

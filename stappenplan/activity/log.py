@@ -19,7 +19,7 @@ from .describe import text_for
 
 PER_PAGE = 30
 CATEGORIES = {
-    "stappen": ("workflow.",),
+    "stappen": ("workflow.", "answers_reused"),
     "leden": ("member_", "account_", "password_"),
     "uitnodigingen": ("partner_invited", "invitation_", "partnership_started"),
     "gegevens": ("data_exported", "records_purged", "partner_deleted", "region_", "plan_exported",

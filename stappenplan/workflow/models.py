@@ -53,6 +53,11 @@ class StepInstance(Model):
     completed_at: Mapped[datetime | None]
     # Bumped on every change of this instance's content; sign-offs refer to it.
     content_version: Mapped[int] = mapped_column(default=0)
+    # An own step that started from the same organisation's answers of this step in
+    # another of its partnerships: that step instance and when (the worksheet compares
+    # the two). Loaded with the instance, so the worksheet needs no statement to know it.
+    reused_from_id: Mapped[int | None] = mapped_column(ForeignKey("step_instances.id", ondelete="SET NULL"))
+    reused_at: Mapped[datetime | None]
 
     cycle: Mapped[Cycle] = relationship(back_populates="steps")
     signoffs: Mapped[list[SignOff]] = relationship(

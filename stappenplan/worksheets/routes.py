@@ -13,6 +13,7 @@ from ..access import (
     lazy_login,
     policy,
     require_login,
+    reuse_or_404,
     session_identity,
     sheet_or_404,
     sheet_probe,
@@ -28,7 +29,7 @@ from ..security import autosave_limit
 from ..workflow.definition import Question
 from ..workflow.engine import PARTIES
 from . import comments as comment_service
-from . import feed, fields, history, services
+from . import feed, fields, history, reuse, services
 from . import sheet_view as views
 from .services import SaveOutcome, Sheet
 from .tables import TableOp
@@ -42,9 +43,9 @@ def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) ->
 
 
 def _page(sheet: Sheet, outcomes: dict[str, SaveOutcome] | None = None, status: int = 200):
-    view = views.build(sheet, current_user)
+    view = views.build(sheet, current_user, whole_page=True)
     return render("worksheets/show.html", v=view, outcomes=outcomes or {},
-                           client_messages=views.client_messages()), status
+                  client_messages=views.client_messages(), focus_reuse=request.args.get("overgenomen") == "1"), status
 
 
 @bp.get("")
@@ -92,6 +93,42 @@ def save_all(partnership_id: str, step: int, slot: str):
                if saved else _("Er was niets gewijzigd."))
     flash(message, "success")
     return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot))
+
+
+@bp.get("/overnemen")
+@policy("partner")
+def reuse_preview(partnership_id: str, step: int, slot: str):
+    """What starting from another partnership's answers of this step would copy (no script needed)."""
+    sheet, source = reuse_or_404(partnership_id, step, slot, request.args.get("van", ""))
+    if source is None:
+        return _to_reuse_panel(partnership_id, step, slot)
+    return render("worksheets/reuse.html", s=sheet, source=source, rows=reuse.preview(sheet, source),
+                  slug=slot)
+
+
+@bp.post("/overnemen")
+@policy("partner")
+def reuse_copy(partnership_id: str, step: int, slot: str):
+    """Copy them as this organisation's own answers, through the one write path."""
+    sheet, source = reuse_or_404(partnership_id, step, slot, request.form.get("van", ""), lock=True)
+    if source is None:
+        return _to_reuse_panel(partnership_id, step, slot)
+    try:
+        changed = reuse.copy(sheet, current_user, source)
+    except ServiceError as refused:
+        flash(refused.message, "error")
+    else:
+        flash(ngettext("%(num)d antwoord overgenomen uit de samenwerking met %(partner)s.",
+                       "%(num)d antwoorden overgenomen uit de samenwerking met %(partner)s.", changed,
+                       partner=source.partner), "success")
+    return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot,
+                            overgenomen=1, _anchor="overgenomen"))
+
+
+def _to_reuse_panel(partnership_id: str, step: int, slot: str) -> Any:
+    """No partnership chosen: back to the worksheet, where the choice is."""
+    return redirect(url_for("worksheets.show", partnership_id=partnership_id, step=step, slot=slot,
+                            _anchor="hergebruik"))
 
 
 def _int(raw: str | None) -> int:

@@ -19,7 +19,7 @@ from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, plan_for, previous_cycle, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
-from . import feed, tally
+from . import feed, reuse, tally
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
 from .store import answer_values_statement
@@ -93,6 +93,9 @@ class SheetView:
     progress: Progress | None = None
     #: URL patterns built once per page (routes.sheet_url).
     urls: dict[tuple[str, bool], str] = field(default_factory=dict)
+    #: The whole page of an own step, for its owner: where else the step has answers and
+    #: where these came from (None in the parts htmx swaps, which do not show it).
+    reuse: reuse.Overview | None = None
 
     def value(self, key: str) -> Any:
         answer = self.answers.get(key)
@@ -116,7 +119,8 @@ class SheetView:
         return {g["id"]: g["label"] for g in self.goals}
 
 
-def build(sheet: Sheet, user: Any) -> SheetView:
+def build(sheet: Sheet, user: Any, *, whole_page: bool = False) -> SheetView:
+    """``whole_page``: the worksheet page itself, with what only it shows (reuse)."""
     answers = answers_for(sheet.instance)
     view = SheetView(
         sheet=sheet,
@@ -154,6 +158,8 @@ def build(sheet: Sheet, user: Any) -> SheetView:
     view.presence_sig = feed.signature(view.present)
     if sheet.party and sheet.instance.status == engine.OPEN:
         view.progress = _progress(sheet, answers, user)
+    if whole_page:
+        view.reuse = reuse.overview(sheet, answers)
     return view
 
 
