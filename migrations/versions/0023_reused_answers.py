@@ -3,8 +3,8 @@
 A step instance remembers the step instance it copied its answers from and when, so the
 worksheet can say where they came from and which answers differ since.
 
-Revision ID: 0021_reused_answers
-Revises: 0020_invitation_declined
+Revision ID: 0023_reused_answers
+Revises: 0022_prepared_partnerships
 Create Date: 2026-12-07 20:30:00.000000
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0021_reused_answers'
-down_revision = '0020_invitation_declined'
+revision = '0023_reused_answers'
+down_revision = '0022_prepared_partnerships'
 branch_labels = None
 depends_on = None
 
