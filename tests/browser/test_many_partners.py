@@ -72,6 +72,21 @@ def test_a_new_library_starts_with_two_partners_and_joins_its_region(server, bro
             d.act("library", Action("complete", step, "library"))
         db.session.commit()
 
+    # The second partnership (Opvang A, also waiting) starts step 1 from the first.
+    page.goto(server.url + "/start")
+    page.locator(".plist__link", has_text="Opvang A").click()
+    second = page.url
+    page.goto(second + "/stap/1/bibliotheek")
+    panel = page.locator("#hergebruik")
+    source = panel.locator("option", has_text="Opvang Zon").get_attribute("value")
+    panel.get_by_label("Samenwerking").select_option(value=source)
+    panel.get_by_role("button", name="Bekijk wat er wordt overgenomen").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("overnemen uit de samenwerking met Opvang Zon")
+    expect(page.locator("tr", has_text="Waarom wil je (meer) met ouders samenwerken?")).to_contain_text(
+        "Omdat taal thuis begint, ook in Nieuwstad.")
+    page.get_by_role("button", name="Overnemen").click()
+    expect(page.locator("#flash")).to_contain_text("overgenomen uit de samenwerking met Opvang Zon")
+    expect(page.locator("#input-why")).to_have_value("Omdat taal thuis begint, ook in Nieuwstad.")
 
     # Opvang Zon accepts through its mail.
     guest = new_page(browser)
