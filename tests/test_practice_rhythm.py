@@ -109,13 +109,18 @@ def test_a_weekly_choice_gets_one_overview_on_monday(world, app: Flask) -> None:
         assert world.emails["lib_a"] not in [m.to for m in outbox()]  # no mail right away
     monday = TODAY + timedelta(days=(7 - TODAY.weekday()) % 7 or 7)
     tuesday = monday + timedelta(days=1)
+    def weekly_to_lib_a() -> list:
+        return [m for m in outbox() if m.to == world.emails["lib_a"] and "overzicht van deze week" in m.subject]
+
+    # (Others may get their daily overview, e.g. of the partner's comments: only lib_a's weekly one counts.)
     with app.app_context():
-        assert notifications.send_digests(tuesday - timedelta(days=7)) == 0  # not a Monday: nothing weekly
-        assert notifications.send_digests(monday) == 1
-        assert notifications.send_digests(tuesday) == 0
+        notifications.send_digests(tuesday - timedelta(days=7))
+        assert weekly_to_lib_a() == []  # not a Monday: nothing weekly
+        notifications.send_digests(monday)
+        notifications.send_digests(tuesday)
     with app.app_context():
-        mails = [m for m in outbox() if m.to == world.emails["lib_a"]]
-        assert len(mails) == 1 and "overzicht van deze week" in mails[0].subject
+        mails = weekly_to_lib_a()
+        assert len(mails) == 1
         assert "Training interactief voorlezen" in mails[0].body
 
 
