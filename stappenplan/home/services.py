@@ -161,8 +161,7 @@ def _incoming(org: Organisation) -> list[Invitation]:
 def _invitations_statement(which: str) -> Select:
     """The organisation's pending invitations, sent (partnerships only, newest first) or
     received; built once per process with bind parameters (see ``access.user_by_public_id``)."""
-    pending = (Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.declined_at.is_(None),
-               Invitation.expires_at > bindparam("now", type_=Invitation.__table__.c.expires_at.type))
+    pending = (Invitation.open_at(bindparam("now", type_=Invitation.__table__.c.expires_at.type)),)
     if which == "sent":
         return select(Invitation).where(
             Invitation.inviter_org_id == bindparam("org"), Invitation.purpose == "partnership", *pending,

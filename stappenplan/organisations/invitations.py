@@ -30,8 +30,7 @@ def pending(org: Organisation) -> list[Invitation]:
     """The organisation's member invitations that wait for an answer, newest first."""
     return list(db.session.scalars(
         select(Invitation).where(Invitation.inviter_org_id == org.id, Invitation.purpose == "member",
-                                 Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
-                                 Invitation.declined_at.is_(None))
+                                 Invitation.unanswered())
         .order_by(Invitation.sent_at.desc())))
 
 

@@ -216,10 +216,7 @@ def refuse_open_duplicate(org_id: int, email: str, purpose: str) -> None:
             Invitation.inviter_org_id == org_id,
             Invitation.email == email,
             Invitation.purpose == purpose,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-            Invitation.declined_at.is_(None),
-            Invitation.expires_at > utcnow(),
+            Invitation.open_at(utcnow()),
         )
     )
     if open_inv is not None:
@@ -398,9 +395,7 @@ def _drop_prepared(inv: Invitation) -> None:
         return
     with rls.system_write():
         others = db.session.scalar(select(func.count(Invitation.id)).where(
-            Invitation.partnership_id == partnership.id, Invitation.id != inv.id,
-            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.declined_at.is_(None),
-            Invitation.expires_at > utcnow()))
+            Invitation.partnership_id == partnership.id, Invitation.id != inv.id, Invitation.open_at(utcnow())))
         if others:
             return  # another open invitation still proposes it
         awaiting = db.session.get(Organisation, partnership.awaiting_org_id)
@@ -455,7 +450,7 @@ def lock(inv: Invitation) -> Invitation:
         select(Invitation).where(Invitation.id == inv.id).with_for_update(of=Invitation)
     )
     assert locked is not None
-    if locked.accepted_at or locked.revoked_at or locked.declined_at or locked.expires_at <= utcnow():
+    if locked.state != "pending":
         raise ServiceError(_("Deze uitnodiging is al gebruikt, ingetrokken, afgeslagen of verlopen."))
     return locked
 

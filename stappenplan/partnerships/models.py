@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Connection, ForeignKey, Index, String, UniqueConstraint, event, select
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, new_public_id, utcnow
@@ -108,6 +118,16 @@ class Invitation(Model):
     target_org: Mapped[Organisation | None] = relationship(foreign_keys=[target_org_id])
     #: The partnership it prepared (or, once accepted, started): the inviter starts at once.
     partnership: Mapped[Partnership | None] = relationship(foreign_keys=[partnership_id], lazy="joined")
+
+    @classmethod
+    def unanswered(cls) -> ColumnElement[bool]:
+        """In SQL: neither accepted, declined nor revoked (it may have expired)."""
+        return cls.accepted_at.is_(None) & cls.declined_at.is_(None) & cls.revoked_at.is_(None)
+
+    @classmethod
+    def open_at(cls, now: Any) -> ColumnElement[bool]:
+        """In SQL: the ``pending`` of ``state`` at ``now`` (a value or a bind parameter)."""
+        return cls.unanswered() & (cls.expires_at > now)
 
     @property
     def state(self) -> str:
