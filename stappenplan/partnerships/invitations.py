@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -33,6 +33,8 @@ from ..outbox import services as outbox
 from ..outbox.services import mail_template
 from ..workflow.engine import Event
 from .models import Invitation, InvitationSend, Partnership
+
+T = TypeVar("T")
 
 SALT = "invitation"
 PARTNER_KIND = {"library": "childcare", "childcare": "library"}
@@ -96,10 +98,8 @@ def obstacle(inv: Invitation) -> str | None:
         return "member_elsewhere"
     if target.kind != PARTNER_KIND[inv.inviter_org.kind]:
         return "wrong_kind"
-    pair = (inv.inviter_org_id, target.id) if inv.inviter_org.kind == "library" else (target.id, inv.inviter_org_id)
-    if db.session.scalar(select(Partnership.id).where(Partnership.library_id == pair[0],
-                                                      Partnership.childcare_id == pair[1],
-                                                      Partnership.awaiting_org_id.is_(None))):
+    together = _partnership_of(*_library_first(inv.inviter_org_id, target.id, inv.inviter_org.kind))
+    if together is not None and not together.pending:
         return "partners"
     return None
 
@@ -346,6 +346,17 @@ def invite_partners(actor: User, entries: list[PartnerEntry], situation: int,
     return invitations
 
 
+def _library_first(side: T, other: T, side_kind: str) -> tuple[T, T]:
+    """Two sides of a partnership (organisations or their ids) as (library, childcare)."""
+    return (side, other) if side_kind == "library" else (other, side)
+
+
+def _partnership_of(library_id: int, childcare_id: int) -> Partnership | None:
+    """The partnership of this pair, if any (prepared or active: the pair is unique)."""
+    return db.session.scalar(select(Partnership).where(Partnership.library_id == library_id,
+                                                       Partnership.childcare_id == childcare_id))
+
+
 def _prepare(org: Organisation, actor: User, inv: Invitation, target: Organisation | None, situation: int) -> None:
     """Make the partnership the invitation proposes now, so the inviter can fill its own
     steps 1-3 at once. It waits for the invited organisation: the one on the platform
@@ -359,9 +370,7 @@ def _prepare(org: Organisation, actor: User, inv: Invitation, target: Organisati
                Invitation.id != inv.id, Partnership.awaiting_org_id.is_not(None))
         .order_by(Partnership.id).limit(1))
     if earlier is None and target is not None:
-        library_id, childcare_id = (org.id, target.id) if org.kind == "library" else (target.id, org.id)
-        earlier = db.session.scalar(select(Partnership).where(
-            Partnership.library_id == library_id, Partnership.childcare_id == childcare_id))
+        earlier = _partnership_of(*_library_first(org.id, target.id, org.kind))
         if earlier is not None and not earlier.pending:
             return  # they work together already (invited by an address): accepting says so
     if earlier is not None:
@@ -372,8 +381,8 @@ def _prepare(org: Organisation, actor: User, inv: Invitation, target: Organisati
         invited = Organisation(name=(inv.org_name or inv.email).strip(), kind=PARTNER_KIND[org.kind], placeholder=True)
         db.session.add(invited)
         db.session.flush()
-    library, childcare = (org, invited) if org.kind == "library" else (invited, org)
-    partnership = services.start_partnership(library, childcare, situation, actor, awaiting=invited)
+    partnership = services.start_partnership(*_library_first(org, invited, org.kind), situation, actor,
+                                             awaiting=invited)
     inv.partnership_id = partnership.id
 
 
@@ -490,9 +499,8 @@ def accept_partnership_existing(inv: Invitation, actor: User) -> Partnership:
 
 def _move_to(partnership: Partnership, org: Organisation) -> None:
     inviter_id = partnership.childcare_id if org.kind == "library" else partnership.library_id
-    pair = (org.id, inviter_id) if org.kind == "library" else (inviter_id, org.id)
-    if db.session.scalar(select(Partnership.id).where(Partnership.library_id == pair[0],
-                                                      Partnership.childcare_id == pair[1])):
+    pair = _library_first(org.id, inviter_id, org.kind)
+    if _partnership_of(*pair) is not None:
         raise ServiceError(_("Deze organisaties werken al samen."))
     placeholder = db.session.get(Organisation, partnership.awaiting_org_id)
     partnership.library_id, partnership.childcare_id = pair
@@ -568,13 +576,8 @@ def _create_partnership(inv: Invitation, org: Organisation, actor: User) -> Part
     from . import services  # local import: services depends on workflow persistence
 
     inviter = inv.inviter_org
-    library, childcare = (inviter, org) if inviter.kind == "library" else (org, inviter)
-    exists = db.session.scalar(
-        select(Partnership).where(
-            Partnership.library_id == library.id, Partnership.childcare_id == childcare.id
-        )
-    )
-    if exists is not None:
+    library, childcare = _library_first(inviter, org, inviter.kind)
+    if _partnership_of(library.id, childcare.id) is not None:
         raise ServiceError(_("Deze organisaties werken al samen."))
     partnership = services.start_partnership(library, childcare, inv.situation or 2, actor,
                                              inviter=inviter, invited_by=inv.invited_by_id)
