@@ -68,6 +68,11 @@ def create_app(test_config: dict[str, Any] | type[Config] | None = None) -> Flas
     from .workflow import definition
 
     definition.set_translator(i18n.translate)  # the pure plan modules translate through it
+    from .workflow import plan_loader
+
+    # Every plan file and every way from one version to the next is checked before the app
+    # serves anything: a bad file stops the deploy, not a user (DefinitionError names it).
+    plan_loader.load_all()
     from .workflow import services as workflow_services
     from .worksheets.store import ANSWERS
 
@@ -122,6 +127,7 @@ def _connect_receivers() -> None:
     signals.commented.connect(notifications.on_comment)
     signals.region_reminder.connect(notifications.on_region_reminder)
     signals.region_request.connect(notifications.on_region_request)
+    signals.plan_upgraded.connect(notifications.on_plan_upgraded)
 
 
 def _check_production(app: Flask) -> None:

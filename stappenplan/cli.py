@@ -142,6 +142,26 @@ def register(app: Flask) -> None:
         link = create_coordinator_invitation(region, address, "admin" if admin else "member")
         click.echo(f"Uitnodiging verstuurd naar {address}.\nLink: {link}")
 
+    @app.cli.group("plan")
+    def plan_group() -> None:
+        """Plan versions: move running partnerships to a newer version."""
+
+    @plan_group.command("upgrade")
+    @click.option("--to", "to", type=int, default=None, help="De versie (standaard: de nieuwste).")
+    @click.option("--dry-run", is_flag=True, help="Alleen laten zien wat er zou gebeuren.")
+    @click.option("--partnership", "partnership_id", default=None,
+                  help="Alleen deze samenwerking (het id uit haar adres, of het nummer).")
+    def plan_upgrade(to: int | None, dry_run: bool, partnership_id: str | None) -> None:
+        """Move running partnerships to a newer plan version, one transaction each."""
+        system()
+        from .workflow import bulk_upgrade
+
+        try:
+            lines = bulk_upgrade.run(to, dry_run=dry_run, partnership_id=partnership_id, echo=click.echo)
+        except bulk_upgrade.UpgradeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(lines)
+
     @app.cli.command("plan-schema")
     @click.option("--output", "-o", default=str(PLAN_SCHEMA_FILE), show_default=True,
                   help="Waar het schema heen gaat; '-' drukt het af.")

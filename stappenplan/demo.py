@@ -123,7 +123,11 @@ def seed() -> bool:
 
     hummeltje_admin = db.session.scalars(select(User).where(User.email == f"hummeltje@{DOMAIN}")).one()
     zonnestraal_admin = db.session.scalars(select(User).where(User.email == f"zonnestraal@{DOMAIN}")).one()
-    start = partnership_services.start_partnership
+    # These partnerships started months ago, on version 1 of the plan: their libraries can
+    # move them to version 2 (the newest), and Zonnestraal's second round started on it.
+    def start(library: Organisation, cc: Organisation, situation: int, actor: User) -> Partnership:
+        return partnership_services.start_partnership(library, cc, situation, actor, plan_version=1)
+
     p1 = start(tiel, childcare["vlinder"], 2, lib_admin)
     p2 = start(tiel, childcare["kabouterhuis"], 3, lib_admin)
     p3 = start(tiel, childcare["hummeltje"], 2, lib_admin)

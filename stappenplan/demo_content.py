@@ -169,6 +169,12 @@ JOINT: dict[int, dict[str, object]] = {
                                        "theme": "policy", "who": "Locatiemanager", "deadline": _d(60)}},
         ],
         "involve_staff": "Elke groep kiest een taalambassadeur; die deelt ervaringen in het teamoverleg.",
+        # Version 1 asks these two apart; version 2 merges them into "embedding".
+        "recorded_where": "In het jaarplan van de opvang en in het werkplan van de bibliotheek.",
+        "funding": "Uit het budget voor ouderbetrokkenheid van de opvang en het leesbevorderingsbudget van de "
+                   "bibliotheek.",
+        "embedding": "We zetten de aanpak in het jaarplan van de opvang en in het werkplan van de bibliotheek. "
+                     "Beide organisaties betalen uit hun eigen budget.",
     },
     8: {
         "evaluation_moments": [

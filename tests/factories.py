@@ -37,8 +37,9 @@ def make_user(org: Organisation, email: str, role: str = "admin", team: str | No
 
 
 def make_partnership(library: Organisation, childcare: Organisation, actor: User,
-                     situation: int = 2) -> Partnership:
-    partnership = partnership_services.start_partnership(library, childcare, situation, actor)
+                     situation: int = 2, plan_version: int | None = None) -> Partnership:
+    partnership = partnership_services.start_partnership(library, childcare, situation, actor,
+                                                         plan_version=plan_version)
     db.session.flush()
     return partnership
 

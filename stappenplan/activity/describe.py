@@ -65,6 +65,9 @@ def text_for(event: AuditEvent, viewer: str | None = None) -> str | None:
         return _("rondde ronde %(n)d af", n=d.get("number") or d.get("cycle"))
     if kind == "workflow.cycle_started":
         return _("startte ronde %(n)d", n=d.get("number"))
+    if kind == "workflow.plan_upgraded":
+        return _("werkte het plan bij naar versie %(new)s (was versie %(old)s); alle antwoorden zijn bewaard",
+                 new=d.get("to"), old=d.get("from"))
     if kind == "practice.updated":
         return _("werkte de praktijk bij: %(title)s", title=d.get("title") or _("wat opvalt"))
     if kind == "practice.added":

@@ -27,3 +27,7 @@ region_reminder = _signals.signal("region-reminder")
 #: sender: the organisations RegionRequest; event ("requested", "accepted" or "declined"),
 #: actor (User who asked or decided).
 region_request = _signals.signal("region-request")
+
+#: sender: the Partnership; actor (User or None for an operator's bulk run), from_version,
+#: to_version (int). The partnership's current round moved to a newer plan version.
+plan_upgraded = _signals.signal("plan-upgraded")

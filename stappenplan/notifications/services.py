@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..worksheets.services import Sheet
 
 KIND_LABELS = {
-    "step_opened": "Een stap gaat open voor jullie organisatie",
+    "step_opened": "Een stap gaat open voor jullie organisatie, of het stappenplan krijgt een nieuwe versie",
     "signoff": "Je partner keurt een stap goed of vraagt om jullie goedkeuring",
     "mention": "Iemand noemt je in een opmerking",
     "comment": "Je partner plaatst een opmerking bij een gezamenlijke stap",
@@ -260,6 +260,20 @@ def on_comment(sheet: Sheet, *, comment: Any, author: User, key: str, body: str,
 
 def on_workflow_events(partnership: Partnership, *, events: list[Event], actor: User, party: str) -> None:
     for_events(partnership, events, actor, party)
+
+
+def on_plan_upgraded(partnership: Partnership, *, actor: User | None, from_version: int, to_version: int) -> None:
+    """The library moved the partnership to a newer plan: the childcare organisation hears
+    of it (the library's other members too), with a link to what changed."""
+    body = Msg(N_("%(name)s heeft jullie samenwerking bijgewerkt naar versie %(new)d van het stappenplan. "
+                  "Alle antwoorden zijn bewaard. Lees wat er veranderde."),
+               name=actor.name if actor else Msg(N_("De beheerder")), new=to_version)
+    notify(_members([partnership.childcare_id, partnership.library_id], exclude=actor.id if actor else None),
+           "step_opened", partnership=partnership,
+           title=Msg(N_("Het stappenplan is bijgewerkt naar versie %(new)d: %(pair)s"), new=to_version,
+                     pair=_pair(partnership)),
+           body=body, link=external_url("plan.upgrade", partnership_id=partnership.public_id),
+           dedupe_key=f"plan-upgraded:{partnership.id}:{to_version}")
 
 
 def on_region_reminder(partnership: Partnership, *, coordinator: User, organisation: Any, message: str,

@@ -13,6 +13,7 @@ from .models import Partnership
 def start_partnership(
     library: Organisation, childcare: Organisation, situation: int, actor: User, *,
     inviter: Organisation | None = None, invited_by: int | None = None, awaiting: Organisation | None = None,
+    plan_version: int | None = None,
 ) -> Partnership:
     """Create a partnership and its first cycle (caller commits). Started by an accepted
     invitation, the start is the inviter's doing (``inviter``, ``invited_by``): the activity
@@ -32,7 +33,7 @@ def start_partnership(
         invited = childcare if inviter.id == library.id else library
         record("partnership_started", actor_id=invited_by, organisation_id=inviter.id,
                partnership_id=partnership.id, situation=situation, invited=invited.name)
-    workflow.start_first_cycle(partnership, actor)
+    workflow.start_first_cycle(partnership, actor, plan_version)
     return partnership
 
 

@@ -40,8 +40,10 @@ from ..workflow.definition import PlanDefinition, Question, Situation, Step
 from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
 from ..workflow.plan_loader import get_definition
-from ..workflow.services import instances_of, state_from
+from ..workflow.services import current_cycle, instances_of, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
+from ..workflow.upgrade import StepDiff, diff, readable_old
+from ..workflow.upgrading import StepReport, UpgradeReport, plan_upgrade, upgrade_available
 from ..worksheets import tally as record_tally
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
@@ -105,6 +107,9 @@ class SlotSection:
     # The viewer's own answers in steps 1-3 that the partner cannot see yet.
     own_unshared: bool = False
     answers: tuple[AnswerItem, ...] = ()
+    # Answers to questions of the version the round ran on before an upgrade that this
+    # version no longer asks: kept and shown as "uit versie N", never lost.
+    old_answers: tuple[AnswerItem, ...] = ()
 
     @property
     def all_drafts(self) -> bool:
@@ -225,6 +230,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
     # Shown back to the reader: without control characters (a page cannot hold a NUL byte).
     unknown = CONTROL.sub("", raw_round or "") if asked and (wanted is None or cycle.number != wanted) else None
     defn = localized(get_definition(cycle.plan_version))
+    old_defn = localized(get_definition(cycle.upgraded_from)) if cycle.upgraded_from else None
 
     instances = instances_of(cycle)
     state = state_from(cycle, instances, {})
@@ -241,6 +247,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
             instance = by_key[(step.number, slot)]
             hidden = shown[instance.id]
             answers: tuple[AnswerItem, ...] = ()
+            old_answers: tuple[AnswerItem, ...] = ()
             if hidden is None:
                 stored = values.get(instance.id, {})
                 asked_to = slot if step.mode == "each" else None
@@ -251,6 +258,13 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
                     for q in questions_for(asked_to)
                 )
                 tally = tally or _tally(step, instance.id, partnership.id, stored, role)
+                if old_defn is not None:
+                    retired = [q for q in readable_old(old_defn, defn, step.number, [k for k in stored])
+                               if q.applies_to(asked_to, partnership.situation) and q.type not in PRIVATE_TYPES
+                               and q.visible_to is None]
+                    old_answers = tuple(_item(q, f"{prefix}v{old_defn.version}-" + q.key.replace("_", "-"),
+                                              stored.get(q.key), partnership, cycle, instance, old_defn,
+                                              old_defn.step(step.number), role) for q in retired)
             slots.append(
                 SlotSection(
                     slot=slot,
@@ -261,6 +275,7 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
                     own_unshared=hidden is None and step.mode == "each" and slot == role
                     and not engine.visible(defn, state, engine.other_party(slot), step.number, slot),
                     answers=answers,
+                    old_answers=tuple(a for a in old_answers if a.answered) if hidden is None else (),
                 )
             )
         steps.append(StepSection(step=step, slots=tuple(slots), tally=tally, tally_before=_after_records(step)))
@@ -418,3 +433,44 @@ def record_export(doc: PlanDocument, user: User) -> None:
         format="pdf",
     )
     db.session.flush()
+
+
+# --------------------------------------------------------------------------- plan versions
+
+
+@dataclass(frozen=True)
+class UpgradePage:
+    """The "new version of the plan" page: what changes between the round's version and
+    the next (or, after the move, what changed), and what it does to this partnership's
+    answers. Everyone in the partnership reads it; the library's admins act on it."""
+
+    partnership: Partnership
+    role: str
+    cycle: Cycle
+    from_version: int
+    to_version: int
+    steps: tuple[StepDiff, ...]
+    report: UpgradeReport | None
+    pending: bool
+
+    @property
+    def changed_steps(self) -> tuple[StepDiff, ...]:
+        return tuple(s for s in self.steps if not s.empty)
+
+    def report_for(self, step: int) -> StepReport | None:
+        return next((r for r in self.report.steps if r.number == step), None) if self.report else None
+
+
+def upgrade_page(partnership: Partnership, role: str) -> UpgradePage | None:
+    """None when the partnership's round has no newer version and never moved."""
+    cycle = current_cycle(partnership)
+    available = upgrade_available(cycle)
+    if available is not None:
+        frm, to = cycle.plan_version, available
+        report = plan_upgrade(partnership, to)
+    elif cycle.upgraded_from is not None:
+        frm, to, report = cycle.upgraded_from, cycle.plan_version, None
+    else:
+        return None
+    steps = diff(localized(get_definition(frm)), localized(get_definition(to)))
+    return UpgradePage(partnership, role, cycle, frm, to, tuple(steps), report, available is not None)

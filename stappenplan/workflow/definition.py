@@ -274,10 +274,41 @@ class Situation:
 
 
 @dataclass(frozen=True)
+class Move:
+    """Answers of ``sources`` (the previous version) go to ``targets`` (this version), in
+    one step: a rename (one to one), a merge (several to one text) or a split (one to
+    several, copied)."""
+
+    step: int
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A question of the previous version that this version no longer asks: its answers
+    are kept and shown as the previous version's, never carried into a new question."""
+
+    step: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """How a partnership on ``from_version`` moves to this plan (``plans/vN.yaml``'s
+    ``upgrade`` section). Questions with the same key carry over as they are."""
+
+    from_version: int
+    moves: tuple[Move, ...] = ()
+    retired: tuple[Retired, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlanDefinition:
     version: int
     situations: Mapping[int, Situation] = field(hash=False)
     steps: tuple[Step, ...]
+    upgrade: Upgrade | None = None
 
     def step(self, number: int) -> Step:
         for s in self.steps:

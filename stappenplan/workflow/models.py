@@ -20,8 +20,12 @@ class Cycle(Model):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(default=1)
-    # The plan version this cycle runs on; a new plan version never changes it.
+    # The plan version this cycle runs on; only an explicit upgrade changes it.
     plan_version: Mapped[int] = mapped_column(default=1)
+    # Set when the round moved to a newer plan (workflow/upgrading.py): the version it ran
+    # on before, so new questions are marked and answers to dropped ones stay readable.
+    upgraded_from: Mapped[int | None]
+    upgraded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
     # Last transition or accepted edit: drives "stalled" and "recent activity".

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from .definition import Column, DefinitionError, PlanDefinition, Step
 from .plan_model import PlanFile
+from .upgrade import problems
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -202,6 +203,26 @@ def get_definition(version: int) -> PlanDefinition:
 
 
 def load_all() -> dict[int, PlanDefinition]:
-    """Validate every plan file (call at start-up, so a broken file fails fast)."""
-    return {v: get_definition(v) for v in available_versions()}
+    """Validate every plan file (call at start-up, so a broken file fails fast), and every
+    way from one version to the next: a mapping that names unknown questions, or a
+    question whose answers would be dropped, stops the deploy instead of a user."""
+    plans = {v: get_definition(v) for v in available_versions()}
+    found: list[str] = []
+    for version, defn in plans.items():
+        if version == min(plans):
+            continue
+        previous = defn.upgrade.from_version if defn.upgrade else max(v for v in plans if v < version)
+        if previous not in plans:
+            found.append(f"v{version}.yaml: upgrade, from: versie {previous} bestaat niet")
+            continue
+        found.extend(problems(plans[previous], defn))
+    if found:
+        raise DefinitionError("\n".join(found))
+    return plans
+
+
+def upgrade_sources() -> dict[int, int | None]:
+    """For every version, the version its plan file says partnerships come from."""
+    return {v: (d.upgrade.from_version if d.upgrade else None)
+            for v, d in ((v, get_definition(v)) for v in available_versions())}
 

@@ -34,16 +34,19 @@ from .definition import (
     SCALE_MIN,
     SUGGESTION_ROW_PREFIX,
     Column,
+    Move,
     Option,
     OptionsFrom,
     PlanDefinition,
     PracticeSource,
     Question,
+    Retired,
     Situation,
     Source,
     Step,
     Suggestion,
     Suggestions,
+    Upgrade,
     _frozen_map,
 )
 
@@ -383,6 +386,43 @@ class SituationModel(_Model):
     intro: Text
 
 
+class MoveModel(_Model):
+    """Answers of the previous version's ``from`` questions go to this version's ``to``."""
+
+    step: int = Field(ge=1, le=STEP_COUNT)
+    from_: list[Key] = Field(alias="from", min_length=1)
+    to: list[Key] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_side_single(self) -> "MoveModel":
+        if len(self.from_) > 1 and len(self.to) > 1:
+            raise problem("een verplaatsing is een hernoeming (1 naar 1), samenvoeging (n naar 1) of "
+                          "splitsing (1 naar n), niet n naar n")
+        return self
+
+
+class RetiredModel(_Model):
+    """A question of the previous version that is no longer asked (its answers stay readable)."""
+
+    step: int = Field(ge=1, le=STEP_COUNT)
+    key: Key
+
+
+class UpgradeModel(_Model):
+    """How partnerships on the previous version move to this one."""
+
+    from_: int = Field(alias="from", ge=1)
+    moves: list[MoveModel] = []
+    retired: list[RetiredModel] = []
+
+    def build(self) -> Upgrade:
+        return Upgrade(
+            from_version=self.from_,
+            moves=tuple(Move(step=m.step, sources=tuple(m.from_), targets=tuple(m.to)) for m in self.moves),
+            retired=tuple(Retired(step=r.step, key=r.key) for r in self.retired),
+        )
+
+
 class PlanFile(_Model):
     """A whole plan file: its version, the starting situations and the eight steps."""
 
@@ -394,6 +434,11 @@ class PlanFile(_Model):
         json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": "^[0-9]+$"}},
     )
     steps: list[StepModel] = Field(json_schema_extra={"minItems": STEP_COUNT, "maxItems": STEP_COUNT})
+    upgrade: UpgradeModel | None = Field(
+        default=None,
+        description="How partnerships on the previous version move to this one (`flask plan upgrade`). "
+                    "Checked against the previous plan file at start-up.",
+    )
 
     @field_validator("situations", mode="after")
     @classmethod
@@ -419,7 +464,20 @@ class PlanFile(_Model):
         self._check_mode_order()
         self._check_sources()
         self._check_options_from()
+        self._check_upgrade()
         return self
+
+    def _check_upgrade(self) -> None:
+        """Moves name questions of this plan; the previous plan is checked at start-up
+        (``workflow.upgrade.problems``), when both files are loaded."""
+        if self.upgrade is None:
+            return
+        if self.upgrade.from_ >= self.version:
+            raise problem(f"moet een eerdere versie zijn dan {self.version}", "upgrade", "from")
+        for i, move in enumerate(self.upgrade.moves):
+            for j, key in enumerate(move.to):
+                if self._question_at(move.step, key) is None:
+                    raise problem(f"noemt onbekende vraag '{key}' in stap {move.step}", "upgrade", "moves", i, "to", j)
 
     def _check_situations(self) -> None:
         known = set(self.situations)
@@ -490,6 +548,7 @@ class PlanFile(_Model):
             situations=_frozen_map({n: Situation(number=n, title=s.title, intro=s.intro)
                                     for n, s in self.situations.items()}),
             steps=tuple(s.build() for s in self.steps),
+            upgrade=self.upgrade.build() if self.upgrade else None,
         )
 
 

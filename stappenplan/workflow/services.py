@@ -35,7 +35,8 @@ from .definition import WORKING_TOGETHER, PlanDefinition
 from .engine import Action, ActionRefused, Actor, CycleState, Event, StepState
 from .localize import localized
 from .models import Cycle, SignOff, StepInstance
-from .plan_loader import get_definition, latest_version
+from .plan_loader import get_definition, latest_version, upgrade_sources
+from .upgrade import carried_values, path
 
 __all__ = ["ActionRefused", "Action", "perform", "edit", "current_cycle", "load_state", "start_first_cycle",
            "AnswerStore", "install_answer_store"]
@@ -58,14 +59,37 @@ class AnswerStore(Protocol):
         """Copy the named answers of one instance into another as drafts (a new round)."""
         ...
 
+    def move(self, moves: Sequence[AnswerMove], user_id: int | None) -> None:
+        """Put answers under the keys of a newer plan version (``workflow.upgrading``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class CarryOver:
-    """One step instance's answers to copy into the next round's: ``questions`` only."""
+    """One step instance's answers to copy into the next round's: ``questions`` only.
+    ``values``: the answers already put under a newer plan's keys (a round that starts on
+    a newer version than the one before it); written instead of copying by key."""
 
     source: int
     target: int
     questions: frozenset[str]
+    values: Any = None
+
+
+@dataclass(frozen=True)
+class AnswerMove:
+    """One move of a plan upgrade in one step instance: a rename re-keys the answer (its
+    history and comments go with it); a merge or split writes ``value`` under each target
+    and keeps the old answers as they are (nothing is deleted)."""
+
+    instance: int
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    value: Any = None
+
+    @property
+    def rename(self) -> bool:
+        return len(self.sources) == 1 and len(self.targets) == 1
 
 
 _answer_store: AnswerStore | None = None
@@ -217,9 +241,10 @@ def _audit(event: Event, partnership: Partnership, user: User | None, cycle_numb
     )
 
 
-def start_first_cycle(partnership: Partnership, actor: User) -> Cycle:
-    """Cycle 1 on the newest plan version: step 1 opens for both parties."""
-    version = latest_version()
+def start_first_cycle(partnership: Partnership, actor: User, plan_version: int | None = None) -> Cycle:
+    """Cycle 1 on the newest plan version (an older one only for demo data and tests of
+    partnerships that started before it): step 1 opens for both parties."""
+    version = latest_version() if plan_version is None else plan_version
     partnership.plan_version = version
     cycle, _instances = _create_cycle(partnership, 1, version)
     for party in ("library", "childcare"):
@@ -396,11 +421,25 @@ def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> 
     cycle, instances = _create_cycle(partnership, previous.number + 1, version)
     defn = get_definition(version)
     new_by_key = {(i.step, i.slot): i for i in instances}
+    olds = instances_of(previous)
+    # A round on a newer plan than the round before: the answers go through the new plan's
+    # upgrade rules (renamed, merged), read first so the store gets them under the new keys.
+    newer = previous.plan_version != version
+    values: dict[int, dict[str, Any]] = {}
+    if newer:
+        for instance_id, key, value in _answers().values([o.id for o in olds]):
+            values.setdefault(instance_id, {})[key] = value
     copies = []
-    for old in instances_of(previous):
+    for old in olds:
         target = new_by_key.get((old.step, old.slot))
         questions = frozenset(engine.carry_over_questions(defn, old.step))
-        if target is not None and questions:
+        if target is None or not questions:
+            continue
+        if newer:
+            mapped = carried_across(previous.plan_version, version, old.step, values.get(old.id, {}), questions)
+            if mapped:
+                copies.append(CarryOver(old.id, target.id, frozenset(mapped), values=mapped))
+        else:
             copies.append(CarryOver(old.id, target.id, questions))
     if copies:
         _answers().carry_over(copies, user.id)
@@ -409,6 +448,17 @@ def _start_next_cycle(partnership: Partnership, previous: Cycle, user: User) -> 
     partnership.situation = WORKING_TOGETHER
     db.session.flush()
     return cycle
+
+
+def carried_across(frm: int, to: int, step: int, values: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Answers of ``step`` on version ``frm`` as answers on version ``to``, hop by hop
+    through each plan file's upgrade section (empty when there is no way)."""
+    current = frm
+    for hop in path(upgrade_sources(), frm, to, upgrade_sources()):
+        values = carried_values(get_definition(current), get_definition(hop), step, values,
+                                keys if hop == to else (q.key for q in get_definition(hop).step(step).questions))
+        current = hop
+    return values if current == to else {}
 
 
 def previous_cycle(cycle: Cycle) -> Cycle | None:

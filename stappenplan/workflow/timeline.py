@@ -17,6 +17,7 @@ from .definition import PlanDefinition, Step
 from .engine import Action, Actor, CycleState
 from .models import Cycle, StepInstance
 from .services import answered_keys, instances_of, plan_for, state_from
+from .upgrading import upgrade_available
 
 SLOT_LABELS = {"library": "Bibliotheek", "childcare": "Kinderopvang", "joint": "Samen"}
 STATUS_LABELS = {"locked": "Nog niet open", "open": "Open", "completed": "Afgerond"}
@@ -69,6 +70,11 @@ class Timeline:
     @property
     def party(self) -> str | None:
         return self.role if self.role in engine.PARTIES else None
+
+    @property
+    def upgrade_to(self) -> int | None:
+        """A newer plan version this round can move to (the page offers it; no statement)."""
+        return upgrade_available(self.cycle)
 
     @property
     def next_work(self) -> tuple[StepView, SlotView] | None:

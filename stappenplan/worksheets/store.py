@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 
 from ..extensions import db
-from ..workflow.services import CarryOver
-from .models import Answer, AnswerRevision
+from ..workflow.services import AnswerMove, CarryOver
+from .models import Answer, AnswerRevision, CommentThread
 
 
 @functools.cache
@@ -40,8 +40,10 @@ class WorksheetAnswers:
     def carry_over(self, copies: Sequence[CarryOver], user_id: int) -> None:
         """Drafts in the new round (version 1, a ``carry_over`` revision each): nobody
         confirmed them yet, and the history says where they came from."""
-        by_source = {c.source: c for c in copies}
-        carried: list[Answer] = []
+        carried: list[Answer] = [Answer(step_instance_id=c.target, question=key, value=value, version=1, draft=True)
+                                 for c in copies if c.values is not None for key, value in c.values.items()]
+        db.session.add_all(carried)
+        by_source = {c.source: c for c in copies if c.values is None}
         for answer in db.session.scalars(select(Answer).where(Answer.step_instance_id.in_(by_source))):
             copy = by_source[answer.step_instance_id]
             if answer.value is None or answer.question not in copy.questions:
@@ -54,6 +56,43 @@ class WorksheetAnswers:
         for new in carried:
             db.session.add(AnswerRevision(answer_id=new.id, version=1, value=new.value, user_id=user_id, party=None,
                                           kind="carry_over"))
+        db.session.flush()
+
+    def move(self, moves: Sequence[AnswerMove], user_id: int | None) -> None:
+        """A plan upgrade: renames re-key the answer and its comments (history goes along);
+        merges and splits write the combined value under each new key, as an ``upgrade``
+        revision, and leave the old answers where they are."""
+        if not moves:
+            return
+        instances = sorted({m.instance for m in moves})
+        answers = {(a.step_instance_id, a.question): a for a in db.session.scalars(
+            select(Answer).where(Answer.step_instance_id.in_(instances)).with_for_update())}
+        threads = {(t.step_instance_id, t.question): t for t in db.session.scalars(
+            select(CommentThread).where(CommentThread.step_instance_id.in_(instances)))}
+        written: list[Answer] = []
+        for move in moves:
+            free = [t for t in move.targets if (move.instance, t) not in answers]
+            if not free:
+                continue  # already moved: the upgrade is idempotent
+            source = answers.get((move.instance, move.sources[0]))
+            if move.rename and source is not None:
+                source.question = free[0]
+                answers[(move.instance, free[0])] = source
+            elif move.value is not None:
+                for key in free:
+                    new = Answer(step_instance_id=move.instance, question=key, value=move.value, version=1,
+                                 updated_by_id=user_id)
+                    answers[(move.instance, key)] = new
+                    written.append(new)
+            thread = next((threads[(move.instance, k)] for k in move.sources if (move.instance, k) in threads), None)
+            if thread is not None and (move.instance, free[0]) not in threads:
+                thread.question = free[0]
+                threads[(move.instance, free[0])] = thread
+        db.session.add_all(written)
+        db.session.flush()
+        for new in written:
+            db.session.add(AnswerRevision(answer_id=new.id, version=1, value=new.value, user_id=user_id, party=None,
+                                          kind="upgrade"))
         db.session.flush()
 
 

@@ -146,8 +146,8 @@ def test_goal_progress_points_at_step_4_goals() -> None:
 
 def test_get_definition_is_cached_and_versions_are_found() -> None:
     assert get_definition(1) is get_definition(1)
-    assert latest_version() == 1
-    assert load_all() == {1: get_definition(1)}
+    assert latest_version() == 2
+    assert load_all() == {1: get_definition(1), 2: get_definition(2)}
     with pytest.raises(DefinitionError, match="v999.yaml"):
         get_definition(999)
 

@@ -683,7 +683,8 @@ def test_workflow_package_imports_neither_flask_nor_sqlalchemy() -> None:
     assert result.returncode == 0, result.stderr
 
 
-PURE_MODULES = ("__init__.py", "definition.py", "plan_loader.py", "plan_model.py", "answers.py", "engine.py")
+PURE_MODULES = ("__init__.py", "definition.py", "plan_loader.py", "plan_model.py", "answers.py", "engine.py",
+                "upgrade.py")
 
 
 @pytest.mark.parametrize("filename", PURE_MODULES)

@@ -1,0 +1,202 @@
+"""Moving a running partnership from plan version 1 to 2: nothing is lost, nothing reopens.
+
+Through the services (as the library admin's page and ``flask plan upgrade`` call them)
+and through the pages the partners read: the preview, the plan with its "uit versie 1"
+answers, the notification, the AVG export and the coordinator's versions in use.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import select
+
+from stappenplan.audit.models import AuditEvent
+from stappenplan.extensions import db
+from stappenplan.notifications.models import Notification
+from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow import services as workflow
+from stappenplan.workflow import upgrading
+from stappenplan.workflow.engine import Action
+from stappenplan.workflow.models import Cycle
+from stappenplan.worksheets.models import Answer, AnswerRevision, CommentThread
+from tests.factories import driver, login, make_partnership
+
+WHERE = "In het jaarplan van de opvang."
+MONEY = "Uit het budget voor ouderbetrokkenheid."
+
+
+def _v1_partnership_through_7(app: Flask, world) -> str:
+    """World partnership A moved onto version 1 and worked through step 7 (agreed), with
+    answers to the questions version 2 renames, merges and retires."""
+    with app.app_context():
+        d = driver(world)
+        cycle = workflow.current_cycle(d.p)
+        assert cycle.plan_version == 2  # new partnerships start on the newest version
+        library, childcare = d.p.library, d.p.childcare
+        db.session.delete(d.p)
+        db.session.flush()
+        p = make_partnership(library, childcare, d.users["library"], plan_version=1)
+        db.session.flush()
+        world.ids["partnership_a"] = p.public_id
+        d = driver(world)
+        d.own_steps(3, 3)
+        for step in (4, 5, 6):
+            d.finish_joint(step)
+        d.fill_joint(7)
+        d.fill("library", 7, "joint", {"recorded_where": WHERE, "funding": MONEY})
+        d.act("library", Action("sign_off", 7, "joint"))
+        d.act("childcare", Action("sign_off", 7, "joint"))
+        db.session.commit()
+        return p.public_id
+
+
+def _answers(app: Flask, public_id: str) -> dict[tuple[int, str, str], object]:
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        cycle = workflow.current_cycle(p)
+        by_id = {i.id: i for i in workflow.instances_of(cycle)}
+        return {(by_id[i].step, by_id[i].slot, k): v for i, k, v in workflow.answers_of(list(by_id))}
+
+
+def _state(app: Flask, public_id: str):
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        cycle = workflow.current_cycle(p)
+        return {(i.step, i.slot): (i.status, i.content_version, sorted((s.party, s.content_version)
+                                                                       for s in i.signoffs))
+                for i in workflow.instances_of(cycle)}
+
+
+def test_upgrade_keeps_every_answer_status_and_approval(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    before = _answers(app, public_id)
+    state = _state(app, public_id)
+    assert before[(1, "library", "low_literacy_knowledge")]
+    assert before[(6, "joint", "taalhuis_route")]
+    assert state[(7, "joint")][0] == "completed"
+
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        lib = driver(world).users["library"]
+        preview = upgrading.plan_upgrade(p)
+        assert preview is not None and not preview.done
+        db.session.rollback()
+        report = upgrading.upgrade(p, lib)
+        db.session.commit()
+        assert report is not None and report.done and (report.from_version, report.to_version) == (1, 2)
+
+    after = _answers(app, public_id)
+    assert _state(app, public_id) == state, "statuses, content versions and approvals stay as they were"
+    for (step, slot, key), value in before.items():
+        if key == "taalhuis_route":
+            assert after[(step, slot, "taalhuis_handover")] == value
+            assert (step, slot, key) not in after  # renamed: the same answer under its new key
+        elif key in ("recorded_where", "funding"):
+            assert after[(step, slot, key)] == value  # the sources stay where they were
+            assert value in after[(step, slot, "embedding")]
+        else:
+            assert after[(step, slot, key)] == value, key  # retired ones included: nothing deleted
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        cycle = workflow.current_cycle(p)
+        assert (cycle.plan_version, cycle.upgraded_from, p.plan_version) == (2, 1, 2)
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.partnership_id == p.id,
+                                                             AuditEvent.kind == "workflow.plan_upgraded")).all()
+        assert len(events) == 1 and events[0].detail["from"] == 1 and events[0].detail["to"] == 2
+        # The renamed answer keeps its history; the merged one starts with an "upgrade" revision.
+        renamed = db.session.scalar(select(Answer).where(Answer.question == "taalhuis_handover"))
+        assert renamed is not None and db.session.scalar(
+            select(AnswerRevision).where(AnswerRevision.answer_id == renamed.id)) is not None
+        merged = db.session.scalar(select(Answer).where(Answer.question == "embedding"))
+        kinds = db.session.scalars(select(AnswerRevision.kind).where(AnswerRevision.answer_id == merged.id)).all()
+        assert kinds == ["upgrade"]
+        # Idempotent: a second run finds the round on version 2 and changes nothing.
+        assert upgrading.upgrade(p, None) is None
+        db.session.commit()
+        assert db.session.scalar(select(AuditEvent.id).where(
+            AuditEvent.kind == "workflow.plan_upgraded").order_by(AuditEvent.id.desc())) == events[0].id
+    assert _answers(app, public_id) == after
+
+
+def test_the_partner_is_told_and_the_pages_show_version_2_and_the_old_answers(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    lib, cc, other = app.test_client(), app.test_client(), app.test_client()
+    login(lib, world.emails["lib_a"])
+    login(cc, world.emails["cc_a"])
+    login(other, world.emails["lib_b"])
+    show = lib.get(f"/samenwerkingen/{public_id}").get_data(as_text=True)
+    assert "Er is een nieuwe versie van het stappenplan: versie 2." in show
+    assert f"/samenwerkingen/{public_id}/planversie" in show
+
+    preview = lib.get(f"/samenwerkingen/{public_id}/planversie")
+    assert preview.status_code == 200
+    page = preview.get_data(as_text=True)
+    assert "Bijwerken naar versie 2" in page
+    assert "Nieuwe vragen" in page and "Niet meer gevraagd" in page
+    assert "1 antwoord krijgt de nieuwe vraag." in page or "antwoorden krijgen de nieuwe vraag" in page
+    # The childcare organisation may read it, not act on it; another tenant gets nothing.
+    cc_page = cc.get(f"/samenwerkingen/{public_id}/planversie").get_data(as_text=True)
+    assert "Bijwerken naar versie 2" not in cc_page and "Een beheerder van de bibliotheek kiest" in cc_page
+    assert cc.post(f"/samenwerkingen/{public_id}/planversie").status_code == 404
+    assert other.get(f"/samenwerkingen/{public_id}/planversie").status_code == 404
+    assert other.post(f"/samenwerkingen/{public_id}/planversie").status_code == 404
+    assert _state(app, public_id)[(7, "joint")][0] == "completed"
+    with app.app_context():
+        assert db.session.scalar(select(Cycle.plan_version).join(Partnership).where(
+            Partnership.public_id == public_id)) == 1
+
+    done = lib.post(f"/samenwerkingen/{public_id}/planversie", follow_redirects=True)
+    assert done.status_code == 200
+    assert "Het plan is bijgewerkt naar versie 2." in done.get_data(as_text=True)
+
+    with app.app_context():
+        notes = db.session.scalars(select(Notification).where(
+            Notification.dedupe_key.like("plan-upgraded:%"))).all()
+        told = {n.user_id for n in notes}
+        assert told and all(n.link.endswith(f"/samenwerkingen/{public_id}/planversie") for n in notes)
+    cc_after = cc.get(f"/samenwerkingen/{public_id}/planversie").get_data(as_text=True)
+    assert "Wat er veranderde in versie 2" in cc_after
+    plan = cc.get(f"/samenwerkingen/{public_id}/plan").get_data(as_text=True)
+    assert "Versie 2" in plan and "bijgewerkt van versie 1" in plan
+    # The library's retired step-1 answer is readable "uit versie 1" (shared after step 3).
+    assert "Uit versie 1" in plan
+    retired_text = _answers(app, public_id)[(1, "library", "low_literacy_knowledge")]
+    assert _plain(retired_text) in _plain(plan)
+    assert "Deze samenwerking werkt al" in lib.post(f"/samenwerkingen/{public_id}/planversie",
+                                                     follow_redirects=True).get_data(as_text=True)
+
+
+def _plain(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", str(html))).replace("&#39;", "'")
+
+
+def test_a_new_round_after_a_version_1_round_starts_on_version_2_with_the_answers_moved(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    with app.app_context():
+        d = driver(world)
+        d.finish_joint(8)
+        d.act("library", Action("start_new_cycle"))
+        db.session.commit()
+    after = _answers(app, public_id)
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        cycle = workflow.current_cycle(p)
+        assert cycle.number == 2 and cycle.plan_version == 2 and cycle.upgraded_from is None
+    assert after[(6, "joint", "taalhuis_handover")]
+    assert WHERE in after[(7, "joint", "embedding")] and MONEY in after[(7, "joint", "embedding")]
+    assert (1, "library", "low_literacy_knowledge") not in after  # retired: not asked in the new round
+
+
+def test_comments_follow_a_renamed_question(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        six = next(i for i in workflow.instances_of(workflow.current_cycle(p)) if i.step == 6)
+        db.session.add(CommentThread(step_instance_id=six.id, question="taalhuis_route"))
+        db.session.commit()
+        upgrading.upgrade(p, None)
+        db.session.commit()
+        keys = set(db.session.scalars(select(CommentThread.question).where(CommentThread.step_instance_id == six.id)))
+        assert "taalhuis_handover" in keys and "taalhuis_route" not in keys
