@@ -200,3 +200,48 @@ def test_comments_follow_a_renamed_question(world, app: Flask) -> None:
         db.session.commit()
         keys = set(db.session.scalars(select(CommentThread.question).where(CommentThread.step_instance_id == six.id)))
         assert "taalhuis_handover" in keys and "taalhuis_route" not in keys
+
+
+def test_the_avg_export_holds_the_answers_version_2_no_longer_asks(world, app: Flask) -> None:
+    import json
+
+    public_id = _v1_partnership_through_7(app, world)
+    retired = _answers(app, public_id)[(1, "library", "low_literacy_knowledge")]
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        upgrading.upgrade(p, None)
+        db.session.commit()
+    lib = app.test_client()
+    login(lib, world.emails["lib_a"])
+    data = json.loads(lib.post("/organisatie/gegevens/export.json").get_data(as_text=True))
+    rounds = [r for p in data["samenwerkingen"] if p["kinderopvang"] == "Opvang A" for r in p["rondes"]]
+    assert rounds[-1]["planversie"] == 2 and rounds[-1]["bijgewerkt_van_versie"] == 1
+    step_1 = next(s for s in rounds[-1]["stappen"] if s["stap"] == 1 and s["werkblad"] == "library")
+    assert step_1["antwoorden_uit_versie_1"] == {"low_literacy_knowledge": retired}
+    # The childcare organisation's export holds none of the library's own step 1.
+    cc = app.test_client()
+    login(cc, world.emails["cc_a"])
+    assert retired not in cc.post("/organisatie/gegevens/export.json").get_data(as_text=True)
+
+
+def test_flask_plan_upgrade_dry_run_then_for_real_then_nothing(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["plan", "upgrade", "--to", "2", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"{public_id} Bibliotheek A – Opvang A: zou gaan van versie 1 naar 2" in dry.output
+    assert "taalhuis_route → taalhuis_handover" in dry.output
+    assert "recorded_where+funding → embedding" in dry.output
+    assert "low_literacy_knowledge" in dry.output
+    assert "staat al op versie 2" in dry.output  # partnership B started on version 2
+    assert "1 samenwerking(en) zouden worden bijgewerkt, 1 stond(en) al op versie 2." in dry.output
+    with app.app_context():
+        assert db.session.scalar(select(Cycle.plan_version).join(Partnership).where(
+            Partnership.public_id == public_id)) == 1
+    real = runner.invoke(args=["plan", "upgrade", "--to", "2", "--partnership", public_id])
+    assert real.exit_code == 0, real.output
+    assert "ging van versie 1 naar 2" in real.output and "1 samenwerking(en) bijgewerkt" in real.output
+    again = runner.invoke(args=["plan", "upgrade", "--to", "2"])
+    assert "0 samenwerking(en) bijgewerkt, 2 stond(en) al op versie 2." in again.output
+    assert runner.invoke(args=["plan", "upgrade", "--to", "7"]).exit_code != 0
+    assert "bestaat niet" in runner.invoke(args=["plan", "upgrade", "--partnership", "onbekend"]).output

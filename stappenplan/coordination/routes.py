@@ -46,7 +46,7 @@ def _page(template: str, overview: services.Overview, base_url: str) -> str:
             total=overview.total, joint_total=overview.joint_total, done_total=overview.done_total,
             stalled_total=overview.stalled_total, stalled_days=overview.stalled_days,
             months_total=overview.months_total, matrix_url=base_url, done=services.DONE,
-            charts_for=charts.charts_for),
+            charts_for=charts.charts_for, versions=overview.versions),
         # Read live (the figures are cached): a reminder shows in the stalled list at once.
         reminded=reminders.last_reminders([(r.public_id, r.last_activity_at) for r in overview.stalled_rows]),
         pending_requests=regions.pending_count(current_org().id),

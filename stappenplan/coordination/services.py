@@ -225,6 +225,8 @@ class Overview:
     matrix: MatrixPage
     filters: Filters
     notices: list[str]
+    #: (plan version, partnerships whose current round runs on it), oldest version first.
+    versions: tuple[tuple[int, int], ...] = ()
 
     @property
     def joint_total(self) -> int:
@@ -482,15 +484,16 @@ class _Group:
     step: int
     count: int
     stalled: int
+    plan_version: int = 1
 
 
 def _groups(source: _Source) -> list[_Group]:
     """One aggregate query that feeds the step counts, the branch table and the matrix total."""
     rows = source.rows
-    stmt = select(rows.c.library_id, rows.c.current_step, func.count(), func.sum(rows.c.stalled)).group_by(
-        rows.c.library_id, rows.c.current_step
-    )
-    return [_Group(lib, int(step), count, int(stalled or 0)) for lib, step, count, stalled in source.read(stmt)]
+    stmt = select(rows.c.library_id, rows.c.current_step, func.count(), func.sum(rows.c.stalled),
+                  rows.c.plan_version).group_by(rows.c.library_id, rows.c.current_step, rows.c.plan_version)
+    return [_Group(lib, int(step), count, int(stalled or 0), int(version))
+            for lib, step, count, stalled, version in source.read(stmt)]
 
 
 @dataclass(frozen=True)
@@ -502,9 +505,13 @@ class _Tally:
     per_step: dict[int, tuple[int, int]]  # step -> (count, stalled)
     per_library: dict[int, tuple[int, int, int]]  # branch -> (count, stalled, done)
     per_library_step: dict[tuple[int, int], tuple[int, int]]  # (branch, step) -> (count, stalled)
+    per_version: dict[int, int] = field(default_factory=dict)  # plan version -> partnerships on it
 
     @classmethod
     def of(cls, groups: list[_Group]) -> _Tally:
+        per_version: dict[int, int] = {}
+        for g in groups:
+            per_version[g.plan_version] = per_version.get(g.plan_version, 0) + g.count
         per_step: dict[int, tuple[int, int]] = {}
         per_library: dict[int, tuple[int, int, int]] = {}
         per_library_step: dict[tuple[int, int], tuple[int, int]] = {}
@@ -516,7 +523,7 @@ class _Tally:
                 count + g.count, stalled + g.stalled, done + (g.count if g.step == DONE else 0))
             count, stalled = per_library_step.get((g.library_id, g.step), (0, 0))
             per_library_step[(g.library_id, g.step)] = (count + g.count, stalled + g.stalled)
-        return cls(per_step, per_library, per_library_step)
+        return cls(per_step, per_library, per_library_step, per_version)
 
     def matching(self, branch_id: int | None, step: int | None, stalled: bool) -> int:
         """How many partnerships match a branch and/or step filter (only the stalled ones)."""
@@ -749,6 +756,7 @@ def overview(
         matrix=matrix,
         filters=filters,
         notices=notices,
+        versions=tuple(sorted(tally.per_version.items())),
     )
 
 

@@ -70,17 +70,27 @@ def export(org: Organisation, actor: User) -> dict[str, Any]:
                 if i.slot not in ("joint", party):
                     continue  # the partner's own steps are the partner's data
                 step = defn.step(i.step)
-                values = {}
+                # A round moved to a newer plan keeps the answers to questions that version
+                # no longer asks: they are this organisation's data too ("uit versie N").
+                old_step = get_definition(c.upgraded_from).step(i.step) if c.upgraded_from else None
+                values: dict[str, Any] = {}
+                old_values: dict[str, Any] = {}
                 for a in by_instance.get(i.id, []):
-                    try:
-                        question = step.question(a.question)
-                    except KeyError:
-                        continue
-                    if engine.question_visible(question, party or ""):
-                        values[a.question] = a.value
-                steps.append({"stap": i.step, "werkblad": i.slot, "status": i.status,
-                              "geopend": _iso(i.opened_at), "afgerond": _iso(i.completed_at), "antwoorden": values})
-            p_cycles.append({"ronde": c.number, "planversie": c.plan_version, "gestart": _iso(c.created_at),
+                    known = {q.key: q for q in step.questions}
+                    question = known.get(a.question)
+                    target = values
+                    if question is None and old_step is not None:
+                        question = next((q for q in old_step.questions if q.key == a.question), None)
+                        target = old_values
+                    if question is not None and engine.question_visible(question, party or ""):
+                        target[a.question] = a.value
+                entry = {"stap": i.step, "werkblad": i.slot, "status": i.status,
+                         "geopend": _iso(i.opened_at), "afgerond": _iso(i.completed_at), "antwoorden": values}
+                if old_values:
+                    entry[f"antwoorden_uit_versie_{c.upgraded_from}"] = old_values
+                steps.append(entry)
+            p_cycles.append({"ronde": c.number, "planversie": c.plan_version, "bijgewerkt_van_versie": c.upgraded_from,
+                             "gestart": _iso(c.created_at),
                              "afgesloten": _iso(c.closed_at), "stappen": steps})
         data_partnerships.append({
             "bibliotheek": p.library.name, "kinderopvang": p.childcare.name, "uitgangssituatie": p.situation,

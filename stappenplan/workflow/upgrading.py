@@ -13,6 +13,7 @@ does nothing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from ..accounts.models import User
@@ -77,6 +78,16 @@ def versions_between(frm: int, to: int) -> list[int]:
 def changes(frm: int, to: int) -> list[StepDiff]:
     """What the plan itself changes between two versions (one hop: the preview's list)."""
     return diff(get_definition(frm), get_definition(to))
+
+
+@functools.lru_cache(maxsize=64)
+def added_keys(frm: int, to: int, step: int) -> frozenset[str]:
+    """Questions of ``step`` that version ``to`` asks and ``frm`` did not (renamed and merged
+    questions are not new: they hold the old answers)."""
+    for found in changes(frm, to):
+        if found.number == step:
+            return frozenset(q.key for q in found.added)
+    return frozenset()
 
 
 def upgrade_available(cycle: Cycle) -> int | None:

@@ -19,6 +19,7 @@ from ..workflow.definition import Question
 from ..workflow.models import StepInstance
 from ..workflow.services import Filled, plan_for, previous_cycle, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
+from ..workflow.upgrading import added_keys
 from . import feed, reuse, tally
 from .models import Answer, Comment, CommentThread
 from .services import Sheet, answers_for
@@ -108,6 +109,15 @@ class SheetView:
     def draft(self, key: str) -> bool:
         answer = self.answers.get(key)
         return bool(answer and answer.draft)
+
+    def new_in_version(self, key: str) -> int | None:
+        """The plan version that added this question, when the round moved to it from an
+        older one: marked "Nieuw in versie N" (a completed step does not reopen for it)."""
+        cycle = self.sheet.cycle
+        if cycle.upgraded_from is None:
+            return None
+        return cycle.plan_version if key in added_keys(cycle.upgraded_from, cycle.plan_version,
+                                                       self.sheet.step.number) else None
 
     def row_ids(self, key: str) -> set[str]:
         """Ids of a table's rows: a suggestion whose row is there shows as added."""
