@@ -57,7 +57,9 @@ class World:
     emails: dict[str, str] = field(default_factory=dict)
 
 
-def build_world(app: Flask) -> World:
+def build_world(app: Flask, plan_version: int | None = None) -> World:
+    """Two libraries, two childcare organisations, two regions and one partnership each
+    (partnership A on ``plan_version``, default the newest)."""
     world = World()
     with app.app_context():
         coord_a = make_org("Coördinatie A", "coordination")
@@ -82,7 +84,7 @@ def build_world(app: Flask) -> World:
         db.session.add(RegionMembership(region=region_a, library=lib_a))
         db.session.add(RegionMembership(region=region_b, library=lib_b))
         db.session.flush()
-        p_a = make_partnership(lib_a, cc_a, users["lib_a"])
+        p_a = make_partnership(lib_a, cc_a, users["lib_a"], plan_version=plan_version)
         p_b = make_partnership(lib_b, cc_b, users["lib_b"])
         db.session.commit()
         world.ids.update(

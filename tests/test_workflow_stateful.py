@@ -51,7 +51,7 @@ class WorkflowMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         wipe(self.app)
-        self.world = build_world(self.app)
+        self.world = self._world()
         self.ctx = self.app.app_context()
         self.ctx.push()
         self.p = db.session.scalar(select(Partnership).where(Partnership.public_id == self.world.ids["partnership_a"]))
@@ -71,6 +71,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.before = snapshot(self.p)
         self.completed_in_cycle: set[tuple[int, str]] = set()
         self.cycle_number = 1
+
+    def _world(self):
+        return build_world(self.app)
 
     def _user(self, key: str) -> User:
         return db.session.scalar(select(User).where(User.email == self.world.emails[key]))
