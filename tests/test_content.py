@@ -339,4 +339,5 @@ def test_version_2_in_english_uses_the_glossary_terms() -> None:
     for wrong in ("cure", "schema of actions", "securing", "Refer warmly", "cooperation agreement"):
         assert wrong not in text, wrong
     assert "remedial support for adults" in text and "Planning and embedding" in text
-    assert "partnership agreement" in text and "hand over" in _question(english, 6, "taalhuis_handover").label
+    assert "partnership agreement" in text
+    assert "hand them over personally" in _question(english, 6, "taalhuis_handover").label
