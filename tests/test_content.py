@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from stappenplan.extensions import db
+from stappenplan.workflow.definition import PlanDefinition, Question
 from stappenplan.workflow.localize import localized
 from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.models import Answer
@@ -289,7 +290,7 @@ def test_the_printed_plan_and_the_yearly_report_credit_the_source(app: Flask, wo
 # --------------------------------------------------------------------------- version 2 of the plan
 
 
-def _question(defn, step: int, key: str):
+def _question(defn: PlanDefinition, step: int, key: str) -> Question:
     return defn.step(step).question(key)
 
 
@@ -315,7 +316,9 @@ def test_version_2_gives_the_taalhuis_the_parents_and_the_library_their_places()
     assert "Borgen betekent" in (v2.step(7).tool or "")
     theme = _question(v2, 7, "action_schema").column("theme")
     assert "zorgen dat het blijft" in next(o.label for o in theme.options if o.key == "planning")
-    suggestion = next(s for s in _question(v2, 7, "action_schema").suggestions.items if s.key == "collection_groups")
+    suggestions = _question(v2, 7, "action_schema").suggestions
+    assert suggestions is not None
+    suggestion = next(s for s in suggestions.items if s.key == "collection_groups")
     assert "wisselcollectie:" in suggestion.label
     reachability = next(o for o in _question(v2, 3, "obstacles").options if o.key == "reachability")
     assert "afstand of reistijd" in reachability.label
