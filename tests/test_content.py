@@ -1,16 +1,21 @@
 """The plan's own content: the background page, each step's subtitle, "voor wie" and
-tool, the step-5 conversation guide, and the warning when a record label names a family."""
+tool, the step-5 conversation guide, the warning when a record label names a family, the
+credit to the source on the printed plan and the yearly report, and what version 2 of the
+plan adds to version 1."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from stappenplan.extensions import db
+from stappenplan.workflow.definition import PlanDefinition, Question
 from stappenplan.workflow.localize import localized
 from stappenplan.workflow.plan_loader import get_definition
 from stappenplan.worksheets.models import Answer
@@ -18,6 +23,7 @@ from tests.factories import driver as _driver
 from tests.factories import login
 
 HX = {"HX-Request": "true"}
+CREDIT_LINK = '<a href="https://itta.uva.nl/samenwerken" rel="external">itta.uva.nl/samenwerken</a>'
 ABOUT = "/over-het-stappenplan"
 GUIDE = "/gespreksleidraad"
 SUBTITLES = {
@@ -67,8 +73,12 @@ def test_background_page_in_dutch_has_aims_situations_and_credit(app: Flask, wor
     assert len(situations) == 3
     for situation in get_definition(1).situations.values():
         assert situation.title in page
-    assert "Tel mee met Taal" in page and "Samenwerken met ouders in de kinderopvang" in page
-    assert '<a href="https://itta.uva.nl/samenwerken" rel="external">itta.uva.nl/samenwerken</a>' in page
+    assert "Tel mee met Taal" in page and "Samenwerken met ouders in de kinderopvang" in page and "ITTA" in page
+    assert CREDIT_LINK in page
+    # The source's reason the library's help matters, and what NT1 means.
+    assert "hoge werkdruk" in page and "weinig tijd" in page and "tijd om mee te helpen" not in page
+    assert "NT1 betekent: Nederlands als eerste taal" in page and "drempel vaak enorm" in page
+    assert "rol als educatief partner" in page
     steps = _items(page, "about__steps")
     assert len(steps) == 8 and SUBTITLES[5] in steps[4]
 
@@ -254,3 +264,83 @@ def test_jargon_is_explained_where_it_appears(app: Flask, world) -> None:
     assert "laagdrempelig" in invitation.label and "Laagdrempelig betekent" in (invitation.help or "")
     page = _client(app, world.emails["cc_a"]).get(_sheet(world, 1, "kinderopvang")).get_data(as_text=True)
     assert "wat kinderen thuis leren" in page
+
+
+# --------------------------------------------------------------------------- credit on paper
+
+
+def _pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def test_the_printed_plan_and_the_yearly_report_credit_the_source(app: Flask, world) -> None:
+    plan = _client(app, world.emails["lib_a"]).get(f"/samenwerkingen/{world.ids['partnership_a']}/plan.pdf")
+    assert plan.status_code == 200 and plan.mimetype == "application/pdf"
+    text = _pdf_text(plan.data)
+    assert "Tel mee met Taal" in text and "ITTA" in text and "itta.uva.nl/samenwerken" in text
+    coordinator = _client(app, world.emails["coord_a"])
+    page = coordinator.get("/regio/jaarverslag").get_data(as_text=True)
+    assert '<footer class="plan-credit"><p class="credit">' in page and CREDIT_LINK in page
+    report = coordinator.get("/regio/jaarverslag.pdf")
+    assert report.status_code == 200
+    text = _pdf_text(report.data)
+    assert "Tel mee met Taal" in text and "ITTA" in text and "itta.uva.nl/samenwerken" in text
+
+
+# --------------------------------------------------------------------------- version 2 of the plan
+
+
+def _question(defn: PlanDefinition, step: int, key: str) -> Question:
+    return defn.step(step).question(key)
+
+
+def test_version_2_gives_the_taalhuis_the_parents_and_the_library_their_places() -> None:
+    v1, v2 = get_definition(1), get_definition(2)
+    for step, key in ((2, "taalhuis_activities"), (2, "taalhuis_ambitions"), (3, "taalhuis_opportunities")):
+        question = _question(v2, step, key)
+        assert question.party == "library" and question.type == "text" and not question.required, key
+    assert "NT1" in (_question(v2, 1, "parents_language_knowledge").help or "")
+    assert "NT2" in (_question(v2, 1, "parents_language_knowledge").help or "")
+    assert "educatief partnerschap" in (_question(v2, 4, "parents_role").help or "")
+    assert "stap 4" in (_question(v2, 8, "parents_role_evaluation").help or "")
+    assert v2.step(5).for_whom.endswith("de bibliotheek kan ondersteunen")
+    assert "ondersteunen" in (_question(v2, 5, "library_support").help or "")
+    assert "warm over" in _question(v2, 6, "taalhuis_handover").label
+    assert "Borging betekent" in (_question(v2, 7, "embedding").help or "")
+    # Plain Dutch: VVE at its first use, one pronoun in step 4's goal, the jargon of step 7.
+    assert "VVE betekent voor- en vroegschoolse educatie" in v2.situations[3].intro
+    assert "voor- en vroegschoolse educatie" in (_question(v2, 3, "existing_cooperation").help or "")
+    assert "voor- en vroegschoolse educatie" in (_question(v2, 4, "target_parents").help or "")
+    assert " je " not in v2.step(4).goal and " jullie " in v2.step(4).goal
+    assert "Een actieschema is een tabel" in (_question(v2, 7, "action_schema").help or "")
+    assert "Borgen betekent" in (v2.step(7).tool or "")
+    theme = _question(v2, 7, "action_schema").column("theme")
+    assert "zorgen dat het blijft" in next(o.label for o in theme.options if o.key == "planning")
+    suggestions = _question(v2, 7, "action_schema").suggestions
+    assert suggestions is not None
+    suggestion = next(s for s in suggestions.items if s.key == "collection_groups")
+    assert "wisselcollectie:" in suggestion.label
+    reachability = next(o for o in _question(v2, 3, "obstacles").options if o.key == "reachability")
+    assert "afstand of reistijd" in reachability.label
+    # Version 1 is left as it was: running partnerships are pinned to it.
+    assert v1.step(5).for_whom == "Kinderopvang; de bibliotheek ondersteunt"
+    assert _question(v1, 6, "taalhuis_route") and _question(v1, 7, "funding")
+
+
+def test_version_2_in_english_uses_the_glossary_terms() -> None:
+    english = localized(get_definition(2), "en")
+    texts: list[str] = []
+    for step in english.steps:
+        texts += [step.title, step.goal, step.for_whom, step.tool or "", step.for_whom_note or ""]
+        for question in step.questions:
+            texts += [question.label, question.help or "", *(o.label for o in question.options)]
+            for column in question.columns:
+                texts += [column.label, *(o.label for o in column.options)]
+            if question.suggestions:
+                texts += [s.label for s in question.suggestions.items]
+    text = " ".join(texts)
+    for wrong in ("cure", "schema of actions", "securing", "Refer warmly", "cooperation agreement"):
+        assert wrong not in text, wrong
+    assert "remedial support for adults" in text and "Planning and embedding" in text
+    assert "partnership agreement" in text
+    assert "hand them over personally" in _question(english, 6, "taalhuis_handover").label
