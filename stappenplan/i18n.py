@@ -245,7 +245,7 @@ DYNAMIC_TEXTS = (
     N_("Goedkeuring intrekken"),
     N_("Heropenen"),
     # notifications/services.py KIND_LABELS (templates/notifications/preferences.html)
-    N_("Een stap gaat open voor jullie organisatie"),
+    N_("Een stap gaat open voor jullie organisatie, of het stappenplan krijgt een nieuwe versie"),
     N_("Je partner keurt een stap goed of vraagt om jullie goedkeuring"),
     N_("Iemand noemt je in een opmerking"),
     N_("Je partner plaatst een opmerking bij een gezamenlijke stap"),
