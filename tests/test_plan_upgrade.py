@@ -8,7 +8,11 @@ answers, the notification, the AVG export and the coordinator's versions in use.
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
+import pytest
+import yaml
 from flask import Flask
 from sqlalchemy import select
 
@@ -245,3 +249,51 @@ def test_flask_plan_upgrade_dry_run_then_for_real_then_nothing(world, app: Flask
     assert "0 samenwerking(en) bijgewerkt, 2 stond(en) al op versie 2." in again.output
     assert runner.invoke(args=["plan", "upgrade", "--to", "7"]).exit_code != 0
     assert "bestaat niet" in runner.invoke(args=["plan", "upgrade", "--partnership", "onbekend"]).output
+
+
+@pytest.fixture
+def plans_with_a_required_step_4_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The plan directory with a version 2 that adds a required question to step 4."""
+    from stappenplan.workflow import localize, plan_loader
+
+    for name in ("v1.yaml", "v1.en.yaml", "v2.en.yaml"):
+        shutil.copy(plan_loader.PLANS_DIR / name, tmp_path / name)
+    data = yaml.safe_load((plan_loader.PLANS_DIR / "v2.yaml").read_text(encoding="utf-8"))
+    data["steps"][3]["questions"].append({"key": "parents_signed", "type": "text", "required": True,
+                                          "label": "Wat hebben de ouders mee afgesproken?"})
+    (tmp_path / "v2.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    def clear() -> None:
+        plan_loader.get_definition.cache_clear()
+        localize.load_overlay.cache_clear()
+        upgrading.added_keys.cache_clear()
+
+    monkeypatch.setattr(plan_loader, "PLANS_DIR", tmp_path)
+    monkeypatch.setattr(localize, "PLANS_DIR", tmp_path)
+    clear()
+    yield
+    clear()
+
+
+def test_a_new_required_question_in_a_completed_step_is_new_and_does_not_reopen_it(
+        plans_with_a_required_step_4_question, world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    state = _state(app, public_id)
+    assert state[(4, "joint")][0] == "completed"
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        report = upgrading.upgrade(p, None)
+        db.session.commit()
+        step_4 = next(s for s in report.steps if s.number == 4)
+        assert step_4.new_required_in_completed == ["parents_signed"]
+    assert _state(app, public_id) == state  # still completed, both approvals on the same content
+    lib = app.test_client()
+    login(lib, world.emails["lib_a"])
+    sheet = lib.get(f"/samenwerkingen/{public_id}/stap/4/samen").get_data(as_text=True)
+    block = sheet[sheet.index('id="vraag-parents_signed"'):]
+    block = block[:block.index("</section>")]
+    assert "Nieuw in versie 2" in block
+    assert "Nieuw in versie 2" not in sheet[:sheet.index('id="vraag-parents_signed"')].split(
+        'id="vraag-parents_role"')[0]  # questions of version 1 are not marked
+    # Step 8 (open) can still be worked on: the new question does not block what follows.
+    assert _state(app, public_id)[(8, "joint")][0] == "open"

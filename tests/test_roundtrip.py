@@ -28,9 +28,12 @@ from stappenplan.accounts.models import User
 from stappenplan.demo import Driver
 from stappenplan.extensions import db
 from stappenplan.partnerships.models import Partnership
+from stappenplan.workflow import services as workflow
+from stappenplan.workflow import upgrading
 from stappenplan.workflow.answers import validate_answer
 from stappenplan.workflow.definition import Column, Question
 from stappenplan.workflow.engine import Action
+from stappenplan.workflow.plan_loader import latest_version
 from stappenplan.worksheets import fields, services
 from stappenplan.worksheets import sheet_view as views
 from tests import formdata
@@ -233,9 +236,11 @@ class Runner:
                                + [(fields.name(key, row_id, column.key), v) for v in cell_form(cells[column.key])])
 
 
-def open_step(app: Flask, step: int, locale: str = "nl"):
-    """A world whose partnership A has ``step`` open (earlier steps done by the demo driver)."""
-    world = build_world(app)
+def open_step(app: Flask, step: int, locale: str = "nl", migrated: bool = False):
+    """A world whose partnership A has ``step`` open (earlier steps done by the demo driver).
+    ``migrated``: partnership A started on plan version 1, got this far and then moved to
+    the newest version (its answers under the new keys, renamed and merged ones included)."""
+    world = build_world(app, plan_version=1 if migrated else None)
     with app.app_context():
         driver = partner_driver(world)
         lib, cc = driver.users["library"], driver.users["childcare"]
@@ -245,17 +250,28 @@ def open_step(app: Flask, step: int, locale: str = "nl"):
             driver.own_steps(3, 3)
         else:
             driver.through(step - 1)
+        if migrated:
+            # The demo's answers include the ones the upgrade renames (step 6) and retires (step 1).
+            upgrading.upgrade(driver.p, lib)
+            assert workflow.current_cycle(driver.p).plan_version == latest_version()
         for user in (lib, cc):
             user.locale = locale
         db.session.commit()
     return world
 
 
-@pytest.mark.parametrize("locale", ["nl", "en"])
-@pytest.mark.parametrize(("step", "slot", "party"), SHEETS)
+# The worksheets whose questions version 2 adds, renames, merges or retires, on a
+# partnership that moved from version 1 while the step was open.
+MIGRATED = [(1, "library", "library"), (2, "library", "library"), (4, "joint", "library"),
+            (6, "joint", "childcare"), (7, "joint", "library"), (8, "joint", "childcare")]
+
+
+@pytest.mark.parametrize(("locale", "step", "slot", "party", "migrated"),
+                         [(locale, *sheet, False) for locale in ("nl", "en") for sheet in SHEETS]
+                         + [("nl", *sheet, True) for sheet in MIGRATED])
 def test_saved_answers_are_shown_and_sent_back_unchanged(app: Flask, locale: str, step: int, slot: str,
-                                                         party: str) -> None:
-    world = open_step(app, step, locale)
+                                                         party: str, migrated: bool) -> None:
+    world = open_step(app, step, locale, migrated)
     client = app.test_client()
     login(client, world.emails["lib_a" if party == "library" else "cc_a"])
     runner = Runner(app, client, world.ids["partnership_a"], step, slot, party)
