@@ -43,7 +43,7 @@ from ..workflow.plan_loader import get_definition
 from ..workflow.services import current_cycle, instances_of, state_from
 from ..workflow.slots import SLUG_FOR_SLOT
 from ..workflow.upgrade import StepDiff, diff, readable_old
-from ..workflow.upgrading import StepReport, UpgradeReport, plan_upgrade, upgrade_available
+from ..workflow.upgrading import StepReport, UpgradeReport, added_keys, plan_upgrade, upgrade_available
 from ..worksheets import tally as record_tally
 from ..worksheets.models import Answer
 from ..worksheets.services import Sheet
@@ -110,6 +110,9 @@ class SlotSection:
     # Answers to questions of the version the round ran on before an upgrade that this
     # version no longer asks: kept and shown as "uit versie N", never lost.
     old_answers: tuple[AnswerItem, ...] = ()
+    # Questions the round's plan version added when the round moved to it: an empty one
+    # reads "new in version N", not as if someone skipped it.
+    new_keys: frozenset[str] = frozenset()
 
     @property
     def all_drafts(self) -> bool:
@@ -276,6 +279,8 @@ def build(partnership: Partnership, role: str, raw_round: str | None = None) -> 
                     and not engine.visible(defn, state, engine.other_party(slot), step.number, slot),
                     answers=answers,
                     old_answers=tuple(a for a in old_answers if a.answered) if hidden is None else (),
+                    new_keys=added_keys(cycle.upgraded_from, cycle.plan_version, step.number)
+                    if cycle.upgraded_from else frozenset(),
                 )
             )
         steps.append(StepSection(step=step, slots=tuple(slots), tally=tally, tally_before=_after_records(step)))

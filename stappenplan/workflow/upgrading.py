@@ -48,6 +48,11 @@ class StepReport:
     def empty(self) -> bool:
         return not (self.moved or self.retired or self.added)
 
+    @property
+    def moved_answers(self) -> int:
+        """Answers that go to a question with another key (a merge counts each answer)."""
+        return sum(len(sources) for _slot, sources, _targets in self.moved)
+
 
 @dataclass
 class UpgradeReport:
@@ -60,7 +65,7 @@ class UpgradeReport:
 
     @property
     def answers_moved(self) -> int:
-        return sum(len(s.moved) for s in self.steps)
+        return sum(s.moved_answers for s in self.steps)
 
     @property
     def answers_retired(self) -> int:
@@ -128,7 +133,7 @@ def _hop(old: PlanDefinition, new: PlanDefinition, instances: list[StepInstance]
                 combine([(old_step.question(k), answers.get(k)) for k in move.sources])
                 if len(move.sources) > 1 else answers.get(move.sources[0]))
             moves.append(AnswerMove(instance.id, move.sources, move.targets, value))
-            report.moved.append((instance.slot, move.sources, move.targets))
+            report.moved.append((instance.slot, tuple(held), move.targets))
         report.retired.extend((q.key, q.label) for q in readable_old(old, new, instance.step, present))
         new_keys = {q.key for q in new.step(instance.step).questions}
         report.kept += sum(1 for k in present if k in new_keys and k not in moved_keys)
