@@ -234,9 +234,10 @@ def test_flask_plan_upgrade_dry_run_then_for_real_then_nothing(world, app: Flask
     dry = runner.invoke(args=["plan", "upgrade", "--to", "2", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert f"{public_id} Bibliotheek A – Opvang A: zou gaan van versie 1 naar 2" in dry.output
-    assert "taalhuis_route → taalhuis_handover" in dry.output
-    assert "recorded_where+funding → embedding" in dry.output
-    assert "low_literacy_knowledge" in dry.output
+    assert "stap 6: 1 antwoord naar een nieuwe vraag (samen: taalhuis_route → taalhuis_handover)" in dry.output
+    assert "stap 7: 2 antwoorden naar een nieuwe vraag (samen: recorded_where+funding → embedding)" in dry.output
+    assert ("stap 1: 2 antwoorden leesbaar als 'uit versie 1' (bibliotheek: low_literacy_knowledge, "
+            "kinderopvang: low_literacy_knowledge)") in dry.output
     assert "staat al op versie 2" in dry.output  # partnership B started on version 2
     assert "1 samenwerking(en) zouden worden bijgewerkt, 1 stond(en) al op versie 2." in dry.output
     with app.app_context():

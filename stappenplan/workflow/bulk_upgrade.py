@@ -23,17 +23,26 @@ class UpgradeError(ValueError):
     """A bad request to the command (unknown version or partnership): nothing was changed."""
 
 
+SLOT = {"library": "bibliotheek", "childcare": "kinderopvang", "joint": "samen"}
+
+
+def _answers(n: int) -> str:
+    return f"{n} antwoord" if n == 1 else f"{n} antwoorden"
+
+
 def describe(report: UpgradeReport) -> str:
     """One partnership's report, in a few Dutch lines."""
     parts = []
     for step in report.steps:
         bits = []
         if step.moved:
-            bits.append(f"{len(step.moved)} antwoord(en) naar een nieuwe vraag "
-                        + ", ".join(f"{'+'.join(src)} → {'+'.join(dst)}" for _slot, src, dst in step.moved))
+            bits.append(f"{_answers(step.moved_answers)} naar een nieuwe vraag ("
+                        + ", ".join(f"{SLOT[slot]}: {'+'.join(src)} → {'+'.join(dst)}"
+                                    for slot, src, dst in step.moved) + ")")
         if step.retired:
-            bits.append(f"{len(step.retired)} blijft/blijven leesbaar als 'uit versie {report.from_version}' ("
-                        + ", ".join(key for key, _label in step.retired) + ")")
+            bits.append(f"{_answers(len(step.retired))} leesbaar als 'uit versie {report.from_version}' ("
+                        + ", ".join(f"{SLOT[slot]}: {key}" for slot, key, _label in
+                                    sorted(step.retired, key=lambda r: list(SLOT).index(r[0]))) + ")")
         if step.added:
             bits.append(f"nieuw: {', '.join(step.added)}")
         if step.new_required_in_completed:

@@ -40,7 +40,7 @@ class StepReport:
     title: str
     kept: int = 0                                   # answers that stay under their key
     moved: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
-    retired: list[tuple[str, str]] = field(default_factory=list)  # (key, old label): "uit versie N"
+    retired: list[tuple[str, str, str]] = field(default_factory=list)  # (slot, key, old label): "uit versie N"
     added: list[str] = field(default_factory=list)  # new questions' keys
     new_required_in_completed: list[str] = field(default_factory=list)
 
@@ -134,7 +134,7 @@ def _hop(old: PlanDefinition, new: PlanDefinition, instances: list[StepInstance]
                 if len(move.sources) > 1 else answers.get(move.sources[0]))
             moves.append(AnswerMove(instance.id, move.sources, move.targets, value))
             report.moved.append((instance.slot, tuple(held), move.targets))
-        report.retired.extend((q.key, q.label) for q in readable_old(old, new, instance.step, present))
+        report.retired.extend((instance.slot, q.key, q.label) for q in readable_old(old, new, instance.step, present))
         new_keys = {q.key for q in new.step(instance.step).questions}
         report.kept += sum(1 for k in present if k in new_keys and k not in moved_keys)
         if instance.status == "completed":
