@@ -298,3 +298,32 @@ def test_a_new_required_question_in_a_completed_step_is_new_and_does_not_reopen_
         'id="vraag-parents_role"')[0]  # questions of version 1 are not marked
     # Step 8 (open) can still be worked on: the new question does not block what follows.
     assert _state(app, public_id)[(8, "joint")][0] == "open"
+
+
+def test_the_worksheet_keeps_answers_version_2_no_longer_asks_readable_with_their_history(world, app: Flask) -> None:
+    public_id = _v1_partnership_through_7(app, world)
+    retired = _answers(app, public_id)[(1, "library", "low_literacy_knowledge")]
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        upgrading.upgrade(p, None)
+        db.session.commit()
+    lib, cc, other = app.test_client(), app.test_client(), app.test_client()
+    login(lib, world.emails["lib_a"])
+    login(cc, world.emails["cc_a"])
+    login(other, world.emails["lib_b"])
+    url = f"/samenwerkingen/{public_id}/stap/1/bibliotheek"
+    for client in (lib, cc):  # the library's step 1 is shared with the partner after step 3
+        page = client.get(url).get_data(as_text=True)
+        box = page[page.index('id="uit-eerdere-versie"'):]
+        assert "Uit versie 1" in box and _plain(retired) in _plain(box)
+        assert 'name="low_literacy_knowledge"' not in page  # readable, not editable
+    history = lib.get(f"{url}/vraag/low_literacy_knowledge/geschiedenis")
+    assert history.status_code == 200
+    text = history.get_data(as_text=True)
+    assert _plain(retired) in _plain(text) and "herstellen" not in text
+    assert lib.post(f"{url}/vraag/low_literacy_knowledge/herstellen", data={"revision": "1"}).status_code == 404
+    assert other.get(f"{url}/vraag/low_literacy_knowledge/geschiedenis").status_code == 404
+    assert lib.get(f"{url}/vraag/no_such_question/geschiedenis").status_code == 404
+    # The merged answer's history says where it came from.
+    merged = lib.get(f"/samenwerkingen/{public_id}/stap/7/samen/vraag/embedding/geschiedenis").get_data(as_text=True)
+    assert "bij het bijwerken naar een nieuwe versie van het stappenplan" in merged

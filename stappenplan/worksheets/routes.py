@@ -392,13 +392,15 @@ def _quiet(status: str, now: Seen, seen: Seen) -> Response | None:
 @policy("login")
 def question_history(partnership_id: str, step: int, slot: str, key: str):
     sheet = _sheet(partnership_id, step, slot)
-    question = _question_or_404(sheet, key)
+    # A question the round's former plan version asked keeps its history (read-only).
+    retired = next(iter(sheet.old_questions([key])), None) if sheet.question(key) is None else None
+    question = retired or _question_or_404(sheet, key)
     view = views.build(sheet, current_user)
     entries = history.entries(sheet, question, view.goal_labels)
     # The panel under the question (htmx) and the page of its own (no script) are two
     # shapes of one list (_history_list.html), not a page and its part.
     panel = "worksheets/_history.html" if wants_partial() else "worksheets/history.html"
-    return render(panel, v=view, q=question, entries=entries)
+    return render(panel, v=view, q=question, entries=entries, retired=retired is not None)
 
 
 @bp.post("/vraag/<key>/herstellen")

@@ -10,7 +10,7 @@ well, so workflow transitions and edits of one partnership are serialised.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -28,7 +28,10 @@ from ..workflow import services as workflow
 from ..workflow.answers import filled_rows, validate_answer
 from ..workflow.definition import PlanDefinition, Question, Step
 from ..workflow.engine import ActionRefused
+from ..workflow.localize import localized
 from ..workflow.models import Cycle, StepInstance
+from ..workflow.plan_loader import get_definition
+from ..workflow.upgrade import readable_old
 from . import merge
 from .models import Answer, AnswerRevision
 from .tables import Conflict, TableOp, apply_ops
@@ -75,6 +78,18 @@ class Sheet:
             if q.key == key:
                 return q
         return None
+
+    def old_questions(self, keys: Iterable[str]) -> list[Question]:
+        """Of ``keys``, the questions of the version this round moved from that the round's
+        version no longer asks and that this viewer may read: their answers stay readable
+        ("uit versie N", with their history), never editable."""
+        if self.cycle.upgraded_from is None:
+            return []
+        old = localized(get_definition(self.cycle.upgraded_from))
+        viewer = self.party or "coordinator"
+        return [q for q in readable_old(old, self.defn, self.step.number, keys)
+                if q.applies_to(self.asked_to, self.partnership.situation) and engine.question_visible(q, viewer)
+                and not (self.role == "coordinator" and q.visible_to is not None)]
 
     @property
     def editable(self) -> bool:

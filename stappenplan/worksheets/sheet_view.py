@@ -110,6 +110,13 @@ class SheetView:
         answer = self.answers.get(key)
         return bool(answer and answer.draft)
 
+    @property
+    def old_answers(self) -> list[tuple[Question, Any]]:
+        """Answers to questions the round's former plan version asked and this one does not
+        (after an upgrade): shown read-only under "Uit versie N", each with its history."""
+        keys = [k for k, a in self.answers.items() if a.value is not None]
+        return [(q, self.answers[q.key].value) for q in self.sheet.old_questions(keys)]
+
     def new_in_version(self, key: str) -> int | None:
         """The plan version that added this question, when the round moved to it from an
         older one: marked "Nieuw in versie N" (a completed step does not reopen for it)."""
