@@ -191,3 +191,31 @@ def test_the_demo_tells_of_past_activities_only_as_past() -> None:
     looking_back = [content.JOINT[8]["parent_feedback"], content.JOINT[8]["went_well"], content.PRACTICE_NOTE]
     for text in looking_back:
         assert not any(title in text.lower() for title in future), text
+
+
+def test_demo_partnerships_run_on_version_1_and_flask_plan_upgrade_moves_them_once(app: Flask) -> None:
+    """The demo's partnerships started before version 2: the dry run lists each and what
+    would change, the real run moves them, and a second run changes nothing. The region's
+    figures show the versions in use, checked against the rounds themselves."""
+    with app.app_context():
+        demo.seed()
+        db.session.commit()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["plan", "upgrade", "--to", "2", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.count("zou gaan van versie 1 naar 2") == 4
+    assert "Peuteropvang Hummeltje: zou gaan van versie 1 naar 2" in dry.output
+    assert "stap 7: 2 antwoorden naar een nieuwe vraag (samen: recorded_where+funding → embedding)" in dry.output
+    assert "Kinderdagverblijf Zonnestraal: staat al op versie 2" in dry.output  # its round 2 began on it
+    assert dry.output.rstrip().endswith("4 samenwerking(en) zouden worden bijgewerkt, 2 stond(en) al op versie 2.")
+    figures = _coordinator_page(app)
+    assert "versie 1: 4 samenwerkingen" in figures and "versie 2: 1 samenwerking<" in figures
+    real = runner.invoke(args=["plan", "upgrade"])
+    assert real.output.rstrip().endswith("4 samenwerking(en) bijgewerkt, 2 stond(en) al op versie 2.")
+    again = runner.invoke(args=["plan", "upgrade"])
+    assert again.output.rstrip().endswith("0 samenwerking(en) bijgewerkt, 6 stond(en) al op versie 2.")
+    with app.app_context():
+        versions = db.session.execute(select(Cycle.number, Cycle.plan_version, Cycle.upgraded_from)
+                                      .order_by(Cycle.id)).all()
+        assert {(n, v) for n, v, _f in versions if n == 1 and _f == 1} and all(v == 2 for n, v, _f in versions
+                                                                               if n == 2)
