@@ -126,8 +126,8 @@ def test_suggestion_is_added_once_and_then_editable(world, app: Flask) -> None:
     rows = _rows(app, "action_schema")
     added = [r for r in rows if r["id"] == "s-collection_groups"]
     assert len(rows) == before and len(added) == 1
-    assert added[0]["cells"] == {"action": "Zet op elke groep een wisselcollectie prentenboeken van de bibliotheek.",
-                                 "theme": "collection"}
+    assert added[0]["cells"] == {"action": "Zet op elke groep een wisselcollectie: prentenboeken van de bibliotheek "
+                                           "die na een tijd worden omgeruild voor andere.", "theme": "collection"}
     # An ordinary row: edit a cell like any other.
     edit = client.post(_url(world, 7, "samen") + "/vraag/action_schema/tabel", headers=HX, data={
         "op": "edit", "row": "s-collection_groups", "col": "who", "q-action_schema--s-collection_groups--who": "Anna"})

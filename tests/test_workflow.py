@@ -14,9 +14,10 @@ from stappenplan.partnerships.models import Partnership
 from stappenplan.workflow import services as workflow
 from stappenplan.workflow.engine import Action, ActionRefused
 from stappenplan.workflow.models import Cycle, SignOff, StepInstance
+from stappenplan.workflow.plan_loader import latest_version
 from stappenplan.worksheets.models import Answer
 from tests.factories import driver as _driver
-from tests.factories import login
+from tests.factories import login, make_partnership
 
 
 def _status(partnership: Partnership, step: int, slot: str) -> str:
@@ -152,17 +153,20 @@ def test_step_eight_closes_cycle_and_new_cycle_starts_with_drafts(world, app: Fl
         assert db.session.scalar(select(func.count(Cycle.id)).where(Cycle.partnership_id == d.p.id)) == 2
 
 
-def test_running_partnership_keeps_its_plan_version(world, app: Flask, monkeypatch) -> None:
+def test_running_partnership_keeps_its_plan_version(world, app: Flask) -> None:
+    """New partnerships start on the newest version; one that started on version 1 keeps
+    answering to it (only its library admin's explicit upgrade moves it)."""
     with app.app_context():
         d = _driver(world)
-        cycle = workflow.current_cycle(d.p)
-        assert cycle.plan_version == 1
-        from stappenplan.workflow import services as svc
-
-        monkeypatch.setattr(svc, "latest_version", lambda: 2)
-        # A new version only applies to new cycles; this one keeps answering to version 1.
-        assert workflow.current_cycle(d.p).plan_version == 1
-        assert svc.plan_for(cycle).version == 1
+        assert workflow.current_cycle(d.p).plan_version == latest_version() == 2
+        library, childcare, lib = d.p.library, d.p.childcare, d.users["library"]
+        db.session.delete(d.p)
+        db.session.flush()
+        old = make_partnership(library, childcare, lib, plan_version=1)
+        db.session.commit()
+        cycle = workflow.current_cycle(old)
+        assert cycle.plan_version == 1 and workflow.plan_for(cycle).version == 1
+        assert workflow.plan_for(cycle).step(1).question("low_literacy_knowledge")
 
 
 def test_timeline_page_shows_exactly_the_allowed_actions(world, app: Flask) -> None:

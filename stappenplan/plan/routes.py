@@ -47,8 +47,6 @@ def upgrade(partnership_id: str) -> str:
     """What a newer plan version changes (before the move) or changed (after it)."""
     partnership, role = partnership_or_404(partnership_id, party_only=True)
     page = services.upgrade_page(partnership, role)
-    if page is None:
-        abort(404)
     return render("plan/upgrade.html", view=page, form=FlaskForm(),
                   may_upgrade=role == "library" and current_user.membership.role == "admin")
 

@@ -466,8 +466,9 @@ class UpgradePage:
         return next((r for r in self.report.steps if r.number == step), None) if self.report else None
 
 
-def upgrade_page(partnership: Partnership, role: str) -> UpgradePage | None:
-    """None when the partnership's round has no newer version and never moved."""
+def upgrade_page(partnership: Partnership, role: str) -> UpgradePage:
+    """The version the round runs on and what a newer one changes (or what the last move
+    changed); a round that started on the newest version has nothing to list."""
     cycle = current_cycle(partnership)
     available = upgrade_available(cycle)
     if available is not None:
@@ -476,6 +477,6 @@ def upgrade_page(partnership: Partnership, role: str) -> UpgradePage | None:
     elif cycle.upgraded_from is not None:
         frm, to, report = cycle.upgraded_from, cycle.plan_version, None
     else:
-        return None
+        return UpgradePage(partnership, role, cycle, cycle.plan_version, cycle.plan_version, (), None, False)
     steps = diff(localized(get_definition(frm)), localized(get_definition(to)))
     return UpgradePage(partnership, role, cycle, frm, to, tuple(steps), report, available is not None)
