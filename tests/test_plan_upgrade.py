@@ -140,6 +140,11 @@ def test_the_partner_is_told_and_the_pages_show_version_2_and_the_old_answers(wo
     assert "Bijwerken naar versie 2" in page
     assert "Nieuwe vragen" in page and "Niet meer gevraagd" in page
     assert "1 antwoord krijgt de nieuwe vraag." in page or "antwoorden krijgen de nieuwe vraag" in page
+    # The summary's figures, counted here from the stored answers: 3 move (a rename, a
+    # merge of two), 2 retired (both organisations' step 1), the rest stay.
+    stored = [v for v in _answers(app, public_id).values() if v is not None]
+    assert (f"Voor jullie samenwerking: {len(stored) - 5} antwoorden blijven bij dezelfde vraag staan, 3 gaan naar "
+            "een vraag met een nieuwe naam en 2 blijven leesbaar als ‘Uit versie 1’.") in _plain(page)
     # The childcare organisation may read it, not act on it; another tenant gets nothing.
     cc_page = cc.get(f"/samenwerkingen/{public_id}/planversie").get_data(as_text=True)
     assert "Bijwerken naar versie 2" not in cc_page and "Een beheerder van de bibliotheek kiest" in cc_page

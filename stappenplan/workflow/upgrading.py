@@ -71,6 +71,10 @@ class UpgradeReport:
     def answers_retired(self) -> int:
         return sum(len(s.retired) for s in self.steps)
 
+    @property
+    def answers_kept(self) -> int:
+        return sum(s.kept for s in self.steps)
+
 
 def versions_between(frm: int, to: int) -> list[int]:
     """The versions a round passes from ``frm`` to ``to``; NoUpgradePath when there is none."""
