@@ -1,0 +1,152 @@
+"""Live worksheets in two browsers: news comes through the stream (no polling), through
+polling when the stream is blocked, and someone who closes the tab leaves at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from stappenplan.extensions import db
+from stappenplan.workflow.engine import Action
+from stappenplan.worksheets import comments
+from stappenplan.worksheets.services import load_sheet
+from tests.browser.conftest import LiveServer, login, new_page
+from tests.conftest import DATABASE_URL, make_app, wipe
+from tests.factories import PASSWORD, build_world
+from tests.factories import driver as partner_driver
+from tests.livestream import StreamService
+
+KEY = "target_parents"
+FEED = "/wijzigingen"
+
+
+class Live:
+    def __init__(self, server: LiveServer, stream: StreamService) -> None:
+        self.server, self.stream = server, stream
+        self.app, self.url = server.app, server.url
+
+    def streams(self) -> int:
+        return self.stream.service.hub.count()
+
+
+@pytest.fixture
+def live(_migrated: None) -> Iterator[Live]:
+    stream = StreamService("test-secret", DATABASE_URL, presence_beat=2.0)
+    app = make_app(WTF_CSRF_ENABLED=True, MAIL_BACKEND="memory", LIVE=True, LIVE_URL=stream.url)
+    try:
+        with LiveServer(app) as server:
+            stream.service.settings.app_url = server.url
+            stream.service.settings.allow_origin = server.url
+            with stream:
+                yield Live(server, stream)
+    finally:
+        wipe(app)
+
+
+def _prepare(live: Live) -> tuple[str, dict[str, str], object]:
+    world = build_world(live.app)
+    with live.app.app_context():
+        partner_driver(world).own_steps(3, 3)
+    return f"{live.url}/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen", world.emails, world
+
+
+def _feed_requests(page: Page) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url) if FEED in request.url else None)
+    return seen
+
+
+def _wait_for(condition, page: Page, timeout: float = 8.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out: {what}")
+
+
+def _two(live: Live, browser, page: Page, url: str, emails: dict[str, str], block_stream: bool = False) -> Page:
+    login(page, live.server, emails["lib_a"], PASSWORD)
+    other = new_page(browser)
+    if block_stream:
+        other.route("**/live/stream/**", lambda route: route.abort())
+    login(other, live.server, emails["cc_a"], PASSWORD)
+    page.goto(url)
+    other.goto(url)
+    return other
+
+
+def test_an_edit_an_approval_and_a_comment_reach_the_partner_through_the_stream(live: Live, browser, page) -> None:
+    url, emails, world = _prepare(live)
+    other = _two(live, browser, page, url, emails)
+    assert other.locator("#changes").get_attribute("data-live-url") == (
+        f"{live.stream.url}/stream/{world.ids['partnership_a']}/4/samen")  # type: ignore[attr-defined]
+    _wait_for(lambda: live.streams() == 2, other, what="both pages have a stream")
+    feed = _feed_requests(other)
+    other.wait_for_timeout(4000)  # idle: polling would have asked the feed 2-4 times
+    assert feed == [], feed
+
+    # An edit: typed in one browser, shown in the other, fetched once through the feed.
+    text = "Alle ouders van de peutergroep, live"
+    page.locator(f"#input-{KEY}").fill(text)
+    expect(other.locator(f"#input-{KEY}")).to_have_value(text, timeout=5000)
+    assert 1 <= len(feed) <= 4, feed
+
+    # An approval, made through the app's services as a click would make it.
+    with live.app.app_context():
+        d = partner_driver(world)
+        d.fill_joint(4)
+        db.session.commit()
+    expect(other.locator(f"#input-{KEY}")).not_to_have_value(text, timeout=5000)
+    with live.app.app_context():
+        partner_driver(world).act("library", Action("sign_off", 4, "joint"))
+        db.session.commit()
+    expect(other.locator("#sheet-signed")).to_have_value("library", timeout=5000)
+
+    # A comment: the question's count moves on.
+    before = int(other.locator(f"#comment-count-{KEY}").get_attribute("data-count") or "0")
+    with live.app.app_context():
+        d = partner_driver(world)
+        comments.add_comment(load_sheet(d.p, "library", 4, "joint"), d.users["library"], KEY, "Klopt dit?", [])
+        db.session.commit()
+    expect(other.locator(f"#comment-count-{KEY}")).to_have_attribute("data-count", str(before + 1), timeout=5000)
+
+    # Every fetch followed an announcement: idle again, nothing is asked.
+    other.wait_for_timeout(500)
+    settled = len(feed)
+    other.wait_for_timeout(3000)
+    assert len(feed) == settled, feed
+    assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_with_the_stream_blocked_news_comes_through_polling(live: Live, browser, page) -> None:
+    url, emails, _ = _prepare(live)
+    other = _two(live, browser, page, url, emails, block_stream=True)
+    feed = _feed_requests(other)
+    text = "Via het oude vragen, want de stroom is dicht"
+    page.locator(f"#input-{KEY}").fill(text)
+    expect(other.locator(f"#input-{KEY}")).to_have_value(text, timeout=8000)
+    other.wait_for_timeout(3500)
+    assert len(feed) >= 2, feed  # polling, silently
+    assert live.streams() == 1  # only the page whose stream was not blocked
+    expect(other.locator("#live-assertive")).to_have_text("")  # nothing said to the user
+    assert other.locator(".flash--error").count() == 0
+    assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_who_closes_the_tab_is_gone_for_the_partner_within_five_seconds(live: Live, browser, page) -> None:
+    url, emails, _ = _prepare(live)
+    other = _two(live, browser, page, url, emails)
+    _wait_for(lambda: live.streams() == 2, other, what="both pages have a stream")
+    presence = other.locator("#presence")
+    expect(presence).to_contain_text("bibliotheek", timeout=5000)
+    leaving = page.context.new_page()  # the library closes its tab
+    page.close()
+    started = time.monotonic()
+    expect(presence).not_to_contain_text("bibliotheek", timeout=5000)
+    assert time.monotonic() - started <= 5.0
+    leaving.close()
+    assert other.js_errors == []  # type: ignore[attr-defined]
