@@ -226,7 +226,7 @@ def test_with_push_off_the_page_polls_as_before(world, app: Flask) -> None:
 
 def _report(client: FlaskClient, here: list, left: list, secret: str = SECRET, at: float | None = None):
     body = tickets.presence_body(here, left, time.time() if at is None else at)
-    return client.post("/live/presence", data=body, headers={"X-Live-Signature": tickets.sign_body(secret, body),
+    return client.post("/intern/aanwezigheid", data=body, headers={"X-Live-Signature": tickets.sign_body(secret, body),
                                                             "Content-Type": "application/json"})
 
 

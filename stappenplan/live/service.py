@@ -238,7 +238,7 @@ class PresenceReporter:
     def _post(self, here: list[tuple[int, int]], left: list[tuple[int, int]]) -> None:
         body = presence_body(here, left, time.time())
         request = urllib.request.Request(
-            self.settings.app_url + "/live/presence", data=body, method="POST",
+            self.settings.app_url + "/intern/aanwezigheid", data=body, method="POST",
             headers={"Content-Type": "application/json",
                      "X-Live-Signature": sign_body(self.settings.secret, body)})
         with urllib.request.urlopen(request, timeout=10) as response:

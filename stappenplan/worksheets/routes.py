@@ -40,7 +40,7 @@ from .tables import TableOp
 
 bp = Blueprint("worksheets", __name__, url_prefix="/samenwerkingen/<partnership_id>/stap/<int:step>/<slot>")
 # What the stream service tells the app (stappenplan/live): who has a worksheet open.
-live_bp = Blueprint("live", __name__, url_prefix="/live")
+live_bp = Blueprint("live", __name__, url_prefix="/intern")
 
 
 def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) -> Sheet:
@@ -333,7 +333,7 @@ def live_ticket(partnership_id: str, step: int, slot: str):
     return response
 
 
-@live_bp.post("/presence")
+@live_bp.post("/aanwezigheid")
 @policy("public")
 @csrf.exempt
 def live_presence():
