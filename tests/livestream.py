@@ -26,8 +26,8 @@ class StreamService:
     """``with StreamService(secret, database_url, app_url) as live: live.url`` -"""
 
     def __init__(self, secret: str, database_url: str, app_url: str = "", allow_origin: str = "",
-                 heartbeat: float = 15.0, presence_beat: float = 20.0) -> None:
-        self.port = free_port()
+                 heartbeat: float = 15.0, presence_beat: float = 20.0, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/live"
         self.service = LiveService(Settings(secret=secret, database_url=database_url, app_url=app_url,
                                             heartbeat=heartbeat, presence_beat=presence_beat,

@@ -105,10 +105,14 @@ class Hub:
             group.discard(listener)
             if not group:
                 del self.by_instance[ticket.instance_id]
-        if ticket.party and not self.closing and (ticket.instance_id, ticket.user_id) not in self.present():
+        if ticket.party and not self.closing and not self.has(ticket.instance_id, ticket.user_id):
             self.left.add((ticket.instance_id, ticket.user_id))
             if self.left_flush is not None:
                 self.left_flush.set()
+
+    def has(self, instance_id: int, user_id: int) -> bool:
+        """Another tab of this person still listens to this worksheet here."""
+        return any(lst.ticket.user_id == user_id and lst.ticket.party for lst in self.by_instance.get(instance_id, ()))
 
     def publish(self, instance_id: int, message: str) -> None:
         for listener in self.by_instance.get(instance_id, ()):
@@ -260,7 +264,7 @@ class PresenceReporter:
                 await self.hub.left_flush.wait()
                 await asyncio.sleep(0.2)  # a reload reconnects at once: one report for both
                 self.hub.left_flush.clear()
-                left = sorted(self.hub.left - self.hub.present())
+                left = sorted(pair for pair in self.hub.left if not self.hub.has(*pair))
                 self.hub.left.clear()
                 await self.send([], left)
         finally:

@@ -325,8 +325,8 @@ def live_ticket(partnership_id: str, step: int, slot: str):
     if not current_app.config.get("LIVE"):
         abort(404)
     sheet = _sheet(partnership_id, step, slot)
-    if sheet.party:
-        feed.touch(sheet, current_user, None)
+    if sheet.party:  # here (again), in the field the page says (a reconnect keeps it)
+        feed.touch(sheet, current_user, (request.args.get("editing") or "")[:60] or None)
     ticket = tickets.Ticket(current_user.id, sheet.instance.id, f"{partnership_id}/{step}/{slot}", bool(sheet.party))
     response = jsonify(ticket=tickets.make_ticket(current_app.config["SECRET_KEY"], ticket))
     response.headers["Cache-Control"] = "no-store"

@@ -972,7 +972,8 @@
     clearTimeout(live.timer);
     if (!live.url || !live.ticketUrl || !window.EventSource || live.source) { return; }
     if (document.visibilityState !== "visible") { return; }
-    fetch(live.ticketUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    var field = editing ? "?editing=" + encodeURIComponent(editing.value) : "";
+    fetch(live.ticketUrl + field, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("ticket " + response.status); }
         return response.json();

@@ -150,3 +150,33 @@ def test_who_closes_the_tab_is_gone_for_the_partner_within_five_seconds(live: Li
     assert time.monotonic() - started <= 5.0
     leaving.close()
     assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_after_the_stream_service_restarts_the_page_catches_up_without_a_reload(live: Live, browser, page) -> None:
+    url, emails, _ = _prepare(live)
+    other = _two(live, browser, page, url, emails)
+    _wait_for(lambda: live.streams() == 2, other, what="both pages have a stream")
+    loads: list[str] = []
+    other.on("framenavigated", lambda frame: loads.append(frame.url) if frame == other.main_frame else None)
+
+    # A deploy: the service says bye and is gone; an edit made meanwhile still arrives (polling).
+    settings = live.stream.service.settings
+    live.stream.__exit__(None, None, None)
+    meanwhile = "Gewijzigd terwijl de stroom weg was"
+    page.locator(f"#input-{KEY}").fill(meanwhile)
+    expect(other.locator(f"#input-{KEY}")).to_have_value(meanwhile, timeout=8000)
+
+    # The service is back on the same address: both pages reconnect by themselves.
+    restarted = StreamService(settings.secret, settings.database_url, app_url=settings.app_url,
+                              allow_origin=settings.allow_origin, presence_beat=2.0, port=live.stream.port)
+    with restarted:
+        live.stream = restarted
+        _wait_for(lambda: restarted.service.hub.count() == 2, other, timeout=20, what="both pages reconnected")
+        feed = _feed_requests(other)
+        other.wait_for_timeout(3000)
+        assert feed == [], feed  # live again: no polling
+        after = "En weer live na de herstart"
+        page.locator(f"#input-{KEY}").fill(after)
+        expect(other.locator(f"#input-{KEY}")).to_have_value(after, timeout=5000)
+    assert loads == [], loads  # no reload
+    assert other.js_errors == []  # type: ignore[attr-defined]
