@@ -57,7 +57,7 @@ def login(page, base: str, email: str) -> None:
     page.goto(base + "/inloggen")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("form:has(input[name=password]) button[type=submit]")  # not the language switch
     page.wait_for_url(base + "/start")
 
 
