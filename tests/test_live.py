@@ -333,3 +333,22 @@ def test_the_stream_service_is_ready_and_says_bye_on_shutdown(world, live_app: F
         live.thread.join(10)
         assert not live.thread.is_alive() and time.monotonic() - started < 3  # no wait for open streams
         stream.close()
+
+
+def test_a_stream_ends_with_bye_when_its_time_is_up(world, live_app: Flask, step4: str) -> None:
+    """Streams end by themselves (10 minutes in production), so that the page fetches a new
+    ticket: a logout or a lost membership ends the listening within that time."""
+    cc = client_for(live_app, world.emails["cc_a"])
+    ticket = cc.get(f"{step4}/live").get_json()["ticket"]
+    with StreamService(SECRET, DATABASE_URL, heartbeat=0.5) as live:
+        live.service.settings.stream_seconds = 1.5
+        stream = open_stream(f"{live.url}/stream/{world.ids['partnership_a']}/4/samen?ticket={ticket}")
+        try:
+            assert stream.next().name == "hello"  # type: ignore[union-attr]
+            started = time.monotonic()
+            bye = stream.next(timeout=4, skip=("ping", "change"))
+            assert bye is not None and (bye.name, bye.data) == ("bye", "end")
+            assert 1.2 <= time.monotonic() - started <= 2.5
+            assert live.service.hub.count() == 0
+        finally:
+            stream.close()

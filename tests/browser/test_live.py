@@ -180,3 +180,16 @@ def test_after_the_stream_service_restarts_the_page_catches_up_without_a_reload(
         expect(other.locator(f"#input-{KEY}")).to_have_value(after, timeout=5000)
     assert loads == [], loads  # no reload
     assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_hidden_tab_closes_its_stream_and_opens_it_again_when_shown(live: Live, browser, page) -> None:
+    url, emails, _ = _prepare(live)
+    other = _two(live, browser, page, url, emails)
+    _wait_for(lambda: live.streams() == 2, other, what="both pages have a stream")
+    show = "(state) => { Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});" \
+           " document.dispatchEvent(new Event('visibilitychange')); }"
+    other.evaluate(show, "hidden")
+    _wait_for(lambda: live.streams() == 1, other, what="the hidden tab's stream is closed")
+    other.evaluate(show, "visible")
+    _wait_for(lambda: live.streams() == 2, other, what="the shown tab listens again")
+    assert other.js_errors == []  # type: ignore[attr-defined]
