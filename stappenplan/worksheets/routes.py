@@ -298,7 +298,8 @@ def field_area(partnership_id: str, step: int, slot: str, key: str):
 @policy("login")
 @lazy_login
 def changes(partnership_id: str, step: int, slot: str):
-    """Polled every 1-3 s while the tab is visible: 204 (or 304 on If-None-Match) when
+    """Fetched when the worksheet's live stream announces news (stappenplan/live), and
+    polled every 1-3 s while the tab is visible and has no stream: 204 (or 304 on If-None-Match) when
     nothing changed. That answer comes from one statement (``sheet_probe``, which also
     checks the session, so the user is not loaded first), plus one to renew the poller's
     presence every PRESENCE_REFRESH; anything else - news, someone entering another field,
