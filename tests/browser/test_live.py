@@ -85,6 +85,7 @@ def test_an_edit_an_approval_and_a_comment_reach_the_partner_through_the_stream(
     assert other.locator("#changes").get_attribute("data-live-url") == (
         f"{live.stream.url}/stream/{world.ids['partnership_a']}/4/samen")  # type: ignore[attr-defined]
     _wait_for(lambda: live.streams() == 2, other, what="both pages have a stream")
+    other.wait_for_timeout(1500)  # each page's arrival is news for the other: let it settle
     feed = _feed_requests(other)
     other.wait_for_timeout(4000)  # idle: polling would have asked the feed 2-4 times
     assert feed == [], feed
@@ -172,6 +173,7 @@ def test_after_the_stream_service_restarts_the_page_catches_up_without_a_reload(
     with restarted:
         live.stream = restarted
         _wait_for(lambda: restarted.service.hub.count() == 2, other, timeout=20, what="both pages reconnected")
+        other.wait_for_timeout(1500)  # each reconnect catches up once from the feed
         feed = _feed_requests(other)
         other.wait_for_timeout(3000)
         assert feed == [], feed  # live again: no polling
