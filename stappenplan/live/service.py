@@ -60,7 +60,8 @@ class Settings:
         return cls(
             secret=str(Config.SECRET_KEY),
             database_url=Config.SQLALCHEMY_DATABASE_URI,
-            app_url=env.get("LIVE_APP_URL", "").rstrip("/"),
+            # gunicorn's own default address: the service runs next to it
+            app_url=env.get("LIVE_APP_URL", "http://127.0.0.1:8000").rstrip("/"),
             heartbeat=float(env.get("LIVE_HEARTBEAT", "15")),
             stream_seconds=float(env.get("LIVE_STREAM_SECONDS", "600")),
             presence_beat=float(env.get("LIVE_PRESENCE_BEAT", "20")),
