@@ -990,7 +990,16 @@
           poll(true);           // catch up from the page's sequence: nothing said meanwhile is lost
         });
         source.addEventListener("ping", liveAlive);
-        source.addEventListener("change", function () { liveAlive(); poll(true); });
+        source.addEventListener("change", function (evt) {
+          liveAlive();
+          // "resync": the service lost its database connection for a moment and tells every
+          // page to catch up - spread over a few seconds, not all at once.
+          if (String(evt.data).indexOf("resync") === 0) {
+            setTimeout(function () { poll(true); }, Math.random() * 5000);
+          } else {
+            poll(true);
+          }
+        });
         source.addEventListener("bye", function (evt) {
           // The stream's time is up, or the service restarts: back soon, spread out.
           var restart = evt.data === "shutdown";
