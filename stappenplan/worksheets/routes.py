@@ -347,7 +347,7 @@ def live_presence():
         here = [(int(i), int(u)) for i, u in report.get("here", [])]
         left = [(int(i), int(u)) for i, u in report.get("left", [])]
         fresh = abs(time.time() - float(report["at"])) < 60
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         abort(400)
     if not fresh:
         abort(403)
