@@ -195,3 +195,31 @@ def test_a_hidden_tab_closes_its_stream_and_opens_it_again_when_shown(live: Live
     other.evaluate(show, "visible")
     _wait_for(lambda: live.streams() == 2, other, what="the shown tab listens again")
     assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_stream_silent_past_its_heartbeat_gives_way_to_polling(live: Live, browser, page) -> None:
+    """A buffering proxy lets the stream open and then holds every event back: after two
+    missed heartbeats the page closes it and polls, saying nothing."""
+    service = live.stream.service
+    service.settings.heartbeat = 0.5
+    send_event = service._event
+
+    async def held_back(send, text: str) -> None:
+        if "event: hello" in text:
+            await send_event(send, text)  # what comes later never arrives
+
+    service._event = held_back  # type: ignore[method-assign]
+    url, emails, _ = _prepare(live)
+    other = _two(live, browser, page, url, emails)
+    _wait_for(lambda: live.streams() >= 1, other, what="a stream opened")
+    other.wait_for_timeout(1500)
+    feed = _feed_requests(other)
+    other.wait_for_timeout(3000)
+    assert feed == [], feed  # within 2 heartbeats + 5 s the page still trusts its stream
+    other.wait_for_timeout(5000)
+    assert len(feed) >= 2, feed  # then it polls
+    text = "Gezien ondanks een stroom die niets doorlaat"
+    page.locator(f"#input-{KEY}").fill(text)
+    expect(other.locator(f"#input-{KEY}")).to_have_value(text, timeout=8000)
+    expect(other.locator("#live-assertive")).to_have_text("")
+    assert other.js_errors == []  # type: ignore[attr-defined]
