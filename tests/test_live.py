@@ -83,13 +83,13 @@ def test_every_trigger_is_in_place(live_app: Flask) -> None:
     with live_app.app_context():
         if ON_POSTGRES:
             names = set(db.session.scalars(text("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'live_%'")))
-            assert names == {"live_step_instances", "live_sign_offs", "live_presence"}
+            assert names == {"live_step_instances", "live_sign_offs", "live_presence", "live_practice"}
         else:
             names = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"
                                                 " AND name LIKE 'live_%'")))
             assert names == {"live_step_instances", "live_sign_offs_insert", "live_sign_offs_delete",
                              "live_presence_insert", "live_presence_delete", "live_presence_update",
-                             "live_events_prune"}
+                             "live_practice", "live_events_prune"}
 
 
 class Listening:
@@ -351,3 +351,50 @@ def test_a_stream_ends_with_bye_when_its_time_is_up(world, live_app: Flask, step
             assert live.service.hub.count() == 0
         finally:
             stream.close()
+
+
+# --- the practice page: its partnership's practice sequence ------------------------------------
+
+
+def test_a_practice_change_announces_the_partnership_and_its_ticket_is_checked(
+        world, live_app: Flask, listening: Listening) -> None:
+    pid = world.ids["partnership_a"]
+    with live_app.app_context():
+        partnership = db.session.scalar(select(Partnership).where(Partnership.public_id == pid))
+        assert partnership is not None
+        partnership.practice_seq += 1
+        db.session.commit()
+        seq, key = partnership.practice_seq, partnership.id
+    assert listening.heard() == [f"{key} practice {seq}"]
+    lib = client_for(live_app, world.emails["lib_a"])
+    page = lib.get(f"/samenwerkingen/{pid}/praktijk").get_data(as_text=True)
+    assert f'data-live-url="http://127.0.0.1:9/live/stream/praktijk/{pid}"' in page
+    assert 'hx-trigger="every 3s, live"' in page
+    reply = lib.get(f"/samenwerkingen/{pid}/praktijk/live")
+    ticket = tickets.read_ticket(SECRET, reply.get_json()["ticket"])
+    assert ticket is not None
+    assert (ticket.worksheet, ticket.instance_id, ticket.party) == (f"praktijk/{pid}", key, False)
+    assert client_for(live_app, world.emails["lib_b"]).get(f"/samenwerkingen/{pid}/praktijk/live").status_code == 404
+
+
+def test_the_practice_stream_hears_only_its_partnership(world, live_app: Flask, stream_service: StreamService) -> None:
+    pid = world.ids["partnership_a"]
+    lib = client_for(live_app, world.emails["lib_a"])
+    ticket = lib.get(f"/samenwerkingen/{pid}/praktijk/live").get_json()["ticket"]
+    stream = open_stream(f"{stream_service.url}/stream/praktijk/{pid}?ticket={ticket}")
+    try:
+        assert stream.next().name == "hello"  # type: ignore[union-attr]
+        with live_app.app_context():
+            partnership = db.session.scalar(select(Partnership).where(Partnership.public_id == pid))
+            assert partnership is not None
+            # A worksheet whose step instance has the partnership's id is another topic.
+            db.session.execute(text("UPDATE step_instances SET content_version = content_version + 1 WHERE id = :i"),
+                               {"i": partnership.id})
+            partnership.practice_seq += 1
+            db.session.commit()
+            seq = partnership.practice_seq
+        event = stream.next(timeout=3)
+        assert event is not None and (event.name, event.data) == ("change", f"practice {seq}")
+        assert stream.next(timeout=1) is None
+    finally:
+        stream.close()

@@ -4,8 +4,9 @@ PostgreSQL: triggers call ``pg_notify('stappenplan_live', '<instance> <kind> <se
 a notification is delivered at commit and never after a rollback. SQLite (no NOTIFY): the
 same triggers write a row to ``live_events`` instead, which the stream service reads.
 What is announced: a step instance's change-feed sequence or status (a save, a comment, a
-reopened or completed step), a sign-off made or withdrawn, and someone arriving, leaving
-or moving to another field (not the routine refresh of a presence row).
+reopened or completed step), a sign-off made or withdrawn, someone arriving, leaving or
+moving to another field (not the routine refresh of a presence row), and a partnership's
+practice sequence (a practice card changed: kind ``practice``, the partnership's id).
 
 Revision ID: 0024_live_events
 Revises: 0023_reused_answers
@@ -53,9 +54,15 @@ POSTGRES_UP = [
        END $$""",
     """CREATE TRIGGER live_presence AFTER INSERT OR UPDATE OR DELETE ON presence FOR EACH ROW
        EXECUTE FUNCTION live_presence()""",
+    """CREATE OR REPLACE FUNCTION live_practice() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN PERFORM live_announce(NEW.id, 'practice', NEW.practice_seq); RETURN NULL; END $$""",
+    """CREATE TRIGGER live_practice AFTER UPDATE ON partnerships FOR EACH ROW
+       WHEN (OLD.practice_seq IS DISTINCT FROM NEW.practice_seq) EXECUTE FUNCTION live_practice()""",
 ]
 
 POSTGRES_DOWN = [
+    "DROP TRIGGER IF EXISTS live_practice ON partnerships",
+    "DROP FUNCTION IF EXISTS live_practice()",
     "DROP TRIGGER IF EXISTS live_presence ON presence",
     "DROP TRIGGER IF EXISTS live_sign_offs ON sign_offs",
     "DROP TRIGGER IF EXISTS live_step_instances ON step_instances",
@@ -85,12 +92,15 @@ SQLITE_UP = [
         WHEN OLD.question IS NOT NEW.question OR julianday(NEW.seen_at) - julianday(OLD.seen_at) > 50.0 / 86400
              OR NEW.seen_at < OLD.seen_at
         BEGIN {_insert('NEW.step_instance_id', 'presence')} END""",
+    f"""CREATE TRIGGER live_practice AFTER UPDATE OF practice_seq ON partnerships
+        WHEN OLD.practice_seq IS NOT NEW.practice_seq
+        BEGIN {_insert('NEW.id', 'practice', 'NEW.practice_seq')} END""",
     # Keep the newest ~1,000 announcements (the stream service reads them within a second).
     """CREATE TRIGGER live_events_prune AFTER INSERT ON live_events WHEN NEW.id % 100 = 0
        BEGIN DELETE FROM live_events WHERE id <= NEW.id - 1000; END""",
 ]
 
-SQLITE_TRIGGERS = ["live_events_prune", "live_presence_update", "live_presence_delete", "live_presence_insert",
+SQLITE_TRIGGERS = ["live_practice", "live_events_prune", "live_presence_update", "live_presence_delete", "live_presence_insert",
                    "live_sign_offs_delete", "live_sign_offs_insert", "live_step_instances"]
 
 

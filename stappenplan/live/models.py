@@ -19,6 +19,7 @@ class LiveEvent(Model):
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: The step instance's id; for kind ``practice`` the partnership's.
     instance_id: Mapped[int]
     kind: Mapped[str] = mapped_column(String(10))
     seq: Mapped[int] = mapped_column(default=0)

@@ -34,6 +34,10 @@ log = logging.getLogger("stappenplan.live")
 
 CHANNEL = "stappenplan_live"
 Scope = MutableMapping[str, Any]
+# What a stream listens to: a step instance's worksheet, or a partnership's practice page.
+Topic = tuple[str, int]
+PRACTICE = "practice"
+PRACTICE_PREFIX = "praktijk/"
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 BYE = "bye"
@@ -70,6 +74,11 @@ class Settings:
         )
 
 
+def topic_of(ticket: Ticket) -> Topic:
+    """A ticket for ``praktijk/<partnership>`` listens to that partnership's practice page."""
+    return (PRACTICE if ticket.worksheet.startswith(PRACTICE_PREFIX) else "sheet", ticket.instance_id)
+
+
 @dataclass(eq=False)
 class Listener:
     """One open stream: what it waits for, and the messages not yet sent."""
@@ -85,27 +94,28 @@ class Listener:
 
 
 class Hub:
-    """Who listens to which step instance, and the presence they stand for."""
+    """Who listens to which worksheet (or practice page), and the presence they stand for."""
 
     def __init__(self) -> None:
-        self.by_instance: dict[int, set[Listener]] = defaultdict(set)
+        self.by_topic: dict[Topic, set[Listener]] = defaultdict(set)
         self.closing = False
         self.left: set[tuple[int, int]] = set()
         self.left_flush: asyncio.Event | None = None
 
     def count(self) -> int:
-        return sum(len(v) for v in self.by_instance.values())
+        return sum(len(v) for v in self.by_topic.values())
 
     def add(self, listener: Listener) -> None:
-        self.by_instance[listener.ticket.instance_id].add(listener)
+        self.by_topic[topic_of(listener.ticket)].add(listener)
 
     def remove(self, listener: Listener) -> None:
         ticket = listener.ticket
-        group = self.by_instance.get(ticket.instance_id)
+        topic = topic_of(ticket)
+        group = self.by_topic.get(topic)
         if group is not None:
             group.discard(listener)
             if not group:
-                del self.by_instance[ticket.instance_id]
+                del self.by_topic[topic]
         if ticket.party and not self.closing and not self.has(ticket.instance_id, ticket.user_id):
             self.left.add((ticket.instance_id, ticket.user_id))
             if self.left_flush is not None:
@@ -113,20 +123,21 @@ class Hub:
 
     def has(self, instance_id: int, user_id: int) -> bool:
         """Another tab of this person still listens to this worksheet here."""
-        return any(lst.ticket.user_id == user_id and lst.ticket.party for lst in self.by_instance.get(instance_id, ()))
+        return any(lst.ticket.user_id == user_id and lst.ticket.party
+                   for lst in self.by_topic.get(("sheet", instance_id), ()))
 
-    def publish(self, instance_id: int, message: str) -> None:
-        for listener in self.by_instance.get(instance_id, ()):
+    def publish(self, topic: Topic, message: str) -> None:
+        for listener in self.by_topic.get(topic, ()):
             listener.put(message)
 
     def everyone(self, message: str) -> None:
-        for group in self.by_instance.values():
+        for group in self.by_topic.values():
             for listener in group:
                 listener.put(message)
 
     def present(self) -> set[tuple[int, int]]:
         return {(lst.ticket.instance_id, lst.ticket.user_id)
-                for group in self.by_instance.values() for lst in group if lst.ticket.party}
+                for group in self.by_topic.values() for lst in group if lst.ticket.party}
 
     def close_all(self) -> None:
         """Shutdown: every stream says ``bye`` and ends (the pages reconnect elsewhere)."""
@@ -146,12 +157,13 @@ class Source:
         raise NotImplementedError
 
 
-def parse(payload: str) -> tuple[int, str] | None:
-    """``"<instance> <kind> <seq>"`` -> (instance, ``"<kind> <seq>"``)."""
+def parse(payload: str) -> tuple[Topic, str] | None:
+    """``"<id> <kind> <seq>"`` -> (topic, ``"<kind> <seq>"``); the id is a step instance's,
+    or a partnership's for ``practice``."""
     parts = payload.split(" ")
     if len(parts) != 3 or not parts[0].isdigit():
         return None
-    return int(parts[0]), f"{parts[1]} {parts[2]}"
+    return (PRACTICE if parts[1] == PRACTICE else "sheet", int(parts[0])), f"{parts[1]} {parts[2]}"
 
 
 class PostgresSource(Source):
@@ -212,7 +224,9 @@ class SQLiteSource(Source):
                 first, self.ready = False, True
                 for row_id, instance_id, kind, seq in rows:
                     self.last = row_id
-                    hub.publish(instance_id, f"{kind} {seq}")
+                    parsed = parse(f"{instance_id} {kind} {seq}")
+                    if parsed:
+                        hub.publish(*parsed)
             except asyncio.CancelledError:
                 raise
             except sqlite3.Error as error:  # no table yet (before `flask db upgrade`): wait

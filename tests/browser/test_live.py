@@ -223,3 +223,30 @@ def test_a_stream_silent_past_its_heartbeat_gives_way_to_polling(live: Live, bro
     expect(other.locator(f"#input-{KEY}")).to_have_value(text, timeout=8000)
     expect(other.locator("#live-assertive")).to_have_text("")
     assert other.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_the_practice_page_fetches_its_news_when_the_stream_says_so(live: Live, browser, page) -> None:
+    from sqlalchemy import select
+
+    from stappenplan.partnerships.models import Partnership
+
+    world = build_world(live.app)
+    pid = world.ids["partnership_a"]
+    url = f"{live.url}/samenwerkingen/{pid}/praktijk"
+    login(page, live.server, world.emails["lib_a"], PASSWORD)
+    other = new_page(browser)
+    login(other, live.server, world.emails["cc_a"], PASSWORD)
+    page.goto(url)
+    other.goto(url)
+    _wait_for(lambda: live.streams() == 2, other, what="both practice pages have a stream")
+    other.wait_for_timeout(1000)
+    news: list[str] = []
+    other.on("request", lambda request: news.append(request.url) if "/praktijk/nieuws" in request.url else None)
+    other.wait_for_timeout(4000)  # polling would have asked once or twice
+    assert news == [], news
+    with live.app.app_context():
+        partnership = db.session.scalar(select(Partnership).where(Partnership.public_id == pid))
+        partnership.practice_seq += 1  # what every practice change does (services._next_seq)
+        db.session.commit()
+    _wait_for(lambda: len(news) >= 1, other, timeout=3, what="the practice feed fetched after the announcement")
+    assert other.js_errors == []  # type: ignore[attr-defined]
