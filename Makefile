@@ -61,13 +61,23 @@ lock: $(BIN)/.installer
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:$(PORT)
 # Links in the demo's e-mails point at this server (unless BASE_URL is set already).
 run: export BASE_URL ?= http://127.0.0.1:$(PORT)
+# The live stream service (stappenplan/live) runs next to it on LIVE_PORT, a second
+# process that stops with the first; the pages reach it across origins (allowed by CORS
+# and the CSP). LIVE=off: no stream service, the pages poll as before.
+LIVE_PORT ?= $(shell expr $(PORT) + 1)
+run: export LIVE_URL ?= http://127.0.0.1:$(LIVE_PORT)/live
+run: export LIVE_APP_URL ?= http://127.0.0.1:$(PORT)
+run: export LIVE_ALLOW_ORIGIN ?= http://127.0.0.1:$(PORT)
 # The demo logins come last, right before the server starts.
 run: $(BIN)/.deps
 	@$(BIN)/flask db upgrade
 	@$(BIN)/flask seed-demo
 	@echo "Stappenplan draait op http://127.0.0.1:$(PORT)  (stoppen: Ctrl+C)"
 	@echo ""
-	@$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	@if [ "$${LIVE:-on}" = off ]; then exec $(BIN)/flask run --host 127.0.0.1 --port $(PORT); fi; \
+	$(BIN)/python -m stappenplan.live --host 127.0.0.1 --port $(LIVE_PORT) & live=$$!; \
+	trap 'kill $$live 2>/dev/null; wait $$live 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## test: install test dependencies and run the whole suite (TEST_DATABASE_URL for PostgreSQL)
 test: $(BIN)/.deps-test

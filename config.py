@@ -143,6 +143,14 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Live worksheets (stappenplan/live, docs/deployment.md): an open worksheet listens to
+    # a stream of the stream service and fetches the change feed only when it announces
+    # news. LIVE=off: no stream, the pages poll the feed as before. LIVE_URL: the stream
+    # service as browsers reach it (nginx: the /live/ path of the site; development: its
+    # own port, which the Content-Security-Policy then allows).
+    LIVE = _bool("LIVE", True)
+    LIVE_URL = os.environ.get("LIVE_URL", "/live").rstrip("/")
+
     # Argon2id parameters: OWASP's "m=19 MiB, t=2, p=1" profile. The RFC 9106 low-memory
     # profile (64 MiB) pushed a worker past 150 MB when a few logins ran at once (gthread).
     # Older hashes still verify and are re-hashed with these settings at the next login.
@@ -181,6 +189,8 @@ class TestConfig(Config):
     LOG_FORMAT = "plain"  # readable test output, whatever the environment says
     # Every kept fragment is rendered again and compared (core/templating.fragment).
     FRAGMENT_VERIFY = True
+    # No stream service runs beside the test server; tests/test_live*.py start one.
+    LIVE = False
 
 
 def config_for_env() -> type[Config]:

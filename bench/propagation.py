@@ -7,7 +7,10 @@ types ``--edits`` short edits into one text field (a keystroke every 40 ms, then
 for each edit the script measures the time from the last keystroke to the moment the
 partner's field shows it, and prints the median, the 95th percentile and the maximum.
 
-    .venv/bin/python bench/propagation.py [--database-url URL] [--edits 20]
+    .venv/bin/python bench/propagation.py [--database-url URL] [--edits 20] [--live]
+
+``--live`` starts the stream service next to gunicorn (``python -m stappenplan.live``) and
+lets the pages listen to it; without it the app runs with ``LIVE=off`` and the pages poll.
 
 Needs Chromium (/usr/bin/chromium or $CHROMIUM) and Playwright (requirements-dev.txt).
 The database is dropped and re-created. Nothing here is asserted: it is a measurement.
@@ -54,7 +57,7 @@ def login(page, base: str, email: str) -> None:
     page.goto(base + "/inloggen")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("form:has(input[name=password]) button[type=submit]")  # not the language switch
     page.wait_for_url(base + "/start")
 
 
@@ -91,10 +94,29 @@ def measure(base: str, path: str, edits: int, chromium: str) -> list[float]:
     return latencies
 
 
+def start_stream_service(env: dict[str, str], port: int, workdir: Path):
+    import subprocess
+    import urllib.request
+
+    log = (workdir / "live.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "stappenplan.live", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/live/readyz", timeout=1) as reply:
+                if reply.status == 200:
+                    print(f"stream service on 127.0.0.1:{port}", flush=True)
+                    return process
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the stream service did not become ready")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--live", action="store_true", help="the stream service instead of polling")
     args = parser.parse_args(argv)
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     workdir = Path(tempfile.mkdtemp(prefix="stappenplan-propagation-"))
@@ -104,17 +126,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Preparing {args.database_url} (dropped and re-created) ...", flush=True)
     prepare_database(args.database_url, 0, workdir, env)
     port = _free_port()
-    server = Server(dict(env, STAPPENPLAN_ENV="production", SECRET_KEY=secrets.token_hex(32), HOST="127.0.0.1",
-                         PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory",
-                         BASE_URL=f"http://127.0.0.1:{port}"), workdir / "gunicorn.log")
+    live_port = _free_port()
+    secret = secrets.token_hex(32)
+    base = f"http://127.0.0.1:{port}"
+    server = Server(dict(env, STAPPENPLAN_ENV="production", SECRET_KEY=secret, HOST="127.0.0.1",
+                         PORT=str(port), LOG_FORMAT="json", MAIL_BACKEND="memory", BASE_URL=base,
+                         LIVE="on" if args.live else "off", LIVE_URL=f"http://127.0.0.1:{live_port}/live"),
+                    workdir / "gunicorn.log")
+    stream = None
     try:
         server.wait_ready()
-        base = f"http://127.0.0.1:{port}"
+        if args.live:
+            stream = start_stream_service(dict(env, SECRET_KEY=secret, LIVE_APP_URL=base, LIVE_ALLOW_ORIGIN=base),
+                                          live_port, workdir)
         print(f"gunicorn on {base}; {args.edits} edits", flush=True)
         started = time.perf_counter()
         latencies = measure(base, worksheet_path(args.database_url), args.edits, chromium)
     finally:
         server.stop()
+        if stream is not None:
+            stream.terminate()
+            stream.wait(timeout=10)
     ordered = sorted(latencies)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(f"\nFrom the last keystroke to the partner's field ({len(latencies)} edits, "

@@ -229,9 +229,10 @@ def _register_blueprints(app: Flask) -> None:
     from .practice.routes import calendar_bp
     from .privacy.routes import bp as privacy_bp
     from .worksheets.routes import bp as worksheets_bp
+    from .worksheets.routes import live_bp
 
     blueprints = (home_bp, accounts_bp, organisations_bp, partnerships_bp, worksheets_bp, coordination_bp, plan_bp,
-                  notifications_bp, audit_bp, privacy_bp, practice_bp, calendar_bp)
+                  notifications_bp, audit_bp, privacy_bp, practice_bp, calendar_bp, live_bp)
     for bp in blueprints:
         app.register_blueprint(bp)
 

@@ -2,12 +2,14 @@
 
 from .accounts.models import LoginThrottle, PasswordResetRequest, User
 from .audit.models import AuditEvent
+from .live.models import LiveEvent
 from .organisations.models import Membership, Organisation, Region, RegionMembership
 from .partnerships.models import Invitation, InvitationSend, Partnership
 
 __all__ = [
     "AuditEvent",
     "Invitation",
+    "LiveEvent",
     "InvitationSend",
     "LoginThrottle",
     "Membership",

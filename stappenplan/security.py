@@ -16,6 +16,16 @@ CSP = (
 )
 
 
+def csp_for(live: bool, live_url: str) -> str:
+    """The policy, with the stream service's origin when it lives on another one
+    (development: its own port; production serves it under the site's /live/)."""
+    if live and "://" in live_url:
+        scheme, rest = live_url.split("://", 1)
+        origin = f"{scheme}://{rest.split('/', 1)[0]}"
+        return CSP.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+    return CSP
+
+
 def _user_or_ip() -> str:
     """Limit logged-in work per user (an office shares one IP address), the rest per IP."""
     if current_user and getattr(current_user, "is_authenticated", False):
@@ -91,6 +101,7 @@ def init(app: Flask) -> None:
         # hops-th entry from the right, whatever the client itself wrote further left. Without
         # proxies (0) the headers are ignored and the limits count the socket's address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.config["CONTENT_SECURITY_POLICY"] = csp_for(bool(app.config.get("LIVE")), app.config.get("LIVE_URL", ""))
     app.after_request(_headers)
 
     @app.errorhandler(RateLimitExceeded)
@@ -134,7 +145,7 @@ def _retry_after(error: RateLimitExceeded) -> int:
 
 def _headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", current_app.config.get("CONTENT_SECURITY_POLICY", CSP))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -205,6 +205,10 @@ def test_every_post_route_requires_a_csrf_token(csrf_app: Flask) -> None:
 
             url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
         response = client.post(url, data={"email": "a@b.nl"})
+        if rule.endpoint == "live.live_presence":
+            # No browser posts here: the stream service signs its report instead (X-Live-Signature).
+            assert response.status_code == 403, (url, response.status_code)
+            continue
         assert response.status_code == 400, (url, response.status_code)
         assert "Formulier verlopen" in response.get_data(as_text=True)
         posts += 1

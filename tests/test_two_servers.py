@@ -6,6 +6,11 @@ A library admin works through server 1 and the childcare admin through server 2
 saved through server 1 shows up in server 2's change feed, and a save through server 2
 based on the old version is refused with 409. Sessions, CSRF tokens, versions and the
 feed live in signed cookies and in the database, never in a process.
+
+Each app server has its stream service next to it (``python -m stappenplan.live``): a
+save through server 1 reaches a stream opened on stream service 2, through the
+database's NOTIFY, and closing that stream takes the childcare admin's presence away
+through app server 2.
 """
 
 from __future__ import annotations
@@ -171,6 +176,30 @@ def _stop(server: Server) -> None:
             server.process.wait(timeout=5)
 
 
+def _start_stream_service(port: int, app_port: int, folder: Path) -> Server:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DB_APP_ROLE"}}
+    env.update(DATABASE_URL=DATABASE_URL, SECRET_KEY=SECRET, LIVE_APP_URL=f"http://127.0.0.1:{app_port}",
+               LIVE_HEARTBEAT="2", LIVE_PRESENCE_BEAT="2")
+    log = folder / f"live-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "stappenplan.live", "--port", str(port)], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Server(port, process, log)
+
+
+def _wait_until_streaming(service: Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise AssertionError(f"the stream service on port {service.port} exited:\n{service.output()}")
+        try:
+            if Browser(service.port).get("/live/readyz").status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the stream service on port {service.port} did not become ready:\n{service.output()}")
+
+
 @pytest.fixture
 def step_four(world, app: Flask):
     """Partnership A with steps 1-3 done by both: the joint step 4 is open."""
@@ -184,29 +213,35 @@ def step_four(world, app: Flask):
 
 
 @pytest.fixture
-def servers(step_four) -> Iterator[tuple[Server, Server]]:
+def servers(step_four) -> Iterator[tuple[Server, Server, Server, Server]]:
+    """App server 1 and 2, and stream service 1 and 2 (each reports presence to its app server)."""
     if not ON_POSTGRES:  # pragma: no cover - deselected by conftest on SQLite
         pytest.skip("needs PostgreSQL")
     folder = Path(tempfile.mkdtemp(prefix="stappenplan-two-servers-"))
     started: list[Server] = []
     try:
-        first = _free_port()
-        second = _free_port()
-        while second == first:
-            second = _free_port()
-        for port in (first, second):
+        ports: list[int] = []
+        while len(ports) < 4:
+            port = _free_port()
+            if port not in ports:
+                ports.append(port)
+        for port in ports[:2]:
             started.append(_start(port, folder))
+        for port, app_port in zip(ports[2:], ports[:2], strict=True):
+            started.append(_start_stream_service(port, app_port, folder))
         deadline = time.monotonic() + 40
-        for server in started:
+        for server in started[:2]:
             _wait_until_ready(server, deadline)
-        yield started[0], started[1]
+        for service in started[2:]:
+            _wait_until_streaming(service, deadline)
+        yield started[0], started[1], started[2], started[3]
     finally:
         for server in started:
             _stop(server)
 
 
-def test_two_app_servers_share_one_database(servers: tuple[Server, Server], step_four) -> None:
-    one, two = servers
+def test_two_app_servers_share_one_database(servers: tuple[Server, Server, Server, Server], step_four) -> None:
+    one, two = servers[:2]
     assert one.process.pid != two.process.pid and one.port != two.port
     world = step_four
     sheet = f"/samenwerkingen/{world.ids['partnership_a']}/stap/4/samen"
@@ -262,7 +297,69 @@ def test_two_app_servers_share_one_database(servers: tuple[Server, Server], step
     assert fresh.status == 200, fresh.text[:500]
 
     # Both processes logged the requests with their own request ids.
-    for server in servers:
+    for server in servers[:2]:
         lines = [json.loads(line) for line in server.output(tail=0).splitlines() if line.startswith("{")]
         requests = [entry for entry in lines if entry.get("logger") == "stappenplan.request"]
         assert requests and all(entry.get("request_id") for entry in requests)
+
+
+def _presence(browser: Browser, feed: str) -> str:
+    """The "Ook op dit werkblad" part of a change-feed answer."""
+    text = browser.get(feed, headers={"HX-Request": "true"}).text
+    found = re.search(r'<div id="presence".*?</div>', text, re.S)
+    assert found, text[:300]
+    return found.group(0)
+
+
+def test_a_save_through_server_one_reaches_a_stream_on_stream_service_two(
+        servers: tuple[Server, Server, Server, Server], step_four) -> None:
+    from tests.livestream import open_stream
+
+    one, two, _live_one, live_two = servers
+    world = step_four
+    pid = world.ids["partnership_a"]
+    sheet = f"/samenwerkingen/{pid}/stap/4/samen"
+    library = Browser(one.port)
+    library.login(world.emails["lib_a"])
+    childcare = Browser(two.port)
+    childcare.login(world.emails["cc_a"])
+    lib_page = library.get(sheet)
+    cc_page = childcare.get(sheet)
+    assert 'data-live-url="/live/stream/' + pid + '/4/samen"' in cc_page.text
+
+    # The childcare admin's ticket comes from app server 2; the stream from stream service 2.
+    ticket_reply = childcare.get(sheet + "/live")
+    assert ticket_reply.status == 200, ticket_reply.text[:300]
+    ticket = json.loads(ticket_reply.text)["ticket"]
+    stream = open_stream(f"http://127.0.0.1:{live_two.port}/live/stream/{pid}/4/samen?ticket={ticket}")
+    try:
+        assert stream.status == 200
+        assert stream.next().name == "hello"  # type: ignore[union-attr]
+        # The library saves through app server 1.
+        base = int(_input_value(lib_page.text, id_=f"v-{KEY}"))
+        saved = library.request("POST", f"{sheet}/vraag/{KEY}",
+                                form={f"q-{KEY}": "Door server een, gehoord op stroom twee", f"v-{KEY}": str(base)},
+                                headers={"HX-Request": "true", "X-CSRFToken": _htmx_token(lib_page.text)})
+        assert saved.status == 200, saved.text[:300]
+        seen = []
+        for _ in range(4):
+            event = stream.next(timeout=3)
+            if event is None:
+                break
+            seen.append((event.name, event.data))
+            if event.name == "change" and event.data.startswith("sheet "):
+                break
+        assert ("change", f"sheet {int(_input_value(cc_page.text, id_='sheet-seq')) + 1}") in seen, seen
+        # The childcare admin is on the worksheet for the library (ticket: presence row)...
+        feed = sheet + "/wijzigingen?" + urlencode({"seq": "0", "presence": "", "status": "open"})
+        assert "kinderopvang" in _presence(library, feed)
+    finally:
+        stream.close()
+    # ... and gone within seconds of closing the stream: stream service 2 tells app server 2.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if "kinderopvang" not in _presence(library, feed):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the closed stream's presence stayed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -12,6 +12,7 @@ from ..core.templating import render, wants_partial
 from ..core.web import int_arg, parse_int
 from ..extensions import local_today
 from ..i18n import gettext as _
+from ..live import tickets
 from ..workflow import services as workflow
 from . import calendar, page, services
 from .services import Outcome
@@ -111,10 +112,33 @@ def history(partnership_id: str, record_id: str):
                   changes=services.history(record))
 
 
+@bp.get("/live")
+@policy("login")
+def live_ticket(partnership_id: str):
+    """A ticket for this practice page's stream (stappenplan/live), after the page's own
+    access check: another organisation's partnership gives 404."""
+    partnership, _role = partnership_or_404(partnership_id)
+    ticket = tickets.Ticket(current_user.id, partnership.id, f"praktijk/{partnership_id}", False)
+    response = jsonify(ticket=tickets.make_ticket(current_app.config["SECRET_KEY"], ticket))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def live_url(partnership_id: str) -> str | None:
+    """The practice page's stream (its ``data-live-url``), or None when push is off."""
+    if not current_app.config.get("LIVE"):
+        return None
+    return f"{current_app.config['LIVE_URL']}/stream/praktijk/{partnership_id}"
+
+
+bp.add_app_template_global(live_url, "practice_live_url")
+
+
 @bp.get("/nieuws")
 @policy("login")
 def feed(partnership_id: str):
-    """What changed since the page's sequence: 204 when nothing did (polled every few seconds)."""
+    """What changed since the page's sequence: 204 when nothing did (fetched when the page's
+    stream announces news, polled every few seconds while it has none)."""
     partnership, role = partnership_or_404(partnership_id)
     since = int_arg("sinds", 0, lo=0, hi=2**31) or 0
     seq, changed = services.changed_since(partnership.id, since)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import Row, Select, and_, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -50,6 +50,50 @@ def touch(sheet: Sheet, user: User, question: str | None) -> None:
             update(Presence).where(Presence.id == row.id).values(question=question, seen_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+def keep_present(pairs: Sequence[tuple[int, int]]) -> int:
+    """Renew the presence rows of people whose page has a stream open ((step instance id,
+    user id) pairs, reported by the stream service every ~20 s): they are here although
+    their page no longer polls. Rows that are gone (a "left" from another tab) come back.
+    Returns how many pairs were reported."""
+    now = utcnow()
+    for chunk in _chunks(sorted(set(pairs))):
+        wanted = set(chunk)
+        found = {(i, u) for i, u in db.session.execute(select(Presence.step_instance_id, Presence.user_id)
+                                                       .where(_pairs_clause(wanted)))}
+        if found:
+            db.session.execute(update(Presence).where(_pairs_clause(found)).values(seen_at=now)
+                               .execution_options(synchronize_session=False))
+        for instance_id, user_id in sorted(wanted - found):
+            try:
+                with uow.savepoint():
+                    db.session.add(Presence(step_instance_id=instance_id, user_id=user_id, question=None,
+                                            seen_at=now))
+                    db.session.flush()
+            except IntegrityError:  # the instance or the user is gone, or the row came meanwhile
+                pass
+    return len(set(pairs))
+
+
+def forget(pairs: Sequence[tuple[int, int]]) -> None:
+    """These people closed the worksheet (their stream ended): out of "Ook op dit
+    werkblad" now, not after the minute of PRESENCE_WINDOW. The database announces it."""
+    for chunk in _chunks(sorted(set(pairs))):
+        db.session.execute(delete(Presence).where(_pairs_clause(set(chunk)))
+                           .execution_options(synchronize_session=False))
+
+
+def _chunks(pairs: list[tuple[int, int]], size: int = 200) -> Iterable[list[tuple[int, int]]]:
+    for start in range(0, len(pairs), size):
+        yield pairs[start:start + size]
+
+
+def _pairs_clause(pairs: set[tuple[int, int]]) -> Any:
+    """(instance, user) IN pairs; SQLite gets the same as ORs of ANDs."""
+    if db.engine.dialect.name == "postgresql":
+        return tuple_(Presence.step_instance_id, Presence.user_id).in_(sorted(pairs))
+    return or_(*(and_(Presence.step_instance_id == i, Presence.user_id == u) for i, u in sorted(pairs)))
 
 
 def others(sheet: Sheet, user: User) -> list[Present]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, make_response, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from ..access import (
@@ -22,9 +24,11 @@ from ..core.errors import ServiceError
 from ..core.logging import note_organisation
 from ..core.templating import render, wants_partial
 from ..core.web import int_arg, parse_int
-from ..extensions import htmx
+from ..extensions import csrf, htmx
 from ..i18n import gettext as _
 from ..i18n import ngettext
+from ..live import tickets
+from ..rls import system_write
 from ..security import autosave_limit
 from ..workflow.definition import Question
 from ..workflow.engine import PARTIES
@@ -35,6 +39,8 @@ from .services import SaveOutcome, Sheet
 from .tables import TableOp
 
 bp = Blueprint("worksheets", __name__, url_prefix="/samenwerkingen/<partnership_id>/stap/<int:step>/<slot>")
+# What the stream service tells the app (stappenplan/live): who has a worksheet open.
+live_bp = Blueprint("live", __name__, url_prefix="/intern")
 
 
 def _sheet(partnership_id: str, step: int, slot: str, *, write: bool = False) -> Sheet:
@@ -292,7 +298,8 @@ def field_area(partnership_id: str, step: int, slot: str, key: str):
 @policy("login")
 @lazy_login
 def changes(partnership_id: str, step: int, slot: str):
-    """Polled every 1-3 s while the tab is visible: 204 (or 304 on If-None-Match) when
+    """Fetched when the worksheet's live stream announces news (stappenplan/live), and
+    polled every 1-3 s while the tab is visible and has no stream: 204 (or 304 on If-None-Match) when
     nothing changed. That answer comes from one statement (``sheet_probe``, which also
     checks the session, so the user is not loaded first), plus one to renew the poller's
     presence every PRESENCE_REFRESH; anything else - news, someone entering another field,
@@ -308,6 +315,46 @@ def changes(partnership_id: str, step: int, slot: str):
     if refused is not None:
         return refused
     return _news(_sheet(partnership_id, step, slot), editing, status, seen)
+
+
+@bp.get("/live")
+@policy("login")
+def live_ticket(partnership_id: str, step: int, slot: str):
+    """A ticket for this worksheet's stream (stappenplan/live): asked by the page on every
+    (re)connect, so the access rules, the session and the membership are checked here at
+    least once per stream. Another tenant's worksheet: 404, as everywhere. (With LIVE off
+    no page asks for one; a ticket alone opens nothing.)"""
+    sheet = _sheet(partnership_id, step, slot)
+    if sheet.party:  # here (again), in the field the page says (a reconnect keeps it)
+        feed.touch(sheet, current_user, (request.args.get("editing") or "")[:60] or None)
+    ticket = tickets.Ticket(current_user.id, sheet.instance.id, f"{partnership_id}/{step}/{slot}", bool(sheet.party))
+    response = jsonify(ticket=tickets.make_ticket(current_app.config["SECRET_KEY"], ticket))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@live_bp.post("/aanwezigheid")
+@policy("public")
+@csrf.exempt
+def live_presence():
+    """The stream service's report (signed with SECRET_KEY, at most a minute old): these
+    people still have a stream open (their presence is renewed), these closed theirs."""
+    body = request.get_data(cache=False)
+    if not tickets.body_signed(current_app.config["SECRET_KEY"], body, request.headers.get("X-Live-Signature", "")):
+        abort(403)
+    try:
+        report = json.loads(body)
+        here = [(int(i), int(u)) for i, u in report.get("here", [])]
+        left = [(int(i), int(u)) for i, u in report.get("left", [])]
+        fresh = abs(time.time() - float(report["at"])) < 60
+    except (ValueError, TypeError, KeyError, AttributeError):
+        abort(400)
+    if not fresh:
+        abort(403)
+    with system_write():
+        feed.keep_present(here)
+        feed.forget(left)
+    return Response(status=204)
 
 
 def _quiet_without_loading(partnership_id: str, step: int, slot: str, editing: str | None, status: str | None,
@@ -483,6 +530,15 @@ def _thread(sheet: Sheet, question: Question, error: str | None = None, body: st
 
 
 _KEY = "__key__"
+
+
+@bp.app_template_global()
+def live_url(view: views.SheetView) -> str | None:
+    """The worksheet's stream (the page's ``data-live-url``), or None when push is off."""
+    if not current_app.config.get("LIVE"):
+        return None
+    s = view.sheet
+    return f"{current_app.config['LIVE_URL']}/stream/{s.partnership.public_id}/{s.step.number}/{view.slug}"
 
 
 @bp.app_template_global()

@@ -898,20 +898,28 @@
   });
 
   // --- polling the change feed: every second while others are here, else every 3 s -----------
+  // With a live stream open (below) the feed is fetched only when the stream announces news;
+  // the interval polls only while there is no stream (refused, cut, silent, or push off).
 
   var polling = false;
+  var again = false;            // news announced while a fetch was on its way: fetch once more
   var lastPoll = 0;
   var soon = null;
   feed.addEventListener("htmx:beforeRequest", function () { polling = true; lastPoll = Date.now(); });
-  feed.addEventListener("htmx:afterRequest", function () { polling = false; });
+  feed.addEventListener("htmx:afterRequest", function () {
+    polling = false;
+    if (again) { again = false; poll(); }
+  });
 
   function interval() {
     var together = document.querySelector("#presence li");
     return parseInt(feed.getAttribute(together ? "data-poll" : "data-poll-alone") || "3000", 10);
   }
 
-  function poll() {
-    if (document.visibilityState === "visible" && !polling) { htmx.trigger(feed, "poll"); }
+  function poll(news) {
+    if (document.visibilityState !== "visible") { return; }
+    if (polling) { again = again || !!news; return; }
+    htmx.trigger(feed, "poll");
   }
 
   function pollSoon() {
@@ -920,8 +928,94 @@
   }
 
   setInterval(function () {
+    if (live.ok || Date.now() < live.quietUntil) { return; }
     if (Date.now() - lastPoll >= interval() - 50) { poll(); }
   }, 500);
+
+  // --- the live stream (data-live-url): ids and sequence numbers, never content -------------
+  // Each (re)connect asks the app for a ticket (its access rules decide), opens the stream and
+  // catches up through the feed from the page's sequence. A stream that fails, is cut or
+  // stays silent past two heartbeats is closed and tried again later with back-off; the
+  // page polls meanwhile and says nothing. Hidden tabs close their stream.
+
+  var live = {
+    url: feed.getAttribute("data-live-url"), ticketUrl: feed.getAttribute("data-live-ticket-url"),
+    source: null, ok: false, failures: 0, heartbeat: 15000, timer: null, watchdog: null, quietUntil: 0
+  };
+
+  function liveClose() {
+    if (live.source) { live.source.close(); live.source = null; }
+    live.ok = false;
+    clearTimeout(live.watchdog);
+  }
+
+  function liveLater(min, max) {
+    clearTimeout(live.timer);
+    live.timer = setTimeout(liveOpen, min + Math.random() * (max - min));
+  }
+
+  function liveFailed() {
+    liveClose();
+    live.quietUntil = 0;
+    live.failures += 1;
+    var wait = Math.min(60000, 2000 * Math.pow(2, Math.min(live.failures, 5)));
+    liveLater(wait / 2, wait);
+    poll();
+  }
+
+  function liveAlive() {
+    clearTimeout(live.watchdog);
+    live.watchdog = setTimeout(liveFailed, live.heartbeat * 2 + 5000);
+  }
+
+  function liveOpen() {
+    clearTimeout(live.timer);
+    if (!live.url || !live.ticketUrl || !window.EventSource || live.source) { return; }
+    if (document.visibilityState !== "visible") { return; }
+    var field = editing ? "?editing=" + encodeURIComponent(editing.value) : "";
+    fetch(live.ticketUrl + field, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("ticket " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (live.source || document.visibilityState !== "visible") { return; }
+        var source = new EventSource(live.url + "?ticket=" + encodeURIComponent(data.ticket));
+        live.source = source;
+        source.addEventListener("hello", function (evt) {
+          live.heartbeat = parseInt(evt.data, 10) || 15000;
+          live.ok = true;
+          live.failures = 0;
+          liveAlive();
+          poll(true);           // catch up from the page's sequence: nothing said meanwhile is lost
+        });
+        source.addEventListener("ping", liveAlive);
+        source.addEventListener("change", function (evt) {
+          liveAlive();
+          // "resync": the service lost its database connection for a moment and tells every
+          // page to catch up - spread over a few seconds, not all at once.
+          if (String(evt.data).indexOf("resync") === 0) {
+            setTimeout(function () { poll(true); }, Math.random() * 5000);
+          } else {
+            poll(true);
+          }
+        });
+        source.addEventListener("bye", function (evt) {
+          // The stream's time is up, or the service restarts: back soon, spread out.
+          var restart = evt.data === "shutdown";
+          liveClose();
+          live.quietUntil = Date.now() + (restart ? 10000 : 5000);
+          liveLater(restart ? 500 : 100, restart ? 8000 : 3000);
+        });
+        source.onerror = function () { if (live.source === source) { liveFailed(); } };
+      })
+      .catch(function () { if (!live.source) { liveFailed(); } });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") { liveOpen(); } else { liveClose(); }
+  });
+  liveOpen();
 
   // --- start: units of the page, and edits kept from an earlier visit ------------------------
 
