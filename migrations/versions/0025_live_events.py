@@ -8,8 +8,8 @@ reopened or completed step), a sign-off made or withdrawn, someone arriving, lea
 moving to another field (not the routine refresh of a presence row), and a partnership's
 practice sequence (a practice card changed: kind ``practice``, the partnership's id).
 
-Revision ID: 0024_live_events
-Revises: 0023_reused_answers
+Revision ID: 0025_live_events
+Revises: 0024_plan_upgrades
 Create Date: 2026-12-07 23:00:00.000000
 
 """
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0024_live_events'
-down_revision = '0023_reused_answers'
+revision = '0025_live_events'
+down_revision = '0024_plan_upgrades'
 branch_labels = None
 depends_on = None
 
