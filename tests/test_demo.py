@@ -177,11 +177,10 @@ def test_each_organisations_demo_answers_name_its_own_people(app: Flask) -> None
 def test_the_demo_tells_of_past_activities_only_as_past() -> None:
     """An activity dated after today has not happened: no practice record calls it held and
     no evaluation, note or comment speaks of how it went."""
-    from datetime import date
-
     from stappenplan import demo_content as content
+    from stappenplan.extensions import local_today
 
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     activities = {row["id"]: row["cells"] for row in content.JOINT[6]["activities"]}
     future = {cells["activity"].lower() for cells in activities.values() if cells["date"] > today}
     assert future, "the demo keeps one activity still to come"

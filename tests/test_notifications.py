@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import func, select
 
 from stappenplan.accounts.models import User
 from stappenplan.core import uow
-from stappenplan.extensions import db
+from stappenplan.extensions import db, local_today
 from stappenplan.mail import outbox
 from stappenplan.notifications.models import Notification
 from stappenplan.practice import services as practice
@@ -94,8 +94,8 @@ def test_notify_due_sends_each_reminder_once(world, app: Flask) -> None:
     with app.app_context():
         d = _driver(world)
         d.through(6)
-        soon = (date.today() + timedelta(days=3)).isoformat()
-        later = (date.today() + timedelta(days=30)).isoformat()
+        soon = (local_today() + timedelta(days=3)).isoformat()
+        later = (local_today() + timedelta(days=30)).isoformat()
         d.fill_joint(7)
         d.fill("library", 7, "joint", {"action_schema": [
             {"id": "a1", "cells": {"action": "Training voorlezen", "deadline": soon}},

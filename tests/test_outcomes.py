@@ -4,7 +4,7 @@ compared with the page; unknown numbers never count as 0; scoped to the region."
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from stappenplan.accounts.models import User
 from stappenplan.coordination import outcomes
-from stappenplan.extensions import db
+from stappenplan.extensions import db, local_today
 from stappenplan.practice import services as practice
 from stappenplan.workflow.engine import Action
 from tests.factories import driver as _driver
 from tests.factories import login
 
-TODAY = date.today()
+TODAY = local_today()
 FUTURE = (TODAY + timedelta(days=60)).isoformat()
 LAST_YEAR = TODAY.year - 1
 #: Step 6's agreed plan: what the activities are (the plan) ...
