@@ -10,7 +10,7 @@ from ..extensions import Model
 
 class LiveEvent(Model):
     """One announcement that a worksheet changed: written by the database's own triggers
-    (migration 0024) in the transaction of the change, so a rollback leaves none. Only
+    (migration 0025) in the transaction of the change, so a rollback leaves none. Only
     SQLite uses it (PostgreSQL announces with NOTIFY); the triggers keep the newest ~1,000
     rows, and the stream service reads them with one shared query loop."""
 
