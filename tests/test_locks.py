@@ -23,7 +23,7 @@ def _locked(name: str) -> dict[str, tuple[str, frozenset[str]]]:
 def _pinned(name: str) -> dict[str, str]:
     pins = {}
     for line in (ROOT / name).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()  # an environment marker is not the version
         if line and not line.startswith("-r"):
             package, version = line.split("==")
             pins[re.sub(r"[-_.]+", "-", package).lower()] = version
