@@ -875,12 +875,24 @@
     Object.keys(units).forEach(function (id) { if (units[id].state === "auth") { units[id].state = "dirty"; retry(units[id]); } });
   });
 
+  // Leaving the page (a step button's form post, a link): a change feed answer that arrives
+  // meanwhile must not reload this page, or the reload would replace the next page and its
+  // message ("Stap 1 is afgerond") with this one.
+  var leaving = false;
   window.addEventListener("beforeunload", function (evt) {
     var unsent = Object.keys(units).some(function (id) { return busy(units[id]); });
     if (unsent) {
       evt.preventDefault();
       evt.returnValue = "";
+    } else {
+      leaving = true;
+      // Still here after a while (a download, a navigation that did not happen): carry on.
+      setTimeout(function () { leaving = false; }, 5000);
     }
+  });
+  window.addEventListener("pageshow", function () { leaving = false; });  // back from the cache
+  feed.addEventListener("htmx:beforeOnLoad", function (evt) {
+    if (leaving) { evt.preventDefault(); }
   });
 
   // --- presence: which field am I in ---------------------------------------------------------
