@@ -64,6 +64,14 @@ def _answers(app: Flask, public_id: str) -> dict[tuple[int, str, str], object]:
         return {(by_id[i].step, by_id[i].slot, k): v for i, k, v in workflow.answers_of(list(by_id))}
 
 
+def _upgrade(app: Flask, public_id: str) -> None:
+    """Move the partnership to the newest version as ``flask plan upgrade`` does (no actor)."""
+    with app.app_context():
+        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
+        upgrading.upgrade(p, None)
+        db.session.commit()
+
+
 def _state(app: Flask, public_id: str):
     with app.app_context():
         p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
@@ -216,10 +224,7 @@ def test_the_avg_export_holds_the_answers_version_2_no_longer_asks(world, app: F
 
     public_id = _v1_partnership_through_7(app, world)
     retired = _answers(app, public_id)[(1, "library", "low_literacy_knowledge")]
-    with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
-        upgrading.upgrade(p, None)
-        db.session.commit()
+    _upgrade(app, public_id)
     lib = app.test_client()
     login(lib, world.emails["lib_a"])
     data = json.loads(lib.post("/organisatie/gegevens/export.json").get_data(as_text=True))
@@ -308,10 +313,7 @@ def test_a_new_required_question_in_a_completed_step_is_new_and_does_not_reopen_
 def test_the_worksheet_keeps_answers_version_2_no_longer_asks_readable_with_their_history(world, app: Flask) -> None:
     public_id = _v1_partnership_through_7(app, world)
     retired = _answers(app, public_id)[(1, "library", "low_literacy_knowledge")]
-    with app.app_context():
-        p = db.session.scalar(select(Partnership).where(Partnership.public_id == public_id))
-        upgrading.upgrade(p, None)
-        db.session.commit()
+    _upgrade(app, public_id)
     lib, cc, other = app.test_client(), app.test_client(), app.test_client()
     login(lib, world.emails["lib_a"])
     login(cc, world.emails["cc_a"])

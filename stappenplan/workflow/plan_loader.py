@@ -177,9 +177,15 @@ def load_definition(path: str | Path) -> PlanDefinition:
 
 
 def available_versions() -> list[int]:
-    """Versions for which a ``plans/vN.yaml`` file exists, ascending."""
-    found = (_PLAN_FILE.match(p.name) for p in PLANS_DIR.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)
+    """Versions for which a ``plans/vN.yaml`` file exists, ascending. Every partnership page
+    asks (is a newer version there?): the directory is read once per process and directory."""
+    return list(_versions_in(PLANS_DIR))
+
+
+@functools.lru_cache(maxsize=4)
+def _versions_in(directory: Path) -> tuple[int, ...]:
+    found = (_PLAN_FILE.match(p.name) for p in directory.iterdir())
+    return tuple(sorted(int(m.group(1)) for m in found if m))
 
 
 def latest_version() -> int:

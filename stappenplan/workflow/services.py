@@ -454,7 +454,8 @@ def carried_across(frm: int, to: int, step: int, values: dict[str, Any], keys: I
     """Answers of ``step`` on version ``frm`` as answers on version ``to``, hop by hop
     through each plan file's upgrade section (empty when there is no way)."""
     current = frm
-    for hop in path(upgrade_sources(), frm, to, upgrade_sources()):
+    sources = upgrade_sources()
+    for hop in path(sources, frm, to, sources):
         values = carried_values(get_definition(current), get_definition(hop), step, values,
                                 keys if hop == to else (q.key for q in get_definition(hop).step(step).questions))
         current = hop
